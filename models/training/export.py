@@ -1,0 +1,102 @@
+"""Export a training checkpoint to ONNX with emoplay's preprocessing contract as metadata.
+
+    python models/training/export.py runs/emotion/best.pt --out models/emotion_cnn.onnx
+
+The runtime reads everything it needs from the metadata (``emoplay.*`` keys):
+input size, normalisation, class names, version, training data and validation
+accuracy. The exported graph is checked against PyTorch on real and random
+inputs before the file is written, and models/SHA256SUMS is updated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from net import CLASS_NAMES, INPUT_SIZE, EmotionNet  # noqa: E402
+
+MODEL_VERSION = "1.0.0"
+TRAINING_DATA = "FER2013 Training split (28,709 images); selected on PublicTest (val.npz)"
+
+
+def update_checksums(model_path: Path) -> None:
+    sums_path = model_path.parent / "SHA256SUMS"
+    lines = {}
+    if sums_path.exists():
+        for line in sums_path.read_text().splitlines():
+            digest, name = line.split(maxsplit=1)
+            lines[name.strip()] = digest
+    lines[model_path.name] = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    sums_path.write_text("".join(f"{d}  {n}\n" for n, d in sorted(lines.items())))
+
+
+def export_onnx(checkpoint: Path, out: Path, version: str = MODEL_VERSION) -> Path:
+    import onnx
+    import onnxruntime as ort
+
+    state = torch.load(checkpoint, weights_only=False)
+    model = EmotionNet()
+    model.load_state_dict(state["model"])
+    model.eval()
+    dummy = torch.zeros(1, 1, INPUT_SIZE, INPUT_SIZE)
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "model.onnx"
+        torch.onnx.export(model, dummy, str(raw), input_names=["face"], output_names=["logits"],
+                          dynamic_axes={"face": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17,
+                          dynamo=False)
+        proto = onnx.load(str(raw))
+    metadata = {
+        "emoplay.input_size": str(INPUT_SIZE),
+        "emoplay.input_format": "gray float32 NCHW, value = (pixel / 255 - mean) / std",
+        "emoplay.mean": repr(state["mean"]),
+        "emoplay.std": repr(state["std"]),
+        "emoplay.class_names": json.dumps(list(CLASS_NAMES)),
+        "emoplay.output": "logits",
+        "emoplay.model_version": version,
+        "emoplay.training_data": TRAINING_DATA,
+        "emoplay.val_accuracy": f"{state['val_acc']:.4f}",
+        "emoplay.epoch": str(state["epoch"]),
+    }
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    proto.producer_name = "emoplay models/training/export.py"
+    onnx.checker.check_model(proto)
+
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    probe = rng.standard_normal((16, 1, INPUT_SIZE, INPUT_SIZE)).astype(np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(probe)).numpy()
+    got = session.run(None, {"face": probe})[0]
+    err = float(np.abs(expected - got).max())
+    if err > 1e-3 or not np.array_equal(expected.argmax(1), got.argmax(1)):
+        raise SystemExit(f"ONNX output differs from PyTorch (max abs error {err:.2e}); not writing {out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(proto, str(out))
+    update_checksums(out)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB), max |onnx - torch| = {err:.2e}, "
+          f"val accuracy {state['val_acc']:.4f} at epoch {state['epoch']}", file=sys.stderr)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "emotion_cnn.onnx")
+    parser.add_argument("--version", default=MODEL_VERSION)
+    args = parser.parse_args(argv)
+    export_onnx(args.checkpoint, args.out, args.version)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,212 @@
+"""Train the emoplay emotion CNN on FER2013 (CPU, bf16 autocast), then export it.
+
+One command reproduces the shipped model::
+
+    python models/training/train.py --run-dir runs/emotion --export models/emotion_cnn.onnx
+
+Recipe (see models/MODEL_CARD.md): SGD + Nesterov with a one-cycle learning
+rate, label smoothing, class-balanced loss weights for the rare ``disgust``
+class, batch augmentation (augment.py), an exponential moving average (EMA) of
+the weights that is evaluated and kept, and early stopping on val.npz.
+Everything is seeded; a checkpoint after each epoch lets ``--resume`` pick up
+a run exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from augment import AugmentOptions, augment_batch  # noqa: E402
+from net import CLASS_NAMES, EmotionNet  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "fer2013"
+
+
+@dataclass
+class TrainOptions:
+    data_dir: str = str(DEFAULT_DATA)
+    epochs: int = 75
+    batch_size: int = 128
+    max_lr: float = 0.04
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.1
+    class_weight_power: float = 0.3  # loss weight ~ (1/frequency) ** power; 0 = unweighted
+    ema_decay: float = 0.999
+    patience: int = 20  # epochs without a new best EMA val accuracy before stopping
+    seed: int = 20261121
+    threads: int = 2
+    limit_train: int = 0  # use only the first N training images (smoke tests); 0 = all
+    limit_val: int = 0
+    augment: dict = field(default_factory=lambda: asdict(AugmentOptions()))
+
+
+def load_split(data_dir: Path, name: str, limit: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    path = data_dir / f"{name}.npz"
+    if not path.exists():
+        raise SystemExit(f"no {path}: pass --data-dir pointing at a folder with train.npz and val.npz")
+    with np.load(path) as d:
+        classes = tuple(str(c) for c in d["classes"])
+        if classes != CLASS_NAMES:
+            raise SystemExit(f"{path}: classes {classes} differ from {CLASS_NAMES}")
+        images, labels = d["images"], d["labels"]
+    if limit:
+        images, labels = images[:limit], labels[:limit]
+    return images, labels.astype(np.int64)
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(images).float().div_(255.0).unsqueeze(1)
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, x: torch.Tensor, mean: float, std: float, batch: int = 512) -> torch.Tensor:
+    model.eval()
+    out = []
+    for i in range(0, len(x), batch):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out.append(model((x[i:i + batch] - mean) / std).float())
+    return torch.cat(out)
+
+
+class ProgressBar:
+    """One line per epoch, redrawn in place: batches done, loss, and an ETA for the run."""
+
+    def __init__(self, total_epochs: int, start_epoch: int, batches_per_epoch: int) -> None:
+        self.total = (total_epochs - start_epoch) * batches_per_epoch
+        self.per_epoch = batches_per_epoch
+        self.done = 0
+        self.started = time.monotonic()
+
+    def step(self, epoch: int, batch: int, loss: float) -> None:
+        self.done += 1
+        elapsed = time.monotonic() - self.started
+        eta = elapsed / self.done * (self.total - self.done)
+        bar = "#" * int(20 * (batch + 1) / self.per_epoch)
+        sys.stderr.write(f"\repoch {epoch + 1} [{bar:<20}] loss {loss:.3f}  ETA {eta / 60:5.1f} min ")
+        sys.stderr.flush()
+
+
+def train(opts: TrainOptions, run_dir: Path, resume: bool) -> Path:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(opts.threads)
+    torch.manual_seed(opts.seed)
+    data_dir = Path(opts.data_dir)
+    x_train_u8, y_train_np = load_split(data_dir, "train", opts.limit_train)
+    x_val_u8, y_val_np = load_split(data_dir, "val", opts.limit_val)
+    x_train, y_train = to_tensor(x_train_u8), torch.from_numpy(y_train_np)
+    x_val, y_val = to_tensor(x_val_u8), torch.from_numpy(y_val_np)
+    mean, std = float(x_train.mean()), float(x_train.std())
+
+    counts = np.bincount(y_train_np, minlength=len(CLASS_NAMES)).astype(np.float64)
+    weights = (counts.sum() / np.maximum(counts, 1)) ** opts.class_weight_power
+    weights = torch.tensor(weights / (weights * counts).sum() * counts.sum(), dtype=torch.float32)
+
+    model = EmotionNet()
+    ema = copy.deepcopy(model)
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    optimizer = torch.optim.SGD(model.parameters(), lr=opts.max_lr, momentum=0.9, nesterov=True,
+                                weight_decay=opts.weight_decay)
+    batches = len(x_train) // opts.batch_size
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=opts.max_lr, epochs=opts.epochs,
+                                                    steps_per_epoch=batches, pct_start=0.15)
+    gen = torch.Generator().manual_seed(opts.seed)
+    aug = AugmentOptions(**{k: tuple(v) if isinstance(v, list) else v for k, v in opts.augment.items()})
+    start_epoch, best_acc, best_epoch, history = 0, -1.0, -1, []
+
+    ckpt_path = run_dir / "last.pt"
+    if resume and ckpt_path.exists():
+        state = torch.load(ckpt_path, weights_only=False)
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        start_epoch, best_acc, best_epoch, history = (state["epoch"], state["best_acc"], state["best_epoch"],
+                                                      state["history"])
+        print(f"resumed from {ckpt_path} at epoch {start_epoch}", file=sys.stderr)
+
+    progress = ProgressBar(opts.epochs, start_epoch, batches)
+    for epoch in range(start_epoch, opts.epochs):
+        model.train()
+        order = torch.randperm(len(x_train), generator=gen)
+        total_loss = 0.0
+        for b in range(batches):
+            idx = order[b * opts.batch_size:(b + 1) * opts.batch_size]
+            xb = (augment_batch(x_train[idx], gen, aug) - mean) / std
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                logits = model(xb)
+            loss = F.cross_entropy(logits.float(), y_train[idx], weight=weights,
+                                   label_smoothing=opts.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            with torch.no_grad():
+                decay = min(opts.ema_decay, (1 + scheduler.last_epoch) / (10 + scheduler.last_epoch))
+                for pe, pm in zip(ema.state_dict().values(), model.state_dict().values()):
+                    if pe.dtype.is_floating_point:
+                        pe.mul_(decay).add_(pm.detach(), alpha=1 - decay)
+                    else:
+                        pe.copy_(pm)
+            total_loss += float(loss.detach())
+            progress.step(epoch, b, total_loss / (b + 1))
+        val_acc = float((predict(ema, x_val, mean, std).argmax(1) == y_val).float().mean())
+        raw_acc = float((predict(model, x_val, mean, std).argmax(1) == y_val).float().mean())
+        history.append({"epoch": epoch + 1, "loss": total_loss / batches, "val_acc_ema": val_acc,
+                        "val_acc_raw": raw_acc, "lr": scheduler.get_last_lr()[0]})
+        sys.stderr.write(f"\repoch {epoch + 1}/{opts.epochs} loss {total_loss / batches:.3f} "
+                         f"val {val_acc:.4f} (raw {raw_acc:.4f})" + " " * 20 + "\n")
+        if val_acc > best_acc:
+            best_acc, best_epoch = val_acc, epoch + 1
+            torch.save({"model": ema.state_dict(), "mean": mean, "std": std, "val_acc": val_acc,
+                        "epoch": epoch + 1, "options": asdict(opts)}, run_dir / "best.pt")
+        torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "generator": gen.get_state(),
+                    "torch_rng": torch.get_rng_state(), "epoch": epoch + 1, "best_acc": best_acc,
+                    "best_epoch": best_epoch, "history": history}, ckpt_path)
+        (run_dir / "history.json").write_text(json.dumps({"options": asdict(opts), "history": history,
+                                                          "best_epoch": best_epoch, "best_val_acc": best_acc},
+                                                         indent=1))
+        if epoch + 1 - best_epoch >= opts.patience:
+            print(f"early stop: no better val accuracy since epoch {best_epoch}", file=sys.stderr)
+            break
+    print(f"best EMA val accuracy {best_acc:.4f} at epoch {best_epoch}", file=sys.stderr)
+    return run_dir / "best.pt"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run-dir", default=str(REPO_ROOT / "runs" / "emotion"),
+                        help="where checkpoints and history.json go")
+    parser.add_argument("--resume", action="store_true", help="continue from run-dir/last.pt")
+    parser.add_argument("--export", metavar="ONNX", help="export the best checkpoint to this ONNX file")
+    defaults = TrainOptions()
+    for name, value in asdict(defaults).items():
+        if isinstance(value, (int, float, str)):
+            parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
+    args = parser.parse_args(argv)
+    opts = TrainOptions(**{k: getattr(args, k) for k in asdict(defaults) if hasattr(args, k)})
+    best = train(opts, Path(args.run_dir), args.resume)
+    if args.export:
+        from export import export_onnx
+
+        export_onnx(best, Path(args.export))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
