@@ -64,6 +64,11 @@ def export_onnx(checkpoint: Path, out: Path, version: str = MODEL_VERSION) -> Pa
         "emoplay.training_data": TRAINING_DATA,
         "emoplay.val_accuracy": f"{state['val_acc']:.4f}",
         "emoplay.epoch": str(state["epoch"]),
+        # Where a FER2013 crop sits around a MediaPipe face box: measured by detecting 533 of 600 val faces
+        # upscaled to 240 px (crop side = 1.2 x box side, box centre at 0.506 / 0.565 of the crop).
+        "emoplay.crop_scale": "1.2",
+        "emoplay.crop_center_x": "0.506",
+        "emoplay.crop_center_y": "0.565",
     }
     for key, value in metadata.items():
         entry = proto.metadata_props.add()

@@ -1,0 +1,168 @@
+"""Emotion classification of face crops with our ONNX CNN and onnxruntime.
+
+The preprocessing contract (input size, normalisation, class names, how a
+FER2013 crop is framed around a detector box) is read from the model's
+``emoplay.*`` metadata, so a retrained model brings its own contract. All
+faces of a frame are classified in one batch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ._errors import ModelError, SensorClosedError
+from ._model_files import EMOTION_MODEL, shipped_model
+
+_REQUIRED_KEYS = ("emoplay.input_size", "emoplay.mean", "emoplay.std", "emoplay.class_names",
+                  "emoplay.model_version")
+
+
+@dataclass(frozen=True)
+class ClassifierOptions:
+    model_path: str | None = None  # None: the shipped, checksum-verified model
+    threads: int = 1  # onnxruntime intra-op threads; a game gives us a sliver of one core
+    flip_average: bool = False  # also classify the mirrored crop and average (2x the cost)
+
+    def __post_init__(self) -> None:
+        if self.threads < 1:
+            raise ValueError(f"threads must be >= 1, got {self.threads}")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    path: str
+    input_size: int
+    mean: float
+    std: float
+    class_names: tuple[str, ...]
+    version: str
+    val_accuracy: float | None
+    training_data: str
+    crop_scale: float
+    crop_center: tuple[float, float]  # where the detector box centre sits in the crop, as fractions
+
+
+class EmotionClassifier:
+    def __init__(self, options: ClassifierOptions = ClassifierOptions()) -> None:
+        import onnxruntime as ort
+
+        self.options = options
+        path = Path(options.model_path) if options.model_path else shipped_model(EMOTION_MODEL)
+        if not path.is_file():
+            raise ModelError(f"emotion model {path} does not exist; pass model_path=None for the shipped one")
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = options.threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self._session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own untyped exceptions for bad files
+            raise ModelError(f"{path} is not a valid ONNX model ({e}); reinstall emoplay or re-export it") from e
+        self.info = self._read_info(path, self._session.get_modelmeta().custom_metadata_map)
+        self._input_name = self._session.get_inputs()[0].name
+        size = self.info.input_size
+        self._scale = np.float32(1.0 / (255.0 * self.info.std))
+        self._offset = np.float32(self.info.mean / self.info.std)
+        self._batch = np.empty((8, 1, size, size), np.float32)  # reused between calls
+
+    @staticmethod
+    def _read_info(path: Path, meta: dict[str, str]) -> ModelInfo:
+        missing = [k for k in _REQUIRED_KEYS if k not in meta]
+        if missing:
+            raise ModelError(f"{path} lacks emoplay metadata {missing}; export it with models/training/export.py")
+        try:
+            return ModelInfo(
+                path=str(path),
+                input_size=int(meta["emoplay.input_size"]),
+                mean=float(meta["emoplay.mean"]),
+                std=float(meta["emoplay.std"]),
+                class_names=tuple(json.loads(meta["emoplay.class_names"])),
+                version=meta["emoplay.model_version"],
+                val_accuracy=float(meta["emoplay.val_accuracy"]) if "emoplay.val_accuracy" in meta else None,
+                training_data=meta.get("emoplay.training_data", ""),
+                crop_scale=float(meta.get("emoplay.crop_scale", "1.2")),
+                crop_center=(float(meta.get("emoplay.crop_center_x", "0.5")),
+                             float(meta.get("emoplay.crop_center_y", "0.5"))),
+            )
+        except (ValueError, TypeError) as e:
+            raise ModelError(f"{path} has malformed emoplay metadata ({e}); re-export it") from e
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.info.class_names
+
+    def crop_box(self, box: tuple[int, int, int, int] | np.ndarray) -> tuple[int, int, int]:
+        """The square crop (x, y, side) around a detector box, framed like a FER2013 face."""
+        x, y, w, h = (float(v) for v in box)
+        side = max(w, h) * self.info.crop_scale
+        cx_frac, cy_frac = self.info.crop_center
+        x0 = x + w / 2 - cx_frac * side
+        y0 = y + h / 2 - cy_frac * side
+        return int(round(x0)), int(round(y0)), max(int(round(side)), 1)
+
+    def crop_faces(self, gray: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """Square gray crops [N, size, size] uint8; parts outside the frame are filled by edge replication."""
+        import cv2
+
+        size = self.info.input_size
+        out = np.empty((len(boxes), size, size), np.uint8)
+        h, w = gray.shape[:2]
+        for i, box in enumerate(boxes):
+            x0, y0, side = self.crop_box(box)
+            # Clamp the crop to the frame, then pad what fell outside (a face at the edge keeps its framing).
+            cx0, cy0 = max(x0, 0), max(y0, 0)
+            cx1, cy1 = min(x0 + side, w), min(y0 + side, h)
+            if cx1 <= cx0 or cy1 <= cy0:
+                out[i] = 0
+                continue
+            patch = gray[cy0:cy1, cx0:cx1]
+            if (cx0, cy0, cx1, cy1) != (x0, y0, x0 + side, y0 + side):
+                patch = cv2.copyMakeBorder(patch, cy0 - y0, y0 + side - cy1, cx0 - x0, x0 + side - cx1,
+                                           cv2.BORDER_REPLICATE)
+            out[i] = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
+        return out
+
+    def classify_crops(self, faces: np.ndarray) -> np.ndarray:
+        """Class probabilities [N, C] for gray face crops [N, size, size] uint8 (one batch)."""
+        if self._session is None:
+            raise SensorClosedError("this EmotionClassifier was closed; create a new one")
+        faces = np.asarray(faces)
+        size = self.info.input_size
+        if faces.ndim != 3 or faces.shape[1:] != (size, size):
+            raise ValueError(f"faces must be [N, {size}, {size}] gray crops, got shape {faces.shape}")
+        n = len(faces)
+        if n == 0:
+            return np.zeros((0, len(self.class_names)), np.float32)
+        count = 2 * n if self.options.flip_average else n
+        if len(self._batch) < count:
+            self._batch = np.empty((count, 1, size, size), np.float32)
+        batch = self._batch[:count]
+        np.multiply(faces, self._scale, out=batch[:n, 0])
+        batch[:n, 0] -= self._offset
+        if self.options.flip_average:
+            batch[n:] = batch[:n, :, :, ::-1]
+        logits = self._session.run(None, {self._input_name: batch})[0]
+        if self.options.flip_average:
+            logits = (logits[:n] + logits[n:]) / 2
+        logits = logits - logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        probs /= probs.sum(axis=1, keepdims=True)
+        return probs.astype(np.float32, copy=False)
+
+    def classify(self, gray: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """Probabilities [N, C] for the faces at ``boxes`` in one gray frame."""
+        return self.classify_crops(self.crop_faces(gray, boxes))
+
+    def close(self) -> None:
+        self._session = None
+
+    def __enter__(self) -> "EmotionClassifier":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,111 @@
+"""Face detection with the MediaPipe Tasks ``FaceDetector`` (BlazeFace short range).
+
+Result in, result out: :meth:`FaceDetector.detect` takes an RGB frame and
+returns :class:`Detections` (an empty object when there is no face, never
+``None``). Boxes are ``x, y, width, height`` in frame pixels, clamped to the frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ._errors import ModelError, SensorClosedError
+from ._model_files import FACE_DETECTOR_MODEL, shipped_model
+
+
+@dataclass(frozen=True)
+class Detections:
+    boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.int32))  # [N, 4] x, y, w, h
+    scores: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32))  # [N]
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+
+@dataclass(frozen=True)
+class DetectorOptions:
+    model_path: str | None = None  # None: the shipped, checksum-verified model
+    min_confidence: float = 0.5
+    min_suppression: float = 0.3
+    video_mode: bool = True  # frames of one stream with increasing timestamps
+    min_face_size: int = 24  # pixels; smaller boxes are dropped (too small to classify)
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.min_confidence < 1.0:
+            raise ValueError(f"min_confidence must be in (0, 1), got {self.min_confidence}")
+        if self.min_face_size < 1:
+            raise ValueError(f"min_face_size must be >= 1 pixel, got {self.min_face_size}")
+
+
+class FaceDetector:
+    def __init__(self, options: DetectorOptions = DetectorOptions()) -> None:
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        self.options = options
+        path = Path(options.model_path) if options.model_path else shipped_model(FACE_DETECTOR_MODEL)
+        if not path.is_file():
+            raise ModelError(f"face detector model {path} does not exist; pass model_path=None for the shipped one")
+        mode = vision.RunningMode.VIDEO if options.video_mode else vision.RunningMode.IMAGE
+        try:
+            self._detector = vision.FaceDetector.create_from_options(vision.FaceDetectorOptions(
+                base_options=BaseOptions(model_asset_buffer=path.read_bytes()),
+                running_mode=mode,
+                min_detection_confidence=options.min_confidence,
+                min_suppression_threshold=options.min_suppression,
+            ))
+        except (RuntimeError, ValueError) as e:
+            raise ModelError(f"{path} is not a usable MediaPipe face detector model: {e}") from e
+        self._last_ms = -1
+
+    def detect(self, rgb: np.ndarray, timestamp: float | None = None) -> Detections:
+        """Faces in one RGB uint8 frame. ``timestamp`` (seconds) is required in video mode."""
+        import mediapipe as mp
+
+        if self._detector is None:
+            raise SensorClosedError("this FaceDetector was closed; create a new one")
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        if self.options.video_mode:
+            if timestamp is None:
+                raise ValueError("video mode needs a timestamp per frame (seconds, increasing)")
+            # MediaPipe wants strictly increasing integer milliseconds.
+            ms = max(int(timestamp * 1000), self._last_ms + 1)
+            self._last_ms = ms
+            result = self._detector.detect_for_video(image, ms)
+        else:
+            result = self._detector.detect(image)
+        return self._to_detections(result, rgb.shape[1], rgb.shape[0])
+
+    def _to_detections(self, result, width: int, height: int) -> Detections:
+        boxes, scores = [], []
+        for det in result.detections:
+            bb = det.bounding_box
+            x0, y0 = max(bb.origin_x, 0), max(bb.origin_y, 0)
+            x1, y1 = min(bb.origin_x + bb.width, width), min(bb.origin_y + bb.height, height)
+            if min(x1 - x0, y1 - y0) < self.options.min_face_size:
+                continue
+            boxes.append((x0, y0, x1 - x0, y1 - y0))
+            scores.append(det.categories[0].score if det.categories else 0.0)
+        if not boxes:
+            return Detections()
+        return Detections(np.asarray(boxes, np.int32), np.asarray(scores, np.float32))
+
+    def reset(self) -> None:
+        """Forget the stream's timestamps (a new stream starts)."""
+        if self._detector is not None and self.options.video_mode:
+            self.close()
+            self.__init__(self.options)
+
+    def close(self) -> None:
+        # MediaPipe's own __del__ raises at interpreter exit, so close explicitly.
+        if self._detector is not None:
+            self._detector.close()
+            self._detector = None
+
+    def __enter__(self) -> "FaceDetector":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

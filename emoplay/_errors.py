@@ -1,0 +1,88 @@
+"""The one error tree of emoplay.
+
+Every error the library raises on purpose derives from :class:`EmoplayError`;
+caller mistakes (a wrong type, an invalid option value) stay ``TypeError`` /
+``ValueError``. Each message says what happened and what to try.
+
+    EmoplayError
+    ├── SourceError            a camera, video, folder or frame cannot be read
+    │   ├── CameraUnavailableError
+    │   └── VideoReadError
+    ├── ModelError             a model file is missing, corrupt or not ours
+    │   └── ChecksumError
+    ├── SensorStateError       an operation the sensor's state does not allow
+    │   ├── ConsentRequiredError
+    │   └── SensorClosedError
+    ├── WorkerError            the capture/inference thread failed (carries the cause)
+    ├── DataError              an evaluation data set cannot be read
+    └── LogError               an encrypted session log cannot be written or read
+        ├── LogAuthenticationError   wrong key, or the file was changed
+        ├── LogTruncatedError        the file was cut short (complete records stay readable)
+        └── LogFormatError           not an emoplay log, or an unsupported version
+"""
+
+from __future__ import annotations
+
+
+class EmoplayError(Exception):
+    """Base class of every error emoplay raises on purpose."""
+
+
+class SourceError(EmoplayError):
+    """A frame source (camera, video file, image folder, submitted frame) cannot be read."""
+
+
+class CameraUnavailableError(SourceError):
+    """The camera could not be opened: missing, busy, or not permitted."""
+
+
+class VideoReadError(SourceError):
+    """A video file or image cannot be decoded."""
+
+
+class ModelError(EmoplayError):
+    """A model file is missing, malformed, or lacks the metadata emoplay needs."""
+
+
+class ChecksumError(ModelError):
+    """A model file's sha256 differs from the one shipped with emoplay."""
+
+
+class SensorStateError(EmoplayError):
+    """The sensor is in a state that does not allow this operation."""
+
+
+class ConsentRequiredError(SensorStateError):
+    """The camera may not open before the host records the player's consent."""
+
+
+class SensorClosedError(SensorStateError):
+    """The sensor was closed; create a new one."""
+
+
+class WorkerError(EmoplayError):
+    """The capture/inference thread stopped because of an error (see ``__cause__``)."""
+
+
+class DataError(EmoplayError):
+    """An evaluation data set cannot be read."""
+
+
+class LogError(EmoplayError):
+    """An encrypted session log cannot be written or read."""
+
+
+class LogAuthenticationError(LogError):
+    """Wrong key or passphrase, or the log was modified. No plaintext is returned."""
+
+
+class LogTruncatedError(LogError):
+    """The log ends before its final record; ``records`` holds every complete record."""
+
+    def __init__(self, message: str, records: list | None = None) -> None:
+        super().__init__(message)
+        self.records = records or []
+
+
+class LogFormatError(LogError):
+    """The file is not an emoplay session log, or uses an unsupported version."""

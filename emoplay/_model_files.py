@@ -1,0 +1,64 @@
+"""Where the shipped model files live, and their checksums.
+
+The files are in the repository's ``models/`` folder, which the wheel installs
+as the package ``emoplay._models``; ``models/SHA256SUMS`` lists the sha256 of
+each. A shipped file is checked every time it is loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from ._errors import ChecksumError, ModelError
+
+EMOTION_MODEL = "emotion_cnn.onnx"
+FACE_DETECTOR_MODEL = "face_detector.tflite"
+
+
+def models_dir() -> Path:
+    try:
+        from importlib.resources import files
+
+        installed = Path(str(files("emoplay._models")))
+        if (installed / "SHA256SUMS").exists():
+            return installed
+    except (ModuleNotFoundError, TypeError):
+        pass
+    return Path(__file__).resolve().parent.parent / "models"
+
+
+def expected_checksums(folder: Path | None = None) -> dict[str, str]:
+    sums = (folder or models_dir()) / "SHA256SUMS"
+    if not sums.exists():
+        raise ModelError(f"{sums} is missing; reinstall emoplay (pip install --force-reinstall emoplay)")
+    result = {}
+    for line in sums.read_text().splitlines():
+        if line.strip():
+            digest, name = line.split(maxsplit=1)
+            result[name.strip()] = digest
+    return result
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def shipped_model(name: str) -> Path:
+    """Path of a shipped model file, after checking it against SHA256SUMS."""
+    folder = models_dir()
+    path = folder / name
+    if not path.exists():
+        raise ModelError(f"model file {path} is missing; reinstall emoplay or pass a model path explicitly")
+    expected = expected_checksums(folder).get(name)
+    if expected is None:
+        raise ModelError(f"{name} is not listed in {folder / 'SHA256SUMS'}; reinstall emoplay")
+    actual = sha256_of(path)
+    if actual != expected:
+        raise ChecksumError(f"{path} has sha256 {actual[:16]}…, expected {expected[:16]}…: the file is corrupt or "
+                            "was replaced; reinstall emoplay (or restore it with git checkout)")
+    return path
