@@ -1,0 +1,188 @@
+"""Regenerate the session-log test vectors in tests/vectors/sessionlog/.
+
+    python tests/vectors/make_sessionlog_vectors.py
+
+Deterministic: fixed file ids, salts, keys and clock, so the output is byte
+for byte the same on every run (tests/test_sessionlog.py checks this, which
+catches any unintended change to the format). scrypt uses n = 2**10 so the
+vectors are cheap to read; the format records the parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "sessionlog"
+sys.path.insert(0, str(HERE.parents[1]))
+
+from emoplay import _sessionlog as sl  # noqa: E402
+from emoplay._events import EmotionChanged, FaceFound, FaceLost  # noqa: E402
+
+PASSPHRASE = "correct horse battery staple"
+KEY_BYTES = bytes(range(0x40, 0x60))  # 32 bytes; written to keyfile.key
+FILE_ID = bytes.fromhex("00112233445566778899aabbccddeeff")
+OTHER_FILE_ID = bytes.fromhex("ffeeddccbbaa99887766554433221100")
+SALT = bytes.fromhex("5a17" * 8)
+STARTED_AT = 1767225600.0  # 2026-01-01T00:00:00Z
+ENDED_AT = 1767225612.5
+
+EVENTS = [
+    FaceFound(track_id=1, box=(10, 20, 80, 80), timestamp=100.0, is_primary=True),
+    EmotionChanged(
+        track_id=1,
+        previous="unknown",
+        current="happy",
+        confidence=0.875,
+        probabilities={"angry": 0.0, "disgust": 0.0, "fear": 0.0, "happy": 0.875, "sad": 0.025,
+                       "surprise": 0.05, "neutral": 0.05},
+        timestamp=100.5,
+    ),
+    EmotionChanged(
+        track_id=1,
+        previous="happy",
+        current="surprise",
+        confidence=0.625,
+        probabilities={"angry": 0.0, "disgust": 0.0, "fear": 0.125, "happy": 0.125, "sad": 0.0,
+                       "surprise": 0.625, "neutral": 0.125},
+        timestamp=104.25,
+    ),
+    FaceLost(track_id=1, timestamp=110.0),
+]
+
+
+def _build(key: sl.LogKey, file_id: bytes, include_probabilities: bool) -> tuple[bytes, list[bytes], sl._Keys]:
+    """Header and framed records (final record last) of one log."""
+    header, keys = sl._build_header(key, file_id, SALT, STARTED_AT, include_probabilities)
+    records = [
+        sl._build_record(keys, file_id, i, sl._event_payload(e, include_probabilities), final=False)
+        for i, e in enumerate(EVENTS)
+    ]
+    end = {"type": "end", "ended_at": ENDED_AT, "records": len(EVENTS)}
+    records.append(sl._build_record(keys, file_id, len(EVENTS), end, final=True))
+    return header, records, keys
+
+
+def _flip(data: bytes, offset: int) -> bytes:
+    return data[:offset] + bytes([data[offset] ^ 0x01]) + data[offset + 1 :]
+
+
+def build_vectors() -> tuple[dict[str, bytes], list[dict]]:
+    """Return {file name: bytes} and the manifest (list of vector descriptions)."""
+    pw_key = sl.LogKey.from_passphrase(PASSPHRASE, scrypt_log2_n=10, scrypt_r=8, scrypt_p=1)
+    file_key = sl.LogKey.from_bytes(KEY_BYTES)
+    pw_header, pw_records, _ = _build(pw_key, FILE_ID, include_probabilities=True)
+    kf_header, kf_records, kf_keys = _build(file_key, FILE_ID, include_probabilities=False)
+    _, other_records, _ = _build(file_key, OTHER_FILE_ID, include_probabilities=False)
+    valid_pw = pw_header + b"".join(pw_records)
+    valid_kf = kf_header + b"".join(kf_records)
+    n = len(EVENTS)
+    rec1_start = len(kf_header) + len(kf_records[0])
+
+    files = {
+        "keyfile.key": KEY_BYTES,
+        "valid_passphrase.emolog": valid_pw,
+        "valid_keyfile.emolog": valid_kf,
+        "empty.emolog": b"",
+        "not_a_log.emolog": b"GIF89a this is some other file entirely" + bytes(60),
+        "version_2.emolog": valid_kf[:8] + b"\x02" + valid_kf[9:],
+        "scrypt_too_costly.emolog": valid_pw[:10] + b"\x15" + valid_pw[11:],  # n = 2**21
+        "header_file_id_flipped.emolog": _flip(valid_kf, 20),
+        "header_sealed_info_flipped.emolog": _flip(valid_kf, 60),
+        "header_scrypt_r_changed.emolog": valid_pw[:11] + b"\x04" + valid_pw[12:],
+        "record_flipped.emolog": _flip(valid_kf, rec1_start + 4 + 3),
+        "record_tag_flipped.emolog": _flip(valid_kf, rec1_start + len(kf_records[1]) - 1),
+        "records_reordered.emolog": kf_header + kf_records[1] + kf_records[0] + b"".join(kf_records[2:]),
+        "record_dropped.emolog": kf_header + kf_records[0] + b"".join(kf_records[2:]),
+        "record_spliced_from_other_file.emolog": kf_header + kf_records[0] + other_records[1]
+        + b"".join(kf_records[2:]),
+        "extended_after_final.emolog": valid_kf
+        + sl._build_record(kf_keys, FILE_ID, n + 1, sl._event_payload(EVENTS[0], False), final=False),
+        "record_length_impossible.emolog": valid_kf[:rec1_start] + struct.pack(">I", 0xFFFFFFF0)
+        + valid_kf[rec1_start + 4 :],
+        "truncated_before_final.emolog": kf_header + b"".join(kf_records[:n]),
+        "truncated_inside_record.emolog": kf_header + b"".join(kf_records[:2]) + kf_records[2][:9],
+        "truncated_inside_length.emolog": kf_header + kf_records[0] + kf_records[1][:2],
+        "header_only.emolog": kf_header,
+        "truncated_inside_header.emolog": kf_header[:40],
+    }
+
+    pw = {"passphrase": PASSPHRASE}
+    kf = {"key_file": "keyfile.key"}
+    vectors = [
+        {"name": "valid passphrase log", "file": "valid_passphrase.emolog", "key": pw, "expect": "ok",
+         "records": n, "include_probabilities": True},
+        {"name": "valid key-file log", "file": "valid_keyfile.emolog", "key": kf, "expect": "ok",
+         "records": n, "include_probabilities": False},
+        {"name": "wrong passphrase", "file": "valid_passphrase.emolog", "key": {"passphrase": "wrong horse"},
+         "expect": "LogAuthenticationError"},
+        {"name": "wrong key file", "file": "valid_keyfile.emolog", "key": {"key_hex": "00" * 32},
+         "expect": "LogAuthenticationError"},
+        {"name": "key file for a passphrase log", "file": "valid_passphrase.emolog", "key": kf,
+         "expect": "LogAuthenticationError"},
+        {"name": "passphrase for a key-file log", "file": "valid_keyfile.emolog", "key": pw,
+         "expect": "LogAuthenticationError"},
+        {"name": "empty file", "file": "empty.emolog", "key": kf, "expect": "LogFormatError"},
+        {"name": "not a log", "file": "not_a_log.emolog", "key": kf, "expect": "LogFormatError"},
+        {"name": "unsupported version", "file": "version_2.emolog", "key": kf, "expect": "LogFormatError"},
+        {"name": "scrypt work factor above the cap", "file": "scrypt_too_costly.emolog", "key": pw,
+         "expect": "LogFormatError"},
+        {"name": "flipped byte in header file id", "file": "header_file_id_flipped.emolog", "key": kf,
+         "expect": "LogAuthenticationError"},
+        {"name": "flipped byte in sealed header info", "file": "header_sealed_info_flipped.emolog", "key": kf,
+         "expect": "LogAuthenticationError"},
+        {"name": "changed scrypt parameter in header", "file": "header_scrypt_r_changed.emolog", "key": pw,
+         "expect": "LogAuthenticationError"},
+        {"name": "flipped byte in a record", "file": "record_flipped.emolog", "key": kf,
+         "expect": "LogAuthenticationError"},
+        {"name": "flipped byte in a record tag", "file": "record_tag_flipped.emolog", "key": kf,
+         "expect": "LogAuthenticationError"},
+        {"name": "records reordered", "file": "records_reordered.emolog", "key": kf,
+         "expect": "LogAuthenticationError"},
+        {"name": "record dropped from the middle", "file": "record_dropped.emolog", "key": kf,
+         "expect": "LogAuthenticationError"},
+        {"name": "record spliced from another file", "file": "record_spliced_from_other_file.emolog", "key": kf,
+         "expect": "LogAuthenticationError"},
+        {"name": "record appended after the final record", "file": "extended_after_final.emolog", "key": kf,
+         "expect": "LogAuthenticationError"},
+        {"name": "impossible record length", "file": "record_length_impossible.emolog", "key": kf,
+         "expect": "LogFormatError"},
+        {"name": "cut before the final record", "file": "truncated_before_final.emolog", "key": kf,
+         "expect": "LogTruncatedError", "records": n},
+        {"name": "cut inside a record", "file": "truncated_inside_record.emolog", "key": kf,
+         "expect": "LogTruncatedError", "records": 2},
+        {"name": "cut inside a length prefix", "file": "truncated_inside_length.emolog", "key": kf,
+         "expect": "LogTruncatedError", "records": 1},
+        {"name": "header only (crash before the first record)", "file": "header_only.emolog", "key": kf,
+         "expect": "LogTruncatedError", "records": 0},
+        {"name": "cut inside the header", "file": "truncated_inside_header.emolog", "key": kf,
+         "expect": "LogTruncatedError", "records": 0},
+    ]
+    expected_records = [
+        sl._record_from_payload(i, sl._event_payload(e, True)).to_dict() for i, e in enumerate(EVENTS)
+    ]
+    manifest = {
+        "comment": "Generated by tests/vectors/make_sessionlog_vectors.py; see privacy/LOG_FORMAT.md.",
+        "started_at": STARTED_AT,
+        "ended_at": ENDED_AT,
+        "file_id_hex": FILE_ID.hex(),
+        "records_with_probabilities": expected_records,
+        "vectors": vectors,
+    }
+    files["vectors.json"] = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode("utf-8")
+    return files, vectors
+
+
+def main() -> None:
+    files, _ = build_vectors()
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (OUT / name).write_bytes(data)
+    print(f"wrote {len(files)} files to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
