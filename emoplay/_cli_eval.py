@@ -1,0 +1,100 @@
+"""``emoplay eval``: accuracy of the emotion model on a labelled FER2013-style data set.
+
+    emoplay eval --data PATH [--usage PublicTest|PrivateTest|Training] [--faces crop|detect]
+                 [--json] [--plot FILE] [--limit N] [--threads 1] [--flip-average] [--robustness]
+                 [--model ONNX]
+
+Exit codes: 0 done, 2 the data (or an output path) cannot be used, 1 another emoplay error
+(e.g. a broken model file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ._errors import DataError, EmoplayError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "eval",
+        help="measure the emotion model on labelled images (FER2013 npz, csv or class folders)",
+        description="Measure the emotion model on labelled face images: accuracy, macro-F1, per-class "
+                    "precision and recall, confusion matrix, calibration (ECE) and classifier time.",
+    )
+    parser.add_argument("--data", required=True, metavar="PATH",
+                        help="a .npz (images, labels, classes), the original fer2013.csv, or a folder of "
+                             "class folders <class>/<image> (for <split>/<class>/<image> give the split folder)")
+    parser.add_argument("--usage", default="PublicTest", choices=("PublicTest", "PrivateTest", "Training"),
+                        help="which split of a fer2013.csv to use (default: PublicTest)")
+    parser.add_argument("--faces", default="crop", choices=("crop", "detect"),
+                        help="crop: each image is a face crop (FER2013 images are); detect: each image is a "
+                             "full frame, the face detector picks the face, images without one count as misses")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the text report")
+    parser.add_argument("--plot", metavar="FILE", help="also write the confusion matrix as a PNG")
+    parser.add_argument("--limit", type=_positive_int, metavar="N",
+                        help="evaluate a seeded random sample of at most N images")
+    parser.add_argument("--threads", type=_positive_int, default=1, help="classifier threads (default: 1)")
+    parser.add_argument("--flip-average", action="store_true",
+                        help="average the predictions of each face and its mirror image (2x the cost)")
+    parser.add_argument("--robustness", action="store_true",
+                        help="also measure accuracy under brightness, contrast, noise, blur, rotation and "
+                             "occlusion changes")
+    parser.add_argument("--model", metavar="ONNX", help="an emotion model to evaluate (default: the shipped one)")
+    parser.set_defaults(func=run)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except DataError as e:
+        print(f"emoplay eval: {e}", file=sys.stderr)
+        return 2
+    except EmoplayError as e:
+        print(f"emoplay eval: {e}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ._classify import ClassifierOptions, EmotionClassifier
+    from ._datasets import load_labeled_images
+    from ._evaluate import evaluate, plot_confusion
+
+    if args.plot and not Path(args.plot).resolve().parent.is_dir():
+        raise DataError(f"--plot {args.plot}: the folder {Path(args.plot).resolve().parent} does not exist; "
+                        "create it or pick another file")
+    data = load_labeled_images(args.data, usage=args.usage, limit=args.limit)
+    options = ClassifierOptions(model_path=args.model, threads=args.threads, flip_average=args.flip_average)
+    with EmotionClassifier(options) as classifier:
+        if args.faces == "detect":
+            from ._detect import DetectorOptions, FaceDetector
+
+            with FaceDetector(DetectorOptions(video_mode=False)) as detector:
+                report = evaluate(data, classifier, faces="detect", detector=detector, robustness=args.robustness)
+        else:
+            report = evaluate(data, classifier, faces="crop", robustness=args.robustness)
+    if args.plot:
+        try:
+            plot_confusion(report, args.plot)
+        except OSError as e:
+            raise DataError(f"--plot {args.plot} cannot be written ({e})") from e
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=None))
+    else:
+        print(report.to_text())
+        if args.plot:
+            print(f"\nconfusion matrix written to {args.plot}")
+    return 0
