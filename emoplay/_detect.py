@@ -93,10 +93,7 @@ class FaceDetector:
         return Detections(np.asarray(boxes, np.int32), np.asarray(scores, np.float32))
 
     def reset(self) -> None:
-        """Forget the stream's timestamps (a new stream starts)."""
-        if self._detector is not None and self.options.video_mode:
-            self.close()
-            self.__init__(self.options)
+        """A new stream starts. Nothing to rebuild: timestamps given to MediaPipe are kept increasing anyway."""
 
     def close(self) -> None:
         # MediaPipe's own __del__ raises at interpreter exit, so close explicitly.

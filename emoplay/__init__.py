@@ -1,0 +1,79 @@
+"""emoplay: privacy-first, on-device facial emotion events for games and interactive hosts.
+
+    import emoplay
+
+    with emoplay.Sensor(source="camera") as sensor:
+        sensor.grant_consent()          # after your own consent screen
+        sensor.start()
+        while playing:
+            for event in sensor.poll():
+                if isinstance(event, emoplay.EmotionChanged):
+                    ...
+
+``import emoplay`` loads none of cv2, mediapipe, onnxruntime or pygame; they load when a
+component that needs them is created. The Pygame adapter lives in ``emoplay.pygame``.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from ._classify import ClassifierOptions, EmotionClassifier, ModelInfo
+from ._clock import ManualClock, monotonic_clock
+from ._debounce import DebounceOptions, Debouncer
+from ._detect import DetectorOptions, Detections, FaceDetector
+from ._errors import (
+    CameraUnavailableError,
+    ChecksumError,
+    ConsentRequiredError,
+    DataError,
+    EmoplayError,
+    LogAuthenticationError,
+    LogError,
+    LogFormatError,
+    LogTruncatedError,
+    ModelError,
+    SensorClosedError,
+    SensorStateError,
+    SourceError,
+    VideoReadError,
+    WorkerError,
+)
+from ._events import EMOTIONS, UNKNOWN, CameraState, CameraStateChanged, EmotionChanged, FaceFound, FaceLost, SensorError
+from ._frames import Frame
+from ._pipeline import EmotionPipeline, FrameResult, PipelineOptions
+from ._sensor import Sensor, SensorOptions
+from ._sources import CameraSource, ImageFolderSource, MemorySource, VideoFileSource
+from ._track import FaceTracker, TrackerOptions
+
+__version__ = "0.1.0"
+
+# Loaded on first use: they import heavier libraries (cryptography).
+_LAZY = {
+    "LogKey": "._sessionlog",
+    "SessionLogWriter": "._sessionlog",
+    "SessionLog": "._sessionlog",
+    "read_session_log": "._sessionlog",
+    "verify_session_log": "._sessionlog",
+    "generate_key_file": "._sessionlog",
+}
+
+__all__ = [
+    "CameraSource", "CameraState", "CameraStateChanged", "CameraUnavailableError", "ChecksumError",
+    "ClassifierOptions", "ConsentRequiredError", "DataError", "DebounceOptions", "Debouncer", "DetectorOptions",
+    "Detections", "EMOTIONS", "EmoplayError", "EmotionChanged", "EmotionClassifier", "EmotionPipeline", "FaceDetector",
+    "FaceFound", "FaceLost", "FaceTracker", "Frame", "FrameResult", "ImageFolderSource", "LogAuthenticationError",
+    "LogError", "LogFormatError", "LogKey", "LogTruncatedError", "ManualClock", "MemorySource", "ModelError",
+    "ModelInfo", "PipelineOptions", "Sensor", "SensorClosedError", "SensorError", "SensorOptions", "SensorStateError",
+    "SessionLog", "SessionLogWriter", "SourceError", "TrackerOptions", "UNKNOWN", "VideoFileSource", "VideoReadError",
+    "WorkerError", "generate_key_file", "monotonic_clock", "read_session_log", "verify_session_log", "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'emoplay' has no attribute {name!r}")

@@ -1,0 +1,132 @@
+"""``emoplay doctor``: what this machine has, and how fast each stage runs on it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from importlib import metadata
+
+import numpy as np
+
+from ._errors import EmoplayError
+from ._model_files import expected_checksums, models_dir, sha256_of
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("emoplay", "numpy", "opencv-contrib-python", "opencv-python", "mediapipe", "onnxruntime",
+                 "cryptography", "pygame"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _cameras(max_index: int) -> list[dict]:
+    import cv2
+
+    found = []
+    # OpenCV logs every failed probe at WARN level; silence it for the probe and restore it after.
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        found = _probe(cv2, max_index)
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
+    return found
+
+
+def _probe(cv2, max_index: int) -> list[dict]:
+    found = []
+    for index in range(max_index):
+        cap = cv2.VideoCapture(index)
+        try:
+            if cap.isOpened():
+                found.append({"index": index, "width": int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                              "height": int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), "fps": cap.get(cv2.CAP_PROP_FPS)})
+        finally:
+            cap.release()
+    return found
+
+
+def _models() -> list[dict]:
+    folder = models_dir()
+    rows = []
+    for name, expected in sorted(expected_checksums(folder).items()):
+        path = folder / name
+        actual = sha256_of(path) if path.exists() else None
+        rows.append({"file": str(path), "ok": actual == expected,
+                     "status": "ok" if actual == expected else ("missing" if actual is None else "CHECKSUM MISMATCH")})
+    return rows
+
+
+def _median_ms(fn, repeat: int = 50) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def stage_timings() -> dict[str, float]:
+    """Median milliseconds per stage on a synthetic 640x480 frame, one thread."""
+    from ._classify import EmotionClassifier
+    from ._detect import DetectorOptions, FaceDetector
+    from ._frames import to_rgb_and_gray
+
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    faces = rng.integers(0, 256, (4, 48, 48), dtype=np.uint8)
+    rgb, gray = to_rgb_and_gray(frame)
+    out = {"colour conversion (640x480)": _median_ms(lambda: to_rgb_and_gray(frame))}
+    with FaceDetector(DetectorOptions(video_mode=False)) as detector:
+        out["face detection (640x480)"] = _median_ms(lambda: detector.detect(rgb))
+    with EmotionClassifier() as classifier:
+        box = np.array([[220, 140, 200, 200]])
+        out["crop + resize (1 face)"] = _median_ms(lambda: classifier.crop_faces(gray, box))
+        out["classification (1 face)"] = _median_ms(lambda: classifier.classify_crops(faces[:1]))
+        out["classification (4 faces)"] = _median_ms(lambda: classifier.classify_crops(faces))
+    return out
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    report: dict = {"versions": _versions(), "models_dir": str(models_dir())}
+    problems = 0
+    try:
+        report["models"] = _models()
+        problems += sum(not m["ok"] for m in report["models"])
+    except EmoplayError as e:
+        report["models"] = []
+        report["model_error"] = str(e)
+        problems += 1
+    report["cameras"] = _cameras(args.max_cameras)
+    if problems == 0:
+        report["timings_ms"] = stage_timings()
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0 if problems == 0 else 2
+    print("versions:")
+    for k, v in report["versions"].items():
+        print(f"  {k:24} {v}")
+    print("models:")
+    for m in report["models"]:
+        print(f"  {m['status']:18} {m['file']}")
+    if "model_error" in report:
+        print(f"  {report['model_error']}")
+    print("cameras:")
+    if report["cameras"]:
+        for c in report["cameras"]:
+            print(f"  index {c['index']}: {c['width']}x{c['height']} @ {c['fps']:.0f} fps")
+    else:
+        print(f"  none found (probed indices 0-{args.max_cameras - 1}); use --source FILE or a folder of images")
+    if "timings_ms" in report:
+        print("timings on this machine (median, one thread):")
+        for k, v in report["timings_ms"].items():
+            print(f"  {k:30} {v:7.3f} ms")
+    return 0 if problems == 0 else 2

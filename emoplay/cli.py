@@ -1,0 +1,159 @@
+"""The ``emoplay`` command: watch, doctor, and the subcommands of eval, log and bench.
+
+Thin by design: parse arguments, call the library, print. Only ``EmoplayError``
+is caught; it becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from importlib import import_module
+
+from ._errors import EmoplayError
+
+# Modules that add subcommands with register(subparsers).
+_SUBCOMMAND_MODULES = ("._cli_eval", "._cli_log", "._cli_bench")
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from ._events import CameraStateChanged, EmotionChanged, FaceFound, FaceLost, SensorError
+    from ._classify import ClassifierOptions
+    from ._jsonable import event_to_dict
+    from ._pipeline import PipelineOptions
+    from ._sensor import Sensor, SensorOptions
+
+    source = "camera" if args.source == "camera" else args.source
+    options = SensorOptions(source=source, realtime=args.realtime,
+                            pipeline=PipelineOptions(classifier=ClassifierOptions(threads=args.threads)))
+    key = None
+    if args.log:
+        from ._cli_log import key_from_args
+
+        key = key_from_args(args)
+    with Sensor(options) as sensor:
+        if sensor.source.is_live:
+            if not args.yes:
+                if not sys.stdin.isatty():
+                    print("emoplay: the camera opens only with consent: pass --yes to confirm", file=sys.stderr)
+                    return 2
+                answer = input("emoplay will use your camera to read facial expressions on this machine only. "
+                               "Start the camera? [y/N] ")
+                if answer.strip().lower() not in ("y", "yes"):
+                    return 1
+            sensor.grant_consent()
+        if key is not None:
+            sensor.start_log(args.log, key)
+        sensor.start()
+        deadline = time.monotonic() + args.max_seconds if args.max_seconds else None
+        try:
+            while True:
+                # This terminal is the camera indicator: state changes are printed as they happen.
+                sensor.heartbeat()
+                for event in sensor.poll():
+                    _print_event(event, args.json)
+                    if isinstance(event, SensorError):
+                        return 1
+                if not sensor.running and sensor.camera_state.value in ("off", "error"):
+                    for event in sensor.poll():
+                        _print_event(event, args.json)
+                    break
+                if deadline is not None and time.monotonic() > deadline:
+                    sensor.stop()
+                    for event in sensor.poll():
+                        _print_event(event, args.json)
+                    break
+                time.sleep(0.01)
+        except KeyboardInterrupt:
+            sensor.stop()
+            for event in sensor.poll():
+                _print_event(event, args.json)
+    return 0
+
+
+def _print_event(event: object, as_json: bool) -> None:
+    from ._events import CameraStateChanged, EmotionChanged, FaceFound, FaceLost, SensorError
+    from ._jsonable import event_to_dict
+
+    if as_json:
+        print(json.dumps(event_to_dict(event)), flush=True)
+        return
+    t = f"{getattr(event, 'timestamp', 0.0):8.2f}s"
+    if isinstance(event, EmotionChanged):
+        line = f"{t}  face {event.track_id}: {event.previous} -> {event.current} ({event.confidence:.2f})"
+    elif isinstance(event, FaceFound):
+        line = f"{t}  face {event.track_id} found at {event.box}" + (" (primary)" if event.is_primary else "")
+    elif isinstance(event, FaceLost):
+        line = f"{t}  face {event.track_id} lost"
+    elif isinstance(event, CameraStateChanged):
+        line = f"{t}  camera {event.current.value}: {event.reason}"
+    elif isinstance(event, SensorError):
+        line = f"{t}  error: {event.message}"
+    else:
+        line = f"{t}  {event}"
+    print(line, flush=True)
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from ._doctor import run_doctor
+
+    return run_doctor(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="emoplay", description="On-device facial emotion events for games.")
+    parser.add_argument("--version", action="version", version=f"emoplay {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    watch = sub.add_parser("watch", help="print emotion events from a camera, video file or image folder")
+    watch.add_argument("--source", default="camera", help="'camera', a camera index, /dev/videoN, a video file or a "
+                                                          "folder of images (default: camera)")
+    watch.add_argument("--json", action="store_true", help="one JSON object per event and line")
+    watch.add_argument("--realtime", action="store_true", help="play video files at their own speed")
+    watch.add_argument("--max-seconds", type=float, default=0, help="stop after this many seconds (0: never)")
+    watch.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default 1)")
+    watch.add_argument("--yes", action="store_true", help="the user consents to the camera (no prompt)")
+    watch.add_argument("--log", metavar="FILE", help="also write an encrypted session log (events only) to FILE")
+    try:
+        from ._cli_log import add_key_arguments
+
+        add_key_arguments(watch)
+    except ImportError:
+        pass
+    watch.set_defaults(func=_watch)
+
+    doctor = sub.add_parser("doctor", help="list cameras, check model files, time each stage on this machine")
+    doctor.add_argument("--json", action="store_true")
+    doctor.add_argument("--max-cameras", type=int, default=4, help="camera indices to probe (default 4)")
+    doctor.set_defaults(func=_doctor)
+
+    for name in _SUBCOMMAND_MODULES:
+        try:
+            module = import_module(name, __package__)
+        except ModuleNotFoundError as e:
+            if e.name and e.name.endswith(name.lstrip(".")):
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except EmoplayError as e:
+        print(f"emoplay: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
