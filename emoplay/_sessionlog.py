@@ -63,6 +63,10 @@ HEADER_INFO_SIZE = 16  # f64 started_at, u8 flags, 7 reserved bytes
 HEADER_SIZE = HEADER_PREFIX_SIZE + HEADER_INFO_SIZE + TAG_SIZE  # 80
 LENGTH_SIZE = 4
 MAX_PAYLOAD = 65536  # a record's plaintext; real records are a few hundred bytes
+# Plaintexts are padded with spaces to a multiple of this, so that record sizes do not tell
+# the event type or the emotion's name length to someone without the key.
+PAD_BLOCK = 256
+PAD_BLOCK_WITH_PROBABILITIES = 512
 FLAG_PROBABILITIES = 0x01
 
 HKDF_INFO_HEADER = b"emoplay-log/v1 header"
@@ -320,11 +324,17 @@ def _event_payload(event: object, include_probabilities: bool) -> dict | None:
     return None
 
 
-def _encode_json(payload: dict) -> bytes:
+def _encode_json(payload: dict, pad_block: int) -> bytes:
+    """Compact UTF-8 JSON, padded with spaces (JSON whitespace) to a multiple of ``pad_block``."""
     data = json.dumps(payload, separators=(",", ":"), sort_keys=True, allow_nan=False).encode("utf-8")
+    data += b" " * (-len(data) % pad_block)
     if len(data) > MAX_PAYLOAD:
         raise ValueError(f"a log record may hold at most {MAX_PAYLOAD} bytes, this one needs {len(data)}")
     return data
+
+
+def _pad_block(include_probabilities: bool) -> int:
+    return PAD_BLOCK_WITH_PROBABILITIES if include_probabilities else PAD_BLOCK
 
 
 def _is_number(value: object) -> bool:
@@ -408,9 +418,10 @@ def _build_header(
     return prefix + sealed, keys
 
 
-def _build_record(keys: _Keys, file_id: bytes, index: int, payload: dict, final: bool) -> bytes:
+def _build_record(keys: _Keys, file_id: bytes, index: int, payload: dict, final: bool, pad_block: int) -> bytes:
     """One framed record: u32 length, then ciphertext and tag."""
-    sealed = _aead(keys.payload).encrypt(_record_nonce(index), _encode_json(payload), _record_ad(file_id, index, final))
+    plaintext = _encode_json(payload, pad_block)
+    sealed = _aead(keys.payload).encrypt(_record_nonce(index), plaintext, _record_ad(file_id, index, final))
     return _LENGTH.pack(len(sealed)) + sealed
 
 
@@ -439,6 +450,7 @@ class SessionLogWriter:
             raise TypeError(f"key must be a LogKey, not {type(key).__name__}")
         self.path = Path(path)
         self.include_probabilities = bool(include_probabilities)
+        self._pad_block = _pad_block(self.include_probabilities)
         self._clock = clock
         self._lock = threading.Lock()
         self._count = 0
@@ -488,7 +500,7 @@ class SessionLogWriter:
         with self._lock:
             if self._file is None:
                 raise ValueError(f"session log {self.path} is closed; open a new SessionLogWriter")
-            self._append(_build_record(self._keys, self._file_id, self._count, payload, final=False))
+            self._append(_build_record(self._keys, self._file_id, self._count, payload, False, self._pad_block))
             self._count += 1
         return True
 
@@ -499,7 +511,7 @@ class SessionLogWriter:
                 return
             try:
                 end = {"type": _END_TYPE, "ended_at": _finite(self._clock(), "ended_at"), "records": self._count}
-                self._append(_build_record(self._keys, self._file_id, self._count, end, final=True))
+                self._append(_build_record(self._keys, self._file_id, self._count, end, True, self._pad_block))
             finally:
                 self._file.close()
                 self._file = None

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from emoplay import _errors
 from emoplay._clock import ManualClock
 from emoplay._errors import LogAuthenticationError, LogError, LogFormatError, LogTruncatedError
-from emoplay._events import CameraState, CameraStateChanged, EmotionChanged, FaceFound, FaceLost
+from emoplay._events import EMOTIONS, CameraState, CameraStateChanged, EmotionChanged, FaceFound, FaceLost
 from emoplay._sessionlog import (
     HEADER_SIZE,
     LogKey,
@@ -159,6 +159,24 @@ def test_log_holds_no_plaintext(tmp_path: Path, key: LogKey) -> None:
     data = path.read_bytes()
     for word in (b"happy", b"sad", b"EmotionChanged", b"track", b"0.75"):
         assert word not in data
+
+
+@pytest.mark.parametrize("include_probabilities", [False, True])
+def test_record_sizes_do_not_reveal_events(tmp_path: Path, key: LogKey, include_probabilities: bool) -> None:
+    """Padding: every record has the same size, whatever its type or emotion name."""
+    path = tmp_path / "s.emolog"
+    with SessionLogWriter(path, key, include_probabilities=include_probabilities) as writer:
+        writer.write(FaceFound(track_id=1, box=(0, 0, 1, 1), timestamp=1.0))
+        for name in ("sad", "surprise", "neutral"):
+            writer.write(EmotionChanged(1, "unknown", name, 0.123456789012345, {n: 1 / 7 for n in EMOTIONS}, 2.0))
+        writer.write(FaceLost(track_id=123456, timestamp=3.0))
+    data = path.read_bytes()
+    pos, sizes = HEADER_SIZE, []
+    while pos < len(data):
+        size = int.from_bytes(data[pos : pos + 4], "big")
+        sizes.append(size)
+        pos += 4 + size
+    assert len(sizes) == 6 and len(set(sizes)) == 1
 
 
 def test_close_is_idempotent_and_write_after_close_fails(tmp_path: Path, key: LogKey) -> None:

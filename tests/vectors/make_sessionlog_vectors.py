@@ -57,12 +57,13 @@ EVENTS = [
 def _build(key: sl.LogKey, file_id: bytes, include_probabilities: bool) -> tuple[bytes, list[bytes], sl._Keys]:
     """Header and framed records (final record last) of one log."""
     header, keys = sl._build_header(key, file_id, SALT, STARTED_AT, include_probabilities)
+    pad = sl._pad_block(include_probabilities)
     records = [
-        sl._build_record(keys, file_id, i, sl._event_payload(e, include_probabilities), final=False)
+        sl._build_record(keys, file_id, i, sl._event_payload(e, include_probabilities), False, pad)
         for i, e in enumerate(EVENTS)
     ]
     end = {"type": "end", "ended_at": ENDED_AT, "records": len(EVENTS)}
-    records.append(sl._build_record(keys, file_id, len(EVENTS), end, final=True))
+    records.append(sl._build_record(keys, file_id, len(EVENTS), end, True, pad))
     return header, records, keys
 
 
@@ -100,7 +101,7 @@ def build_vectors() -> tuple[dict[str, bytes], list[dict]]:
         "record_spliced_from_other_file.emolog": kf_header + kf_records[0] + other_records[1]
         + b"".join(kf_records[2:]),
         "extended_after_final.emolog": valid_kf
-        + sl._build_record(kf_keys, FILE_ID, n + 1, sl._event_payload(EVENTS[0], False), final=False),
+        + sl._build_record(kf_keys, FILE_ID, n + 1, sl._event_payload(EVENTS[0], False), False, sl.PAD_BLOCK),
         "record_length_impossible.emolog": valid_kf[:rec1_start] + struct.pack(">I", 0xFFFFFFF0)
         + valid_kf[rec1_start + 4 :],
         "truncated_before_final.emolog": kf_header + b"".join(kf_records[:n]),
