@@ -384,7 +384,7 @@ def register(subparsers) -> None:
     log = subparsers.add_parser(
         "log",
         help="encrypted session logs: keygen, show, plot, verify, prune",
-        description=__doc__.split("\n\n", 1)[1],
+        description=__doc__.split("\n\n", 1)[1].replace("``", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = log.add_subparsers(dest="log_command", metavar="COMMAND", required=True)
