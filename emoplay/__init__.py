@@ -57,6 +57,9 @@ _LAZY = {
     "read_session_log": "._sessionlog",
     "verify_session_log": "._sessionlog",
     "generate_key_file": "._sessionlog",
+    "LogRecord": "._sessionlog",
+    "LogHeader": "._sessionlog",
+    "read_log_header": "._sessionlog",
 }
 
 __all__ = [
@@ -64,10 +67,10 @@ __all__ = [
     "ClassifierOptions", "ConsentRequiredError", "DataError", "DebounceOptions", "Debouncer", "DetectorOptions",
     "Detections", "EMOTIONS", "EmoplayError", "EmotionChanged", "EmotionClassifier", "EmotionPipeline", "FaceDetector",
     "FaceFound", "FaceLost", "FaceTracker", "Frame", "FrameResult", "ImageFolderSource", "LogAuthenticationError",
-    "LogError", "LogFormatError", "LogKey", "LogTruncatedError", "ManualClock", "MemorySource", "ModelError",
+    "LogError", "LogFormatError", "LogHeader", "LogKey", "LogRecord", "LogTruncatedError", "ManualClock", "MemorySource", "ModelError",
     "ModelInfo", "PipelineOptions", "Sensor", "SensorClosedError", "SensorError", "SensorOptions", "SensorStateError",
     "SessionLog", "SessionLogWriter", "SourceError", "TrackerOptions", "UNKNOWN", "VideoFileSource", "VideoReadError",
-    "WorkerError", "generate_key_file", "monotonic_clock", "read_session_log", "verify_session_log", "__version__",
+    "WorkerError", "generate_key_file", "monotonic_clock", "read_log_header", "read_session_log", "verify_session_log", "__version__",
 ]
 
 

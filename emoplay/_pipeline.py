@@ -59,7 +59,7 @@ class EmotionPipeline:
         rgb, gray = to_rgb_and_gray(pixels, color_order)
         detections = self.detector.detect(rgb, timestamp)
         probs = self.classifier.classify(gray, detections.boxes)
-        update = self.tracker.update(detections.boxes, timestamp)
+        update = self.tracker.update(detections.boxes, timestamp, detections.scores)
         events: list = list(update.events)
         for track_id in update.lost_ids:
             self.debouncer.forget(track_id)

@@ -244,12 +244,16 @@ class ImageFolderSource:
 
 
 class MemorySource:
-    """Frames the host submits (``sensor.submit(frame, timestamp)``); the newest frame wins."""
+    """Frames the host submits (``sensor.submit(frame, timestamp)``); the newest frame wins.
 
-    is_live = False
+    ``live=True`` makes it stand in for a camera the host owns: consent and the indicator apply, and
+    ``released`` counts how often the sensor let go of it.
+    """
 
-    def __init__(self, clock: Clock = monotonic_clock, color_order: str = "bgr") -> None:
+    def __init__(self, clock: Clock = monotonic_clock, color_order: str = "bgr", live: bool = False) -> None:
         self.clock = clock
+        self.is_live = live
+        self.released = 0
         self.color_order = color_order
         self.name = "memory"
         self._slot = _LatestFrameSlot()
@@ -273,6 +277,7 @@ class MemorySource:
 
     def close(self) -> None:
         self._slot.clear()
+        self.released += 1
 
 
 def source_from_spec(spec: object, *, realtime: bool = False, loop: bool = False, width: int | None = None,

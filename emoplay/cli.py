@@ -32,7 +32,7 @@ def _watch(args: argparse.Namespace) -> int:
     if args.log:
         from ._cli_log import key_from_args
 
-        key = key_from_args(args)
+        key = key_from_args(args, confirm=True)
     with Sensor(options) as sensor:
         if sensor.source.is_live:
             if not args.yes:
@@ -103,11 +103,13 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="emoplay", description="On-device facial emotion events for games.")
+    parser = argparse.ArgumentParser(prog="emoplay", description="On-device facial emotion events for games.",
+                                     allow_abbrev=False)
     parser.add_argument("--version", action="version", version=f"emoplay {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    watch = sub.add_parser("watch", help="print emotion events from a camera, video file or image folder")
+    watch = sub.add_parser("watch", help="print emotion events from a camera, video file or image folder",
+                           allow_abbrev=False)
     watch.add_argument("--source", default="camera", help="'camera', a camera index, /dev/videoN, a video file or a "
                                                           "folder of images (default: camera)")
     watch.add_argument("--json", action="store_true", help="one JSON object per event and line")

@@ -1,0 +1,71 @@
+"""Shared fixtures. Tests that need ../shared (videos, FER2013) skip with a reason when it is absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("EMOPLAY_SHARED", REPO.parent / "shared"))
+VIDEOS = SHARED / "data" / "videos"
+FER = SHARED / "data" / "fer2013"
+
+
+def _need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} is absent: these tests need the project's shared data beside the repository "
+                    "(../shared) or EMOPLAY_SHARED pointing at it")
+    return path
+
+
+@pytest.fixture
+def video():
+    """Path of one of the shared test videos, by file name."""
+    return lambda name: _need(VIDEOS / name)
+
+
+@pytest.fixture(scope="session")
+def fer_val():
+    path = _need(FER / "val.npz")
+    with np.load(path) as d:
+        return d["images"], d["labels"], tuple(str(c) for c in d["classes"])
+
+
+def face_frame(face48: np.ndarray, side: int = 240, context: int = 120) -> np.ndarray:
+    """A BGR frame built from a 48x48 FER face: upscaled to ``side`` px with replicated-border context."""
+    import cv2
+
+    big = cv2.resize(face48, (side, side), interpolation=cv2.INTER_CUBIC)
+    frame = cv2.copyMakeBorder(big, context, context, context, context, cv2.BORDER_REPLICATE)
+    return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+
+
+@pytest.fixture(scope="session")
+def happy_and_neutral_frames(fer_val):
+    """Frames of FER val faces the shipped model is confident about: 3 happy, 3 neutral, all detectable."""
+    import emoplay
+
+    images, labels, classes = fer_val
+    picked: dict[str, list[np.ndarray]] = {"happy": [], "neutral": []}
+    with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as det, emoplay.EmotionClassifier() as clf:
+        for img, label in zip(images, labels):
+            name = classes[label]
+            if name not in picked or len(picked[name]) >= 3:
+                continue
+            frame = face_frame(img)
+            rgb, gray = frame[:, :, ::-1].copy(), frame[:, :, 0].copy()
+            found = det.detect(rgb)
+            if len(found) != 1:
+                continue
+            probs = clf.classify(gray, found.boxes)[0]
+            if classes[int(np.argmax(probs))] == name and probs.max() > 0.6:
+                picked[name].append(frame)
+            if all(len(v) == 3 for v in picked.values()):
+                break
+    return picked

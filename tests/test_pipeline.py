@@ -1,0 +1,131 @@
+"""The real pipeline (MediaPipe detector + our ONNX model) on real videos and on frames built from FER2013 faces."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import emoplay
+from emoplay import EmotionChanged, FaceFound, FaceLost
+from emoplay._sources import EndOfStream, VideoFileSource
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    with emoplay.EmotionPipeline() as p:
+        yield p
+
+
+def run_video(pipeline, path):
+    source = VideoFileSource(path)
+    source.open()
+    events, last = [], 0.0
+    try:
+        while True:
+            frame = source.read(1.0)
+            events += pipeline.process(frame.pixels, frame.timestamp).events
+            last = frame.timestamp
+    except EndOfStream:
+        events += pipeline.end_stream(last)
+    finally:
+        source.close()
+    return events, last
+
+
+def test_single_face_video_one_face_then_happy(pipeline, video):
+    events, _ = run_video(pipeline, video("single_face.mp4"))
+    faces = [e for e in events if isinstance(e, (FaceFound, FaceLost))]
+    assert [type(e) for e in faces] == [FaceFound, FaceLost]
+    assert faces[0].is_primary
+    emotions = [e for e in events if isinstance(e, EmotionChanged)]
+    assert {e.track_id for e in emotions} == {faces[0].track_id}
+    # neutral, then a broad smile from about 0.8 s: happy is the last state and comes once, after the smile starts
+    assert emotions[-1].current == "happy"
+    assert [e.current for e in emotions].count("happy") == 1
+    assert 0.8 <= emotions[-1].timestamp <= 1.4
+    assert len(emotions) <= 3
+    assert emotions[0].previous == "unknown"
+    assert abs(sum(emotions[-1].probabilities.values()) - 1) < 1e-3
+
+
+def test_face_leaves_the_scene(pipeline, video):
+    events, last = run_video(pipeline, video("face_then_noface.mov"))
+    faces = [e for e in events if isinstance(e, (FaceFound, FaceLost))]
+    assert [type(e) for e in faces] == [FaceFound, FaceLost]
+    assert faces[0].timestamp < 0.5
+    assert 2.5 < faces[1].timestamp < last - 1.0  # lost while the video still runs, after the grace period
+
+
+def test_face_enters_the_scene(pipeline, video):
+    events, _ = run_video(pipeline, video("noface_then_face.mov"))
+    found = [e for e in events if isinstance(e, FaceFound)]
+    assert len(found) == 1
+    assert 3.0 < found[0].timestamp < 4.5
+    assert not [e for e in events if isinstance(e, EmotionChanged) and e.timestamp < found[0].timestamp]
+
+
+def test_animation_without_a_real_face_gives_no_events(pipeline, video):
+    events, _ = run_video(pipeline, video("no_face_animation.mp4"))
+    assert events == []
+
+
+def test_fer_faces_upscaled_are_detected_and_classified(pipeline, happy_and_neutral_frames):
+    for expected, frames in happy_and_neutral_frames.items():
+        assert len(frames) == 3, f"fewer than 3 confident {expected} faces found in val.npz"
+        pipeline.end_stream(0.0)
+        t, changes = 0.0, []
+        for _ in range(20):  # a still photo held in front of the camera for 2/3 s
+            result = pipeline.process(frames[0], t)
+            changes += [e for e in result.events if isinstance(e, EmotionChanged)]
+            t += 1 / 30
+        assert [e.current for e in changes] == [expected]
+
+
+def test_fer_faces_upscaled_with_context_are_mostly_detected(fer_val):
+    from conftest import face_frame
+
+    images, _, _ = fer_val
+    with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as det:
+        found = sum(len(det.detect(face_frame(img)[:, :, ::-1].copy())) == 1 for img in images[:100])
+    assert found >= 80  # measured: 90 of the first 100 val faces (240 px face, 120 px replicated context)
+
+
+@pytest.mark.parametrize("channels", ["bgr", "rgb", "gray", "gray1", "bgra"])
+def test_every_pixel_format_gives_the_same_result(pipeline, happy_and_neutral_frames, channels):
+    import cv2
+
+    bgr = happy_and_neutral_frames["happy"][1]
+    variants = {
+        "bgr": (bgr, "bgr"),
+        "rgb": (cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), "rgb"),
+        "gray": (bgr[:, :, 0].copy(), "bgr"),
+        "gray1": (bgr[:, :, :1].copy(), "bgr"),
+        "bgra": (cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA), "bgr"),
+    }
+    pixels, order = variants[channels]
+    pipeline.end_stream(0.0)
+    reference = pipeline.process(bgr, 100.0)
+    pipeline.end_stream(0.0)
+    result = pipeline.process(pixels, 200.0, order)
+    assert len(result.detections) == len(reference.detections) == 1
+    np.testing.assert_allclose(result.probabilities, reference.probabilities, atol=1e-4)
+
+
+def test_empty_and_malformed_frames_are_clear_errors(pipeline):
+    with pytest.raises(emoplay.SourceError, match="empty frame"):
+        pipeline.process(np.zeros((0, 0, 3), np.uint8), 0.0)
+    with pytest.raises(ValueError, match="unsupported frame shape"):
+        pipeline.process(np.zeros((10, 10, 2), np.uint8), 0.0)
+    with pytest.raises(TypeError, match="uint8"):
+        pipeline.process(np.zeros((10, 10, 3), np.float32), 0.0)
+
+
+def test_several_faces_are_classified_in_one_batch(pipeline, happy_and_neutral_frames):
+    row = np.hstack([happy_and_neutral_frames["happy"][0], happy_and_neutral_frames["neutral"][0]])
+    pipeline.end_stream(0.0)
+    result = pipeline.process(row, 0.0)
+    assert len(result.detections) == 2
+    assert result.probabilities.shape == (2, 7)
+    left_first = np.argsort(result.detections.boxes[:, 0])
+    names = [emoplay.EMOTIONS[int(i)] for i in result.probabilities[left_first].argmax(1)]
+    assert names == ["happy", "neutral"]

@@ -1,0 +1,175 @@
+"""The Sensor's life cycle, consent, indicator heartbeat, threads and errors, with the real pipeline."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import emoplay
+from emoplay import CameraState, CameraStateChanged, EmotionChanged, FaceFound, FaceLost, SensorError
+from emoplay._sources import MemorySource
+
+
+def drain_until(sensor, predicate, timeout=20.0):
+    """Poll like a game loop until predicate(events so far) holds; the events seen."""
+    seen, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen += sensor.poll()
+        if predicate(seen):
+            return seen
+        time.sleep(0.005)
+    raise AssertionError(f"condition not reached; events: {seen}")
+
+
+def states(events):
+    return [(e.previous.value, e.current.value) for e in events if isinstance(e, CameraStateChanged)]
+
+
+def test_video_file_runs_to_the_end(video):
+    with emoplay.Sensor(source=str(video("single_face.mp4"))) as sensor:
+        assert sensor.camera_state is CameraState.OFF
+        sensor.start()
+        events = drain_until(sensor, lambda ev: sensor.camera_state is CameraState.OFF and not sensor.running)
+        events += sensor.poll()
+    assert states(events) == [("off", "starting"), ("starting", "capturing"), ("capturing", "off")]
+    assert [e.reason for e in events if isinstance(e, CameraStateChanged)][-1] == "end of stream"
+    kinds = [type(e) for e in events if not isinstance(e, CameraStateChanged)]
+    assert kinds[0] is FaceFound and kinds[-1] is FaceLost
+    assert [e.current for e in events if isinstance(e, EmotionChanged)][-1] == "happy"
+
+
+def test_callbacks_run_on_the_host_thread_and_bound_methods_are_weak(video):
+    class Npc:
+        def __init__(self):
+            self.seen = []
+
+        def on_emotion(self, event):
+            self.seen.append((event.current, threading.get_ident()))
+
+    npc = Npc()
+    with emoplay.Sensor(source=str(video("single_face.mp4"))) as sensor:
+        sensor.subscribe("EmotionChanged", npc.on_emotion)
+        with pytest.raises(ValueError, match="unknown event 'Emotion'"):
+            sensor.subscribe("Emotion", npc.on_emotion)
+        sensor.start()
+        drain_until(sensor, lambda ev: not sensor.running)
+        assert npc.seen and {tid for _, tid in npc.seen} == {threading.get_ident()}
+        assert npc.seen[-1][0] == "happy"
+        count = len(npc.seen)
+        del npc
+        sensor.start()  # the video again; the dead subscriber is simply gone
+        drain_until(sensor, lambda ev: not sensor.running and any(isinstance(e, FaceLost) for e in ev))
+    assert count >= 1
+
+
+def test_camera_needs_consent_first():
+    sensor = emoplay.Sensor(source=9)  # no camera 9 here, but consent is checked before the device is touched
+    with pytest.raises(emoplay.ConsentRequiredError, match="grant_consent"):
+        sensor.start()
+    assert sensor.camera_state is CameraState.OFF
+    sensor.grant_consent()
+    with pytest.raises(emoplay.CameraUnavailableError, match="camera 9.*--source FILE"):
+        sensor.start()
+    assert sensor.camera_state is CameraState.ERROR
+    sensor.close()
+
+
+def live_memory_sensor(**options):
+    source = MemorySource(live=True)
+    return emoplay.Sensor(emoplay.SensorOptions(source=source, **options)), source
+
+
+def test_withdrawing_consent_stops_capture_and_releases_the_camera(happy_and_neutral_frames):
+    sensor, source = live_memory_sensor()
+    sensor.grant_consent()
+    sensor.start()
+    sensor.heartbeat()
+    t = 0.0
+    for _ in range(10):
+        sensor.submit(happy_and_neutral_frames["happy"][0], t)
+        t += 1 / 30
+        time.sleep(0.01)
+    released_before = source.released
+    sensor.withdraw_consent()
+    assert not sensor.running
+    assert source.released == released_before + 1
+    assert sensor.camera_state is CameraState.OFF
+    assert states(sensor.poll())[-1] == ("capturing", "off")
+    with pytest.raises(emoplay.ConsentRequiredError):
+        sensor.start()
+    sensor.close()
+
+
+def test_capture_pauses_without_the_indicator_and_resumes_when_drawn():
+    clock = emoplay.ManualClock(100.0)
+    sensor, source = live_memory_sensor(clock=clock, indicator_timeout_s=1.0)
+    sensor.grant_consent()
+    sensor.start()
+    clock.advance(1.5)  # the host stopped drawing the indicator
+    events = drain_until(sensor, lambda ev: sensor.camera_state is CameraState.PAUSED)
+    paused = [e for e in events if isinstance(e, CameraStateChanged) and e.current is CameraState.PAUSED]
+    assert "indicator not drawn" in paused[0].reason
+    assert source.released >= 1
+    sensor.heartbeat()  # drawn again
+    drain_until(sensor, lambda ev: sensor.camera_state is CameraState.CAPTURING)
+    sensor.close()
+    assert sensor.camera_state is CameraState.OFF
+
+
+def test_pause_resume_stop_close_and_use_after_close(video):
+    sensor = emoplay.Sensor(source=str(video("talking_smiling.mp4")), realtime=True)
+    sensor.start()
+    drain_until(sensor, lambda ev: sensor.frames_processed > 3)
+    sensor.pause()
+    assert not sensor.running and sensor.camera_state is CameraState.PAUSED
+    frames = sensor.frames_processed
+    time.sleep(0.1)
+    assert sensor.frames_processed == frames  # nothing runs while paused
+    sensor.resume()
+    drain_until(sensor, lambda ev: sensor.frames_processed > frames)
+    with pytest.raises(emoplay.SensorStateError, match="paused"):
+        sensor.resume()
+    sensor.stop()
+    assert not sensor.running and sensor.camera_state is CameraState.OFF
+    sensor.close()
+    sensor.close()  # idempotent
+    with pytest.raises(emoplay.SensorClosedError):
+        sensor.start()
+
+
+def test_worker_errors_reach_the_host_as_event_and_exception(tmp_path, happy_and_neutral_frames):
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "a.png"), happy_and_neutral_frames["happy"][0])
+    (tmp_path / "b.png").write_bytes(b"not a png at all")
+    got = []
+    with emoplay.Sensor(source=str(tmp_path)) as sensor:
+        sensor.subscribe("SensorError", got.append)
+        sensor.start()
+        deadline = time.monotonic() + 20
+        with pytest.raises(emoplay.WorkerError, match="b.png") as info:
+            while time.monotonic() < deadline:
+                sensor.poll()
+                time.sleep(0.01)
+        assert sensor.camera_state is CameraState.ERROR
+    assert len(got) == 1 and isinstance(got[0], SensorError)
+    assert isinstance(info.value.__cause__, emoplay.VideoReadError)
+
+
+def test_memory_source_submit_and_primary_emotion(happy_and_neutral_frames):
+    with emoplay.Sensor(source="memory") as sensor:
+        with pytest.raises(emoplay.SensorStateError):
+            emoplay.Sensor(source=str(__file__)).submit(np.zeros((4, 4), np.uint8))
+        sensor.start()
+        assert sensor.primary_emotion() is None
+        t = 0.0
+        for frame in [happy_and_neutral_frames["happy"][0]] * 40:
+            sensor.submit(frame, t)
+            t += 1 / 30
+            time.sleep(0.02)
+        drain_until(sensor, lambda ev: any(isinstance(e, EmotionChanged) for e in ev))
+        emotion, confidence = sensor.primary_emotion()
+        assert emotion == "happy" and confidence > 0.5
