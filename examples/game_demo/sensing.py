@@ -1,0 +1,295 @@
+"""How the player looks: from an emoplay Sensor (camera or video) or simulated with the keyboard.
+
+``Feelings`` is the game's one place that talks to emoplay. It uses only the public API:
+consent before a camera opens, the ``CameraIndicator`` drawn every frame (its heartbeat keeps
+capture allowed), camera off/on with ``stop()``/``start()`` (the device is released when off),
+``pause()``/``resume()`` for the pause menu, and an opt-in encrypted session log.
+
+Slow calls (``Sensor.start()`` loads the models and opens the camera; a passphrase log key runs
+scrypt) run on a short-lived helper thread so the 60 fps game loop never stalls.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import emoplay
+
+# Number keys 1-7, in the order players think of them (the set is emoplay.EMOTIONS).
+KEY_EMOTIONS = ("happy", "sad", "angry", "surprise", "fear", "disgust", "neutral")
+
+SIMULATED, CAMERA, VIDEO = "simulated", "camera", "video"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the keeper sees right now. ``emotion`` is None when no face is in view."""
+
+    emotion: str | None
+    confidence: float | None
+    origin: str  # SIMULATED, CAMERA or VIDEO
+
+
+class Feelings:
+    def __init__(self, source: str | None, *, log_dir: str | Path = ".", log_key_file: str | Path | None = None,
+                 realtime: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
+        self.source = source
+        self.log_dir = Path(log_dir)
+        self.log_key_file = Path(log_key_file) if log_key_file else None
+        self.clock = clock
+        self.sensor: emoplay.Sensor | None = None
+        self.indicator = None
+        self.bridge = None
+        self.status = ""  # a sentence for the player about the sensor; "" when all is well
+        self.problem = False  # the sensor failed: the game offers the keyboard
+        self.log_path: Path | None = None
+        self._simulated = "neutral"
+        self._helper: threading.Thread | None = None
+        self._helper_error: BaseException | None = None
+        self._helper_done: str | None = None
+        self._helper_kind = "sensor"
+        self._held = False
+        self._start_on_unhold = False
+        self.pressed_at = float("-inf")  # clock time of the last number key
+        self._last: tuple[str | None, str] | None = None
+        self._since = clock()
+        if source is not None:
+            self._make_sensor(source, realtime)
+
+    # -- what the player shows --------------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        return "sensor" if self.sensor is not None else "keyboard"
+
+    @property
+    def origin(self) -> str:
+        return VIDEO if self.source not in (None, "camera") and not str(self.source).isdigit() else CAMERA
+
+    @property
+    def sensing(self) -> bool:
+        """The sensor is what answers (it is capturing or about to); otherwise the keys do."""
+        if self.sensor is None or self.problem:
+            return False
+        return self.sensor.camera_state in (emoplay.CameraState.CAPTURING, emoplay.CameraState.STARTING) or \
+            (self.busy and self._helper_kind == "sensor")
+
+    def reading(self) -> Reading:
+        if self.sensing:
+            primary = self.sensor.primary_emotion()
+            if primary is None:
+                return Reading(None, None, self.origin)
+            return Reading(primary[0], primary[1], self.origin)
+        return Reading(self._simulated, None, SIMULATED)
+
+    def stable_for(self) -> float:
+        """Seconds the reading has shown the same emotion (from the same origin)."""
+        return self.clock() - self._since
+
+    def press(self, emotion: str) -> bool:
+        """A number key: set the simulated emotion. False (ignored) while the sensor answers."""
+        if emotion not in emoplay.EMOTIONS:
+            raise ValueError(f"unknown emotion {emotion!r}")
+        if self.sensing:
+            return False
+        self._simulated = emotion
+        self.pressed_at = self._since = self.clock()
+        self._last = (emotion, SIMULATED)
+        return True
+
+    # -- the sensor's life ------------------------------------------------------------------------------------
+    @property
+    def needs_consent(self) -> bool:
+        return self.sensor is not None and self.origin == CAMERA and not self.sensor.has_consent
+
+    @property
+    def busy(self) -> bool:
+        return self._helper is not None and self._helper.is_alive()
+
+    def grant_consent(self) -> None:
+        if self.sensor is not None:
+            self.sensor.grant_consent()
+
+    def start(self) -> None:
+        """Start capturing (after consent, for a camera), on a helper thread."""
+        if self.sensor is None or self.busy:
+            return
+        self.problem = False
+        self.status = "Starting the camera..." if self.origin == CAMERA else "Starting the video..."
+        self._run_helper(self.sensor.start, done="")
+
+    def camera_on(self) -> str:
+        if self.sensor is None:
+            return "No sensor: the game was started with --keyboard."
+        if self.busy:
+            return "One moment, the camera is starting."
+        self.start()
+        return "Camera on."
+
+    def camera_off(self) -> str:
+        if self.sensor is None:
+            return "No sensor: keys 1-7 set your expression."
+        self._join_helper()
+        self._held = self._start_on_unhold = False
+        self.sensor.stop()  # joins the worker and releases the device before it returns
+        self.problem = False
+        self.status = ""
+        return "Camera off and released. Keys 1-7 set your expression (simulated)."
+
+    def toggle_camera(self) -> str:
+        if self.sensor is None:
+            return "No sensor: the game was started with --keyboard."
+        if self.sensing:
+            return self.camera_off()
+        return self.camera_on()
+
+    @property
+    def held(self) -> bool:
+        """Capture is paused by hold() (the pause menu) and resumes with unhold()."""
+        return self._held and self.sensor is not None and self.sensor.camera_state is emoplay.CameraState.PAUSED
+
+    def hold(self) -> None:
+        """The game paused: pause capture (a camera is released) until unhold()."""
+        self._join_helper()
+        if self.sensor is not None and self.sensor.camera_state is emoplay.CameraState.CAPTURING:
+            self.sensor.pause()
+            self._held = True
+
+    def unhold(self) -> None:
+        self._join_helper()
+        if self.held:
+            self._run_helper(self.sensor.resume, done="")
+        elif self._start_on_unhold:
+            self.start()
+        self._held = self._start_on_unhold = False
+
+    def start_on_unhold(self) -> None:
+        """Turned on from the pause menu: start when the game resumes."""
+        self._start_on_unhold = True
+
+    @property
+    def camera_wanted(self) -> bool:
+        """On, starting, paused by the pause menu, or set to start on resume."""
+        return self.sensing or self.held or self._start_on_unhold
+
+    # -- once per frame ---------------------------------------------------------------------------------------
+    def pump(self) -> None:
+        """Move the sensor's events into pygame's queue and notice finished helper jobs."""
+        self._collect_helper()
+        if self.bridge is not None:
+            self.bridge.pump()
+        reading = self.reading()
+        key = (reading.emotion, reading.origin)
+        if key != self._last:
+            self._last = key
+            self._since = self.clock()
+
+    def on_sensor_event(self, data) -> None:
+        """An emoplay event from the pygame queue (``event.emoplay``)."""
+        if isinstance(data, emoplay.SensorError):
+            self._fail(data.error or RuntimeError(data.message))
+        elif isinstance(data, emoplay.CameraStateChanged):
+            if data.current is emoplay.CameraState.OFF and data.reason == "end of stream":
+                self.status = "The video ended. Keys 1-7 set your expression (simulated)."
+
+    def draw_indicator(self, surface, topleft: tuple[int, int]):
+        """Draw the camera indicator (every frame: it is the sensor's heartbeat). Returns its Rect."""
+        if self.indicator is None:
+            return None
+        return self.indicator.draw(surface, topleft)
+
+    # -- session log ------------------------------------------------------------------------------------------
+    @property
+    def logging(self) -> bool:
+        return self.sensor is not None and self.sensor.logging
+
+    def start_log(self, passphrase: str | None = None) -> str:
+        """Start an encrypted log of the sensor's events (never images) with a passphrase or --log-key-file."""
+        if self.sensor is None:
+            return "Nothing to log in keyboard mode: the log records the sensor's events."
+        if self.busy:
+            return "One moment, the camera is starting."
+        if self.logging:
+            return f"Already logging to {self.log_path.name}."
+        try:
+            key = emoplay.LogKey.from_file(self.log_key_file) if passphrase is None else \
+                emoplay.LogKey.from_passphrase(passphrase)
+        except (emoplay.EmoplayError, ValueError) as exc:
+            return f"No log: {exc}"
+        self.log_path = self.log_dir / time.strftime("game_demo-%Y%m%d-%H%M%S.emolog")
+        n = 1
+        while self.log_path.exists():
+            n += 1
+            self.log_path = self.log_dir / time.strftime(f"game_demo-%Y%m%d-%H%M%S-{n}.emolog")
+        # A passphrase key runs scrypt (a fraction of a second): keep it off the game thread.
+        self._run_helper(lambda: self.sensor.start_log(self.log_path, key), done=f"Logging to {self.log_path.name}.",
+                         kind="log")
+        return "Starting the encrypted log..."
+
+    def stop_log(self) -> str:
+        self._join_helper()
+        if not self.logging:
+            return "The log is off."
+        self.sensor.stop_log()
+        return f"Log saved (encrypted): {self.log_path.name}."
+
+    def close(self) -> None:
+        self._join_helper()
+        if self.sensor is not None:
+            self.sensor.close()  # stops capture, releases the camera, closes the log
+
+    # -- helpers ----------------------------------------------------------------------------------------------
+    def _make_sensor(self, source: str, realtime: bool) -> None:
+        from emoplay.pygame import CameraIndicator, PygameEventBridge
+
+        spec: object = int(source) if source.isdigit() else source
+        is_file = self.origin == VIDEO
+        try:
+            options = emoplay.SensorOptions(source=spec, realtime=is_file and realtime, loop=is_file)
+            self.sensor = emoplay.Sensor(options)
+        except (emoplay.EmoplayError, ValueError, TypeError) as exc:
+            self.sensor = None
+            self.problem = True
+            self.status = f"Cannot use {source}: {exc} Press K to play with the keyboard."
+            return
+        self.indicator = CameraIndicator(self.sensor, font_size=24)
+        self.bridge = PygameEventBridge(self.sensor)
+
+    def _run_helper(self, job: Callable[[], object], done: str, kind: str = "sensor") -> None:
+        self._helper_kind = kind
+        def run() -> None:
+            try:
+                job()
+                self._helper_done = done
+            except BaseException as exc:  # noqa: BLE001 - reported on the game thread by pump()
+                self._helper_error = exc
+
+        self._helper = threading.Thread(target=run, name="game-demo-helper", daemon=True)
+        self._helper.start()
+
+    def _join_helper(self) -> None:
+        if self._helper is not None:
+            self._helper.join()
+            self._collect_helper()
+
+    def _collect_helper(self) -> None:
+        if self._helper is not None and not self._helper.is_alive():
+            self._helper = None
+            error, self._helper_error = self._helper_error, None
+            done, self._helper_done = self._helper_done, None
+            if error is not None and self._helper_kind == "log":
+                self.log_path = None
+                self.status = f"The log could not start: {error}"
+            elif error is not None:
+                self._fail(error)
+            elif done is not None:
+                self.status = done
+
+    def _fail(self, error: BaseException) -> None:
+        what = "camera" if self.origin == CAMERA else "video"
+        self.problem = True
+        first = str(error).split(". ")[0].rstrip(".")
+        self.status = f"The {what} is unavailable: {first}. Press K to play with the keyboard, C to retry."
