@@ -69,6 +69,8 @@ class Debouncer:
         probs = np.asarray(probabilities, np.float64)
         if probs.shape != (len(self.class_names),):
             raise ValueError(f"expected {len(self.class_names)} probabilities, got shape {probs.shape}")
+        if not np.all(np.isfinite(probs)):
+            raise ValueError("probabilities must be finite numbers (got NaN or inf); the frame was ignored")
         state = self._tracks.get(track_id)
         if state is None:
             state = self._tracks[track_id] = _TrackState(smoothed=probs.copy(), updated_at=now)

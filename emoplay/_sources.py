@@ -219,7 +219,7 @@ class ImageFolderSource:
     def open(self) -> None:
         if not self.path.is_dir():
             raise SourceError(f"image folder {self.path} does not exist; check the path")
-        self._files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        self._files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if not self._files:
             raise SourceError(f"{self.path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
         self._index = 0

@@ -99,6 +99,7 @@ class FaceTracker:
                 iou[d, :] = -1
                 iou[:, t] = -1
         events: list[FaceFound | FaceLost] = []
+        newly_confirmed: list[Track] = []
         for d, track_id in enumerate(matches):
             if track_id == -1:
                 track = Track(self._next_id, boxes[d].copy(), timestamp, timestamp, best_score=float(scores[d]))
@@ -113,11 +114,13 @@ class FaceTracker:
             if (not track.confirmed and track.hits >= self.options.confirm_hits
                     and track.best_score >= self.options.confirm_score):
                 track.confirmed = True
-                if self.primary_id is None:
-                    self.primary_id = track.track_id
-                x, y, w, h = (int(v) for v in track.box)
-                events.append(FaceFound(track.track_id, (x, y, w, h), timestamp,
-                                        is_primary=track.track_id == self.primary_id))
+                newly_confirmed.append(track)
+        if self.primary_id is None and newly_confirmed:
+            self.primary_id = max(newly_confirmed, key=lambda t: int(t.box[2]) * int(t.box[3])).track_id
+        for track in newly_confirmed:
+            x, y, w, h = (int(v) for v in track.box)
+            events.append(FaceFound(track.track_id, (x, y, w, h), timestamp,
+                                    is_primary=track.track_id == self.primary_id))
         lost = []
         for track in list(self._tracks.values()):
             if timestamp - track.last_seen > self.options.lost_after_s or (
