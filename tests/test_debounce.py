@@ -271,8 +271,6 @@ def test_wrong_number_of_probabilities_is_rejected(shape):
     assert debouncer.current(1) is None
 
 
-@pytest.mark.xfail(strict=True, reason="Debouncer.update accepts NaN/inf probabilities: one NaN frame poisons the "
-                                       "track's average for good (it reports 'angry' with confidence nan)")
 def test_non_finite_probabilities_are_rejected_and_leave_the_track_alone():
     debouncer = Debouncer(EMOTIONS)
     feed(debouncer, steady(HAPPY, 1.0))

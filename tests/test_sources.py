@@ -157,8 +157,6 @@ def test_image_folder_in_name_order(tmp_path):
     assert [f.timestamp for f in frames] == pytest.approx([0.0, 0.1, 0.2])
 
 
-@pytest.mark.xfail(strict=True, reason="ImageFolderSource lists sub-folders named like images (sub.png/) as images "
-                                       "and then fails to decode them")
 def test_image_folder_skips_sub_folders(tmp_path):
     write_image(tmp_path / "a.png", np.full((20, 30), 50, np.uint8))
     (tmp_path / "sub.png").mkdir()
@@ -326,3 +324,12 @@ def test_source_from_spec_mapping(tmp_path, video_file):
 def test_source_from_spec_rejects_other_types(spec):
     with pytest.raises(TypeError, match="source must be"):
         source_from_spec(spec)
+
+
+def test_memory_live_stands_in_for_a_host_camera():
+    source = MemorySource(ManualClock(), live=True)
+    assert source.is_live and not MemorySource(ManualClock()).is_live
+    assert source.released == 0
+    source.open()
+    source.close()
+    assert source.released == 1

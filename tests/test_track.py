@@ -175,8 +175,6 @@ def test_primary_does_not_flap_when_another_face_grows_larger():
     assert tracker.tracks[1].box[2] > 300
 
 
-@pytest.mark.xfail(strict=True, reason="FaceTracker makes the first face confirmed in detection order primary, not "
-                                       "the largest, when several are confirmed in the same frame")
 def test_faces_confirmed_together_make_the_largest_primary():
     tracker = FaceTracker()
     updates = run(tracker, [[[0, 0, 40, 40], [200, 0, 160, 160]]] * 5)
@@ -254,3 +252,50 @@ def test_invalid_options_are_rejected(kwargs, fragment):
 def test_boxes_that_are_not_x_y_w_h_are_rejected():
     with pytest.raises(ValueError):
         FaceTracker().update(np.zeros((2, 3)), 0.0)
+
+
+# -- detector scores ----------------------------------------------------------------------------------------------
+
+def run_scored(tracker: FaceTracker, box, scores, start: float = 0.0) -> list[TrackUpdate]:
+    return [tracker.update(np.array([box], np.float64), start + i / FPS, np.array([s]))
+            for i, s in enumerate(scores)]
+
+
+def test_weak_detections_never_become_a_face():
+    tracker = FaceTracker()
+    updates = run_scored(tracker, [50, 50, 80, 80], [0.5] * 60)
+    assert events_of(updates) == []
+    assert {u.matches for u in updates} == {(1,)}  # still tracked, just never announced
+    assert tracker.primary_id is None
+    assert events_of(run(tracker, [[]] * 30, start=2.0)) == []  # and never lost either
+
+
+@pytest.mark.parametrize("scores, fired_at", [
+    ([0.5, 0.5, 0.5, 0.5, 0.9, 0.5], 4),   # confirmed by the first confident frame
+    ([0.9, 0.5, 0.5, 0.5, 0.5, 0.5], 2),   # ... or once enough frames follow a confident one
+    ([0.7, 0.7, 0.7, 0.7, 0.7, 0.7], 2),   # the threshold itself counts
+])
+def test_one_confident_detection_confirms_the_track(scores, fired_at):
+    tracker = FaceTracker(TrackerOptions(confirm_hits=3, confirm_score=0.7))
+    updates = run_scored(tracker, [50, 50, 80, 80], scores)
+    assert [i for i, u in enumerate(updates) if u.events] == [fired_at]
+    assert updates[fired_at].events[0].is_primary
+
+
+def test_zero_confirm_score_accepts_weak_detections():
+    tracker = FaceTracker(TrackerOptions(confirm_score=0.0))
+    assert [type(e) for e in events_of(run_scored(tracker, [0, 0, 50, 50], [0.1] * 5))] == [FaceFound]
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.1])
+def test_invalid_confirm_score_is_rejected(value):
+    with pytest.raises(ValueError, match="confirm_score"):
+        TrackerOptions(confirm_score=value)
+
+
+@pytest.mark.xfail(strict=True, reason="FaceTracker.update does not check len(scores) == len(boxes): fewer scores "
+                                       "raise IndexError, extra scores are silently ignored")
+@pytest.mark.parametrize("scores", [[0.9], [0.9, 0.9, 0.9]])
+def test_scores_must_match_the_boxes(scores):
+    with pytest.raises(ValueError, match="scores"):
+        FaceTracker().update(np.array([[0, 0, 10, 10], [50, 0, 10, 10]]), 0.0, np.array(scores))
