@@ -9,6 +9,7 @@ faces of a frame are classified in one batch.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,20 @@ import numpy as np
 
 from ._errors import ModelError, SensorClosedError
 from ._model_files import EMOTION_MODEL, shipped_model
+
+# onnxruntime (1.2x and later, on Linux too) starts Microsoft's 1DS telemetry when it is imported: it writes a
+# device id and an SQLite event store under ~/.cache/Microsoft/DeveloperTools and can upload them. Our privacy
+# audit test caught it. The variable must be set before the first `import onnxruntime`; a host that set it
+# explicitly keeps its own choice, and `emoplay doctor` reports the state.
+TELEMETRY_ENV = "ORT_DISABLE_TELEMETRY"
+
+
+def import_onnxruntime():
+    os.environ.setdefault(TELEMETRY_ENV, "1")
+    import onnxruntime
+
+    return onnxruntime
+
 
 _REQUIRED_KEYS = ("emoplay.input_size", "emoplay.mean", "emoplay.std", "emoplay.class_names",
                   "emoplay.model_version")
@@ -48,7 +63,7 @@ class ModelInfo:
 
 class EmotionClassifier:
     def __init__(self, options: ClassifierOptions = ClassifierOptions()) -> None:
-        import onnxruntime as ort
+        ort = import_onnxruntime()
 
         self.options = options
         path = Path(options.model_path) if options.model_path else shipped_model(EMOTION_MODEL)

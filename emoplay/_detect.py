@@ -7,6 +7,9 @@ returns :class:`Detections` (an empty object when there is no face, never
 
 from __future__ import annotations
 
+import contextlib
+import sys
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +17,37 @@ import numpy as np
 
 from ._errors import ModelError, SensorClosedError
 from ._model_files import FACE_DETECTOR_MODEL, shipped_model
+
+
+@contextlib.contextmanager
+def _mediapipe_import_without_side_effects():
+    """Import mediapipe without the side effects of helpers we never use.
+
+    mediapipe's package ``__init__`` imports its audio and drawing helpers too:
+    ``sounddevice``, whose import runs ``ldconfig`` and ``gcc`` (ctypes looking
+    for PortAudio) and writes temporary files, and ``matplotlib.pyplot``, which
+    runs ``fc-list`` and writes a font cache under ``~/.cache``. A privacy tool
+    must not spawn processes or write files, so for the duration of the import
+    ``sounddevice`` is made unavailable (mediapipe handles that) and
+    ``matplotlib.pyplot`` is a placeholder. Both entries are removed again
+    afterwards, so the host can import the real modules later; only
+    mediapipe's own audio recorder and landmark plotting stay unusable in this
+    process. Nothing is hidden if the host had already imported them.
+    """
+    hidden: dict[str, object] = {}
+    if "sounddevice" not in sys.modules:
+        hidden["sounddevice"] = None  # None in sys.modules makes the import raise ImportError
+    if "matplotlib.pyplot" not in sys.modules and "matplotlib" not in sys.modules:
+        hidden["matplotlib"] = types.ModuleType("matplotlib")
+        hidden["matplotlib.pyplot"] = types.ModuleType("matplotlib.pyplot")
+        hidden["matplotlib"].pyplot = hidden["matplotlib.pyplot"]
+    sys.modules.update(hidden)
+    try:
+        yield
+    finally:
+        for name, placeholder in hidden.items():
+            if sys.modules.get(name) is placeholder:
+                del sys.modules[name]
 
 
 @dataclass(frozen=True)
@@ -42,7 +76,8 @@ class DetectorOptions:
 
 class FaceDetector:
     def __init__(self, options: DetectorOptions = DetectorOptions()) -> None:
-        from mediapipe.tasks.python import BaseOptions, vision
+        with _mediapipe_import_without_side_effects():
+            from mediapipe.tasks.python import BaseOptions, vision
 
         self.options = options
         path = Path(options.model_path) if options.model_path else shipped_model(FACE_DETECTOR_MODEL)
@@ -59,14 +94,15 @@ class FaceDetector:
         except (RuntimeError, ValueError) as e:
             raise ModelError(f"{path} is not a usable MediaPipe face detector model: {e}") from e
         self._last_ms = -1
+        from mediapipe.tasks.python.vision.core.image import Image, ImageFormat
+
+        self._image_type, self._srgb = Image, ImageFormat.SRGB
 
     def detect(self, rgb: np.ndarray, timestamp: float | None = None) -> Detections:
         """Faces in one RGB uint8 frame. ``timestamp`` (seconds) is required in video mode."""
-        import mediapipe as mp
-
         if self._detector is None:
             raise SensorClosedError("this FaceDetector was closed; create a new one")
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        image = self._image_type(image_format=self._srgb, data=np.ascontiguousarray(rgb))
         if self.options.video_mode:
             if timestamp is None:
                 raise ValueError("video mode needs a timestamp per frame (seconds, increasing)")

@@ -95,8 +95,22 @@ def stage_timings() -> dict[str, float]:
     return out
 
 
+def _telemetry() -> str:
+    import os
+    import sys
+
+    from ._classify import TELEMETRY_ENV
+
+    value = os.environ.get(TELEMETRY_ENV)
+    if "onnxruntime" in sys.modules and value != "1":
+        return f"onnxruntime telemetry may be ON: {TELEMETRY_ENV} was {value!r} when onnxruntime was imported"
+    if value not in (None, "1"):
+        return f"onnxruntime telemetry ON: {TELEMETRY_ENV}={value!r} overrides emoplay's default"
+    return f"onnxruntime telemetry off ({TELEMETRY_ENV}=1, set by emoplay before importing onnxruntime)"
+
+
 def run_doctor(args: argparse.Namespace) -> int:
-    report: dict = {"versions": _versions(), "models_dir": str(models_dir())}
+    report: dict = {"versions": _versions(), "models_dir": str(models_dir()), "telemetry": _telemetry()}
     problems = 0
     try:
         report["models"] = _models()
@@ -114,6 +128,7 @@ def run_doctor(args: argparse.Namespace) -> int:
     print("versions:")
     for k, v in report["versions"].items():
         print(f"  {k:24} {v}")
+    print(f"privacy: {report['telemetry']}")
     print("models:")
     for m in report["models"]:
         print(f"  {m['status']:18} {m['file']}")

@@ -87,6 +87,8 @@ class FaceTracker:
         """Match this frame's boxes (and detector scores; None counts as fully confident) to the tracks."""
         boxes = np.asarray(boxes).reshape(-1, 4)
         scores = np.ones(len(boxes)) if scores is None else np.asarray(scores, np.float64).reshape(-1)
+        if scores.shape != (len(boxes),):
+            raise ValueError(f"expected {len(boxes)} scores, one per box, got {scores.shape[0]}")
         ids = list(self._tracks)
         matches = [-1] * len(boxes)
         if ids and len(boxes):
