@@ -293,8 +293,6 @@ def test_invalid_confirm_score_is_rejected(value):
         TrackerOptions(confirm_score=value)
 
 
-@pytest.mark.xfail(strict=True, reason="FaceTracker.update does not check len(scores) == len(boxes): fewer scores "
-                                       "raise IndexError, extra scores are silently ignored")
 @pytest.mark.parametrize("scores", [[0.9], [0.9, 0.9, 0.9]])
 def test_scores_must_match_the_boxes(scores):
     with pytest.raises(ValueError, match="scores"):
