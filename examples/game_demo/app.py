@@ -71,6 +71,8 @@ class Game:
         self.stack = SceneStack()
         self.history: list[tuple[str, str]] = []
         self.endings_found: set[str] = set()
+        self.answers = 0  # how many times the keeper answered, over every play-through
+        self.final_camera_state = "none"
         self.frames = 0
         self.running = True
         self.closed = False
@@ -103,7 +105,10 @@ class Game:
     def restart(self) -> None:
         while len(self.stack) > 1:
             self.stack.pop()
-        self._first_scene()
+        if isinstance(self.stack.top, TitleScene):
+            self.begin()  # not started yet: the consent screen still comes first
+        else:
+            self._first_scene()
 
     def quit(self) -> None:
         self.running = False
@@ -210,6 +215,8 @@ class Game:
             return
         self.closed = True
         self.running = False
+        sensor = self.feelings.sensor
+        self.final_camera_state = sensor.camera_state.value if sensor is not None else "none"
         while len(self.stack):
             self.stack.pop()
         self.feelings.close()
@@ -238,8 +245,8 @@ class Game:
             "late_frames": int(sum(1 for ms in frames if ms > LATE_FRAME_MS)),
             "source": self.options.source,
             "sensor_frames": sensor.frames_processed if sensor is not None else 0,
-            "camera_state": sensor.camera_state.value if sensor is not None else "none",
-            "scenes_played": len(self.history),
+            "camera_state_at_exit": self.final_camera_state,
+            "answers": self.answers,
             "endings_found": sorted(self.endings_found),
         }
 
@@ -365,9 +372,10 @@ def run_headless(source: str | None, seconds: float, *, script: Sequence[str] | 
     """
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     if script is None:
-        script = (["enter", "wait"] + ["1", "space", "space", "wait", "4", "space", "space", "wait",
-                                       "2", "space", "space", "wait"]) if source is None else \
-            ["enter", "wait", "space", "wait", "wait", "wait", "wait", "space", "wait", "wait", "space"]
+        if source is None:  # skip the typing, press an emotion, answer, skip the reply, continue
+            script = ["enter"] + [t for e in "142375" for t in ("space", e, "wait", "space", "space", "space")]
+        else:  # the face in the video answers; SPACE reads on
+            script = ["enter", "wait", "space"] + ["wait"] * 8 + ["space", "space"]
     options = GameOptions(source=source, story=Path(story), script=list(script), loop_script=True,
                           max_frames=max(1, int(seconds * FPS)), mute=True, consent=consent,
                           log_dir=Path(log_dir) if log_dir else Path("."), realtime=realtime)

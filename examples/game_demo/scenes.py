@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .app import Game
 
 TYPE_SPEED = 55.0  # characters per second for the keeper's words; SPACE shows them all at once
-CAMERA_HOLD_S = 2.5  # a face must hold one expression this long before the keeper answers it
+CAMERA_HOLD_S = 1.5  # a face must hold one expression this long before the keeper answers it
 KEYS_HOLD_S = 1.5  # after a number key: long enough to change your mind, short enough to feel responsive
 CONFIRM_KEYS = (pygame.K_SPACE, pygame.K_RETURN, pygame.K_KP_ENTER)
 
@@ -285,6 +285,7 @@ class StoryScene(Scene):
         self.response = self.node.respond(emotion)
         self.face = self.response.face
         self.game.history.append((self.node.id, emotion))
+        self.game.answers += 1
         f = self.game.fonts
         colour = EMOTION_COLOURS.get(emotion, DIM)
         self.seen = f.small.render(f"Maren sees you look {emotion}.", True, colour)
@@ -500,6 +501,7 @@ class PassphraseScene(Scene):
     def handle_event(self, event: pygame.event.Event) -> bool:
         if event.type == pygame.TEXTINPUT:
             self.passphrase += event.text
+            self.error = ""
             return True
         if event.type != pygame.KEYDOWN:
             return False

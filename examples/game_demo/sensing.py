@@ -67,7 +67,10 @@ class Feelings:
 
     @property
     def origin(self) -> str:
-        return VIDEO if self.source not in (None, "camera") and not str(self.source).isdigit() else CAMERA
+        if self.source is None:
+            return SIMULATED
+        text = str(self.source)
+        return CAMERA if text == "camera" or text.isdigit() or text.startswith("/dev/video") else VIDEO
 
     @property
     def sensing(self) -> bool:
@@ -210,8 +213,7 @@ class Feelings:
         """Start an encrypted log of the sensor's events (never images) with a passphrase or --log-key-file."""
         if self.sensor is None:
             return "Nothing to log in keyboard mode: the log records the sensor's events."
-        if self.busy:
-            return "One moment, the camera is starting."
+        self._join_helper()  # the camera may still be starting: a short wait, once, on a key press
         if self.logging:
             return f"Already logging to {self.log_path.name}."
         try:
