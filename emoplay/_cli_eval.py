@@ -4,8 +4,8 @@
                  [--json] [--plot FILE] [--limit N] [--threads 1] [--flip-average] [--robustness]
                  [--model ONNX]
 
-Exit codes: 0 done, 2 the data (or an output path) cannot be used, 1 another emoplay error
-(e.g. a broken model file).
+Exit codes: 0 done; 2 an emoplay error (the data or the --plot path cannot be used, a broken
+model file), printed as one line on stderr.
 """
 
 from __future__ import annotations
@@ -60,12 +60,9 @@ def _positive_int(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     try:
         return _run(args)
-    except DataError as e:
-        print(f"emoplay eval: {e}", file=sys.stderr)
-        return 2
     except EmoplayError as e:
         print(f"emoplay eval: {e}", file=sys.stderr)
-        return 1
+        return 2
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -221,8 +221,9 @@ def read_image_folder(path: str | Path, limit: int | None = None, seed: int = 0)
         if splits:
             raise DataError(f"{path} holds split folders ({', '.join(splits)}), not class folders; point --data "
                             f"at one split, e.g. {path / splits[0]}")
-        raise DataError(f"{path} has no class folders; an image folder needs one folder per class named "
-                        f"{', '.join(FER2013_CLASSES)} (holding the images), or {_LAYOUTS_HINT}")
+        if not unknown:
+            raise DataError(f"{path} has no class folders; an image folder needs one folder per class named "
+                            f"{', '.join(FER2013_CLASSES)} (holding the images), or {_LAYOUTS_HINT}")
     if unknown:
         raise DataError(f"{path}: unknown class folder(s) {[p.name for p in unknown]}; class folders must be "
                         f"named {', '.join(FER2013_CLASSES)} (rename or move the others away)")
