@@ -271,7 +271,9 @@ def test_run_headless_reports_frame_times(in_tmp):
 
 def test_both_ways_to_launch_it(in_tmp):
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONPATH": str(REPO)}
-    for command in ([sys.executable, "-m", "examples.game_demo"], [sys.executable, str(REPO / "examples/game_demo/main.py")]):
+    as_module = [sys.executable, "-m", "examples.game_demo"]
+    as_script = [sys.executable, str(REPO / "examples" / "game_demo" / "main.py")]
+    for command in (as_module, as_script):
         done = subprocess.run([*command, "--keyboard", "--mute", "--max-frames", "30", "--script", "enter 1 space"],
                               cwd=REPO if "-m" in command else in_tmp, env=env, capture_output=True, text=True,
                               timeout=120)
@@ -457,3 +459,17 @@ def test_log_with_a_typed_passphrase(single_face, in_tmp):
     assert len(files) == 1
     log = emoplay.read_session_log(files[0], emoplay.LogKey.from_passphrase("short-and-longer"))
     assert log.complete
+
+
+def test_a_log_that_cannot_be_written_is_reported_and_play_goes_on(single_face, tmp_path):
+    key_file = emoplay.generate_key_file(tmp_path / "game.key")
+    game = new_game(source=single_face, log_key_file=key_file, log_dir=tmp_path / "no" / "such" / "folder")
+    try:
+        key(game, pygame.K_RETURN)
+        key(game, pygame.K_l)
+        run_until(game, lambda: "could not start" in game._toast[0], "the log error")
+        assert not game.feelings.logging and game.running
+        key(game, pygame.K_k)  # the keyboard from here on
+        answer(game, "happy")
+    finally:
+        game.close()

@@ -183,6 +183,8 @@ class Game:
         self.frames += 1
         self._play_script()
         self.feelings.pump()
+        while self.feelings.notices:
+            self.toast(self.feelings.notices.pop(0))
         for event in pygame.event.get():
             self.handle_event(event)
             if not self.running:
@@ -276,7 +278,7 @@ class Game:
         if f.logging:
             self._pill(surface, "LOG ON", AMBER, (x, 10))
         self._draw_emotion(surface)
-        message = f.status if f.problem else (self._toast[0] if self.t < self._toast[1] else f.status)
+        message = f.status if f.problem or self.t >= self._toast[1] else self._toast[0]
         if message:
             self._banner(surface, message, warn=f.problem)
         surface.blit(self._cached(("strip",), lambda: _translucent((WIDTH, 40), (8, 10, 20, 170), 0)),
@@ -287,7 +289,7 @@ class Game:
         surface.blit(line, (24, HEIGHT - 30))
         keys = "C camera   L log   Esc menu"
         right = self._cached(("keys", keys), lambda: self.fonts.hint.render(keys, True, DIM))
-        if line.get_width() + right.get_width() + 60 < WIDTH:
+        if top is not None and top.global_keys and line.get_width() + right.get_width() + 60 < WIDTH:
             surface.blit(right, (WIDTH - 24 - right.get_width(), HEIGHT - 30))
 
     def _draw_emotion(self, surface: pygame.Surface) -> None:

@@ -89,17 +89,20 @@ def _gradient(top: tuple[int, int, int], bottom: tuple[int, int, int], height: i
 
 def _lighthouse(surface: pygame.Surface, x: int, base_y: int, height: int, lit: bool) -> None:
     top_w, base_w = height * 0.16, height * 0.26
-    body = [(x - base_w / 2, base_y), (x + base_w / 2, base_y), (x + top_w / 2, base_y - height), (x - top_w / 2, base_y - height)]
+    body = [(x - base_w / 2, base_y), (x + base_w / 2, base_y),
+            (x + top_w / 2, base_y - height), (x - top_w / 2, base_y - height)]
     pygame.draw.polygon(surface, (214, 210, 200), body)
     for k in (0.3, 0.62):  # red-brown bands, darker than the indicator's red
         y0, y1 = base_y - height * k, base_y - height * (k + 0.12)
         w0 = base_w + (top_w - base_w) * k
         w1 = base_w + (top_w - base_w) * (k + 0.12)
-        pygame.draw.polygon(surface, (128, 62, 58), [(x - w0 / 2, y0), (x + w0 / 2, y0), (x + w1 / 2, y1), (x - w1 / 2, y1)])
+        band = [(x - w0 / 2, y0), (x + w0 / 2, y0), (x + w1 / 2, y1), (x - w1 / 2, y1)]
+        pygame.draw.polygon(surface, (128, 62, 58), band)
     room = pygame.Rect(0, 0, top_w * 1.1, height * 0.14)
     room.midbottom = (x, base_y - height)
     pygame.draw.rect(surface, AMBER if lit else (60, 64, 76), room)
-    pygame.draw.polygon(surface, (40, 44, 56), [(room.left - 6, room.top), (room.right + 6, room.top), (x, room.top - height * 0.08)])
+    roof = [(room.left - 6, room.top), (room.right + 6, room.top), (x, room.top - height * 0.08)]
+    pygame.draw.polygon(surface, (40, 44, 56), roof)
 
 
 def _painted(setting: str) -> pygame.Surface:
@@ -115,7 +118,8 @@ def _painted(setting: str) -> pygame.Surface:
             _lighthouse(surface, 170, 345, 260, lit=True)
             pygame.draw.rect(surface, (255, 214, 140), (160, 305, 22, 40))  # the open door
         else:
-            pygame.draw.polygon(surface, (44, 46, 54), [(0, 300), (250, 320), (560, 420), (960, 470), (960, HEIGHT), (0, HEIGHT)])
+            cliff = [(0, 300), (250, 320), (560, 420), (960, 470), (960, HEIGHT), (0, HEIGHT)]
+            pygame.draw.polygon(surface, (44, 46, 54), cliff)
             pygame.draw.line(surface, (90, 86, 80), (40, 318), (620, 440), 3)  # the cliff path
             _lighthouse(surface, 90, 306, 170, lit=True)
     elif setting == "dawn":

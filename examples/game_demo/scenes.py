@@ -26,6 +26,7 @@ CONFIRM_KEYS = (pygame.K_SPACE, pygame.K_RETURN, pygame.K_KP_ENTER)
 
 class Scene:
     opaque = True
+    global_keys = True  # the camera/log/menu keys work here (the HUD lists them)
 
     def __init__(self, game: "Game") -> None:
         self.game = game
@@ -215,6 +216,7 @@ class ConsentScene(Scene):
         "- Press C at any time to turn the camera off; it is released at once.",
         "- Nothing is recorded unless you press L to start an encrypted session log.",
     )
+    global_keys = False
 
     def __init__(self, game: "Game", then: Callable[[], None]) -> None:
         super().__init__(game)
@@ -317,8 +319,9 @@ class StoryScene(Scene):
         if self.phase == "intro" and self.chars >= self.text.length + TYPE_SPEED * 0.6:
             self.phase = "look"
         elif self.phase == "look":
-            reading = self.game.feelings.reading()
-            if reading.emotion not in (None, "unknown") and self.game.feelings.stable_for() >= self.hold_needed(reading):
+            feelings = self.game.feelings
+            reading = feelings.reading()
+            if reading.emotion not in (None, "unknown") and feelings.stable_for() >= self.hold_needed(reading):
                 self.answer_with(reading.emotion)
 
     def hold_needed(self, reading) -> float:
@@ -418,6 +421,7 @@ class PauseScene(Scene):
     """The pause menu. Pausing the game pauses the camera too (it is released while paused)."""
 
     opaque = False
+    global_keys = False
 
     def __init__(self, game: "Game") -> None:
         super().__init__(game)
@@ -427,8 +431,8 @@ class PauseScene(Scene):
         g = self.game
         camera = "Turn the camera off" if g.feelings.camera_wanted else "Turn the camera on"
         log = "Stop the encrypted log" if g.feelings.logging else "Start an encrypted log"
-        return [("Resume", self.resume), (camera, g.toggle_camera), (log, g.toggle_log),
-                ("Restart the story", self.restart), ("Quit", g.quit)]
+        sensor_items = [(camera, g.toggle_camera), (log, g.toggle_log)] if g.feelings.sensor is not None else []
+        return [("Resume", self.resume), *sensor_items, ("Restart the story", self.restart), ("Quit", g.quit)]
 
     def on_enter(self) -> None:
         self.game.feelings.hold()
@@ -449,6 +453,7 @@ class PauseScene(Scene):
         if event.type != pygame.KEYDOWN:
             return False
         items = self.items()
+        self.selected %= len(items)
         if event.key in (pygame.K_ESCAPE, pygame.K_p):
             self.resume()
         elif event.key in (pygame.K_UP, pygame.K_w):
@@ -485,6 +490,7 @@ class PassphraseScene(Scene):
     """Type a passphrase for the encrypted session log (shown as stars)."""
 
     opaque = False
+    global_keys = False
     MIN_LENGTH = 8
 
     def __init__(self, game: "Game") -> None:

@@ -44,7 +44,8 @@ class Feelings:
         self.sensor: emoplay.Sensor | None = None
         self.indicator = None
         self.bridge = None
-        self.status = ""  # a sentence for the player about the sensor; "" when all is well
+        self.status = ""  # a lasting condition for the player ("Starting the camera..."); "" when all is well
+        self.notices: list[str] = []  # one-off messages for the game to show briefly
         self.problem = False  # the sensor failed: the game offers the keyboard
         self.log_path: Path | None = None
         self._simulated = "neutral"
@@ -61,10 +62,6 @@ class Feelings:
             self._make_sensor(source, realtime)
 
     # -- what the player shows --------------------------------------------------------------------------------
-    @property
-    def mode(self) -> str:
-        return "sensor" if self.sensor is not None else "keyboard"
-
     @property
     def origin(self) -> str:
         if self.source is None:
@@ -134,7 +131,8 @@ class Feelings:
 
     def camera_off(self) -> str:
         if self.sensor is None:
-            return "No sensor: keys 1-7 set your expression."
+            self.problem, self.status = False, ""
+            return "Keyboard: keys 1-7 set your expression (simulated)."
         self._join_helper()
         self._held = self._start_on_unhold = False
         self.sensor.stop()  # joins the worker and releases the device before it returns
@@ -183,7 +181,10 @@ class Feelings:
         """Move the sensor's events into pygame's queue and notice finished helper jobs."""
         self._collect_helper()
         if self.bridge is not None:
-            self.bridge.pump()
+            try:
+                self.bridge.pump()  # also writes the log, if one is open
+            except (emoplay.EmoplayError, OSError) as exc:  # the log could not be written (disk full...)
+                self._abandon_log(exc)
         reading = self.reading()
         key = (reading.emotion, reading.origin)
         if key != self._last:
@@ -196,7 +197,7 @@ class Feelings:
             self._fail(data.error or RuntimeError(data.message))
         elif isinstance(data, emoplay.CameraStateChanged):
             if data.current is emoplay.CameraState.OFF and data.reason == "end of stream":
-                self.status = "The video ended. Keys 1-7 set your expression (simulated)."
+                self.notices.append("The video ended. Keys 1-7 set your expression (simulated).")
 
     def draw_indicator(self, surface, topleft: tuple[int, int]):
         """Draw the camera indicator (every frame: it is the sensor's heartbeat). Returns its Rect."""
@@ -238,6 +239,13 @@ class Feelings:
         self.sensor.stop_log()
         return f"Log saved (encrypted): {self.log_path.name}."
 
+    def _abandon_log(self, error: BaseException) -> None:
+        try:
+            self.sensor.stop_log()
+        except (emoplay.EmoplayError, OSError):
+            pass  # the file is already broken; the game goes on without it
+        self.notices.append(f"The log stopped: {error}")
+
     def close(self) -> None:
         self._join_helper()
         if self.sensor is not None:
@@ -262,6 +270,7 @@ class Feelings:
 
     def _run_helper(self, job: Callable[[], object], done: str, kind: str = "sensor") -> None:
         self._helper_kind = kind
+
         def run() -> None:
             try:
                 job()
@@ -284,11 +293,14 @@ class Feelings:
             done, self._helper_done = self._helper_done, None
             if error is not None and self._helper_kind == "log":
                 self.log_path = None
-                self.status = f"The log could not start: {error}"
+                self.notices.append(f"The log could not start: {error}")
             elif error is not None:
                 self._fail(error)
-            elif done is not None:
-                self.status = done
+            else:
+                if self._helper_kind == "sensor":
+                    self.status = ""
+                if done:
+                    self.notices.append(done)
 
     def _fail(self, error: BaseException) -> None:
         what = "camera" if self.origin == CAMERA else "video"

@@ -192,7 +192,8 @@ def _check_graph(scenes: Mapping[str, StoryScene], start: str, source: str) -> N
 def _no_unknown_fields(raw: dict, allowed: set[str], source: str, sid: str | None, prefix: str) -> None:
     for key in raw:
         if key not in allowed:
-            raise StoryError(source, sid, f"{prefix}{key}", f"unknown field; expected one of {', '.join(sorted(allowed))}")
+            expected = ", ".join(sorted(allowed))
+            raise StoryError(source, sid, f"{prefix}{key}", f"unknown field; expected one of {expected}")
 
 
 def _text(raw: dict, key: str, source: str, sid: str | None, prefix: str = "") -> str:
