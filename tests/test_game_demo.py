@@ -300,6 +300,11 @@ def test_music_never_raises_with_or_without_an_audio_device():
             assert music.reason
         music.play("storm")
         music.play("warm")
+        deadline = time.monotonic() + WAIT_S
+        while music.available and music._pending and time.monotonic() < deadline:
+            time.sleep(0.05)  # the loops render on a background thread
+            music.update()
+        assert music._pending is None or not music.available
         music.set_paused(True)
         music.set_paused(False)
         assert music.mood == "warm"
@@ -308,6 +313,8 @@ def test_music_never_raises_with_or_without_an_audio_device():
     muted = audio.Music(enabled=False)
     muted.play("calm")
     assert not muted.available and muted.reason == "muted"
+    with pytest.raises(ValueError, match="unknown mood"):
+        muted.play("gloomy")
     muted.close()
 
 

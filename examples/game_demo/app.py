@@ -183,6 +183,7 @@ class Game:
         self.frames += 1
         self._play_script()
         self.feelings.pump()
+        self.music.update()
         while self.feelings.notices:
             self.toast(self.feelings.notices.pop(0))
         for event in pygame.event.get():

@@ -104,6 +104,7 @@ class Music:
         self._sounds: dict[str, object] = {}
         self._arrays: dict[str, np.ndarray] = {}
         self._prerender: threading.Thread | None = None
+        self._pending: str | None = None
         self._channel = None
         self.mood: str | None = None
         self.available = False
@@ -130,12 +131,24 @@ class Music:
                 self._arrays[mood] = synthesize(mood, sample_rate=self._format[0])
 
     def play(self, mood: str) -> None:
-        """Crossfade to the loop of ``mood`` (no-op if it is already playing or audio is off)."""
+        """Crossfade to the loop of ``mood`` (no-op if it is already playing or audio is off).
+
+        If its loop is still being rendered, it starts from ``update()`` once ready.
+        """
         if mood == self.mood:
             return
+        if mood not in _MOODS:
+            raise ValueError(f"unknown mood {mood!r}; use one of {', '.join(MOODS)}")
         self.mood = mood
-        if not self.available:
+        self._pending = mood
+        self.update()
+
+    def update(self) -> None:
+        """Call once a frame: starts a mood whose loop just finished rendering."""
+        mood = self._pending
+        if mood is None or not self.available or mood not in self._arrays:
             return
+        self._pending = None
         try:
             sound = self._sound(mood)
             if self._channel is not None:
@@ -162,9 +175,7 @@ class Music:
     def _sound(self, mood: str):
         if mood not in self._sounds:
             freq, size, channels = self._format
-            samples = self._arrays.get(mood)
-            if samples is None:
-                samples = synthesize(mood, sample_rate=freq)
+            samples = self._arrays[mood]
             if channels == 1:
                 samples = samples.mean(axis=1)
             elif channels > 2:
