@@ -15,6 +15,7 @@ import hashlib
 import json
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -49,9 +50,12 @@ def export_onnx(checkpoint: Path, out: Path, version: str = MODEL_VERSION) -> Pa
     dummy = torch.zeros(1, 1, INPUT_SIZE, INPUT_SIZE)
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "model.onnx"
-        torch.onnx.export(model, dummy, str(raw), input_names=["face"], output_names=["logits"],
-                          dynamic_axes={"face": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17,
-                          dynamo=False)
+        with warnings.catch_warnings():
+            # The TorchScript exporter is deprecated but gives a plain, small graph for this static CNN.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(model, dummy, str(raw), input_names=["face"], output_names=["logits"],
+                              dynamic_axes={"face": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17,
+                              dynamo=False)
         proto = onnx.load(str(raw))
     metadata = {
         "emoplay.input_size": str(INPUT_SIZE),

@@ -49,6 +49,7 @@ class TrainOptions:
     threads: int = 2
     limit_train: int = 0  # use only the first N training images (smoke tests); 0 = all
     limit_val: int = 0
+    stop_after: int = 0  # end this process after that epoch, as if interrupted (resume with --resume); 0 = never
     augment: dict = field(default_factory=lambda: asdict(AugmentOptions()))
 
 
@@ -181,6 +182,9 @@ def train(opts: TrainOptions, run_dir: Path, resume: bool) -> Path:
         (run_dir / "history.json").write_text(json.dumps({"options": asdict(opts), "history": history,
                                                           "best_epoch": best_epoch, "best_val_acc": best_acc},
                                                          indent=1))
+        if opts.stop_after and epoch + 1 >= opts.stop_after and epoch + 1 < opts.epochs:
+            print(f"stopping after epoch {epoch + 1} as asked; continue with --resume", file=sys.stderr)
+            return run_dir / "best.pt"
         if epoch + 1 - best_epoch >= opts.patience:
             print(f"early stop: no better val accuracy since epoch {best_epoch}", file=sys.stderr)
             break

@@ -1,0 +1,72 @@
+"""The training code stays alive: one short epoch on a small subset, exported to a valid ONNX model emoplay loads."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+
+torch = pytest.importorskip("torch", reason="training needs PyTorch (pip install -e '.[test]' brings torch==2.13.0)")
+pytest.importorskip("onnx")
+sys.path.insert(0, str(REPO / "models" / "training"))
+
+
+@pytest.fixture
+def tiny_fer(tmp_path):
+    """A small FER-shaped data set: real val faces when ../shared is there, else structured synthetic faces."""
+    from net import CLASS_NAMES
+
+    rng = np.random.default_rng(0)
+    try:
+        from conftest import FER
+
+        with np.load(FER / "val.npz") as d:
+            images, labels = d["images"][:448], d["labels"][:448]
+    except FileNotFoundError:
+        labels = np.arange(448) % 7
+        images = (rng.random((448, 48, 48)) * 60 + labels[:, None, None] * 25).astype(np.uint8)
+    for split in ("train", "val"):
+        np.savez(tmp_path / f"{split}.npz", images=images, labels=labels.astype(np.int64),
+                 classes=np.array(CLASS_NAMES), ids=np.array([f"x{i}" for i in range(len(labels))]))
+    return tmp_path
+
+
+def test_one_short_epoch_trains_resumes_and_exports(tiny_fer, tmp_path):
+    import train
+    from export import export_onnx
+
+    run = tmp_path / "run"
+    args = ["--run-dir", str(run), "--data-dir", str(tiny_fer), "--epochs", "2", "--batch-size", "64",
+            "--threads", "1"]
+    assert train.main(args + ["--stop-after", "1"]) == 0  # as if the run had been interrupted after epoch 1
+    history = json.loads((run / "history.json").read_text())
+    assert len(history["history"]) == 1 and np.isfinite(history["history"][0]["loss"])
+    # resuming continues from the checkpoint rather than starting again
+    assert train.main(args + ["--resume"]) == 0
+    assert [h["epoch"] for h in json.loads((run / "history.json").read_text())["history"]] == [1, 2]
+
+    out = tmp_path / "models" / "emotion_cnn.onnx"
+    export_onnx(run / "best.pt", out)
+    assert (out.parent / "SHA256SUMS").read_text().split()[1] == "emotion_cnn.onnx"
+
+    import emoplay
+
+    clf = emoplay.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(out)))
+    assert clf.class_names == emoplay.EMOTIONS
+    probs = clf.classify_crops(np.zeros((2, 48, 48), np.uint8))
+    assert probs.shape == (2, 7) and np.allclose(probs.sum(1), 1, atol=1e-5)
+
+
+def test_augmentation_is_seeded_and_keeps_range():
+    from augment import augment_batch
+
+    x = torch.rand(16, 1, 48, 48)
+    a = augment_batch(x, torch.Generator().manual_seed(1))
+    b = augment_batch(x, torch.Generator().manual_seed(1))
+    assert torch.equal(a, b) and a.shape == x.shape
+    assert float(a.min()) >= 0 and float(a.max()) <= 1
+    assert not torch.equal(a, augment_batch(x, torch.Generator().manual_seed(2)))
