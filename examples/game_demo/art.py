@@ -70,10 +70,10 @@ def wrap(font: pygame.font.Font, text: str, width: int) -> list[str]:
     return lines
 
 
-def panel(size: tuple[int, int], edge: tuple[int, int, int] = PANEL_EDGE) -> pygame.Surface:
-    """A translucent rounded panel, rendered once and blitted each frame."""
+def panel(size: tuple[int, int], edge: tuple[int, int, int] = PANEL_EDGE, opaque: bool = False) -> pygame.Surface:
+    """A rounded panel (translucent unless ``opaque``), rendered once and blitted each frame."""
     surface = pygame.Surface(size, pygame.SRCALPHA)
-    pygame.draw.rect(surface, PANEL, surface.get_rect(), border_radius=14)
+    pygame.draw.rect(surface, PANEL[:3] if opaque else PANEL, surface.get_rect(), border_radius=14)
     pygame.draw.rect(surface, edge, surface.get_rect(), width=2, border_radius=14)
     return surface
 

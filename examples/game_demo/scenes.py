@@ -473,11 +473,12 @@ class PauseScene(Scene):
     def draw(self, surface: pygame.Surface) -> None:
         f = self.game.fonts
         dim(surface, 170)
-        card = pygame.Rect(0, 0, 440, 330)
-        card.center = (WIDTH // 2, HEIGHT // 2)
-        surface.blit(art.panel(card.size), card.topleft)
+        items = self.items()
+        card = pygame.Rect(0, 0, 440, 110 + 44 * len(items))
+        card.center = (WIDTH // 2, HEIGHT // 2 - 10)
+        surface.blit(art.panel(card.size, opaque=True), card.topleft)
         blit_centered(surface, f.heading.render("Paused", True, AMBER), WIDTH // 2, card.y + 22)
-        for i, (label, _) in enumerate(self.items()):
+        for i, (label, _) in enumerate(items):
             colour = INK if i == self.selected else DIM
             text = f.name.render(("> " if i == self.selected else "  ") + label, True, colour)
             surface.blit(text, (card.x + 60, card.y + 90 + i * 44))
@@ -530,7 +531,7 @@ class PassphraseScene(Scene):
         dim(surface, 170)
         card = pygame.Rect(0, 0, 640, 250)
         card.center = (WIDTH // 2, HEIGHT // 2)
-        surface.blit(art.panel(card.size), card.topleft)
+        surface.blit(art.panel(card.size, opaque=True), card.topleft)
         blit_centered(surface, f.heading.render("Encrypted session log", True, AMBER), WIDTH // 2, card.y + 20)
         note = "It records emotion events only, never images. Type a passphrase:"
         blit_centered(surface, f.small.render(note, True, DIM), WIDTH // 2, card.y + 76)
