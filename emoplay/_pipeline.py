@@ -3,7 +3,23 @@
 The pipeline is synchronous and owns no thread, so it can be driven frame by
 frame from tests, benchmarks, offline tools or a host's own loop; the
 :class:`~emoplay.Sensor` runs it on its worker thread. Frame pixels are only
-borrowed for the duration of :meth:`EmotionPipeline.process` and never kept.
+borrowed for the duration of :meth:`EmotionPipeline.process` and never kept
+(the 48x48 gray crop of each tracked face is kept until the next frame, to
+recognise an unchanged face).
+
+Two options trade work for nothing or almost nothing (``emoplay bench`` measures
+both):
+
+* ``reuse_unchanged_crops`` (on): a tracked face whose crop is byte-for-byte the
+  one it had on the previous frame keeps its probabilities instead of being
+  classified again. Results are unchanged; it saves the model's run on repeated
+  frames (a host submitting the same camera frame on several game ticks, a still
+  image, a paused video).
+* ``detect_every`` (1): run the face detector on every Nth frame only; frames in
+  between reuse the last detection's boxes and track ids and are still
+  classified and debounced. 1 gives exactly the detector-every-frame results; 2
+  saves about a third of the per-frame work for a box that lags by up to
+  N-1 frames, and faces are found and lost up to N-1 frames later.
 """
 
 from __future__ import annotations
@@ -16,7 +32,7 @@ from ._classify import ClassifierOptions, EmotionClassifier
 from ._debounce import DebounceOptions, Debouncer
 from ._detect import DetectorOptions, Detections, FaceDetector
 from ._events import EmotionChanged, FaceFound, FaceLost
-from ._frames import to_rgb_and_gray
+from ._frames import to_gray, to_rgb_and_gray
 from ._track import FaceTracker, TrackerOptions
 
 
@@ -26,6 +42,12 @@ class PipelineOptions:
     classifier: ClassifierOptions = field(default_factory=ClassifierOptions)
     tracker: TrackerOptions = field(default_factory=TrackerOptions)
     debounce: DebounceOptions = field(default_factory=DebounceOptions)
+    detect_every: int = 1  # run the detector on every Nth frame; frames between reuse its boxes (see above)
+    reuse_unchanged_crops: bool = True  # a face whose crop did not change keeps its probabilities
+
+    def __post_init__(self) -> None:
+        if isinstance(self.detect_every, bool) or not isinstance(self.detect_every, int) or self.detect_every < 1:
+            raise ValueError(f"detect_every must be an int >= 1 (1: detect on every frame), got {self.detect_every!r}")
 
 
 @dataclass(frozen=True)
@@ -50,31 +72,65 @@ class EmotionPipeline:
             raise
         self.tracker = FaceTracker(options.tracker)
         self.debouncer = Debouncer(self.classifier.class_names, options.debounce)
+        self._held: tuple[Detections, tuple[int, ...]] | None = None  # last detection and its track ids
+        self._frames_since_detection = 0
+        self._crops: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # track id -> (last crop, its probabilities)
 
     @property
     def class_names(self) -> tuple[str, ...]:
         return self.classifier.class_names
 
     def process(self, pixels: np.ndarray, timestamp: float, color_order: str = "bgr") -> FrameResult:
-        rgb, gray = to_rgb_and_gray(pixels, color_order)
-        detections = self.detector.detect(rgb, timestamp)
-        probs = self.classifier.classify(gray, detections.boxes)
-        update = self.tracker.update(detections.boxes, timestamp, detections.scores)
-        events: list = list(update.events)
-        for track_id in update.lost_ids:
-            self.debouncer.forget(track_id)
+        events: list = []
+        if self._held is None or self._frames_since_detection + 1 >= self.options.detect_every:
+            rgb, gray = to_rgb_and_gray(pixels, color_order)
+            detections = self.detector.detect(rgb, timestamp)
+            update = self.tracker.update(detections.boxes, timestamp, detections.scores)
+            events += update.events
+            for track_id in update.lost_ids:
+                self.debouncer.forget(track_id)
+            matches = update.matches
+            self._held, self._frames_since_detection = (detections, matches), 0
+        else:
+            gray = to_gray(pixels, color_order)
+            detections, matches = self._held
+            self._frames_since_detection += 1
+        probs = self._classify(gray, detections.boxes, matches)
         confirmed = {t.track_id for t in self.tracker.tracks if t.confirmed}
-        for track_id, p in zip(update.matches, probs):
+        for track_id, p in zip(matches, probs):
             if track_id in confirmed:
                 change = self.debouncer.update(track_id, p, timestamp)
                 if change is not None:
                     events.append(change)
-        return FrameResult(tuple(events), detections, update.matches, probs, self.tracker.primary_id)
+        return FrameResult(tuple(events), detections, matches, probs, self.tracker.primary_id)
+
+    def _classify(self, gray: np.ndarray, boxes: np.ndarray, track_ids: tuple[int, ...]) -> np.ndarray:
+        """Probabilities per box; a track whose crop equals its previous one keeps its previous probabilities."""
+        crops = self.classifier.crop_faces(gray, boxes)
+        if not self.options.reuse_unchanged_crops:
+            return self.classifier.classify_crops(crops)
+        previous, self._crops = self._crops, {}
+        changed = []
+        probs = np.empty((len(crops), len(self.class_names)), np.float32)
+        for i, track_id in enumerate(track_ids):
+            kept = previous.get(track_id)
+            if kept is not None and np.array_equal(kept[0], crops[i]):
+                probs[i] = kept[1]
+            else:
+                changed.append(i)
+        if len(changed) == len(crops):
+            probs = self.classifier.classify_crops(crops)
+        elif changed:
+            probs[changed] = self.classifier.classify_crops(crops[changed])
+        for i, track_id in enumerate(track_ids):
+            self._crops[track_id] = (crops[i], probs[i])
+        return probs
 
     def end_stream(self, timestamp: float) -> tuple[FaceLost, ...]:
         """The stream ended: every face is lost, state is reset for the next stream."""
         lost = tuple(self.tracker.close_all(timestamp))
         self.debouncer.reset()
+        self._held, self._frames_since_detection, self._crops = None, 0, {}
         self.detector.reset()
         return lost
 

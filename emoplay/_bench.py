@@ -1,0 +1,629 @@
+"""Measurements behind ``emoplay bench``: how fast, how light and how prompt emoplay is on this machine.
+
+Every figure uses the real detector, model and pipeline. Frames are 640x480:
+the shared clip ``single_face.mp4`` (640x360) letterboxed into 640x480 when
+the project's shared data is beside the repository (``../shared`` or
+``EMOPLAY_SHARED``), otherwise matplotlib's sample photo ``grace_hopper.jpg``
+(a real face) cropped to 4:3 and scaled to 640x480. The four-face frame tiles
+four 320x240 crops around the face (from different moments of the clip).
+
+Figures that depend on a process's whole life (import time, time to the first
+event, CPU share and memory at 30 fps) are measured in fresh child processes,
+so the benchmark's own data does not count against emoplay.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+FRAME_W, FRAME_H = 640, 480
+FPS = 30.0
+
+# Figures with a target: key -> (comparison, target value, what the target means).
+TARGETS: dict[str, tuple[str, float]] = {
+    "end_to_end_fps_1face": (">=", 250.0),
+    "cpu_share_30fps_percent": ("<=", 10.0),
+    "import_s": ("<=", 0.3),
+    "import_to_first_event_s": ("<=", 1.5),
+    "event_latency_ms_max": ("<=", 300.0),
+    "camera_off_ms_max": ("<=", 100.0),
+    # "Memory flat": RSS may not grow by more than 0.5 MB a minute after warm-up (5 MB over 10 minutes).
+    "soak_rss_slope_mb_per_min": ("<=", 0.5),
+}
+
+# Labels and units for the printed table, in table order.
+ROWS: tuple[tuple[str, str, str], ...] = (
+    ("detect_ms", "face detection, 640x480 frame, 1 thread", "ms"),
+    ("classify_ms_per_face", "classification, 1 face, 1 thread", "ms"),
+    ("classify_ms_batch4", "classification, batch of 4 faces, 1 thread", "ms"),
+    ("decode_ms", "video decode, 640x480 frame", "ms"),
+    ("end_to_end_fps_1face", "end to end, 1 face, 640x480, 1 thread", "fps"),
+    ("end_to_end_fps_4faces", "end to end, 4 faces, 640x480, 1 thread", "fps"),
+    ("end_to_end_cpu_per_wall", "end to end: process CPU time / wall time", "x"),
+    ("cpu_share_30fps_percent", "CPU share of one core, fed 30 fps", "%"),
+    ("frames_processed_30fps_percent", "frames processed when fed 30 fps", "%"),
+    ("rss_peak_mb", "peak memory (RSS high-water mark), fed 30 fps", "MB"),
+    ("import_s", "import emoplay", "s"),
+    ("import_to_first_event_s", "import emoplay to first event (video)", "s"),
+    ("event_latency_ms_median", "event latency, neutral -> happy, median", "ms"),
+    ("event_latency_ms_max", "event latency, neutral -> happy, worst", "ms"),
+    ("camera_off_ms_median", "camera off -> device released, median", "ms"),
+    ("camera_off_ms_max", "camera off -> device released, worst", "ms"),
+    ("camera_off_return_ms_max", "camera off -> stop() returned, worst", "ms"),
+    ("soak_seconds", "soak run length, fed 30 fps", "s"),
+    ("soak_rss_start_mb", "soak: RSS after warm-up", "MB"),
+    ("soak_rss_end_mb", "soak: RSS at the end", "MB"),
+    ("soak_rss_peak_mb", "soak: RSS peak", "MB"),
+    ("soak_rss_slope_mb_per_min", "soak: RSS slope", "MB/min"),
+)
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    fast: bool = False
+    soak_s: float = 600.0
+
+    @property
+    def repeats(self) -> int:
+        return 30 if self.fast else 300
+
+    @property
+    def end_to_end_frames(self) -> int:
+        return 60 if self.fast else 600
+
+
+# -- frames ------------------------------------------------------------------------------------------------------
+def shared_dir() -> Path:
+    repo = Path(__file__).resolve().parents[1]
+    return Path(os.environ.get("EMOPLAY_SHARED", repo.parent / "shared"))
+
+
+def shared_video() -> Path | None:
+    path = shared_dir() / "data" / "videos" / "single_face.mp4"
+    return path if path.is_file() else None
+
+
+def _letterbox(pixels: np.ndarray) -> np.ndarray:
+    """Fit a BGR image into 640x480 (scaled to fit, centred, black bars)."""
+    import cv2
+
+    h, w = pixels.shape[:2]
+    scale = min(FRAME_W / w, FRAME_H / h)
+    if scale != 1.0:
+        pixels = cv2.resize(pixels, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    h, w = pixels.shape[:2]
+    out = np.zeros((FRAME_H, FRAME_W, 3), np.uint8)
+    y0, x0 = (FRAME_H - h) // 2, (FRAME_W - w) // 2
+    out[y0:y0 + h, x0:x0 + w] = pixels
+    return out
+
+
+def _photo_frames() -> list[np.ndarray]:
+    """Matplotlib's sample photo of Grace Hopper, cropped to 4:3 around the face and scaled to 640x480."""
+    import cv2
+    from matplotlib import cbook
+
+    pixels = cv2.imread(str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))  # 512x600
+    crop = pixels[0:384, :]  # 512x384, face in the upper part
+    return [cv2.resize(crop, (FRAME_W, FRAME_H), interpolation=cv2.INTER_CUBIC)]
+
+
+def bench_frames() -> tuple[list[np.ndarray], str]:
+    """The 640x480 BGR frames every measurement uses, and a line saying where they come from."""
+    import cv2
+
+    path = shared_video()
+    if path is None:
+        return _photo_frames(), "matplotlib sample photo grace_hopper.jpg, 640x480 (no ../shared data here)"
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    try:
+        while True:
+            ok, pixels = cap.read()
+            if not ok:
+                break
+            frames.append(_letterbox(pixels))
+    finally:
+        cap.release()
+    return frames, f"{path.name} (640x360, {len(frames)} frames) letterboxed into 640x480"
+
+
+def four_face_frames(frames: list[np.ndarray], box: np.ndarray) -> list[np.ndarray]:
+    """2x2 tiles of 320x240 crops centred on the face ``box``, from four different moments of the clip."""
+    x, y, w, h = (int(v) for v in box)
+    cx = min(max(x + w // 2 - 160, 0), FRAME_W - 320)
+    cy = min(max(y + h // 2 - 120, 0), FRAME_H - 240)
+    n = len(frames)
+    out = []
+    for i in range(n):
+        tiles = [frames[(i + k * n // 4) % n][cy:cy + 240, cx:cx + 320] for k in range(4)]
+        out.append(np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:])]))
+    return out
+
+
+def write_video(frames: list[np.ndarray], path: Path) -> Path:
+    """Encode frames as an MPEG-4 video (what a decoder would read), at 30 fps."""
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (FRAME_W, FRAME_H))
+    if not writer.isOpened():
+        raise RuntimeError("OpenCV cannot write an mp4v video here")
+    try:
+        for pixels in frames:
+            writer.write(pixels)
+    finally:
+        writer.release()
+    return path
+
+
+# -- small helpers -----------------------------------------------------------------------------------------------
+def _median_ms(fn, repeat: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now, MB (Linux /proc; elsewhere the high-water mark)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return peak_rss_mb()
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process, MB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB elsewhere
+
+
+def _slope_per_min(samples: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (seconds, MB) samples, in MB per minute."""
+    if len(samples) < 2:
+        return 0.0
+    t = np.array([s[0] for s in samples])
+    m = np.array([s[1] for s in samples])
+    if np.ptp(t) == 0:
+        return 0.0
+    return float(np.polyfit(t, m, 1)[0] * 60)
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.setdefault("GLOG_minloglevel", "2")  # MediaPipe's start-up chatter
+    return env
+
+
+def _run_child(code: str, timeout: float) -> dict:
+    """Run ``code`` in a fresh interpreter; it prints one JSON object as its last stdout line."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_child_env(),
+                          timeout=timeout)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"benchmark child failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    return json.loads(lines[-1])
+
+
+# -- the measurements --------------------------------------------------------------------------------------------
+def measure_stages(frames: list[np.ndarray], settings: BenchSettings) -> tuple[dict, np.ndarray]:
+    """Detection and classification alone, median ms; also the face box of the first frame."""
+    from ._classify import EmotionClassifier
+    from ._detect import DetectorOptions, FaceDetector
+    from ._frames import to_rgb_and_gray
+
+    out: dict[str, float] = {}
+    rgb, gray = to_rgb_and_gray(frames[0])
+    with FaceDetector(DetectorOptions(video_mode=True)) as detector:
+        found = detector.detect(rgb, 0.0)
+        if len(found) == 0:
+            raise RuntimeError("the benchmark frame has no detectable face")
+        clock = iter(range(1, 10**9))
+        out["detect_ms"] = _median_ms(lambda: detector.detect(rgb, next(clock) / FPS), settings.repeats)
+    with EmotionClassifier() as classifier:
+        one = classifier.crop_faces(gray, found.boxes[:1])
+        four = np.repeat(one, 4, axis=0)
+        out["classify_ms_per_face"] = _median_ms(lambda: classifier.classify_crops(one), settings.repeats)
+        out["classify_ms_batch4"] = _median_ms(lambda: classifier.classify_crops(four), settings.repeats)
+    return out, found.boxes[0]
+
+
+def _run_video(path: Path, count: int, options) -> dict[str, float]:
+    """Decode ``count`` frames of a (looping) video and push each through the pipeline on this thread."""
+    from ._pipeline import EmotionPipeline
+    from ._sources import VideoFileSource
+
+    with EmotionPipeline(options) as pipeline:
+        source = VideoFileSource(path, loop=True)
+        source.open()
+        try:
+            for _ in range(10):  # warm-up: first inferences allocate
+                frame = source.read(1.0)
+                pipeline.process(frame.pixels, frame.timestamp)
+            faces = 0
+            wall, cpu = time.perf_counter(), time.process_time()
+            for _ in range(count):
+                frame = source.read(1.0)
+                faces += len(pipeline.process(frame.pixels, frame.timestamp).detections)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        finally:
+            source.close()
+    return {"fps": count / wall, "cpu_per_wall": cpu / wall, "faces_per_frame": faces / count}
+
+
+def _decode_ms(path: Path, count: int) -> float:
+    from ._sources import VideoFileSource
+
+    source = VideoFileSource(path, loop=True)
+    source.open()
+    try:
+        start = time.perf_counter()
+        for _ in range(count):
+            source.read(1.0)
+        return (time.perf_counter() - start) * 1000 / count
+    finally:
+        source.close()
+
+
+def measure_end_to_end(frames: list[np.ndarray], box: np.ndarray, settings: BenchSettings, workdir: Path,
+                       options=None) -> dict[str, float]:
+    """decode → detect → crop → classify → track → debounce → events, frames per second on one thread."""
+    from ._pipeline import PipelineOptions
+
+    options = options or PipelineOptions()
+    one = write_video(frames, workdir / "one_face.mp4")
+    four = write_video(four_face_frames(frames, box), workdir / "four_faces.mp4")
+    count = settings.end_to_end_frames
+    first = _run_video(one, count, options)
+    second = _run_video(four, max(count // 2, 30), options)
+    return {
+        "decode_ms": _decode_ms(one, count),
+        "end_to_end_fps_1face": first["fps"],
+        "end_to_end_fps_4faces": second["fps"],
+        "end_to_end_cpu_per_wall": first["cpu_per_wall"],
+        "faces_per_frame_1face": first["faces_per_frame"],
+        "faces_per_frame_4faces": second["faces_per_frame"],
+    }
+
+
+def measure_event_latency(settings: BenchSettings) -> tuple[dict[str, float], str]:
+    """Stream time from the first frame of a sustained neutral → happy change to its ``EmotionChanged``."""
+    fer = shared_dir() / "data" / "fer2013" / "val.npz"
+    if not fer.is_file():
+        return _debounce_only_latency(), "debouncer alone on a clean probability step (no FER2013 data here)"
+    from ._pipeline import EmotionPipeline
+
+    pairs = 1 if settings.fast else 5
+    faces = _confident_fer_faces(fer, pairs)
+    latencies = []
+    with EmotionPipeline() as pipeline:
+        for neutral, happy in zip(faces["neutral"], faces["happy"]):
+            pipeline.end_stream(0.0)
+            t, switch_at, fired = 0.0, None, None
+            for k in range(int(2.5 * FPS)):
+                t = k / FPS
+                if k == int(FPS) and switch_at is None:
+                    switch_at = t
+                result = pipeline.process(happy if switch_at is not None else neutral, t)
+                for event in result.events:
+                    if switch_at is not None and getattr(event, "current", None) == "happy" and fired is None:
+                        fired = event.timestamp
+                if fired is not None:
+                    break
+            if fired is None:
+                raise RuntimeError("no EmotionChanged to happy within 1.5 s of the change")
+            latencies.append((fired - switch_at) * 1000)
+    source = f"{pairs} FER2013 val neutral -> happy pair(s), faces upscaled to 240 px in 480x480 frames, 30 fps"
+    return {"event_latency_ms_median": statistics.median(latencies), "event_latency_ms_max": max(latencies)}, source
+
+
+def _confident_fer_faces(path: Path, count: int) -> dict[str, list[np.ndarray]]:
+    """Frames of FER val faces the model is sure about (like the tests' ``happy_and_neutral_frames``)."""
+    import cv2
+
+    from ._classify import EmotionClassifier
+    from ._detect import DetectorOptions, FaceDetector
+
+    with np.load(path) as data:
+        images, labels, classes = data["images"], data["labels"], [str(c) for c in data["classes"]]
+    picked: dict[str, list[np.ndarray]] = {"happy": [], "neutral": []}
+    with FaceDetector(DetectorOptions(video_mode=False)) as detector, EmotionClassifier() as classifier:
+        for image, label in zip(images, labels):
+            name = classes[label]
+            if name not in picked or len(picked[name]) >= count:
+                continue
+            big = cv2.resize(image, (240, 240), interpolation=cv2.INTER_CUBIC)
+            gray = cv2.copyMakeBorder(big, 120, 120, 120, 120, cv2.BORDER_REPLICATE)
+            found = detector.detect(cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB))
+            if len(found) != 1:
+                continue
+            probs = classifier.classify(gray, found.boxes)[0]
+            if classes[int(np.argmax(probs))] == name and probs.max() > 0.6:
+                picked[name].append(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))
+            if all(len(v) >= count for v in picked.values()):
+                break
+    return picked
+
+
+def _debounce_only_latency() -> dict[str, float]:
+    from ._debounce import Debouncer
+    from ._events import EMOTIONS
+
+    neutral = np.full(len(EMOTIONS), 0.2 / (len(EMOTIONS) - 1))
+    neutral[EMOTIONS.index("neutral")] = 0.8
+    happy = np.full(len(EMOTIONS), 0.2 / (len(EMOTIONS) - 1))
+    happy[EMOTIONS.index("happy")] = 0.8
+    debouncer = Debouncer(EMOTIONS)
+    for k in range(int(FPS)):
+        debouncer.update(1, neutral, k / FPS)
+    switch_at = 1.0
+    for k in range(int(FPS), int(3 * FPS)):
+        change = debouncer.update(1, happy, k / FPS)
+        if change is not None and change.current == "happy":
+            ms = (change.timestamp - switch_at) * 1000
+            return {"event_latency_ms_median": ms, "event_latency_ms_max": ms}
+    raise RuntimeError("the debouncer never reported the change")
+
+
+def measure_camera_off(frames: list[np.ndarray], settings: BenchSettings) -> dict[str, float]:
+    """A live memory source stands in for a camera: time from stop()/withdraw_consent() to its release."""
+    from ._sensor import Sensor, SensorOptions
+    from ._sources import MemorySource
+
+    class TimedSource(MemorySource):
+        released_at = 0.0
+
+        def close(self) -> None:
+            super().close()
+            self.released_at = time.perf_counter()
+
+    source = TimedSource(live=True)
+    released, returned = [], []
+    rounds = 3 if settings.fast else 10
+    with Sensor(SensorOptions(source=source, require_indicator=False)) as sensor:
+        for i in range(rounds):
+            sensor.grant_consent()
+            sensor.start()
+            stop_feeding = threading.Event()
+            feeder = threading.Thread(target=_feed, args=(sensor, frames, stop_feeding, None), daemon=True)
+            feeder.start()
+            time.sleep(0.4 + 0.037 * i)  # vary where in the frame cycle the request lands
+            before = source.released
+            start = time.perf_counter()
+            if i % 2:
+                sensor.withdraw_consent()
+            else:
+                sensor.stop()
+            end = time.perf_counter()
+            stop_feeding.set()
+            feeder.join()
+            if source.released == before:
+                raise RuntimeError("stopping the sensor did not release the source")
+            released.append((source.released_at - start) * 1000)
+            returned.append((end - start) * 1000)
+            sensor.poll()
+    return {"camera_off_ms_median": statistics.median(released), "camera_off_ms_max": max(released),
+            "camera_off_return_ms_max": max(returned)}
+
+
+def _feed(sensor, frames: list[np.ndarray], stop: threading.Event, on_tick) -> int:
+    """Submit frames at 30 fps, on a fixed schedule, until ``stop`` is set; the number submitted."""
+    start = time.perf_counter()
+    k = 0
+    while not stop.is_set():
+        sensor.submit(frames[k % len(frames)])
+        if on_tick is not None:
+            on_tick(k)
+        k += 1
+        delay = start + k / FPS - time.perf_counter()
+        if delay > 0:
+            stop.wait(delay)
+    return k
+
+
+def measure_import(settings: BenchSettings, video: Path) -> dict[str, float]:
+    """Import time and import-to-first-event, each in a fresh interpreter; the median of several runs."""
+    code = (
+        "import json, time\n"
+        "t0 = time.perf_counter()\n"
+        "import emoplay\n"
+        "t1 = time.perf_counter()\n"
+        f"sensor = emoplay.Sensor(source={str(video)!r})\n"
+        "sensor.start()\n"
+        "first = None\n"
+        "while first is None:\n"
+        "    for event in sensor.poll():\n"
+        "        if isinstance(event, (emoplay.EmotionChanged, emoplay.FaceFound)):\n"
+        "            first = event\n"
+        "            break\n"
+        "    else:\n"
+        "        if not sensor.running and sensor.camera_state.value in ('off', 'error'):\n"
+        "            raise SystemExit('the video ended without an event')\n"
+        "        time.sleep(0.001)\n"
+        "t2 = time.perf_counter()\n"
+        "sensor.close()\n"
+        "print(json.dumps({'import_s': t1 - t0, 'first_s': t2 - t0, 'event': type(first).__name__}))\n"
+    )
+    # Warm the file cache first: the first run after an install reads every module from disk.
+    _run_child("import json, emoplay; print(json.dumps({}))", 120)
+    runs = [_run_child(code, 120) for _ in range(1 if settings.fast else 5)]
+    return {"import_s": statistics.median(r["import_s"] for r in runs),
+            "import_to_first_event_s": statistics.median(r["first_s"] for r in runs)}
+
+
+def measure_fed_30fps(seconds: float) -> dict[str, float]:
+    """CPU share, frames processed and memory of a fresh process whose Sensor is fed 30 fps (the soak run)."""
+    code = f"from emoplay._bench import fed_30fps_child; fed_30fps_child({float(seconds)!r})"
+    return _run_child(code, seconds + 300)
+
+
+def fed_30fps_child(seconds: float) -> None:
+    """In a fresh process: feed a memory-source Sensor 30 fps for ``seconds``, sampling RSS; print JSON."""
+    from ._sensor import Sensor, SensorOptions
+
+    frames, _ = bench_frames()
+    frames = frames[::max(len(frames) // 8, 1)][:8]  # a few distinct frames: the bench's data stays small
+    warmup_s = min(5.0, seconds / 4)
+    samples: list[tuple[float, float]] = []
+    sensor = Sensor(SensorOptions(source="memory"))
+    sensor.start()
+    stop = threading.Event()
+    marks: dict[str, float] = {}
+    start = time.perf_counter()
+
+    def tick(k: int) -> None:
+        sensor.poll()  # the host drains events each frame, as a game loop would
+        now = time.perf_counter() - start
+        if "cpu0" not in marks and now >= warmup_s:
+            marks.update(cpu0=time.process_time(), wall0=time.perf_counter(), frames0=sensor.frames_processed,
+                         submitted0=k)
+        if "cpu0" in marks and (not samples or now - samples[-1][0] >= 1.0):
+            samples.append((now, rss_mb()))
+        if now >= seconds:
+            marks.update(cpu1=time.process_time(), wall1=time.perf_counter(), frames1=sensor.frames_processed,
+                         submitted1=k)
+            stop.set()
+
+    _feed(sensor, frames, stop, tick)
+    sensor.close()
+    wall = marks["wall1"] - marks["wall0"]
+    submitted = marks["submitted1"] - marks["submitted0"]
+    print(json.dumps({
+        "cpu_share_30fps_percent": 100 * (marks["cpu1"] - marks["cpu0"]) / wall,
+        "frames_processed_30fps_percent": 100 * (marks["frames1"] - marks["frames0"]) / max(submitted, 1),
+        "rss_peak_mb": peak_rss_mb(),
+        "soak_seconds": seconds,
+        "soak_rss_start_mb": samples[0][1],
+        "soak_rss_end_mb": samples[-1][1],
+        "soak_rss_peak_mb": max(m for _, m in samples),
+        "soak_rss_slope_mb_per_min": _slope_per_min(samples),
+    }))
+
+
+# -- the whole run -----------------------------------------------------------------------------------------------
+def machine() -> dict[str, str]:
+    from importlib import metadata
+
+    info = {"python": platform.python_version(), "platform": platform.platform(), "cpus": str(os.cpu_count())}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    for dist in ("numpy", "opencv-contrib-python", "mediapipe", "onnxruntime"):
+        try:
+            info[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return info
+
+
+def run_bench(settings: BenchSettings, progress=None) -> dict:
+    """Every measurement; a JSON-ready dict with ``results``, ``targets`` (with met flags) and ``info``."""
+    from ._classify import EmotionClassifier
+
+    say = progress or (lambda message: None)
+    results: dict[str, float] = {}
+    frames, frames_source = bench_frames()
+    with EmotionClassifier() as classifier:
+        model = f"{Path(classifier.info.path).name} {classifier.info.version}"
+    say("stages")
+    stages, box = measure_stages(frames, settings)
+    results.update(stages)
+    with tempfile.TemporaryDirectory(prefix="emoplay-bench-") as tmp:
+        say("end to end")
+        e2e = measure_end_to_end(frames, box, settings, Path(tmp))
+        say("import and first event")
+        results.update(measure_import(settings, shared_video() or Path(tmp) / "one_face.mp4"))
+    say("event latency")
+    latency, latency_source = measure_event_latency(settings)
+    results.update(latency)
+    say("camera off")
+    results.update(measure_camera_off(frames, settings))
+    soak_s = max(settings.soak_s, 5.0)
+    say(f"fed 30 fps for {soak_s:g} s (CPU share, memory)")
+    results.update(measure_fed_30fps(soak_s))
+    faces = {"1 face": e2e.pop("faces_per_frame_1face"), "4 faces": e2e.pop("faces_per_frame_4faces")}
+    results.update(e2e)
+    ordered = {key: results[key] for key, _, _ in ROWS}
+    targets = {}
+    for key, (op, value) in TARGETS.items():
+        measured = ordered[key]
+        met = measured >= value if op == ">=" else measured <= value
+        targets[key] = {"op": op, "target": value, "measured": measured, "met": bool(met)}
+    return {
+        "results": ordered,
+        "targets": targets,
+        "all_met": all(t["met"] for t in targets.values()),
+        "info": {
+            "frames": frames_source,
+            "event_latency_frames": latency_source,
+            "faces_detected_per_frame": faces,
+            "model": model,
+            "mode": "fast" if settings.fast else "full",
+            "machine": machine(),
+        },
+    }
+
+
+def format_table(report: dict) -> str:
+    """The report as a fixed-width table (what ``emoplay bench`` prints)."""
+    info = report["info"]
+    lines = [f"emoplay bench ({info['mode']}) on {info['machine'].get('cpu', platform.machine())}, "
+             f"{info['machine']['cpus']} CPUs, Python {info['machine']['python']}",
+             f"frames: {info['frames']}",
+             f"event latency frames: {info['event_latency_frames']}",
+             f"model: {info['model']}",
+             "",
+             f"{'measure':50} {'value':>10} {'unit':6} {'target':>10}  met"]
+    lines.append("-" * len(lines[-1]))
+    for key, label, unit in ROWS:
+        value = report["results"][key]
+        target = report["targets"].get(key)
+        goal = f"{target['op']} {target['target']:g}" if target else ""
+        met = ("yes" if target["met"] else "NO") if target else ""
+        lines.append(f"{label:50} {_fmt(value):>10} {unit:6} {goal:>10}  {met}")
+    met = sum(t["met"] for t in report["targets"].values())
+    lines.append(f"targets met: {met} of {len(report['targets'])}")
+    return "\n".join(lines)
+
+
+def _fmt(value: float) -> str:
+    if not math.isfinite(value):
+        return str(value)
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}" if abs(value) >= 0.1 else f"{value:.3f}"

@@ -1,0 +1,47 @@
+"""``emoplay bench --fast`` runs end to end and reports every figure (CI runs it so the benchmark keeps working).
+
+No timing is asserted: the figures depend on the machine. Only that each one was measured.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from emoplay import cli
+from emoplay._bench import ROWS, TARGETS, _slope_per_min, format_table
+
+# Figures that may legitimately be zero or negative (memory can shrink over a run).
+SIGNED = {"soak_rss_slope_mb_per_min"}
+
+
+def test_fast_bench_reports_every_figure_and_target(capsys):
+    # --soak 5 instead of --fast's 20 s keeps this test short; the soak code path is the same.
+    assert cli.main(["bench", "--json", "--fast", "--soak", "5"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    results = report["results"]
+    assert list(results) == [key for key, _, _ in ROWS]
+    for key, value in results.items():
+        assert isinstance(value, (int, float)) and math.isfinite(value), (key, value)
+        if key not in SIGNED:
+            assert value > 0, (key, value)
+    assert set(report["targets"]) == set(TARGETS)
+    for key, target in report["targets"].items():
+        assert target["op"] == TARGETS[key][0] and target["target"] == TARGETS[key][1]
+        assert target["measured"] == results[key]
+        assert isinstance(target["met"], bool)
+    assert report["all_met"] == all(t["met"] for t in report["targets"].values())
+    assert report["info"]["mode"] == "fast"
+    assert report["info"]["frames"] and report["info"]["event_latency_frames"]
+    # every frame of the end-to-end runs had its faces: the one-face and four-face figures are what they say
+    faces = report["info"]["faces_detected_per_frame"]
+    assert faces["1 face"] >= 0.9 and faces["4 faces"] >= 3.6
+    table = format_table(report)
+    assert "end to end, 1 face" in table and "targets met:" in table
+
+
+def test_memory_slope_is_a_least_squares_fit_in_mb_per_minute():
+    assert _slope_per_min([(0.0, 100.0), (30.0, 101.0), (60.0, 102.0)]) == pytest.approx(2.0)
+    assert _slope_per_min([(0.0, 100.0)]) == 0.0
