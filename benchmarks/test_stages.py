@@ -1,0 +1,64 @@
+"""Per-stage and end-to-end timings with pytest-benchmark (run: python -m pytest benchmarks --benchmark-enable)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import emoplay
+from emoplay._frames import to_gray, to_rgb_and_gray
+
+pytestmark = pytest.mark.bench
+
+
+def test_colour_conversion_rgb_and_gray(benchmark, frames):
+    benchmark(to_rgb_and_gray, frames[0])
+
+
+def test_colour_conversion_gray_only(benchmark, frames):
+    benchmark(to_gray, frames[0])
+
+
+def test_face_detection_640x480(benchmark, frames, stream_time):
+    rgb = to_rgb_and_gray(frames[0])[0]
+    with emoplay.FaceDetector() as detector:
+        found = benchmark(lambda: detector.detect(rgb, stream_time()))
+    assert len(found) == 1
+
+
+def test_crop_one_face(benchmark, classifier, frames, face_box):
+    gray = to_rgb_and_gray(frames[0])[1]
+    benchmark(classifier.crop_faces, gray, face_box[None])
+
+
+@pytest.mark.parametrize("faces", [1, 4])
+def test_classification(benchmark, classifier, crops, faces):
+    probs = benchmark(classifier.classify_crops, crops[:faces])
+    assert probs.shape == (faces, 7)
+
+
+def test_tracker_update_one_face(benchmark, face_box, stream_time):
+    tracker = emoplay.FaceTracker()
+    boxes, scores = face_box[None], np.array([0.95])
+    benchmark(lambda: tracker.update(boxes, stream_time(), scores))
+
+
+def test_debouncer_update(benchmark, stream_time):
+    debouncer = emoplay.Debouncer(emoplay.EMOTIONS)
+    probs = np.full(7, 0.1)
+    probs[6] = 0.4
+    benchmark(lambda: debouncer.update(1, probs, stream_time()))
+
+
+@pytest.mark.parametrize("detect_every", [1, 2])
+def test_pipeline_one_face(benchmark, frames, cycle, stream_time, detect_every):
+    next_frame = cycle(frames)
+    with emoplay.EmotionPipeline(emoplay.PipelineOptions(detect_every=detect_every)) as pipeline:
+        benchmark(lambda: pipeline.process(next_frame(), stream_time()))
+
+
+def test_pipeline_four_faces(benchmark, four_faces, cycle, stream_time):
+    next_frame = cycle(four_faces)
+    with emoplay.EmotionPipeline() as pipeline:
+        result = benchmark(lambda: pipeline.process(next_frame(), stream_time()))
+    assert len(result.detections) == 4
