@@ -95,6 +95,8 @@ class CameraIndicator:
         if style is None:
             return pygame.Rect(topleft, (0, 0))
         colour, label = style
+        if not getattr(self.sensor.source, "is_live", True):
+            label = label.replace("CAMERA", "VIDEO")  # a file or host frames: say so, with the same colours
         text = self.font.render(label, True, (255, 255, 255))
         pad, dot = 8, 14
         rect = pygame.Rect(topleft, (pad * 3 + dot + text.get_width(), max(text.get_height(), dot) + pad * 2))
