@@ -19,9 +19,8 @@ _SUBCOMMAND_MODULES = ("._cli_eval", "._cli_log", "._cli_bench")
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from ._events import CameraStateChanged, EmotionChanged, FaceFound, FaceLost, SensorError
+    from ._events import SensorError
     from ._classify import ClassifierOptions
-    from ._jsonable import event_to_dict
     from ._pipeline import PipelineOptions
     from ._sensor import Sensor, SensorOptions
 

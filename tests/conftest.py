@@ -37,6 +37,18 @@ def fer_val():
         return d["images"], d["labels"], tuple(str(c) for c in d["classes"])
 
 
+def few_faces(per_class: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """``per_class`` FER val faces of each class (real ones when ../shared is there, else synthetic)."""
+    if (FER / "val.npz").exists():
+        with np.load(FER / "val.npz") as d:
+            images, labels = d["images"], d["labels"]
+        keep = np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in range(7)])
+        return images[keep], labels[keep].astype(np.int64)
+    rng = np.random.default_rng(7)
+    labels = np.repeat(np.arange(7), per_class)
+    return rng.integers(0, 256, (len(labels), 48, 48), dtype=np.uint8), labels
+
+
 def face_frame(face48: np.ndarray, side: int = 240, context: int = 120) -> np.ndarray:
     """A BGR frame built from a 48x48 FER face: upscaled to ``side`` px with replicated-border context."""
     import cv2

@@ -7,7 +7,7 @@ import csv
 import numpy as np
 import pytest
 
-from conftest import FER
+from conftest import few_faces
 from emoplay._datasets import (
     FER2013_CLASSES,
     LabeledImages,
@@ -18,18 +18,6 @@ from emoplay._datasets import (
     read_npz,
 )
 from emoplay._errors import DataError
-
-
-def few_faces(per_class: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """``per_class`` FER val faces of each class (real ones when ../shared is there, else synthetic)."""
-    if (FER / "val.npz").exists():
-        with np.load(FER / "val.npz") as d:
-            images, labels = d["images"], d["labels"]
-        keep = np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in range(len(FER2013_CLASSES))])
-        return images[keep], labels[keep].astype(np.int64)
-    rng = np.random.default_rng(7)
-    labels = np.repeat(np.arange(len(FER2013_CLASSES)), per_class)
-    return rng.integers(0, 256, (len(labels), 48, 48), dtype=np.uint8), labels
 
 
 def write_csv(path, rows, header=("emotion", "pixels", "Usage")):

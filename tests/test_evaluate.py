@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import FER, face_frame
+from conftest import face_frame, few_faces
 from emoplay._classify import EmotionClassifier
 from emoplay._datasets import FER2013_CLASSES, LabeledImages
 from emoplay._errors import DataError
@@ -22,18 +22,6 @@ from emoplay._evaluate import (
     perturb,
     precision_recall_f1,
 )
-
-
-def few_faces(per_class: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """``per_class`` FER val faces of each class (real ones when ../shared is there, else synthetic)."""
-    if (FER / "val.npz").exists():
-        with np.load(FER / "val.npz") as d:
-            images, labels = d["images"], d["labels"]
-        keep = np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in range(len(FER2013_CLASSES))])
-        return images[keep], labels[keep].astype(np.int64)
-    rng = np.random.default_rng(7)
-    labels = np.repeat(np.arange(len(FER2013_CLASSES)), per_class)
-    return rng.integers(0, 256, (len(labels), 48, 48), dtype=np.uint8), labels
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import time
 import weakref
 from pathlib import Path
 
-import pytest
 
 import emoplay
 
