@@ -113,14 +113,26 @@ def _letterbox(pixels: np.ndarray) -> np.ndarray:
     return out
 
 
-def _photo_frames() -> list[np.ndarray]:
-    """Matplotlib's sample photo of Grace Hopper, cropped to 4:3 around the face and scaled to 640x480."""
+def _photo_frames(count: int = 32) -> list[np.ndarray]:
+    """Matplotlib's sample photo of Grace Hopper, cropped to 4:3 around the face and scaled to 640x480.
+
+    Each frame moves it by a pixel or two and adds sensor-like noise, as a camera would: no two frames
+    (and no two face crops) are identical, so no work is skipped that a camera would not let us skip.
+    """
     import cv2
     from matplotlib import cbook
 
     pixels = cv2.imread(str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))  # 512x600
-    crop = pixels[0:384, :]  # 512x384, face in the upper part
-    return [cv2.resize(crop, (FRAME_W, FRAME_H), interpolation=cv2.INTER_CUBIC)]
+    still = cv2.resize(pixels[0:384, :], (FRAME_W, FRAME_H), interpolation=cv2.INTER_CUBIC)  # face in the top
+    rng = np.random.default_rng(0)
+    frames = []
+    for k in range(count):
+        dx, dy = round(2 * math.sin(k / 5)), round(2 * math.cos(k / 7))
+        moved = cv2.warpAffine(still, np.float32([[1, 0, dx], [0, 1, dy]]), (FRAME_W, FRAME_H),
+                               borderMode=cv2.BORDER_REPLICATE)
+        noise = rng.normal(0, 2.0, moved.shape)
+        frames.append(np.clip(moved + noise, 0, 255).astype(np.uint8))
+    return frames
 
 
 def bench_frames() -> tuple[list[np.ndarray], str]:
@@ -129,7 +141,8 @@ def bench_frames() -> tuple[list[np.ndarray], str]:
 
     path = shared_video()
     if path is None:
-        return _photo_frames(), "matplotlib sample photo grace_hopper.jpg, 640x480 (no ../shared data here)"
+        return _photo_frames(), ("matplotlib's sample photo grace_hopper.jpg at 640x480, moved and noised per frame "
+                                 "(no ../shared data here)")
     cap = cv2.VideoCapture(str(path))
     frames = []
     try:
