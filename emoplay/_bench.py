@@ -467,7 +467,7 @@ def _feed(sensor, frames: list[np.ndarray], stop: threading.Event, on_tick) -> i
     return k
 
 
-def measure_import(settings: BenchSettings, video: Path) -> dict[str, float]:
+def measure_import(settings: BenchSettings, video: Path) -> tuple[dict[str, float], str]:
     """Import time and import-to-first-event, each in a fresh interpreter; the median of several runs."""
     code = (
         "import json, time\n"
@@ -493,8 +493,9 @@ def measure_import(settings: BenchSettings, video: Path) -> dict[str, float]:
     # Warm the file cache first: the first run after an install reads every module from disk.
     _run_child("import json, emoplay; print(json.dumps({}))", 120)
     runs = [_run_child(code, 120) for _ in range(1 if settings.fast else 5)]
+    first = ", ".join(sorted({r["event"] for r in runs}))
     return {"import_s": statistics.median(r["import_s"] for r in runs),
-            "import_to_first_event_s": statistics.median(r["first_s"] for r in runs)}
+            "import_to_first_event_s": statistics.median(r["first_s"] for r in runs)}, f"{first} from {video.name}"
 
 
 def measure_fed_30fps(seconds: float, detect_every: int = 1) -> dict[str, float]:
@@ -587,7 +588,8 @@ def run_bench(settings: BenchSettings, progress=None) -> dict:
         say("end to end")
         e2e = measure_end_to_end(frames, box, settings, Path(tmp))
         say("import and first event")
-        results.update(measure_import(settings, shared_video() or Path(tmp) / "one_face.mp4"))
+        imported, first_event = measure_import(settings, shared_video() or Path(tmp) / "one_face.mp4")
+        results.update(imported)
     say("event latency")
     latency, latency_source = measure_event_latency(settings)
     results.update(latency)
@@ -614,6 +616,7 @@ def run_bench(settings: BenchSettings, progress=None) -> dict:
         "info": {
             "frames": frames_source,
             "event_latency_frames": latency_source,
+            "first_event": first_event,
             "faces_detected_per_frame": faces,
             "model": model,
             "mode": "fast" if settings.fast else "full",
@@ -629,6 +632,7 @@ def format_table(report: dict) -> str:
              f"{info['machine']['cpus']} CPUs, Python {info['machine']['python']}",
              f"frames: {info['frames']}",
              f"event latency frames: {info['event_latency_frames']}",
+             f"first event after import: {info['first_event']}",
              f"model: {info['model']}",
              "",
              f"{'measure':50} {'value':>10} {'unit':6} {'target':>10}  met"]

@@ -36,6 +36,7 @@ def test_fast_bench_reports_every_figure_and_target(capsys):
     assert report["all_met"] == all(t["met"] for t in report["targets"].values())
     assert report["info"]["mode"] == "fast"
     assert report["info"]["frames"] and report["info"]["event_latency_frames"]
+    assert report["info"]["first_event"].split()[0] in ("FaceFound", "EmotionChanged")
     # every frame of the end-to-end runs had its faces: the one-face and four-face figures are what they say
     faces = report["info"]["faces_detected_per_frame"]
     assert faces["1 face"] >= 0.9 and faces["4 faces"] >= 3.6
