@@ -37,7 +37,7 @@ def tiny_fer(tmp_path):
 
 def test_one_short_epoch_trains_resumes_and_exports(tiny_fer, tmp_path):
     import train
-    from export import export_onnx
+    from export import export_model
 
     run = tmp_path / "run"
     args = ["--run-dir", str(run), "--data-dir", str(tiny_fer), "--epochs", "2", "--batch-size", "64",
@@ -50,7 +50,7 @@ def test_one_short_epoch_trains_resumes_and_exports(tiny_fer, tmp_path):
     assert [h["epoch"] for h in json.loads((run / "history.json").read_text())["history"]] == [1, 2]
 
     out = tmp_path / "models" / "emotion_cnn.onnx"
-    export_onnx(run / "best.pt", out)
+    export_model(run / "best.pt", out, data_dir=tiny_fer)  # float32 verified, then int8 tried
     assert (out.parent / "SHA256SUMS").read_text().split()[1] == "emotion_cnn.onnx"
 
     import emoplay

@@ -1,11 +1,12 @@
 """Export a training checkpoint to ONNX with emoplay's preprocessing contract as metadata.
 
-    python models/training/export.py runs/emotion/best.pt --out models/emotion_cnn.onnx
+    python models/training/export.py runs/emotion/best.pt --out models/emotion_cnn.onnx [--float32]
 
 The runtime reads everything it needs from the metadata (``emoplay.*`` keys):
 input size, normalisation, class names, version, training data and validation
 accuracy. The exported graph is checked against PyTorch on real and random
-inputs before the file is written, and models/SHA256SUMS is updated.
+inputs before the file is written, then quantised to int8 if that keeps accuracy
+within 0.5 point and is faster (quantize.py), and models/SHA256SUMS is updated.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def update_checksums(model_path: Path) -> None:
     sums_path.write_text("".join(f"{d}  {n}\n" for n, d in sorted(lines.items())))
 
 
-def export_onnx(checkpoint: Path, out: Path, version: str = MODEL_VERSION) -> Path:
+def export_onnx(checkpoint: Path, out: Path, version: str = MODEL_VERSION, checksums: bool = True) -> Path:
     import onnx
     import onnxruntime as ort
 
@@ -91,9 +92,47 @@ def export_onnx(checkpoint: Path, out: Path, version: str = MODEL_VERSION) -> Pa
         raise SystemExit(f"ONNX output differs from PyTorch (max abs error {err:.2e}); not writing {out}")
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, str(out))
-    update_checksums(out)
+    if checksums:
+        update_checksums(out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB), max |onnx - torch| = {err:.2e}, "
           f"val accuracy {state['val_acc']:.4f} at epoch {state['epoch']}", file=sys.stderr)
+    return out
+
+
+def export_model(checkpoint: Path, out: Path, version: str = MODEL_VERSION, int8: bool = True,
+                 data_dir: Path | None = None) -> Path:
+    """Export float32 (verified against PyTorch); with ``int8``, ship the int8 model if it earns its place.
+
+    The int8 model is kept only if its val.npz accuracy is within 0.5 point of float32 and it is faster
+    (models/training/quantize.py); its metadata then records the quantisation and its own accuracy.
+    """
+    if not int8:
+        return export_onnx(checkpoint, out, version)
+    import shutil
+
+    import onnx
+    from quantize import DEFAULT_DATA, quantize
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32, q8 = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        export_onnx(checkpoint, fp32, version, checksums=False)
+        result = quantize(fp32, q8, data_dir or DEFAULT_DATA)
+        print(json.dumps(result), file=sys.stderr)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if not result["keep_int8"]:
+            print("int8 does not meet the bar (within 0.5 point and faster): shipping float32", file=sys.stderr)
+            shutil.copyfile(fp32, out)
+        else:
+            proto = onnx.load(str(q8))
+            meta = {p.key: p for p in proto.metadata_props}
+            meta["emoplay.val_accuracy"].value = f"{result['int8']['accuracy']:.4f}"
+            extra = proto.metadata_props.add()
+            extra.key = "emoplay.quantization"
+            extra.value = (f"int8 static QDQ, per-channel weights, calibrated on 1000 training images; float32 val "
+                           f"accuracy {result['float32']['accuracy']:.4f}, int8 {result['int8']['accuracy']:.4f}")
+            onnx.save(proto, str(out))
+    update_checksums(out)
+    print(f"shipped {out} ({out.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)
     return out
 
 
@@ -102,8 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "emotion_cnn.onnx")
     parser.add_argument("--version", default=MODEL_VERSION)
+    parser.add_argument("--float32", action="store_true", help="ship float32 without trying int8")
+    parser.add_argument("--data-dir", type=Path, help="FER2013 folder for int8 calibration and checks")
     args = parser.parse_args(argv)
-    export_onnx(args.checkpoint, args.out, args.version)
+    export_model(args.checkpoint, args.out, args.version, int8=not args.float32, data_dir=args.data_dir)
     return 0
 
 

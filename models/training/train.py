@@ -198,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="where checkpoints and history.json go")
     parser.add_argument("--resume", action="store_true", help="continue from run-dir/last.pt")
     parser.add_argument("--export", metavar="ONNX", help="export the best checkpoint to this ONNX file")
+    parser.add_argument("--float32", action="store_true", help="with --export: ship float32, do not try int8")
     defaults = TrainOptions()
     for name, value in asdict(defaults).items():
         if isinstance(value, (int, float, str)):
@@ -206,9 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     opts = TrainOptions(**{k: getattr(args, k) for k in asdict(defaults) if hasattr(args, k)})
     best = train(opts, Path(args.run_dir), args.resume)
     if args.export:
-        from export import export_onnx
+        from export import export_model
 
-        export_onnx(best, Path(args.export))
+        export_model(best, Path(args.export), int8=not args.float32, data_dir=Path(opts.data_dir))
     return 0
 
 
