@@ -49,6 +49,8 @@ class TrainOptions:
     threads: int = 2
     limit_train: int = 0  # use only the first N training images (smoke tests); 0 = all
     limit_val: int = 0
+    init_from: str = ""  # start from this checkpoint's weights (a warm restart: a new, shorter cycle)
+    pct_start: float = 0.15  # share of the run spent raising the learning rate
     stop_after: int = 0  # end this process after that epoch, as if interrupted (resume with --resume); 0 = never
     augment: dict = field(default_factory=lambda: asdict(AugmentOptions()))
 
@@ -122,12 +124,17 @@ def train(opts: TrainOptions, run_dir: Path, resume: bool) -> Path:
                                 weight_decay=opts.weight_decay)
     batches = len(x_train) // opts.batch_size
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=opts.max_lr, epochs=opts.epochs,
-                                                    steps_per_epoch=batches, pct_start=0.15)
+                                                    steps_per_epoch=batches, pct_start=opts.pct_start)
     gen = torch.Generator().manual_seed(opts.seed)
     aug = AugmentOptions(**{k: tuple(v) if isinstance(v, list) else v for k, v in opts.augment.items()})
     start_epoch, best_acc, best_epoch, history = 0, -1.0, -1, []
 
     ckpt_path = run_dir / "last.pt"
+    if opts.init_from and not (resume and ckpt_path.exists()):
+        start = torch.load(opts.init_from, weights_only=False)
+        model.load_state_dict(start["model"])
+        ema.load_state_dict(start["model"])
+        print(f"starting from the weights of {opts.init_from} (val {start['val_acc']:.4f})", file=sys.stderr)
     if resume and ckpt_path.exists():
         state = torch.load(ckpt_path, weights_only=False)
         model.load_state_dict(state["model"])
