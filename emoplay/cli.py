@@ -25,7 +25,7 @@ def _watch(args: argparse.Namespace) -> int:
     from ._sensor import Sensor, SensorOptions
 
     source = "camera" if args.source == "camera" else args.source
-    options = SensorOptions(source=source, realtime=args.realtime,
+    options = SensorOptions(source=source, realtime=args.realtime, width=args.width, height=args.height, fps=args.fps,
                             pipeline=PipelineOptions(classifier=ClassifierOptions(threads=args.threads)))
     key = None
     if args.log:
@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "folder of images (default: camera)")
     watch.add_argument("--json", action="store_true", help="one JSON object per event and line")
     watch.add_argument("--realtime", action="store_true", help="play video files at their own speed")
+    watch.add_argument("--width", type=int, help="camera: requested frame width")
+    watch.add_argument("--height", type=int, help="camera: requested frame height")
+    watch.add_argument("--fps", type=float, help="camera: requested frame rate")
     watch.add_argument("--max-seconds", type=float, default=0, help="stop after this many seconds (0: never)")
     watch.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default 1)")
     watch.add_argument("--yes", action="store_true", help="the user consents to the camera (no prompt)")
