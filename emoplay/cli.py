@@ -86,8 +86,8 @@ def _print_event(event: object, as_json: bool) -> None:
         line = f"{t}  face {event.track_id} found at {event.box}" + (" (primary)" if event.is_primary else "")
     elif isinstance(event, FaceLost):
         line = f"{t}  face {event.track_id} lost"
-    elif isinstance(event, CameraStateChanged):
-        line = f"{t}  camera {event.current.value}: {event.reason}"
+    elif isinstance(event, CameraStateChanged):  # on the sensor's clock, not the stream's: no time shown
+        line = f"{'':9}  camera {event.current.value}: {event.reason}"
     elif isinstance(event, SensorError):
         line = f"{t}  error: {event.message}"
     else:
