@@ -185,7 +185,8 @@ def write_video(frames: list[np.ndarray], path: Path) -> Path:
 
 
 # -- small helpers -----------------------------------------------------------------------------------------------
-def _median_ms(fn, repeat: int) -> float:
+def median_ms(fn, repeat: int = 50) -> float:
+    """Median wall time of ``fn()`` in milliseconds, after one warm-up call."""
     fn()
     times = []
     for _ in range(repeat):
@@ -263,12 +264,12 @@ def measure_stages(frames: list[np.ndarray], settings: BenchSettings) -> tuple[d
         if len(found) == 0:
             raise RuntimeError("the benchmark frame has no detectable face")
         clock = iter(range(1, 10**9))
-        out["detect_ms"] = _median_ms(lambda: detector.detect(rgb, next(clock) / FPS), settings.repeats)
+        out["detect_ms"] = median_ms(lambda: detector.detect(rgb, next(clock) / FPS), settings.repeats)
     with EmotionClassifier() as classifier:
         one = classifier.crop_faces(gray, found.boxes[:1])
         four = np.repeat(one, 4, axis=0)
-        out["classify_ms_per_face"] = _median_ms(lambda: classifier.classify_crops(one), settings.repeats)
-        out["classify_ms_batch4"] = _median_ms(lambda: classifier.classify_crops(four), settings.repeats)
+        out["classify_ms_per_face"] = median_ms(lambda: classifier.classify_crops(one), settings.repeats)
+        out["classify_ms_batch4"] = median_ms(lambda: classifier.classify_crops(four), settings.repeats)
     return out, found.boxes[0]
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
-import time
 from importlib import metadata
 
 import numpy as np
@@ -64,18 +62,9 @@ def _models() -> list[dict]:
     return rows
 
 
-def _median_ms(fn, repeat: int = 50) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
-
-
 def stage_timings() -> dict[str, float]:
     """Median milliseconds per stage on a synthetic 640x480 frame, one thread."""
+    from ._bench import median_ms
     from ._classify import EmotionClassifier
     from ._detect import DetectorOptions, FaceDetector
     from ._frames import to_rgb_and_gray
@@ -84,14 +73,14 @@ def stage_timings() -> dict[str, float]:
     frame = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
     faces = rng.integers(0, 256, (4, 48, 48), dtype=np.uint8)
     rgb, gray = to_rgb_and_gray(frame)
-    out = {"colour conversion (640x480)": _median_ms(lambda: to_rgb_and_gray(frame))}
+    out = {"colour conversion (640x480)": median_ms(lambda: to_rgb_and_gray(frame))}
     with FaceDetector(DetectorOptions(video_mode=False)) as detector:
-        out["face detection (640x480)"] = _median_ms(lambda: detector.detect(rgb))
+        out["face detection (640x480)"] = median_ms(lambda: detector.detect(rgb))
     with EmotionClassifier() as classifier:
         box = np.array([[220, 140, 200, 200]])
-        out["crop + resize (1 face)"] = _median_ms(lambda: classifier.crop_faces(gray, box))
-        out["classification (1 face)"] = _median_ms(lambda: classifier.classify_crops(faces[:1]))
-        out["classification (4 faces)"] = _median_ms(lambda: classifier.classify_crops(faces))
+        out["crop + resize (1 face)"] = median_ms(lambda: classifier.crop_faces(gray, box))
+        out["classification (1 face)"] = median_ms(lambda: classifier.classify_crops(faces[:1]))
+        out["classification (4 faces)"] = median_ms(lambda: classifier.classify_crops(faces))
     return out
 
 
