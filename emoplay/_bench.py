@@ -196,25 +196,28 @@ def median_ms(fn, repeat: int = 50) -> float:
     return statistics.median(times)
 
 
-def rss_mb() -> float:
-    """Resident memory of this process now, MB (Linux /proc; elsewhere the high-water mark)."""
+def _proc_status_mb(field: str) -> float | None:
+    """A memory field of /proc/self/status (``VmRSS``, ``VmHWM``) in MB; None where there is no /proc."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return peak_rss_mb()
+    return None
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now, MB (Linux /proc; elsewhere the high-water mark)."""
+    now = _proc_status_mb("VmRSS")
+    return peak_rss_mb() if now is None else now
 
 
 def peak_rss_mb() -> float:
     """Peak resident memory of this process, MB."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
+    peak_mb = _proc_status_mb("VmHWM")
+    if peak_mb is not None:
+        return peak_mb
     import resource
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -49,6 +49,27 @@ def few_faces(per_class: int = 2) -> tuple[np.ndarray, np.ndarray]:
     return rng.integers(0, 256, (len(labels), 48, 48), dtype=np.uint8), labels
 
 
+def run_video(pipeline, path: Path):
+    """Every frame of a video through ``pipeline``: (events, per-frame probabilities, last timestamp)."""
+    from emoplay._sources import EndOfStream, VideoFileSource
+
+    source = VideoFileSource(path)
+    source.open()
+    events, probs, last = [], [], 0.0
+    try:
+        while True:
+            frame = source.read(1.0)
+            result = pipeline.process(frame.pixels, frame.timestamp)
+            events += result.events
+            probs.append(result.probabilities)
+            last = frame.timestamp
+    except EndOfStream:
+        events += pipeline.end_stream(last)
+    finally:
+        source.close()
+    return events, probs, last
+
+
 def face_frame(face48: np.ndarray, side: int = 240, context: int = 120) -> np.ndarray:
     """A BGR frame built from a 48x48 FER face: upscaled to ``side`` px with replicated-border context."""
     import cv2

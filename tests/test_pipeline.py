@@ -7,7 +7,7 @@ import pytest
 
 import emoplay
 from emoplay import EmotionChanged, FaceFound, FaceLost
-from emoplay._sources import EndOfStream, VideoFileSource
+from conftest import run_video
 
 
 @pytest.fixture(scope="module")
@@ -16,24 +16,8 @@ def pipeline():
         yield p
 
 
-def run_video(pipeline, path):
-    source = VideoFileSource(path)
-    source.open()
-    events, last = [], 0.0
-    try:
-        while True:
-            frame = source.read(1.0)
-            events += pipeline.process(frame.pixels, frame.timestamp).events
-            last = frame.timestamp
-    except EndOfStream:
-        events += pipeline.end_stream(last)
-    finally:
-        source.close()
-    return events, last
-
-
 def test_single_face_video_one_face_then_happy(pipeline, video):
-    events, _ = run_video(pipeline, video("single_face.mp4"))
+    events, _, _ = run_video(pipeline, video("single_face.mp4"))
     faces = [e for e in events if isinstance(e, (FaceFound, FaceLost))]
     assert [type(e) for e in faces] == [FaceFound, FaceLost]
     assert faces[0].is_primary
@@ -49,7 +33,7 @@ def test_single_face_video_one_face_then_happy(pipeline, video):
 
 
 def test_face_leaves_the_scene(pipeline, video):
-    events, last = run_video(pipeline, video("face_then_noface.mov"))
+    events, _, last = run_video(pipeline, video("face_then_noface.mov"))
     faces = [e for e in events if isinstance(e, (FaceFound, FaceLost))]
     assert [type(e) for e in faces] == [FaceFound, FaceLost]
     assert faces[0].timestamp < 0.5
@@ -57,7 +41,7 @@ def test_face_leaves_the_scene(pipeline, video):
 
 
 def test_face_enters_the_scene(pipeline, video):
-    events, _ = run_video(pipeline, video("noface_then_face.mov"))
+    events, _, _ = run_video(pipeline, video("noface_then_face.mov"))
     found = [e for e in events if isinstance(e, FaceFound)]
     assert len(found) == 1
     assert 3.0 < found[0].timestamp < 4.5
@@ -65,7 +49,7 @@ def test_face_enters_the_scene(pipeline, video):
 
 
 def test_animation_without_a_real_face_gives_no_events(pipeline, video):
-    events, _ = run_video(pipeline, video("no_face_animation.mp4"))
+    events, _, _ = run_video(pipeline, video("no_face_animation.mp4"))
     assert events == []
 
 

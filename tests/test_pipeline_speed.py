@@ -8,25 +8,12 @@ import pytest
 import emoplay
 from emoplay import EmotionChanged, FaceFound, FaceLost
 from emoplay._frames import to_gray, to_rgb_and_gray
-from emoplay._sources import EndOfStream, VideoFileSource
+from conftest import run_video
 
 
 def events_of(options, path):
-    source = VideoFileSource(path)
-    source.open()
-    events, probs, last = [], [], 0.0
     with emoplay.EmotionPipeline(options) as pipeline:
-        try:
-            while True:
-                frame = source.read(1.0)
-                result = pipeline.process(frame.pixels, frame.timestamp)
-                events += result.events
-                probs.append(result.probabilities)
-                last = frame.timestamp
-        except EndOfStream:
-            events += pipeline.end_stream(last)
-        finally:
-            source.close()
+        events, probs, _ = run_video(pipeline, path)
     return events, probs
 
 
