@@ -210,6 +210,7 @@ class Sensor:
     # -- the worker ------------------------------------------------------------------------------------------
     def _run(self) -> None:
         pipeline = self._pipeline
+        last_timestamp: float | None = None  # of the last frame processed: when its faces were last seen
         try:
             while not self._stop.is_set():
                 if self._needs_indicator and self.clock() - self._last_heartbeat > self.options.indicator_timeout_s:
@@ -226,7 +227,7 @@ class Sensor:
                 self.last_result = result
                 self._events.extend(result.events)
         except EndOfStream:
-            self._events.extend(pipeline.end_stream(locals().get("last_timestamp", self.clock())))
+            self._events.extend(pipeline.end_stream(self.clock() if last_timestamp is None else last_timestamp))
             self.source.close()
             self._set_state(CameraState.OFF, "end of stream")
         except BaseException as e:  # noqa: BLE001 - every worker failure must reach the host
