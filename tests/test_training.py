@@ -70,3 +70,18 @@ def test_augmentation_is_seeded_and_keeps_range():
     assert torch.equal(a, b) and a.shape == x.shape
     assert float(a.min()) >= 0 and float(a.max()) <= 1
     assert not torch.equal(a, augment_batch(x, torch.Generator().manual_seed(2)))
+
+
+def test_network_shapes_and_checkpoints_from_before_the_options():
+    from net import EmotionNet, build, parse_widths
+
+    assert parse_widths("48,96,192,384") == (48, 96, 192, 384) == parse_widths("48-96-192-384")
+    with pytest.raises(ValueError, match="four positive stage widths"):
+        parse_widths("48,96")
+    with pytest.raises(ValueError, match="head"):
+        EmotionNet(head="flat")
+    x = torch.zeros(2, 1, 48, 48)
+    for net in (EmotionNet(), EmotionNet((8, 8, 8, 8), "gap"), build({"widths": "8,16,16,16", "head": "spatial"})):
+        assert net.eval()(x).shape == (2, 7)
+    old = build(None)  # model 1.0.0's checkpoints carry no widths/head: its 32-64-128-256 GAP network
+    assert old.features[0].out_channels == 32 and isinstance(old.classifier[0], torch.nn.AdaptiveAvgPool2d)

@@ -23,9 +23,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from net import CLASS_NAMES, INPUT_SIZE, EmotionNet  # noqa: E402
+from net import CLASS_NAMES, INPUT_SIZE, Ensemble, build  # noqa: E402
 
-MODEL_VERSION = "1.0.0"
+MODEL_VERSION = "1.1.0"
 TRAINING_DATA = "FER2013 Training split (28,709 images); selected on PublicTest (val.npz)"
 
 
@@ -40,14 +40,38 @@ def update_checksums(model_path: Path) -> None:
     sums_path.write_text("".join(f"{d}  {n}\n" for n, d in sorted(lines.items())))
 
 
-def export_onnx(checkpoint: Path, out: Path, version: str = MODEL_VERSION, checksums: bool = True) -> Path:
+def describe(model: torch.nn.Module) -> str:
+    if isinstance(model, Ensemble):
+        return "ensemble (mean probabilities) of: " + "; ".join(describe(m) for m in model.members)
+    widths = [m.out_channels for m in model.features if isinstance(m, torch.nn.Conv2d)][1::2]
+    head = "global-average-pooling" if isinstance(model.classifier[0], torch.nn.AdaptiveAvgPool2d) else "spatial"
+    params = sum(p.numel() for p in model.parameters())
+    return f"VGG-style CNN, stage widths {'-'.join(map(str, widths))}, {head} head, {params / 1e6:.2f} M parameters"
+
+
+def load_checkpoints(checkpoints: list[Path]) -> tuple[torch.nn.Module, dict]:
+    """One checkpoint's network, or an :class:`Ensemble` of several; and the first one's state."""
+    members, first = [], None
+    for path in checkpoints:
+        state = torch.load(path, weights_only=False)
+        if first is None:
+            first = state
+        elif (state["mean"], state["std"]) != (first["mean"], first["std"]):
+            raise SystemExit(f"{path} normalises its input differently from {checkpoints[0]}: cannot ensemble them")
+        member = build(state.get("options"))
+        member.load_state_dict(state["model"])
+        members.append(member.eval())
+    model = members[0] if len(members) == 1 else Ensemble(members).eval()
+    return model, first
+
+
+def export_onnx(checkpoint: Path | list[Path], out: Path, version: str = MODEL_VERSION,
+                checksums: bool = True) -> Path:
     import onnx
     import onnxruntime as ort
 
-    state = torch.load(checkpoint, weights_only=False)
-    model = EmotionNet()
-    model.load_state_dict(state["model"])
-    model.eval()
+    checkpoints = [checkpoint] if isinstance(checkpoint, Path) else list(checkpoint)
+    model, state = load_checkpoints(checkpoints)
     dummy = torch.zeros(1, 1, INPUT_SIZE, INPUT_SIZE)
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "model.onnx"
@@ -68,7 +92,8 @@ def export_onnx(checkpoint: Path, out: Path, version: str = MODEL_VERSION, check
         "emoplay.model_version": version,
         "emoplay.training_data": TRAINING_DATA,
         "emoplay.val_accuracy": f"{state['val_acc']:.4f}",
-        "emoplay.epoch": str(state["epoch"]),
+        "emoplay.epoch": "+".join(str(torch.load(c, weights_only=False)["epoch"]) for c in checkpoints),
+        "emoplay.architecture": describe(model),
         # Where a FER2013 crop sits around a MediaPipe face box: measured by detecting 533 of 600 val faces
         # upscaled to 240 px (crop side = 1.2 x box side, box centre at 0.506 / 0.565 of the crop).
         "emoplay.crop_scale": "1.2",
@@ -95,56 +120,58 @@ def export_onnx(checkpoint: Path, out: Path, version: str = MODEL_VERSION, check
     if checksums:
         update_checksums(out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB), max |onnx - torch| = {err:.2e}, "
-          f"val accuracy {state['val_acc']:.4f} at epoch {state['epoch']}", file=sys.stderr)
+          f"{describe(model)}", file=sys.stderr)
     return out
 
 
-def export_model(checkpoint: Path, out: Path, version: str = MODEL_VERSION, int8: bool = True,
+def export_model(checkpoint: Path | list[Path], out: Path, version: str = MODEL_VERSION, int8: bool = True,
                  data_dir: Path | None = None) -> Path:
     """Export float32 (verified against PyTorch); with ``int8``, ship the int8 model if it earns its place.
 
     The int8 model is kept only if its val.npz accuracy is within 0.5 point of float32 and it is faster
-    (models/training/quantize.py); its metadata then records the quantisation and its own accuracy.
+    (models/training/quantize.py). The shipped file's metadata records the val.npz accuracy measured on
+    that very file (and, for int8, the quantisation and the float32 accuracy).
     """
-    if not int8:
-        return export_onnx(checkpoint, out, version)
-    import shutil
-
     import onnx
-    from quantize import DEFAULT_DATA, quantize
+    from quantize import DEFAULT_DATA, measure_on_val, quantize
 
+    data_dir = data_dir or DEFAULT_DATA
     with tempfile.TemporaryDirectory() as tmp:
         fp32, q8 = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         export_onnx(checkpoint, fp32, version, checksums=False)
-        result = quantize(fp32, q8, data_dir or DEFAULT_DATA)
-        print(json.dumps(result), file=sys.stderr)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if not result["keep_int8"]:
-            print("int8 does not meet the bar (within 0.5 point and faster): shipping float32", file=sys.stderr)
-            shutil.copyfile(fp32, out)
+        if int8:
+            result = quantize(fp32, q8, data_dir)
+            print(json.dumps(result), file=sys.stderr)
+            if not result["keep_int8"]:
+                print("int8 does not meet the bar (within 0.5 point and faster): shipping float32", file=sys.stderr)
         else:
-            proto = onnx.load(str(q8))
-            meta = {p.key: p for p in proto.metadata_props}
-            meta["emoplay.val_accuracy"].value = f"{result['int8']['accuracy']:.4f}"
+            result = {"float32": measure_on_val(fp32, data_dir), "keep_int8": False}
+        proto = onnx.load(str(q8 if result["keep_int8"] else fp32))
+        meta = {p.key: p for p in proto.metadata_props}
+        meta["emoplay.val_accuracy"].value = f"{result['int8' if result['keep_int8'] else 'float32']['accuracy']:.4f}"
+        if result["keep_int8"]:
             extra = proto.metadata_props.add()
             extra.key = "emoplay.quantization"
             extra.value = (f"int8 static QDQ, per-channel weights, calibrated on 1000 training images; float32 val "
                            f"accuracy {result['float32']['accuracy']:.4f}, int8 {result['int8']['accuracy']:.4f}")
-            onnx.save(proto, str(out))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        onnx.save(proto, str(out))
     update_checksums(out)
-    print(f"shipped {out} ({out.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)
+    print(f"shipped {out} ({out.stat().st_size / 1e6:.2f} MB), val accuracy {meta['emoplay.val_accuracy'].value}",
+          file=sys.stderr)
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("checkpoint", type=Path, nargs="+",
+                        help="a training checkpoint (best.pt); several make one ensemble model")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "emotion_cnn.onnx")
     parser.add_argument("--version", default=MODEL_VERSION)
     parser.add_argument("--float32", action="store_true", help="ship float32 without trying int8")
     parser.add_argument("--data-dir", type=Path, help="FER2013 folder for int8 calibration and checks")
     args = parser.parse_args(argv)
-    export_model(args.checkpoint, args.out, args.version, int8=not args.float32, data_dir=args.data_dir)
+    export_model(args.checkpoint if len(args.checkpoint) > 1 else args.checkpoint[0], args.out, args.version, int8=not args.float32, data_dir=args.data_dir)
     return 0
 
 

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from augment import AugmentOptions, augment_batch  # noqa: E402
-from net import CLASS_NAMES, EmotionNet  # noqa: E402
+from net import CLASS_NAMES, HEAD, STAGE_WIDTHS, EmotionNet, parse_widths  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "fer2013"
@@ -37,7 +37,9 @@ DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "fer2013"
 @dataclass
 class TrainOptions:
     data_dir: str = str(DEFAULT_DATA)
-    epochs: int = 75
+    epochs: int = 68
+    widths: str = ",".join(str(w) for w in STAGE_WIDTHS)  # four stage widths of the VGG-style trunk
+    head: str = HEAD  # "spatial" (3x3 conv over the last map) or "gap" (global average pooling, model 1.0.0)
     batch_size: int = 128
     max_lr: float = 0.04
     weight_decay: float = 5e-4
@@ -116,7 +118,8 @@ def train(opts: TrainOptions, run_dir: Path, resume: bool) -> Path:
     weights = (counts.sum() / np.maximum(counts, 1)) ** opts.class_weight_power
     weights = torch.tensor(weights / (weights * counts).sum() * counts.sum(), dtype=torch.float32)
 
-    model = EmotionNet()
+    # channels_last: oneDNN's bf16 convolutions run ~25 % faster on this CPU in that layout.
+    model = EmotionNet(parse_widths(opts.widths), opts.head).to(memory_format=torch.channels_last)
     ema = copy.deepcopy(model)
     for p in ema.parameters():
         p.requires_grad_(False)
@@ -151,10 +154,10 @@ def train(opts: TrainOptions, run_dir: Path, resume: bool) -> Path:
     for epoch in range(start_epoch, opts.epochs):
         model.train()
         order = torch.randperm(len(x_train), generator=gen)
-        total_loss = 0.0
+        total_loss, correct = 0.0, 0
         for b in range(batches):
             idx = order[b * opts.batch_size:(b + 1) * opts.batch_size]
-            xb = (augment_batch(x_train[idx], gen, aug) - mean) / std
+            xb = ((augment_batch(x_train[idx], gen, aug) - mean) / std).contiguous(memory_format=torch.channels_last)
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 logits = model(xb)
             loss = F.cross_entropy(logits.float(), y_train[idx], weight=weights,
@@ -171,13 +174,15 @@ def train(opts: TrainOptions, run_dir: Path, resume: bool) -> Path:
                     else:
                         pe.copy_(pm)
             total_loss += float(loss.detach())
+            correct += int((logits.detach().argmax(1) == y_train[idx]).sum())
             progress.step(epoch, b, total_loss / (b + 1))
         val_acc = float((predict(ema, x_val, mean, std).argmax(1) == y_val).float().mean())
         raw_acc = float((predict(model, x_val, mean, std).argmax(1) == y_val).float().mean())
-        history.append({"epoch": epoch + 1, "loss": total_loss / batches, "val_acc_ema": val_acc,
+        history.append({"epoch": epoch + 1, "loss": total_loss / batches,
+                        "train_acc_augmented": correct / (batches * opts.batch_size), "val_acc_ema": val_acc,
                         "val_acc_raw": raw_acc, "lr": scheduler.get_last_lr()[0]})
         sys.stderr.write(f"\repoch {epoch + 1}/{opts.epochs} loss {total_loss / batches:.3f} "
-                         f"val {val_acc:.4f} (raw {raw_acc:.4f})" + " " * 20 + "\n")
+                         f"train {correct / (batches * opts.batch_size):.4f} val {val_acc:.4f} (raw {raw_acc:.4f})" + " " * 20 + "\n")
         if val_acc > best_acc:
             best_acc, best_epoch = val_acc, epoch + 1
             torch.save({"model": ema.state_dict(), "mean": mean, "std": std, "val_acc": val_acc,
