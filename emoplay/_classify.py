@@ -40,7 +40,7 @@ _REQUIRED_KEYS = ("emoplay.input_size", "emoplay.mean", "emoplay.std", "emoplay.
 class ClassifierOptions:
     model_path: str | None = None  # None: the shipped, checksum-verified model
     threads: int = 1  # onnxruntime intra-op threads; a game gives us a sliver of one core
-    flip_average: bool = False  # also classify the mirrored crop and average (2x the cost)
+    flip_average: bool = False  # also classify the mirrored crop here (the shipped model already does, inside)
 
     def __post_init__(self) -> None:
         if self.threads < 1:
@@ -59,6 +59,7 @@ class ModelInfo:
     training_data: str
     crop_scale: float
     crop_center: tuple[float, float]  # where the detector box centre sits in the crop, as fractions
+    architecture: str = ""  # e.g. "VGG-style CNN, stage widths 48-96-192-384, spatial head, 3.52 M parameters"
 
 
 class EmotionClassifier:
@@ -103,6 +104,7 @@ class EmotionClassifier:
                 crop_scale=float(meta.get("emoplay.crop_scale", "1.2")),
                 crop_center=(float(meta.get("emoplay.crop_center_x", "0.5")),
                              float(meta.get("emoplay.crop_center_y", "0.5"))),
+                architecture=meta.get("emoplay.architecture", ""),
             )
         except (ValueError, TypeError) as e:
             raise ModelError(f"{path} has malformed emoplay metadata ({e}); re-export it") from e

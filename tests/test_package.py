@@ -7,6 +7,7 @@ import subprocess
 import sys
 import zipfile
 
+import numpy as np
 import pytest
 
 import emoplay
@@ -56,6 +57,15 @@ def test_emotion_model_carries_its_contract():
     assert "FER2013" in info.training_data
     assert info.val_accuracy is not None and 0 < info.val_accuracy <= 1
     assert (models_dir() / "emotion_cnn.onnx").stat().st_size <= 5_000_000
+
+
+def test_shipped_model_meets_the_accuracy_target_and_its_metadata_is_true(fer_val):
+    images, labels, _ = fer_val
+    clf = emoplay.EmotionClassifier()
+    predicted = np.concatenate([clf.classify_crops(images[i:i + 256]).argmax(1) for i in range(0, len(images), 256)])
+    accuracy = float(np.mean(predicted == labels))
+    assert accuracy >= 0.70  # the target on val.npz (FER2013 PublicTest)
+    assert accuracy == pytest.approx(clf.info.val_accuracy, abs=5e-5)  # metadata says what the file does
 
 
 def test_corrupt_model_file_is_a_clear_checksum_error(tmp_path, monkeypatch):

@@ -60,6 +60,18 @@ def test_one_short_epoch_trains_resumes_and_exports(tiny_fer, tmp_path):
     probs = clf.classify_crops(np.zeros((2, 48, 48), np.uint8))
     assert probs.shape == (2, 7) and np.allclose(probs.sum(1), 1, atol=1e-5)
 
+    # Several checkpoints make one ensemble file whose output is the mean of the members' probabilities:
+    # an ensemble of a network with itself gives that network's probabilities back.
+    faces = np.load(tiny_fer / "val.npz")["images"][:16]
+    single, pair = tmp_path / "single.onnx", tmp_path / "pair.onnx"
+    export_model(run / "best.pt", single, int8=False, data_dir=tiny_fer)
+    export_model([run / "best.pt", run / "best.pt"], pair, int8=False, data_dir=tiny_fer)
+    one, two = (emoplay.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(p))) for p in (single, pair))
+    assert one.info.architecture.startswith("VGG-style CNN, stage widths 48-96-192-384")
+    assert two.info.architecture.startswith("ensemble (mean probabilities) of: VGG-style")
+    np.testing.assert_allclose(two.classify_crops(faces), one.classify_crops(faces), atol=1e-5)
+    assert two.info.val_accuracy == one.info.val_accuracy
+
 
 def test_augmentation_is_seeded_and_keeps_range():
     from augment import augment_batch

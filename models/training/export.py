@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from net import CLASS_NAMES, INPUT_SIZE, Ensemble, build  # noqa: E402
+from net import CLASS_NAMES, INPUT_SIZE, Ensemble, FlipAverage, build  # noqa: E402
 
 MODEL_VERSION = "1.1.0"
 TRAINING_DATA = "FER2013 Training split (28,709 images); selected on PublicTest (val.npz)"
@@ -41,6 +41,8 @@ def update_checksums(model_path: Path) -> None:
 
 
 def describe(model: torch.nn.Module) -> str:
+    if isinstance(model, FlipAverage):
+        return describe(model.net) + "; mean of the face and its mirror image"
     if isinstance(model, Ensemble):
         return "ensemble (mean probabilities) of: " + "; ".join(describe(m) for m in model.members)
     widths = [m.out_channels for m in model.features if isinstance(m, torch.nn.Conv2d)][1::2]
@@ -66,12 +68,14 @@ def load_checkpoints(checkpoints: list[Path]) -> tuple[torch.nn.Module, dict]:
 
 
 def export_onnx(checkpoint: Path | list[Path], out: Path, version: str = MODEL_VERSION,
-                checksums: bool = True) -> Path:
+                checksums: bool = True, flip_average: bool = True) -> Path:
     import onnx
     import onnxruntime as ort
 
     checkpoints = [checkpoint] if isinstance(checkpoint, Path) else list(checkpoint)
     model, state = load_checkpoints(checkpoints)
+    if flip_average:
+        model = FlipAverage(model).eval()
     dummy = torch.zeros(1, 1, INPUT_SIZE, INPUT_SIZE)
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "model.onnx"
@@ -125,7 +129,7 @@ def export_onnx(checkpoint: Path | list[Path], out: Path, version: str = MODEL_V
 
 
 def export_model(checkpoint: Path | list[Path], out: Path, version: str = MODEL_VERSION, int8: bool = True,
-                 data_dir: Path | None = None) -> Path:
+                 data_dir: Path | None = None, flip_average: bool = True) -> Path:
     """Export float32 (verified against PyTorch); with ``int8``, ship the int8 model if it earns its place.
 
     The int8 model is kept only if its val.npz accuracy is within 0.5 point of float32 and it is faster
@@ -138,7 +142,7 @@ def export_model(checkpoint: Path | list[Path], out: Path, version: str = MODEL_
     data_dir = data_dir or DEFAULT_DATA
     with tempfile.TemporaryDirectory() as tmp:
         fp32, q8 = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
-        export_onnx(checkpoint, fp32, version, checksums=False)
+        export_onnx(checkpoint, fp32, version, checksums=False, flip_average=flip_average)
         if int8:
             result = quantize(fp32, q8, data_dir)
             print(json.dumps(result), file=sys.stderr)
@@ -169,9 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "emotion_cnn.onnx")
     parser.add_argument("--version", default=MODEL_VERSION)
     parser.add_argument("--float32", action="store_true", help="ship float32 without trying int8")
+    parser.add_argument("--no-flip-average", action="store_true",
+                        help="one view per face (by default the file averages the face and its mirror image)")
     parser.add_argument("--data-dir", type=Path, help="FER2013 folder for int8 calibration and checks")
     args = parser.parse_args(argv)
-    export_model(args.checkpoint if len(args.checkpoint) > 1 else args.checkpoint[0], args.out, args.version, int8=not args.float32, data_dir=args.data_dir)
+    export_model(args.checkpoint if len(args.checkpoint) > 1 else args.checkpoint[0], args.out, args.version, int8=not args.float32, data_dir=args.data_dir,
+                 flip_average=not args.no_flip_average)
     return 0
 
 

@@ -92,3 +92,19 @@ class Ensemble(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.stack([m(x).softmax(1) for m in self.members]).mean(0).log()
+
+
+class FlipAverage(nn.Module):
+    """A network run on the face and on its mirror image; the output is the log of the two probabilities' mean.
+
+    Test-time flip averaging inside the model file: the runtime's one call per batch of faces does both
+    views (one batch of 2N), so its cost is in every figure that times the model.
+    """
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.net(torch.cat([x, x.flip(-1)])).softmax(1)
+        return p.reshape(2, -1, p.shape[1]).mean(0).log()

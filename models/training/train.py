@@ -211,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="continue from run-dir/last.pt")
     parser.add_argument("--export", metavar="ONNX", help="export the best checkpoint to this ONNX file")
     parser.add_argument("--float32", action="store_true", help="with --export: ship float32, do not try int8")
+    parser.add_argument("--no-flip-average", action="store_true",
+                        help="with --export: one view per face (by default the file averages the face and its mirror)")
     defaults = TrainOptions()
     for name, value in asdict(defaults).items():
         if isinstance(value, (int, float, str)):
@@ -221,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.export:
         from export import export_model
 
-        export_model(best, Path(args.export), int8=not args.float32, data_dir=Path(opts.data_dir))
+        export_model(best, Path(args.export), int8=not args.float32, data_dir=Path(opts.data_dir),
+                     flip_average=not args.no_flip_average)
     return 0
 
 
