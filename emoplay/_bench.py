@@ -51,7 +51,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("classify_ms_batch4", "classification, batch of 4 faces, 1 thread", "ms"),
     ("decode_ms", "video decode, 640x480 frame", "ms"),
     ("end_to_end_fps_1face", "end to end, 1 face, 640x480, 1 thread, defaults", "fps"),
-    ("end_to_end_fps_1face_detect_every_1", "end to end, 1 face, detect_every=1 (detector on every frame)", "fps"),
+    ("end_to_end_fps_1face_detect_every_1", "end to end, 1 face, detect_every=1", "fps"),
     ("end_to_end_fps_4faces", "end to end, 4 faces, 640x480, 1 thread", "fps"),
     ("end_to_end_cpu_per_wall", "end to end: process CPU time / wall time", "x"),
     ("cpu_share_30fps_percent", "CPU share of one core, fed 30 fps, defaults", "%"),
