@@ -51,20 +51,19 @@ def describe(model: torch.nn.Module) -> str:
     return f"VGG-style CNN, stage widths {'-'.join(map(str, widths))}, {head} head, {params / 1e6:.2f} M parameters"
 
 
-def load_checkpoints(checkpoints: list[Path]) -> tuple[torch.nn.Module, dict]:
-    """One checkpoint's network, or an :class:`Ensemble` of several; and the first one's state."""
-    members, first = [], None
+def load_checkpoints(checkpoints: list[Path]) -> tuple[torch.nn.Module, list[dict]]:
+    """One checkpoint's network, or an :class:`Ensemble` of several; and their states, in order."""
+    members, states = [], []
     for path in checkpoints:
         state = torch.load(path, weights_only=False)
-        if first is None:
-            first = state
-        elif (state["mean"], state["std"]) != (first["mean"], first["std"]):
+        if states and (state["mean"], state["std"]) != (states[0]["mean"], states[0]["std"]):
             raise SystemExit(f"{path} normalises its input differently from {checkpoints[0]}: cannot ensemble them")
         member = build(state.get("options"))
         member.load_state_dict(state["model"])
         members.append(member.eval())
+        states.append(state)
     model = members[0] if len(members) == 1 else Ensemble(members).eval()
-    return model, first
+    return model, states
 
 
 def export_onnx(checkpoint: Path | list[Path], out: Path, version: str = MODEL_VERSION,
@@ -73,7 +72,8 @@ def export_onnx(checkpoint: Path | list[Path], out: Path, version: str = MODEL_V
     import onnxruntime as ort
 
     checkpoints = [checkpoint] if isinstance(checkpoint, Path) else list(checkpoint)
-    model, state = load_checkpoints(checkpoints)
+    model, states = load_checkpoints(checkpoints)
+    state = states[0]
     if flip_average:
         model = FlipAverage(model).eval()
     dummy = torch.zeros(1, 1, INPUT_SIZE, INPUT_SIZE)
@@ -96,7 +96,7 @@ def export_onnx(checkpoint: Path | list[Path], out: Path, version: str = MODEL_V
         "emoplay.model_version": version,
         "emoplay.training_data": TRAINING_DATA,
         "emoplay.val_accuracy": f"{state['val_acc']:.4f}",
-        "emoplay.epoch": "+".join(str(torch.load(c, weights_only=False)["epoch"]) for c in checkpoints),
+        "emoplay.epoch": "+".join(str(s["epoch"]) for s in states),
         "emoplay.architecture": describe(model),
         # Where a FER2013 crop sits around a MediaPipe face box: measured by detecting 533 of 600 val faces
         # upscaled to 240 px (crop side = 1.2 x box side, box centre at 0.506 / 0.565 of the crop).
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="one view per face (by default the file averages the face and its mirror image)")
     parser.add_argument("--data-dir", type=Path, help="FER2013 folder for int8 calibration and checks")
     args = parser.parse_args(argv)
-    export_model(args.checkpoint if len(args.checkpoint) > 1 else args.checkpoint[0], args.out, args.version, int8=not args.float32, data_dir=args.data_dir,
+    export_model(args.checkpoint, args.out, args.version, int8=not args.float32, data_dir=args.data_dir,
                  flip_average=not args.no_flip_average)
     return 0
 

@@ -179,11 +179,12 @@ def train(opts: TrainOptions, run_dir: Path, resume: bool) -> Path:
             progress.step(epoch, b, total_loss / (b + 1))
         val_acc = float((predict(ema, x_val, mean, std).argmax(1) == y_val).float().mean())
         raw_acc = float((predict(model, x_val, mean, std).argmax(1) == y_val).float().mean())
-        history.append({"epoch": epoch + 1, "loss": total_loss / batches,
-                        "train_acc_augmented": correct / (batches * opts.batch_size), "val_acc_ema": val_acc,
+        train_acc = correct / (batches * opts.batch_size)  # on the augmented batches, while the weights moved
+        history.append({"epoch": epoch + 1, "loss": total_loss / batches, "train_acc_augmented": train_acc,
+                        "val_acc_ema": val_acc,
                         "val_acc_raw": raw_acc, "lr": scheduler.get_last_lr()[0]})
         sys.stderr.write(f"\repoch {epoch + 1}/{opts.epochs} loss {total_loss / batches:.3f} "
-                         f"train {correct / (batches * opts.batch_size):.4f} val {val_acc:.4f} (raw {raw_acc:.4f})" + " " * 20 + "\n")
+                         f"train {train_acc:.4f} val {val_acc:.4f} (raw {raw_acc:.4f})" + " " * 20 + "\n")
         if val_acc > best_acc:
             best_acc, best_epoch = val_acc, epoch + 1
             torch.save({"model": ema.state_dict(), "mean": mean, "std": std, "val_acc": val_acc,
