@@ -1,4 +1,10 @@
-"""Shared fixtures. Tests that need ../shared (videos, FER2013) skip with a reason when it is absent."""
+"""Shared fixtures.
+
+Tests that need the shared data (../shared: videos, FER2013) or an optional tool ask for it with
+:func:`require_shared` / :func:`require_module` / :func:`require`: when it is missing they skip
+with a reason on a developer machine, and FAIL in CI (``CI`` set, as ``.ci/run`` does), so a CI
+run can never pass by quietly skipping what it was meant to check.
+"""
 
 from __future__ import annotations
 
@@ -17,36 +23,59 @@ VIDEOS = SHARED / "data" / "videos"
 FER = SHARED / "data" / "fer2013"
 
 
-def _need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"{path} is absent: these tests need the project's shared data beside the repository "
-                    "(../shared) or EMOPLAY_SHARED pointing at it")
+def in_ci() -> bool:
+    """True when running in CI (``CI`` set to anything but empty, ``0`` or ``false``)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def require(condition: bool, reason: str) -> None:
+    """Go on when ``condition`` holds; otherwise skip locally and fail in CI, with ``reason``."""
+    if condition:
+        return
+    if in_ci():
+        pytest.fail(f"{reason} (CI is set: a missing dependency fails the run instead of skipping)", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
+def require_shared(path: str | os.PathLike) -> Path:
+    """The path of shared data (relative paths are taken under ../shared); skip locally, fail in CI, when absent."""
+    path = Path(path)
+    if not path.is_absolute():
+        path = SHARED / path
+    require(path.exists(), f"{path} is absent: this test needs the project's shared data beside the repository "
+                           "(../shared) or EMOPLAY_SHARED pointing at it")
     return path
+
+
+def require_module(name: str, reason: str = ""):
+    """Import and return module ``name``; skip locally, fail in CI, when it cannot be imported."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        require(False, reason or f"{name} is not installed ({exc}); pip install -e '.[test]' brings it")
 
 
 @pytest.fixture
 def video():
     """Path of one of the shared test videos, by file name."""
-    return lambda name: _need(VIDEOS / name)
+    return lambda name: require_shared(VIDEOS / name)
 
 
 @pytest.fixture(scope="session")
 def fer_val():
-    path = _need(FER / "val.npz")
+    path = require_shared(FER / "val.npz")
     with np.load(path) as d:
         return d["images"], d["labels"], tuple(str(c) for c in d["classes"])
 
 
 def few_faces(per_class: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """``per_class`` FER val faces of each class (real ones when ../shared is there, else synthetic)."""
-    if (FER / "val.npz").exists():
-        with np.load(FER / "val.npz") as d:
-            images, labels = d["images"], d["labels"]
-        keep = np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in range(7)])
-        return images[keep], labels[keep].astype(np.int64)
-    rng = np.random.default_rng(7)
-    labels = np.repeat(np.arange(7), per_class)
-    return rng.integers(0, 256, (len(labels), 48, 48), dtype=np.uint8), labels
+    """``per_class`` real FER val faces of each class (needs the shared data, see :func:`require_shared`)."""
+    with np.load(require_shared(FER / "val.npz")) as d:
+        images, labels = d["images"], d["labels"]
+    keep = np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in range(7)])
+    return images[keep], labels[keep].astype(np.int64)
 
 
 def run_video(pipeline, path: Path):

@@ -11,6 +11,7 @@ import pytest
 
 import emoplay
 from emoplay.cli import main
+from conftest import require
 
 
 def events_of(capsys):
@@ -85,7 +86,6 @@ def test_doctor_reports_models_and_timings(capsys):
 
 def test_console_script_is_installed():
     exe = shutil.which("emoplay", path=str(__import__("pathlib").Path(sys.executable).parent))
-    if exe is None:
-        pytest.skip("emoplay is not installed as a console script in this environment (pip install -e .)")
+    require(exe is not None, "emoplay is not installed as a console script in this environment (pip install -e .)")
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == f"emoplay {emoplay.__version__}"

@@ -20,7 +20,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # `examples` is a folder of the repository, not an installed package
 
-pygame = pytest.importorskip("pygame")
+from conftest import require_module  # noqa: E402
+
+pygame = require_module("pygame")
 
 import emoplay  # noqa: E402
 from examples.game_demo import Game, GameOptions, StoryError, load_story, run_headless  # noqa: E402

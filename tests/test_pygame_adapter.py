@@ -10,7 +10,9 @@ import pytest
 import emoplay
 from emoplay._sources import MemorySource
 
-pygame = pytest.importorskip("pygame")
+from conftest import require_module
+
+pygame = require_module("pygame")
 
 
 @pytest.fixture

@@ -8,27 +8,20 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import FER, REPO, require_module, require_shared
 
-torch = pytest.importorskip("torch", reason="training needs PyTorch (pip install -e '.[test]' brings torch==2.13.0)")
-pytest.importorskip("onnx")
+torch = require_module("torch", "training needs PyTorch (pip install -e '.[test]' brings torch==2.13.0)")
+require_module("onnx")
 sys.path.insert(0, str(REPO / "models" / "training"))
 
 
 @pytest.fixture
 def tiny_fer(tmp_path):
-    """A small FER-shaped data set: real val faces when ../shared is there, else structured synthetic faces."""
+    """A small FER-shaped data set: the first 448 real val faces (the shared data is required)."""
     from net import CLASS_NAMES
 
-    rng = np.random.default_rng(0)
-    try:
-        from conftest import FER
-
-        with np.load(FER / "val.npz") as d:
-            images, labels = d["images"][:448], d["labels"][:448]
-    except FileNotFoundError:
-        labels = np.arange(448) % 7
-        images = (rng.random((448, 48, 48)) * 60 + labels[:, None, None] * 25).astype(np.uint8)
+    with np.load(require_shared(FER / "val.npz")) as d:
+        images, labels = d["images"][:448], d["labels"][:448]
     for split in ("train", "val"):
         np.savez(tmp_path / f"{split}.npz", images=images, labels=labels.astype(np.int64),
                  classes=np.array(CLASS_NAMES), ids=np.array([f"x{i}" for i in range(len(labels))]))
