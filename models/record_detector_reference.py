@@ -8,7 +8,8 @@ ran the model itself: the same ``face_detector.tflite``, ``min_detection_confide
   video's own size, and
 * ``--fer`` FER2013 val faces, upscaled (bicubic) to a random side of 100-320 px
   and put at a random place in a 640x480 frame whose rest is the face's
-  replicated border (as ``make_fullframe_set.py`` frames a face, but off-centre);
+  replicated border (as ``make_fullframe_set.py`` frames a face, but off-centre),
+  and ``--pairs`` 640x480 frames with two such faces side by side;
 
 and writes one JSON file: per frame its source, size and mean pixel value (so a
 test sees when a video decodes differently) and every detection's pixel box
@@ -60,11 +61,11 @@ def video_frames(folder: Path, every: int):
             capture.release()
 
 
-def fer_frame(face48: np.ndarray, side: int, left: int, top: int) -> np.ndarray:
-    """A 640x480 RGB frame: the face upscaled to ``side`` px at (left, top), the rest its replicated border."""
+def fer_frame(face48: np.ndarray, side: int, left: int, top: int, width: int = FER_FRAME[0]) -> np.ndarray:
+    """A ``width`` x 480 RGB frame: the face upscaled to ``side`` px at (left, top), the rest its replicated border."""
     import cv2
 
-    width, height = FER_FRAME
+    height = FER_FRAME[1]
     big = cv2.resize(face48, (side, side), interpolation=cv2.INTER_CUBIC)
     frame = cv2.copyMakeBorder(big, top, height - top - side, left, width - left - side, cv2.BORDER_REPLICATE)
     return cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
@@ -81,12 +82,25 @@ def fer_placements(count: int, seed: int = 10) -> list[tuple[int, int, int, int]
     return result
 
 
-def fer_frames(val: Path, count: int):
+def fer_frames(val: Path, count: int, pairs: int):
+    """``count`` frames of one face, then ``pairs`` frames of two faces side by side (each in its 320 px half)."""
     with np.load(val) as data:
         images, ids = data["images"], data["ids"]
         for index, side, left, top in fer_placements(count):
             source = {"fer": str(ids[index]), "val_index": index, "side": side, "left": left, "top": top}
             yield source, fer_frame(images[index], side, left, top)
+        half = FER_FRAME[0] // 2
+        placements = fer_placements(2 * pairs, seed=11)
+        for first, second in zip(placements[0::2], placements[1::2]):
+            halves, sources = [], []
+            for index, side, _, top in (first, second):
+                side = min(side, half - 20) if side > 200 else side + 100  # big enough to be found, fits the half
+                left = (half - side) // 2
+                top = min(top, FER_FRAME[1] - side)
+                halves.append(fer_frame(images[index], side, left, top, width=half))
+                sources.append({"fer": str(ids[index]), "val_index": index, "side": side, "left": left, "top": top})
+            sources[1]["left"] += half
+            yield {"fer_pair": sources}, np.ascontiguousarray(np.concatenate(halves, axis=1))
 
 
 def mediapipe_detector(video_mode: bool):
@@ -111,14 +125,14 @@ def as_records(result) -> list[dict]:
     return records
 
 
-def record(videos: Path, val: Path, every: int, fer: int) -> tuple[dict, int]:
+def record(videos: Path, val: Path, every: int, fer: int, pairs: int) -> tuple[dict, int]:
     from mediapipe.tasks.python.vision.core.image import Image, ImageFormat
 
     frames, video_mode_differs = [], 0
     image_detector, video_detector = mediapipe_detector(False), mediapipe_detector(True)
     try:
         last_video, ms = None, 0
-        for source, rgb in [*video_frames(videos, every), *fer_frames(val, fer)]:
+        for source, rgb in [*video_frames(videos, every), *fer_frames(val, fer, pairs)]:
             image = Image(image_format=ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
             detections = as_records(image_detector.detect(image))
             if "video" in source:
@@ -138,7 +152,7 @@ def record(videos: Path, val: Path, every: int, fer: int) -> tuple[dict, int]:
         "recorded_with": f"mediapipe {mediapipe.__version__} FaceDetector, IMAGE mode, "
                          f"min_detection_confidence {MIN_CONFIDENCE}, min_suppression_threshold {MIN_SUPPRESSION}",
         "model": "models/face_detector.tflite",
-        "command": f"python models/record_detector_reference.py --every {every} --fer {fer}",
+        "command": f"python models/record_detector_reference.py --every {every} --fer {fer} --pairs {pairs}",
         "frames": frames,
     }
     return reference, video_mode_differs
@@ -151,9 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val", type=Path, default=shared / "fer2013" / "val.npz")
     parser.add_argument("--every", type=int, default=3, help="every N-th video frame (default 3)")
     parser.add_argument("--fer", type=int, default=60, help="FER faces in 640x480 frames (default 60)")
+    parser.add_argument("--pairs", type=int, default=12, help="frames of two FER faces side by side (default 12)")
     parser.add_argument("--out", type=Path, default=REPO / "tests" / "data" / "detector_reference.json")
     args = parser.parse_args(argv)
-    reference, video_mode_differs = record(args.videos, args.val, args.every, args.fer)
+    reference, video_mode_differs = record(args.videos, args.val, args.every, args.fer, args.pairs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(reference, separators=(",", ":")) + "\n")
     frames = reference["frames"]
