@@ -40,11 +40,23 @@ from ._errors import (
     VideoReadError,
     WorkerError,
 )
-from ._events import EMOTIONS, UNKNOWN, CameraState, CameraStateChanged, EmotionChanged, FaceFound, FaceLost, SensorError
+from ._events import (
+    EMOTIONS,
+    UNKNOWN,
+    CameraState,
+    CameraStateChanged,
+    EmotionChanged,
+    EventsDropped,
+    FaceFound,
+    FaceLost,
+    PrimaryFaceChanged,
+    Probabilities,
+    SensorFailed,
+)
 from ._frames import Frame
 from ._pipeline import EmotionPipeline, FrameResult, PipelineOptions
 from ._sensor import Sensor, SensorOptions
-from ._sources import CameraSource, ImageFolderSource, MemorySource, VideoFileSource
+from ._sources import CameraSource, EndOfStream, FrameSource, ImageFolderSource, MemorySource, VideoFileSource
 from ._track import FaceTracker, TrackerOptions
 
 __version__ = "0.1.0"
@@ -68,13 +80,19 @@ __all__ = [
     "Detections", "EMOTIONS", "EmoplayError", "EmotionChanged", "EmotionClassifier", "EmotionPipeline", "FaceDetector",
     "FaceFound", "FaceLost", "FaceTracker", "Frame", "FrameResult", "ImageFolderSource", "LogAuthenticationError",
     "LogError", "LogFormatError", "LogHeader", "LogKey", "LogRecord", "LogTruncatedError", "ManualClock", "MemorySource", "ModelError",
-    "ModelInfo", "PipelineOptions", "Sensor", "SensorClosedError", "SensorError", "SensorOptions", "SensorStateError",
+    "ModelInfo", "PipelineOptions", "PrimaryFaceChanged", "Probabilities", "Sensor", "SensorClosedError", "SensorFailed",
+    "SensorOptions", "SensorStateError", "EventsDropped", "EndOfStream", "FrameSource",
     "SessionLog", "SessionLogWriter", "SourceError", "TrackerOptions", "UNKNOWN", "VideoFileSource", "VideoReadError",
     "WorkerError", "generate_key_file", "monotonic_clock", "read_log_header", "read_session_log", "verify_session_log", "__version__",
 ]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "SensorError":  # the event's name before 0.2; an event, not an exception
+        import warnings
+
+        warnings.warn("emoplay.SensorError was renamed emoplay.SensorFailed", DeprecationWarning, stacklevel=2)
+        return SensorFailed
     if name in _LAZY:
         value = getattr(import_module(_LAZY[name], __name__), name)
         globals()[name] = value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from typing import Any
+from typing import Any, Mapping
 
 
 def event_to_dict(event: Any) -> dict[str, Any]:
@@ -17,7 +17,7 @@ def event_to_dict(event: Any) -> dict[str, Any]:
             value = value.value
         elif isinstance(value, float):
             value = round(value, 4)
-        elif isinstance(value, dict):
+        elif isinstance(value, Mapping):
             value = {k: round(v, 4) for k, v in value.items()}
         elif isinstance(value, tuple):
             value = list(value)

@@ -5,7 +5,7 @@ Life cycle and camera states::
     OFF --start()--> STARTING --> CAPTURING --pause()/indicator not drawn--> PAUSED
      ^                                |  ^                                     |
      +--stop()/close()/withdraw_consent()/end of video--+  +----resume()/indicator drawn again---+
-    any state --worker failure--> ERROR (a SensorError event, and WorkerError from poll())
+    any state --worker failure--> ERROR (a SensorFailed event, and WorkerError from poll())
 
 The worker only queues events; the host drains them with :meth:`Sensor.poll`
 from its own loop, where subscribed callbacks run. A camera opens only after
@@ -29,7 +29,7 @@ import numpy as np
 from ._clock import Clock, monotonic_clock
 from ._dispatch import EventDispatcher
 from ._errors import ConsentRequiredError, SensorClosedError, SensorStateError, WorkerError
-from ._events import UNKNOWN, CameraState, CameraStateChanged, EmotionChanged, FaceLost, SensorError
+from ._events import UNKNOWN, CameraState, CameraStateChanged, EmotionChanged, FaceLost, SensorFailed
 from ._pipeline import EmotionPipeline, PipelineOptions
 from ._sources import EndOfStream, FrameSource, MemorySource, source_from_spec
 
@@ -52,6 +52,10 @@ class SensorOptions:
     indicator_timeout_s: float = 1.0
     max_queued_events: int = 10_000  # if the host never polls, the oldest events are dropped
     clock: Clock = monotonic_clock
+    # Called on the worker thread with (frame timestamp, FrameResult) after every processed frame, for recorders
+    # that need each frame's probabilities (emoplay.study). It gets no pixels; keep it quick. If it raises, the
+    # worker fails like any other worker error.
+    on_frame: Callable[[float, Any], None] | None = None
 
     def __post_init__(self) -> None:
         if self.indicator_timeout_s <= 0:
@@ -225,6 +229,8 @@ class Sensor:
                 self._primary_id = result.primary_id
                 self.frames_processed += 1
                 self.last_result = result
+                if self.options.on_frame is not None:
+                    self.options.on_frame(last_timestamp, result)
                 self._events.extend(result.events)
         except EndOfStream:
             self._events.extend(pipeline.end_stream(self.clock() if last_timestamp is None else last_timestamp))
@@ -233,7 +239,7 @@ class Sensor:
         except BaseException as e:  # noqa: BLE001 - every worker failure must reach the host
             self.source.close()
             self._set_state(CameraState.ERROR, f"{type(e).__name__}: {e}")
-            self._events.append(SensorError(f"{type(e).__name__}: {e}", self.clock(), e))
+            self._events.append(SensorFailed(f"{type(e).__name__}: {e}", self.clock(), e))
 
     def _wait_for_indicator(self) -> bool:
         """Pause capture (camera released) until the indicator is drawn again; False if stopping."""
@@ -270,7 +276,7 @@ class Sensor:
     def poll(self) -> list:
         """Drain the events queued since the last call, run subscribed callbacks, write the log.
 
-        If the worker failed, its ``SensorError`` event is delivered and then ``WorkerError`` is raised
+        If the worker failed, its ``SensorFailed`` event is delivered and then ``WorkerError`` is raised
         (the drained events are on ``error.events``).
         """
         drained = []
@@ -282,7 +288,7 @@ class Sensor:
                 self._emotions[event.track_id] = (event.current, event.confidence)
             elif isinstance(event, FaceLost):
                 self._emotions.pop(event.track_id, None)
-            elif isinstance(event, SensorError):
+            elif isinstance(event, SensorFailed):
                 failure = event
             if self._log is not None:
                 self._log.write(event)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -27,7 +27,16 @@ class EndOfStream(Exception):
     """A finite source has no more frames (internal signal, not an error)."""
 
 
+@runtime_checkable
 class FrameSource(Protocol):
+    """What the Sensor reads frames from; any object with these members can be passed as ``source``.
+
+    ``read(timeout)`` returns a :class:`~emoplay.Frame`, ``None`` when no frame came within ``timeout``
+    seconds, raises :class:`EndOfStream` when a finite source is exhausted and any other exception when it
+    fails (the sensor then reports ``SensorFailed``). ``close()`` may be called from another thread while
+    ``read()`` blocks, and more than once.
+    """
+
     name: str
     is_live: bool  # a camera-like source: consent and the indicator apply
 
@@ -283,8 +292,8 @@ class MemorySource:
 def source_from_spec(spec: object, *, realtime: bool = False, loop: bool = False, width: int | None = None,
                      height: int | None = None, fps: float | None = None, clock: Clock = monotonic_clock) -> FrameSource:
     """``"camera"`` / an int / ``"/dev/videoN"`` → camera; a file → video; a folder → images; ``"memory"``."""
-    if isinstance(spec, (CameraSource, VideoFileSource, ImageFolderSource, MemorySource)):
-        return spec
+    if not isinstance(spec, (str, Path, int)) and isinstance(spec, FrameSource):
+        return spec  # ours or the host's own: anything that satisfies the FrameSource protocol
     if spec == "memory":
         return MemorySource(clock)
     if spec == "camera":
@@ -301,5 +310,5 @@ def source_from_spec(spec: object, *, realtime: bool = False, loop: bool = False
         if path.is_dir():
             return ImageFolderSource(path, fps or 30.0)
         return VideoFileSource(path, realtime=realtime, loop=loop, clock=clock)
-    raise TypeError(f"source must be 'camera', a camera index, a device path, a file or folder path, or 'memory'; "
-                    f"got {spec!r}")
+    raise TypeError(f"source must be 'camera', a camera index, a device path, a file or folder path, 'memory', or an "
+                    f"object with the FrameSource members (name, is_live, open, read, close); got {spec!r}")

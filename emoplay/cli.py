@@ -19,7 +19,7 @@ _SUBCOMMAND_MODULES = ("._cli_eval", "._cli_log", "._cli_bench")
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from ._events import SensorError
+    from ._events import SensorFailed
     from ._classify import ClassifierOptions
     from ._pipeline import PipelineOptions
     from ._sensor import Sensor, SensorOptions
@@ -53,7 +53,7 @@ def _watch(args: argparse.Namespace) -> int:
                 sensor.heartbeat()
                 for event in sensor.poll():
                     _print_event(event, args.json)
-                    if isinstance(event, SensorError):
+                    if isinstance(event, SensorFailed):
                         return 1
                 if not sensor.running and sensor.camera_state.value in ("off", "error"):
                     for event in sensor.poll():
@@ -73,7 +73,7 @@ def _watch(args: argparse.Namespace) -> int:
 
 
 def _print_event(event: object, as_json: bool) -> None:
-    from ._events import CameraStateChanged, EmotionChanged, FaceFound, FaceLost, SensorError
+    from ._events import CameraStateChanged, EmotionChanged, FaceFound, FaceLost, SensorFailed
     from ._jsonable import event_to_dict
 
     if as_json:
@@ -88,7 +88,7 @@ def _print_event(event: object, as_json: bool) -> None:
         line = f"{t}  face {event.track_id} lost"
     elif isinstance(event, CameraStateChanged):  # on the sensor's clock, not the stream's: no time shown
         line = f"{'':9}  camera {event.current.value}: {event.reason}"
-    elif isinstance(event, SensorError):
+    elif isinstance(event, SensorFailed):
         line = f"{t}  error: {event.message}"
     else:
         line = f"{t}  {event}"

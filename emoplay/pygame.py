@@ -25,14 +25,18 @@ EMOTION_CHANGED = pygame.event.custom_type()
 FACE_FOUND = pygame.event.custom_type()
 FACE_LOST = pygame.event.custom_type()
 CAMERA_STATE_CHANGED = pygame.event.custom_type()
-SENSOR_ERROR = pygame.event.custom_type()
+PRIMARY_FACE_CHANGED = pygame.event.custom_type()
+EVENTS_DROPPED = pygame.event.custom_type()
+SENSOR_FAILED = pygame.event.custom_type()
 
 EVENT_IDS = {
     "EmotionChanged": EMOTION_CHANGED,
     "FaceFound": FACE_FOUND,
     "FaceLost": FACE_LOST,
     "CameraStateChanged": CAMERA_STATE_CHANGED,
-    "SensorError": SENSOR_ERROR,
+    "PrimaryFaceChanged": PRIMARY_FACE_CHANGED,
+    "EventsDropped": EVENTS_DROPPED,
+    "SensorFailed": SENSOR_FAILED,
 }
 
 # High contrast on light and dark backgrounds: a saturated dot inside a dark pill with white text.
@@ -54,7 +58,7 @@ class PygameEventBridge:
     def pump(self) -> int:
         """Drain the sensor (``sensor.poll()``) into pygame's event queue; returns how many were posted.
 
-        A worker failure arrives as a SENSOR_ERROR event instead of an exception, so a game loop keeps running.
+        A worker failure arrives as a SENSOR_FAILED event instead of an exception, so a game loop keeps running.
         """
         from ._errors import WorkerError
 

@@ -6,7 +6,16 @@ import gc
 
 import pytest
 
-from emoplay import CameraState, CameraStateChanged, EmotionChanged, FaceFound, FaceLost, SensorError
+from emoplay import (
+    CameraState,
+    CameraStateChanged,
+    EmotionChanged,
+    EventsDropped,
+    FaceFound,
+    FaceLost,
+    PrimaryFaceChanged,
+    SensorFailed,
+)
 from emoplay._dispatch import EventDispatcher
 from emoplay._events import EVENT_TYPES
 
@@ -15,7 +24,9 @@ EVENTS = {
     "FaceFound": FaceFound(1, (0, 0, 10, 10), 1.0, is_primary=True),
     "FaceLost": FaceLost(1, 2.0),
     "CameraStateChanged": CameraStateChanged(CameraState.OFF, CameraState.STARTING, "start", 0.0),
-    "SensorError": SensorError("boom", 3.0),
+    "PrimaryFaceChanged": PrimaryFaceChanged(None, 1, 1.0),
+    "EventsDropped": EventsDropped(4, 2.5),
+    "SensorFailed": SensorFailed("boom", 3.0),
 }
 
 

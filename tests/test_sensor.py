@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import emoplay
-from emoplay import CameraState, CameraStateChanged, EmotionChanged, FaceFound, FaceLost, SensorError
+from emoplay import CameraState, CameraStateChanged, EmotionChanged, FaceFound, FaceLost, SensorFailed
 from emoplay._sources import MemorySource
 
 
@@ -147,7 +147,7 @@ def test_worker_errors_reach_the_host_as_event_and_exception(tmp_path, happy_and
     (tmp_path / "b.png").write_bytes(b"not a png at all")
     got = []
     with emoplay.Sensor(source=str(tmp_path)) as sensor:
-        sensor.subscribe("SensorError", got.append)
+        sensor.subscribe("SensorFailed", got.append)
         sensor.start()
         deadline = time.monotonic() + 20
         with pytest.raises(emoplay.WorkerError, match="b.png") as info:
@@ -155,7 +155,7 @@ def test_worker_errors_reach_the_host_as_event_and_exception(tmp_path, happy_and
                 sensor.poll()
                 time.sleep(0.01)
         assert sensor.camera_state is CameraState.ERROR
-    assert len(got) == 1 and isinstance(got[0], SensorError)
+    assert len(got) == 1 and isinstance(got[0], SensorFailed)
     assert isinstance(info.value.__cause__, emoplay.VideoReadError)
 
 

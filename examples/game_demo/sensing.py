@@ -193,7 +193,7 @@ class Feelings:
 
     def on_sensor_event(self, data) -> None:
         """An emoplay event from the pygame queue (``event.emoplay``)."""
-        if isinstance(data, emoplay.SensorError):
+        if isinstance(data, emoplay.SensorFailed):
             self._fail(data.error or RuntimeError(data.message))
         elif isinstance(data, emoplay.CameraStateChanged):
             if data.current is emoplay.CameraState.OFF and data.reason == "end of stream":
