@@ -15,10 +15,12 @@ caller mistakes (a wrong type, an invalid option value) stay ``TypeError`` /
     │   └── SensorClosedError
     ├── WorkerError            the capture/inference thread failed (carries the cause)
     ├── DataError              an evaluation data set cannot be read
-    └── LogError               an encrypted session log cannot be written or read
-        ├── LogAuthenticationError   wrong key, or the file was changed
-        ├── LogTruncatedError        the file was cut short (complete records stay readable)
-        └── LogFormatError           not an emoplay log, or an unsupported version
+    ├── LogError               an encrypted session log cannot be written or read
+    │   ├── LogAuthenticationError   wrong key, or the file was changed
+    │   ├── LogTruncatedError        the file was cut short (complete records stay readable)
+    │   └── LogFormatError           not an emoplay log, or an unsupported version
+    └── StudyError             a study cannot run or be reported (emoplay study)
+        └── StudySpecError     a study file is invalid (the message names the field)
 """
 
 from __future__ import annotations
@@ -86,3 +88,11 @@ class LogTruncatedError(LogError):
 
 class LogFormatError(LogError):
     """The file is not an emoplay session log, or uses an unsupported version."""
+
+
+class StudyError(EmoplayError):
+    """A study cannot run, or its logs cannot be reported (``emoplay study``)."""
+
+
+class StudySpecError(StudyError):
+    """A study file is missing, not TOML, or has an invalid field (the message names it)."""
