@@ -24,6 +24,7 @@ from ._clock import ManualClock, monotonic_clock
 from ._debounce import DebounceOptions, Debouncer
 from ._detect import DetectorOptions, Detections, FaceDetector
 from ._errors import (
+    BridgeError,
     CameraUnavailableError,
     ChecksumError,
     ConsentRequiredError,
@@ -75,7 +76,7 @@ _LAZY = {
 }
 
 __all__ = [
-    "CameraSource", "CameraState", "CameraStateChanged", "CameraUnavailableError", "ChecksumError",
+    "BridgeError", "CameraSource", "CameraState", "CameraStateChanged", "CameraUnavailableError", "ChecksumError",
     "ClassifierOptions", "ConsentRequiredError", "DataError", "DebounceOptions", "Debouncer", "DetectorOptions",
     "Detections", "EMOTIONS", "EmoplayError", "EmotionChanged", "EmotionClassifier", "EmotionPipeline", "FaceDetector",
     "FaceFound", "FaceLost", "FaceTracker", "Frame", "FrameResult", "ImageFolderSource", "LogAuthenticationError",

@@ -15,6 +15,7 @@ caller mistakes (a wrong type, an invalid option value) stay ``TypeError`` /
     │   └── SensorClosedError
     ├── WorkerError            the capture/inference thread failed (carries the cause)
     ├── DataError              an evaluation data set cannot be read
+    ├── BridgeError            emoplay serve cannot start or a bridge client cannot pair
     ├── LogError               an encrypted session log cannot be written or read
     │   ├── LogAuthenticationError   wrong key, or the file was changed
     │   ├── LogTruncatedError        the file was cut short (complete records stay readable)
@@ -68,6 +69,10 @@ class WorkerError(EmoplayError):
 
 class DataError(EmoplayError):
     """An evaluation data set cannot be read."""
+
+
+class BridgeError(EmoplayError):
+    """The loopback bridge cannot start (port in use, bad token file) or a client cannot connect or pair."""
 
 
 class LogError(EmoplayError):

@@ -15,7 +15,7 @@ from importlib import import_module
 from ._errors import EmoplayError
 
 # Modules that add subcommands with register(subparsers).
-_SUBCOMMAND_MODULES = ("._cli_eval", "._cli_log", "._cli_bench")
+_SUBCOMMAND_MODULES = ("._cli_eval", "._cli_log", "._cli_bench", ".bridge.cli")
 
 
 def _watch(args: argparse.Namespace) -> int:
@@ -33,16 +33,9 @@ def _watch(args: argparse.Namespace) -> int:
 
         key = key_from_args(args, confirm=True)
     with Sensor(options) as sensor:
-        if sensor.source.is_live:
-            if not args.yes:
-                if not sys.stdin.isatty():
-                    print("emoplay: the camera opens only with consent: pass --yes to confirm", file=sys.stderr)
-                    return 2
-                answer = input("emoplay will use your camera to read facial expressions on this machine only. "
-                               "Start the camera? [y/N] ")
-                if answer.strip().lower() not in ("y", "yes"):
-                    return 1
-            sensor.grant_consent()
+        refused = ask_camera_consent(sensor, args.yes)
+        if refused is not None:
+            return refused
         if key is not None:
             sensor.start_log(args.log, key)
         sensor.start()
@@ -70,6 +63,22 @@ def _watch(args: argparse.Namespace) -> int:
             for event in sensor.poll():
                 _print_event(event, args.json)
     return 0
+
+
+def ask_camera_consent(sensor, yes: bool) -> int | None:
+    """For a live source: record consent (--yes, or a y/N prompt on a terminal); an exit code if refused."""
+    if not sensor.source.is_live:
+        return None
+    if not yes:
+        if not sys.stdin.isatty():
+            print("emoplay: the camera opens only with consent: pass --yes to confirm", file=sys.stderr)
+            return 2
+        answer = input("emoplay will use your camera to read facial expressions on this machine only. "
+                       "Start the camera? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            return 1
+    sensor.grant_consent()
+    return None
 
 
 def _print_event(event: object, as_json: bool) -> None:

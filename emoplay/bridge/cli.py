@@ -1,0 +1,198 @@
+"""``emoplay serve``: a Sensor plus the loopback bridge (WebSocket, dashboard, optional OSC out).
+
+The first line on stdout is one JSON object with the WebSocket and dashboard URLs; everything else
+(state changes, clients pairing and being dropped) goes to stderr. This module imports no networking
+library at import time, so ``emoplay`` without the ``bridge`` extra still lists and runs its other commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import time
+from typing import Any
+
+from .._errors import BridgeError, WorkerError
+
+# How often the serve loop polls the sensor, forwards events and checks client commands.
+_POLL_S = 0.01
+# Probabilities go to OSC at most this often (WebSocket clients choose their own rate in their hello).
+_OSC_PROBABILITY_HZ = 10.0
+
+
+def register(sub: Any) -> None:
+    serve = sub.add_parser("serve", allow_abbrev=False,
+                           help="serve emotion events on loopback: WebSocket, a browser dashboard, OSC out")
+    serve.add_argument("--source", default="camera", help="'camera', a camera index, /dev/videoN, a video file or a "
+                                                          "folder of images (default: camera)")
+    serve.add_argument("--realtime", action="store_true", help="play video files at their own speed")
+    serve.add_argument("--loop", action="store_true", help="video files: start again at the end")
+    serve.add_argument("--width", type=int, help="camera: requested frame width")
+    serve.add_argument("--height", type=int, help="camera: requested frame height")
+    serve.add_argument("--fps", type=float, help="camera: requested frame rate")
+    serve.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default 1)")
+    serve.add_argument("--yes", "--consent", dest="yes", action="store_true",
+                       help="the user consents to the camera (no prompt)")
+    serve.add_argument("--port", type=int, default=8765, help="TCP port (default 8765; 0: any free port)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, loopback)")
+    serve.add_argument("--allow-remote", action="store_true",
+                       help="allow a --host that is not loopback: other machines can then connect")
+    serve.add_argument("--token-file", metavar="FILE",
+                       help="pairing token file, created (mode 0600) with a new token if missing; "
+                            "default: a new token for this run only")
+    serve.add_argument("--osc", metavar="HOST:PORT", help="also send events as OSC over UDP to HOST:PORT")
+    serve.add_argument("--max-clients", type=int, default=8, help="open connections at most (default 8)")
+    serve.add_argument("--keepalive", type=float, default=3.0,
+                       help="seconds between pings; a client that does not answer within as long is dropped")
+    serve.add_argument("--wait-for-client", action="store_true",
+                       help="open the source only when the first client pairs (a video then plays from its start)")
+    serve.add_argument("--require-indicator", action="store_true",
+                       help="pause capture while no client shows the indicator, for video files too "
+                            "(always on for cameras)")
+    serve.add_argument("--max-seconds", type=float, default=0, help="stop after this many seconds (0: never)")
+    serve.set_defaults(func=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .._classify import ClassifierOptions
+    from .._pipeline import PipelineOptions
+    from .._sensor import Sensor, SensorOptions
+    from ..cli import ask_camera_consent
+
+    try:
+        import pythonosc  # noqa: F401
+        import websockets  # noqa: F401
+    except ImportError as e:
+        raise BridgeError(f"emoplay serve needs the bridge extra ({e.name} is missing): "
+                          "pip install 'emoplay[bridge]'") from None
+    from .osc import OscSender, parse_host_port
+    from .server import BridgeOptions, BridgeServer, is_loopback
+    from .token import load_or_create_token, new_token
+
+    if not is_loopback(args.host):
+        if not args.allow_remote:
+            print(f"emoplay: --host {args.host} is not loopback: other machines could read the emotion stream; "
+                  "add --allow-remote if you mean it", file=sys.stderr)
+            return 2
+        print(f"emoplay: warning: listening on {args.host}, not loopback: anyone who can reach this address "
+              "and has the token can read the emotion stream", file=sys.stderr)
+    try:
+        bridge_options = BridgeOptions(host=args.host, port=args.port, allow_remote=args.allow_remote,
+                                       max_clients=args.max_clients, keepalive_s=args.keepalive)
+        osc_target = parse_host_port(args.osc) if args.osc else None
+    except ValueError as e:
+        print(f"emoplay: {e}", file=sys.stderr)
+        return 2
+    token = load_or_create_token(args.token_file) if args.token_file else new_token()
+    source = "camera" if args.source == "camera" else args.source
+    options = SensorOptions(source=source, realtime=args.realtime, loop=args.loop, width=args.width,
+                            height=args.height, fps=args.fps, require_indicator=True if args.require_indicator else None,
+                            pipeline=PipelineOptions(classifier=ClassifierOptions(threads=args.threads)))
+    _log_to_stderr()
+    with Sensor(options) as sensor:
+        refused = ask_camera_consent(sensor, args.yes)
+        if refused is not None:
+            return refused
+        if not args.wait_for_client:
+            sensor.start()  # a missing camera fails here, before the URLs are printed
+        osc = OscSender(*osc_target) if osc_target else None
+        try:
+            with BridgeServer(token, bridge_options, source_name=sensor.source.name,
+                              camera_state=sensor.camera_state) as server:
+                print(json.dumps({"websocket": server.websocket_url, "dashboard": server.dashboard_url,
+                                  "protocol": _protocol_version(), "token_file": args.token_file}), flush=True)
+                return _run(sensor, server, osc, args)
+        finally:
+            if osc is not None:
+                osc.close()
+
+
+def _run(sensor: Any, server: Any, osc: Any, args: argparse.Namespace) -> int:
+    """The serve loop, on this (the host's) thread: sensor events out, client commands in."""
+    deadline = time.monotonic() + args.max_seconds if args.max_seconds else None
+    frames_seen, last_osc_probabilities = sensor.frames_processed, float("-inf")
+    status = 0
+    previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        while True:
+            if not sensor.running and args.wait_for_client and server.clients_paired and frames_seen == 0 \
+                    and sensor.camera_state.value == "off":
+                sensor.start()
+            _apply_commands(sensor, server)
+            if server.indicator_age() <= sensor.options.indicator_timeout_s:
+                sensor.heartbeat()  # a client shows the camera indicator
+            try:
+                events = sensor.poll()
+            except WorkerError as e:
+                events, status = getattr(e, "events", []), 1
+                print(f"emoplay: {e}", file=sys.stderr)
+            server.publish(events)
+            if osc is not None:
+                osc.send_events(events)
+            result = sensor.last_result
+            if sensor.frames_processed != frames_seen and result is not None:
+                frames_seen = sensor.frames_processed
+                now = time.monotonic()
+                server.publish_probabilities(result.track_ids, result.probabilities, now)
+                if osc is not None and now - last_osc_probabilities >= 1.0 / _OSC_PROBABILITY_HZ:
+                    last_osc_probabilities = now
+                    osc.send_probabilities(result.track_ids, result.probabilities)
+            if status or (not sensor.running and sensor.camera_state.value in ("off", "error")
+                          and (frames_seen or not args.wait_for_client)):
+                break  # the video ended, or the sensor failed
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            time.sleep(_POLL_S)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+    sensor.stop()
+    server.publish(_drain(sensor))
+    return status
+
+
+def _apply_commands(sensor: Any, server: Any) -> None:
+    from .._errors import SensorStateError
+
+    for command, client in server.take_commands():
+        logging.getLogger("emoplay.bridge").info("%s requested by %r", command, client)
+        try:
+            if command == "pause":
+                sensor.pause()
+            elif command == "resume" and sensor.camera_state.value == "paused":
+                sensor.resume()
+        except SensorStateError as e:
+            logging.getLogger("emoplay.bridge").warning("%s refused: %s", command, e)
+
+
+def _drain(sensor: Any) -> list:
+    try:
+        return sensor.poll()
+    except WorkerError as e:
+        return getattr(e, "events", [])
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _log_to_stderr() -> None:
+    """The serve command's own log lines (the library never configures logging; this command does)."""
+    logger = logging.getLogger("emoplay.bridge")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("emoplay serve: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        logging.getLogger("emoplay.bridge.websockets").setLevel(logging.WARNING)
+
+
+def _protocol_version() -> int:
+    from .protocol import PROTOCOL_VERSION
+
+    return PROTOCOL_VERSION

@@ -1,0 +1,233 @@
+// emoplay dashboard: one WebSocket to the server that served this page, events only (never an image).
+// The token comes from the URL fragment (#token=...), which the browser never sends to any server.
+"use strict";
+
+const HEARTBEAT_MS = 250;        // indicator heartbeat while this page is visible (the server's timeout is 1 s)
+const WINDOW_S = 60;             // timeline span
+const MAX_LOG = 200;             // event lines kept
+const PALETTE = ["#4f9dff", "#ffb454", "#7bd88f", "#ff7ab2", "#c792ea", "#5ccfe6"];
+
+const $ = (id) => document.getElementById(id);
+const token = new URLSearchParams(location.hash.slice(1)).get("token") || "";
+const faces = new Map();         // track_id -> {card, emotion, confidence, probabilities, primary}
+const samples = [];              // {t, track, valence, arousal}
+let emotions = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"];
+let socket = null;
+let cameraState = "off";
+let isVideo = false;
+let backoffMs = 500;
+let eventCount = 0;
+
+function connect() {
+  if (!token) {
+    setConnection("no token: open the dashboard link that emoplay serve printed", "bad");
+    return;
+  }
+  socket = new WebSocket(`ws://${location.host}/ws`);
+  socket.onopen = () => socket.send(JSON.stringify(
+    {type: "hello", token: token, client: "dashboard", probabilities_hz: 10}));
+  socket.onmessage = (e) => onMessage(JSON.parse(e.data));
+  socket.onclose = (e) => {
+    socket = null;
+    setButtons();
+    if (e.code === 4001) {
+      setConnection("wrong token: open the dashboard link that emoplay serve printed", "bad");
+      return;
+    }
+    setConnection(`disconnected (${e.code}); retrying in ${(backoffMs / 1000).toFixed(1)} s`, "bad");
+    setTimeout(connect, backoffMs);
+    backoffMs = Math.min(backoffMs * 2, 8000);
+  };
+}
+
+function send(message) {
+  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+}
+
+function onMessage(m) {
+  switch (m.type) {
+    case "welcome":
+      backoffMs = 500;
+      emotions = m.emotions || emotions;
+      isVideo = !String(m.source || "").startsWith("camera");
+      $("source").textContent = m.source || "";
+      setConnection("connected", "ok");
+      for (const id of [...faces.keys()]) removeFace(id);
+      for (const f of m.faces) updateFace(f.track_id, {emotion: f.emotion, confidence: f.confidence});
+      setCamera(m.camera_state);
+      break;
+    case "probabilities":
+      updateFace(m.track_id, {probabilities: m.probabilities});
+      samples.push({t: performance.now() / 1000, track: m.track_id, valence: m.valence, arousal: m.arousal});
+      break;
+    case "EmotionChanged":
+      updateFace(m.track_id, {emotion: m.current, confidence: m.confidence, probabilities: m.probabilities});
+      samples.push({t: performance.now() / 1000, track: m.track_id, valence: m.valence, arousal: m.arousal});
+      logEvent(m, `face ${m.track_id}: ${m.previous} → ${m.current} (${m.confidence.toFixed(2)})`);
+      break;
+    case "FaceFound":
+      updateFace(m.track_id, {primary: !!m.is_primary});
+      logEvent(m, `face ${m.track_id} found${m.is_primary ? " (primary)" : ""}`);
+      break;
+    case "FaceLost":
+      removeFace(m.track_id);
+      logEvent(m, `face ${m.track_id} lost`);
+      break;
+    case "CameraStateChanged":
+      setCamera(m.current);
+      logEvent(m, `${m.previous} → ${m.current}: ${m.reason}`);
+      break;
+    case "error":
+      setConnection(`error: ${m.message}`, "bad");
+      break;
+    default:
+      if (/^[A-Z]/.test(m.type || "")) {   // an event type this page does not know: show its fields
+        const {type, timestamp, ...rest} = m;
+        logEvent(m, JSON.stringify(rest));
+      }
+  }
+}
+
+function setConnection(text, kind) {
+  const el = $("connection");
+  el.textContent = text;
+  el.className = `connection ${kind}`;
+}
+
+function setCamera(state) {
+  cameraState = state;
+  const el = $("indicator");
+  el.className = `indicator state-${state}`;
+  $("indicator-label").textContent = `${isVideo ? "VIDEO" : "CAMERA"} ${state.toUpperCase()}`;
+  setButtons();
+}
+
+function setButtons() {
+  const open = socket !== null && socket.readyState === WebSocket.OPEN;
+  $("pause").disabled = !open || !["capturing", "starting"].includes(cameraState);
+  $("resume").disabled = !open || !["paused", "off"].includes(cameraState);
+}
+
+function updateFace(id, change) {
+  let face = faces.get(id);
+  if (!face) {
+    face = {emotion: "unknown", confidence: 0, probabilities: {}, primary: false, card: makeCard(id)};
+    faces.set(id, face);
+    const box = $("faces");
+    box.querySelector(".empty")?.remove();
+    box.appendChild(face.card);
+  }
+  Object.assign(face, change);
+  face.card.classList.toggle("primary", face.primary);
+  face.card.querySelector(".emotion").textContent = face.emotion;
+  face.card.querySelector(".confidence").textContent = `${Math.round(face.confidence * 100)} %`;
+  const top = Object.entries(face.probabilities).sort((a, b) => b[1] - a[1])[0];
+  for (const name of emotions) {
+    const p = face.probabilities[name] || 0;
+    const row = face.card.querySelector(`[data-emotion="${name}"]`);
+    row.querySelector(".fill").style.width = `${(p * 100).toFixed(1)}%`;
+    row.querySelector(".value").textContent = p.toFixed(2);
+    row.classList.toggle("top", !!top && top[0] === name);
+  }
+}
+
+function makeCard(id) {
+  const card = document.createElement("div");
+  card.className = "face";
+  card.dataset.track = id;
+  const title = document.createElement("div");
+  title.className = "title";
+  const name = document.createElement("span");
+  name.textContent = `face ${id}`;
+  const emotion = document.createElement("span");
+  emotion.className = "emotion";
+  const confidence = document.createElement("span");
+  confidence.className = "confidence";
+  title.append(name, emotion, confidence);
+  card.appendChild(title);
+  for (const e of emotions) {
+    const row = document.createElement("div");
+    row.className = "bar";
+    row.dataset.emotion = e;
+    const label = document.createElement("span");
+    label.textContent = e;
+    const track = document.createElement("div");
+    track.className = "track";
+    const fill = document.createElement("div");
+    fill.className = "fill";
+    track.appendChild(fill);
+    const value = document.createElement("span");
+    value.className = "value";
+    row.append(label, track, value);
+    card.appendChild(row);
+  }
+  return card;
+}
+
+function removeFace(id) {
+  const face = faces.get(id);
+  if (!face) return;
+  face.card.remove();
+  faces.delete(id);
+  if (faces.size === 0) {
+    const p = document.createElement("p");
+    p.className = "empty";
+    p.textContent = "No face in view.";
+    $("faces").appendChild(p);
+  }
+}
+
+function logEvent(m, text) {
+  eventCount += 1;
+  document.body.dataset.events = String(eventCount);
+  const li = document.createElement("li");
+  li.dataset.type = m.type;
+  li.textContent = `${Number(m.timestamp || 0).toFixed(2).padStart(7)} s  ${m.type.padEnd(18)} ${text}`;
+  const list = $("events");
+  list.prepend(li);
+  while (list.children.length > MAX_LOG) list.lastChild.remove();
+}
+
+function drawTimeline() {
+  const canvas = $("timeline");
+  const ctx = canvas.getContext("2d");
+  const w = canvas.width, h = canvas.height, now = performance.now() / 1000;
+  while (samples.length && samples[0].t < now - WINDOW_S) samples.shift();
+  ctx.clearRect(0, 0, w, h);
+  ctx.strokeStyle = "#333843";
+  ctx.lineWidth = 1;
+  for (let s = 0; s <= WINDOW_S; s += 10) {
+    const x = w - (s / WINDOW_S) * w;
+    ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, h); ctx.stroke();
+  }
+  ctx.beginPath(); ctx.moveTo(0, h / 2); ctx.lineTo(w, h / 2); ctx.stroke();
+  const byTrack = new Map();
+  for (const s of samples) {
+    if (!byTrack.has(s.track)) byTrack.set(s.track, []);
+    byTrack.get(s.track).push(s);
+  }
+  for (const [track, points] of byTrack) {
+    ctx.strokeStyle = PALETTE[track % PALETTE.length];
+    ctx.lineWidth = 2;
+    for (const [key, dash] of [["valence", []], ["arousal", [6, 4]]]) {
+      ctx.setLineDash(dash);
+      ctx.beginPath();
+      points.forEach((p, i) => {
+        const x = w - ((now - p.t) / WINDOW_S) * w, y = h / 2 - (p[key] * h) / 2.2;
+        if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+      });
+      ctx.stroke();
+    }
+    ctx.setLineDash([]);
+  }
+}
+
+// The camera indicator is this page: while it is visible it tells the server so; hidden or closed, it stops,
+// and a camera source pauses within the server's indicator timeout.
+setInterval(() => {
+  if (document.visibilityState === "visible") send({type: "indicator"});
+}, HEARTBEAT_MS);
+setInterval(drawTimeline, 250);
+$("pause").addEventListener("click", () => send({type: "pause"}));
+$("resume").addEventListener("click", () => send({type: "resume"}));
+connect();
