@@ -153,6 +153,7 @@ def record(videos: Path, val: Path, every: int, fer: int, pairs: int) -> tuple[d
                          f"min_detection_confidence {MIN_CONFIDENCE}, min_suppression_threshold {MIN_SUPPRESSION}",
         "model": "models/face_detector.tflite",
         "command": f"python models/record_detector_reference.py --every {every} --fer {fer} --pairs {pairs}",
+        "every": every, "fer": fer, "pairs": pairs,
         "frames": frames,
     }
     return reference, video_mode_differs

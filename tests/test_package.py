@@ -71,7 +71,7 @@ def test_shipped_model_meets_the_accuracy_target_and_its_metadata_is_true(fer_va
 def test_corrupt_model_file_is_a_clear_checksum_error(tmp_path, monkeypatch):
     folder = tmp_path / "models"
     folder.mkdir()
-    for name in ("SHA256SUMS", "emotion_cnn.onnx", "face_detector.tflite"):
+    for name in ("SHA256SUMS", "emotion_cnn.onnx", "face_detector.onnx"):
         (folder / name).write_bytes((models_dir() / name).read_bytes())
     data = bytearray((folder / "emotion_cnn.onnx").read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -96,6 +96,7 @@ def test_wheel_carries_the_model_files(tmp_path):
                     str(tmp_path), str(REPO)], check=True, capture_output=True)
     wheel = next(tmp_path.glob("emoplay-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    for name in ("emotion_cnn.onnx", "face_detector.tflite", "SHA256SUMS", "LICENSE-face_detector.txt"):
+    for name in ("emotion_cnn.onnx", "face_detector.onnx", "face_detector.tflite", "SHA256SUMS",
+                 "LICENSE-face_detector.txt"):
         assert f"emoplay/_models/{name}" in names
     assert not any("training" in n or n.endswith(".npz") for n in names)

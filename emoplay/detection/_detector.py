@@ -1,0 +1,154 @@
+"""Face detection with MediaPipe's BlazeFace short-range model, run on onnxruntime.
+
+Result in, result out: :meth:`FaceDetector.detect` takes an RGB frame and
+returns :class:`Detections` (an empty object when there is no face, never
+``None``). Boxes are ``x, y, width, height`` in frame pixels, clamped to the
+frame; keypoints are 6 (x, y) points per face in frame pixels.
+
+The model is Google's ``face_detection_short_range.tflite`` (Apache-2.0),
+converted to ONNX once by ``models/convert_face_detector.py``; letterboxing,
+anchor decoding, the score threshold and weighted non-max suppression follow
+MediaPipe's face detector graph, and ``tests/test_detector_reference.py``
+checks the result against detections recorded with MediaPipe itself. Nothing
+here loads MediaPipe or TFLite, and nothing opens a socket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .._classify import import_onnxruntime
+from .._errors import ModelError, SensorClosedError
+from .._model_files import FACE_DETECTOR_MODEL, shipped_model
+from ._anchors import INPUT_SIZE, ssd_anchor_centres
+from ._decode import NUM_KEYPOINTS, decode
+from ._letterbox import Letterbox
+from ._nms import weighted_nms
+
+_INPUT, _BOXES, _SCORES = "input", "regressors", "classificators"
+
+
+@dataclass(frozen=True)
+class Detections:
+    boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.int32))  # [N, 4] x, y, w, h
+    scores: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32))  # [N]
+    keypoints: np.ndarray = field(default_factory=lambda: np.zeros((0, NUM_KEYPOINTS, 2), np.float32))  # [N, 6, 2]
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+
+@dataclass(frozen=True)
+class NormalizedDetections:
+    """What the model found, as MediaPipe reports it: fractions of the frame, not clamped, no size filter.
+
+    ``boxes`` [N, 4] x, y, width, height; ``keypoints`` [N, 6, 2] x, y; ``scores`` [N], best first.
+    """
+
+    boxes: np.ndarray
+    keypoints: np.ndarray
+    scores: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+@dataclass(frozen=True)
+class DetectorOptions:
+    model_path: str | None = None  # None: the shipped, checksum-verified model
+    min_confidence: float = 0.5
+    min_suppression: float = 0.3  # IoU above which candidates merge into one face
+    video_mode: bool = True  # frames of one stream with increasing timestamps (detection itself is per frame)
+    min_face_size: int = 24  # pixels; smaller boxes are dropped (too small to classify)
+    threads: int = 1  # onnxruntime intra-op threads
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.min_confidence < 1.0:
+            raise ValueError(f"min_confidence must be in (0, 1), got {self.min_confidence}")
+        if not 0.0 <= self.min_suppression < 1.0:
+            raise ValueError(f"min_suppression must be in [0, 1), got {self.min_suppression}")
+        if self.min_face_size < 1:
+            raise ValueError(f"min_face_size must be >= 1 pixel, got {self.min_face_size}")
+        if self.threads < 1:
+            raise ValueError(f"threads must be >= 1, got {self.threads}")
+
+
+class FaceDetector:
+    def __init__(self, options: DetectorOptions = DetectorOptions()) -> None:
+        self.options = options
+        path = Path(options.model_path) if options.model_path else shipped_model(FACE_DETECTOR_MODEL)
+        if not path.is_file():
+            raise ModelError(f"face detector model {path} does not exist; pass model_path=None for the shipped one")
+        self._session = _open_session(path, options.threads)
+        self._anchors = ssd_anchor_centres()
+        self._letterbox = Letterbox(INPUT_SIZE)
+
+    def detect_normalized(self, rgb: np.ndarray) -> NormalizedDetections:
+        """Faces in one RGB uint8 frame, in fractions of the frame (see :class:`NormalizedDetections`)."""
+        if self._session is None:
+            raise SensorClosedError("this FaceDetector was closed; create a new one")
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ValueError(f"the detector takes an HxWx3 uint8 RGB frame, got {rgb.dtype} {rgb.shape}")
+        tensor = self._letterbox.prepare(rgb)
+        regressors, logits = self._session.run([_BOXES, _SCORES], {_INPUT: tensor})
+        faces = weighted_nms(decode(regressors[0], logits[0], self._anchors, self.options.min_confidence),
+                             self.options.min_suppression)
+        corners = self._letterbox.to_frame(faces.boxes)
+        boxes = np.concatenate([corners[:, :2], corners[:, 2:] - corners[:, :2]], axis=1)
+        return NormalizedDetections(boxes, self._letterbox.to_frame(faces.keypoints), faces.scores)
+
+    def detect(self, rgb: np.ndarray, timestamp: float | None = None) -> Detections:
+        """Faces in one RGB uint8 frame. ``timestamp`` (seconds) is required in video mode."""
+        if self.options.video_mode and timestamp is None and self._session is not None:
+            raise ValueError("video mode needs a timestamp per frame (seconds, increasing)")
+        found = self.detect_normalized(rgb)
+        if not len(found):
+            return Detections()
+        height, width = rgb.shape[:2]
+        size = np.array([width, height], np.float32)
+        # Whole pixels as MediaPipe gives them (truncated), then clamped to the frame.
+        origin = (found.boxes[:, :2] * size).astype(np.int32)
+        extent = (found.boxes[:, 2:] * size).astype(np.int32)
+        start = np.maximum(origin, 0)
+        end = np.minimum(origin + extent, np.array([width, height]))
+        keep = np.min(end - start, axis=1) >= self.options.min_face_size
+        if not keep.any():
+            return Detections()
+        boxes = np.concatenate([start, end - start], axis=1)[keep].astype(np.int32)
+        return Detections(boxes, found.scores[keep], (found.keypoints[keep] * size).astype(np.float32))
+
+    def reset(self) -> None:
+        """A new stream starts. Nothing to reset: each frame is detected on its own."""
+
+    def close(self) -> None:
+        self._session = None
+
+    def __enter__(self) -> "FaceDetector":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _open_session(path: Path, threads: int):
+    ort = import_onnxruntime()
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own untyped exceptions for bad files
+        raise ModelError(f"{path} is not a valid ONNX model ({e}); reinstall emoplay or convert it again with "
+                         "models/convert_face_detector.py") from e
+    inputs = {i.name: i.shape for i in session.get_inputs()}
+    outputs = {o.name: o.shape for o in session.get_outputs()}
+    if (inputs.get(_INPUT) != [1, INPUT_SIZE, INPUT_SIZE, 3] or outputs.get(_BOXES) != [1, 896, 16]
+            or outputs.get(_SCORES) != [1, 896, 1]):
+        raise ModelError(f"{path} is not a BlazeFace short-range face detector (inputs {inputs}, outputs "
+                         f"{outputs}); pass model_path=None for the shipped one")
+    return session

@@ -1,0 +1,62 @@
+"""The model input from a frame: MediaPipe's ``ImageToTensorCalculator`` with ``keep_aspect_ratio``.
+
+The whole frame is scaled to fit the 128x128 input, centred, and the rest is
+zero (black) padding, as MediaPipe pads with ``BORDER_ZERO``. MediaPipe maps
+output pixel (u, v) to frame point ((u - tx) / s, (v - ty) / s) — pixel
+indices, not pixel centres — and samples it bilinearly; ``cv2.warpAffine`` with
+the same matrix does exactly that, in one pass from the uint8 frame straight
+into a buffer that is reused for every frame. (``cv2.resize`` samples pixel
+centres, which shifts the image by up to half a model pixel and changes the
+scores.) Pixel values become (p / 127.5) - 1, in [-1, 1].
+
+Coordinates that the model gives in fractions of its input are mapped back to
+fractions of the frame by :meth:`Letterbox.to_frame`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._anchors import INPUT_SIZE
+
+
+class Letterbox:
+    """Frame → model input, reusing its buffers while the frame size stays the same."""
+
+    def __init__(self, size: int = INPUT_SIZE) -> None:
+        self.size = size
+        self._pixels = np.empty((size, size, 3), np.uint8)
+        self.tensor = np.empty((1, size, size, 3), np.float32)  # the model input, rewritten by each prepare()
+        self._frame_size: tuple[int, int] | None = None
+        self._matrix = np.zeros((2, 3), np.float64)
+        self._offset = np.zeros(2, np.float32)  # padding in fractions of the input (left, top)
+        self._extent = np.ones(2, np.float32)  # fraction of the input the frame covers (x, y)
+
+    def _fit(self, width: int, height: int) -> None:
+        side = max(width, height)  # the frame padded to a square, centred
+        scale = self.size / side
+        self._matrix[0, 0] = self._matrix[1, 1] = scale
+        self._matrix[0, 2] = scale * (side - width) / 2
+        self._matrix[1, 2] = scale * (side - height) / 2
+        self._offset[:] = ((side - width) / 2 / side, (side - height) / 2 / side)
+        self._extent[:] = (width / side, height / side)
+        self._frame_size = (width, height)
+
+    def prepare(self, rgb: np.ndarray) -> np.ndarray:
+        """The model input [1, 128, 128, 3] float32 for an RGB uint8 frame (the same array each call)."""
+        import cv2
+
+        height, width = rgb.shape[:2]
+        if self._frame_size != (width, height):
+            self._fit(width, height)
+        cv2.warpAffine(rgb, self._matrix, (self.size, self.size), dst=self._pixels, flags=cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        np.multiply(self._pixels, np.float32(1 / 127.5), out=self.tensor[0], casting="unsafe")
+        self.tensor -= np.float32(1.0)
+        return self.tensor
+
+    def to_frame(self, points: np.ndarray) -> np.ndarray:
+        """x, y pairs (last axis, repeated: x0, y0, x1, y1, ...) in fractions of the input → of the frame."""
+        shape = points.shape
+        pairs = points.reshape(-1, 2)
+        return ((pairs - self._offset) / self._extent).reshape(shape)

@@ -1,0 +1,304 @@
+"""Convert MediaPipe's BlazeFace short-range model (``face_detector.tflite``) to ONNX.
+
+A build-time script (``pip install -e '.[convert]'``): it reads the TFLite
+flatbuffer with the ``tflite`` package (the schema only, no interpreter) and
+writes the same network as ONNX nodes with the ``onnx`` package, so that
+emoplay runs its face detector on onnxruntime like its emotion classifier and
+needs no TFLite or MediaPipe runtime. The weights are stored in the tflite file
+as float16 and dequantized once here to float32 (exact). Activations are
+NCHW inside the ONNX graph; its input stays ``input`` [1, 128, 128, 3] (NHWC,
+RGB scaled to [-1, 1]) and its outputs ``regressors`` [1, 896, 16] and
+``classificators`` [1, 896, 1], as in the tflite file.
+
+Only the operators BlazeFace uses are supported (CONV_2D, DEPTHWISE_CONV_2D,
+ADD, RELU, MAX_POOL_2D, PAD, RESHAPE, CONCATENATION, DEQUANTIZE); anything else
+stops the conversion with its name. With ``--check`` (needs ``ai-edge-litert``)
+the result is compared with the TFLite interpreter on random and real inputs.
+
+    python models/convert_face_detector.py --check
+
+The converted file is a derived form of Google's Apache-2.0 model: see
+models/LICENSE-face_detector.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+OPSET = 17
+
+
+def _read_model(path: Path):
+    import tflite
+
+    model = tflite.Model.GetRootAsModel(path.read_bytes(), 0)
+    if model.SubgraphsLength() != 1:
+        raise SystemExit(f"{path}: expected one subgraph, found {model.SubgraphsLength()}")
+    return model
+
+
+class _Converter:
+    """Walks the tflite operators in order and emits the matching ONNX nodes."""
+
+    def __init__(self, model) -> None:
+        import tflite
+
+        self.tfl = tflite
+        self.model = model
+        self.graph = model.Subgraphs(0)
+        self.op_names = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
+        self.nodes: list = []
+        self.initializers: list = []
+        self.constants: dict[int, np.ndarray] = {}  # tflite tensor index -> float32 / int32 value
+        self.names: dict[int, str] = {}  # tflite tensor index -> ONNX value name (NCHW for 4-D activations)
+
+    # -- tensors -----------------------------------------------------------------------------------------------
+    def shape(self, index: int) -> list[int]:
+        return [int(d) for d in self.graph.Tensors(index).ShapeAsNumpy()]
+
+    def tensor_name(self, index: int) -> str:
+        return self.graph.Tensors(index).Name().decode()
+
+    def value_name(self, index: int) -> str:
+        """The ONNX name of an intermediate value: the tflite name, prefixed (graph outputs keep the plain one)."""
+        return "tfl/" + self.tensor_name(index)
+
+    def buffer(self, index: int) -> np.ndarray | None:
+        tensor = self.graph.Tensors(index)
+        data = self.model.Buffers(tensor.Buffer()).DataAsNumpy()
+        if isinstance(data, int) or data.size == 0:
+            return None
+        dtype = {self.tfl.TensorType.FLOAT16: np.float16, self.tfl.TensorType.FLOAT32: np.float32,
+                 self.tfl.TensorType.INT32: np.int32}[tensor.Type()]
+        return np.frombuffer(data.tobytes(), dtype).reshape(self.shape(index))
+
+    def constant(self, index: int) -> np.ndarray:
+        if index not in self.constants:
+            value = self.buffer(index)
+            if value is None:
+                raise SystemExit(f"tensor {self.tensor_name(index)} should be a constant but has no data")
+            self.constants[index] = value
+        return self.constants[index]
+
+    def initializer(self, name: str, value: np.ndarray) -> str:
+        from onnx import numpy_helper
+
+        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        return name
+
+    def node(self, op: str, inputs: list[str], output: str, **attrs) -> str:
+        from onnx import helper
+
+        self.nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
+        return output
+
+    # -- operators ---------------------------------------------------------------------------------------------
+    def convert(self):
+        from onnx import TensorProto, helper
+
+        (inp,) = self.graph.InputsAsNumpy()
+        self.names[int(inp)] = self.node("Transpose", [self.tensor_name(inp)], "input_nchw", perm=[0, 3, 1, 2])
+        for j in range(self.graph.OperatorsLength()):
+            op = self.graph.Operators(j)
+            code = self.model.OperatorCodes(op.OpcodeIndex())
+            name = self.op_names[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())]
+            handler = getattr(self, f"op_{name.lower()}", None)
+            if handler is None:
+                raise SystemExit(f"operator {name} is not supported by this converter (BlazeFace short range "
+                                 "uses CONV_2D, DEPTHWISE_CONV_2D, ADD, RELU, MAX_POOL_2D, PAD, RESHAPE, "
+                                 "CONCATENATION, DEQUANTIZE)")
+            handler(op, [int(i) for i in op.InputsAsNumpy()], [int(i) for i in op.OutputsAsNumpy()])
+        outputs = []
+        for index in self.graph.OutputsAsNumpy():
+            name = self.tensor_name(index)
+            self.node("Identity", [self.names[int(index)]], name)
+            outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, self.shape(index)))
+        graph = helper.make_graph(
+            self.nodes, "blazeface_short_range",
+            [helper.make_tensor_value_info(self.tensor_name(inp), TensorProto.FLOAT, self.shape(inp))],
+            outputs, self.initializers)
+        return graph
+
+    def op_dequantize(self, op, inputs, outputs) -> None:
+        self.constants[outputs[0]] = self.constant(inputs[0]).astype(np.float32)
+
+    def _activation(self, options, output_name: str) -> str:
+        fused = options.FusedActivationFunction()
+        if fused == self.tfl.ActivationFunctionType.NONE:
+            return output_name
+        if fused == self.tfl.ActivationFunctionType.RELU:
+            return self.node("Relu", [output_name], output_name + "_relu")
+        raise SystemExit(f"fused activation {fused} is not supported")
+
+    def _same_pads(self, in_hw: list[int], kernel: list[int], strides: list[int], padding: int) -> list[int]:
+        """ONNX pads [top, left, bottom, right] for TFLite's SAME/VALID padding (extra pixel at the end)."""
+        if padding == self.tfl.Padding.VALID:
+            return [0, 0, 0, 0]
+        begin, end = [], []
+        for size, k, s in zip(in_hw, kernel, strides):
+            total = max((-(-size // s) - 1) * s + k - size, 0)
+            begin.append(total // 2)
+            end.append(total - total // 2)
+        return begin + end
+
+    def _conv(self, op, inputs, outputs, depthwise: bool) -> None:
+        options_type = self.tfl.DepthwiseConv2DOptions if depthwise else self.tfl.Conv2DOptions
+        options = options_type()
+        table = op.BuiltinOptions()
+        options.Init(table.Bytes, table.Pos)
+        if options.DilationHFactor() != 1 or options.DilationWFactor() != 1:
+            raise SystemExit("dilated convolutions are not supported")
+        weights = self.constant(inputs[1])  # conv: [O, kh, kw, I]; depthwise: [1, kh, kw, C * multiplier]
+        channels = self.shape(inputs[0])[3]
+        if depthwise:
+            if options.DepthMultiplier() not in (0, 1):
+                raise SystemExit("depthwise convolutions with a depth multiplier are not supported")
+            kernel = weights.transpose(3, 0, 1, 2)  # [C, 1, kh, kw]
+        else:
+            kernel = weights.transpose(0, 3, 1, 2)  # [O, I, kh, kw]
+        out = outputs[0]
+        base = self.value_name(out)
+        strides = [options.StrideH(), options.StrideW()]
+        pads = self._same_pads(self.shape(inputs[0])[1:3], list(kernel.shape[2:]), strides, options.Padding())
+        conv_inputs = [self.names[inputs[0]], self.initializer(base + "/W", kernel)]
+        if len(inputs) > 2 and inputs[2] >= 0:
+            conv_inputs.append(self.initializer(base + "/B", self.constant(inputs[2]).astype(np.float32)))
+        result = self.node("Conv", conv_inputs, base, kernel_shape=list(kernel.shape[2:]), strides=strides,
+                           pads=pads, group=channels if depthwise else 1)
+        self.names[out] = self._activation(options, result)
+
+    def op_conv_2d(self, op, inputs, outputs) -> None:
+        self._conv(op, inputs, outputs, depthwise=False)
+
+    def op_depthwise_conv_2d(self, op, inputs, outputs) -> None:
+        self._conv(op, inputs, outputs, depthwise=True)
+
+    def op_add(self, op, inputs, outputs) -> None:
+        options = self.tfl.AddOptions()
+        table = op.BuiltinOptions()
+        options.Init(table.Bytes, table.Pos)
+        result = self.node("Add", [self.names[inputs[0]], self.names[inputs[1]]], self.value_name(outputs[0]))
+        self.names[outputs[0]] = self._activation(options, result)
+
+    def op_relu(self, op, inputs, outputs) -> None:
+        self.names[outputs[0]] = self.node("Relu", [self.names[inputs[0]]], self.value_name(outputs[0]))
+
+    def op_max_pool_2d(self, op, inputs, outputs) -> None:
+        options = self.tfl.Pool2DOptions()
+        table = op.BuiltinOptions()
+        options.Init(table.Bytes, table.Pos)
+        kernel, strides = [options.FilterHeight(), options.FilterWidth()], [options.StrideH(), options.StrideW()]
+        pads = self._same_pads(self.shape(inputs[0])[1:3], kernel, strides, options.Padding())
+        if any(pads):
+            raise SystemExit("padded max pooling is not supported (ONNX pads with -inf, TFLite ignores the pad)")
+        result = self.node("MaxPool", [self.names[inputs[0]]], self.value_name(outputs[0]), kernel_shape=kernel,
+                           strides=strides, pads=pads)
+        self.names[outputs[0]] = self._activation(options, result)
+
+    def op_pad(self, op, inputs, outputs) -> None:
+        paddings = self.constant(inputs[1]).astype(np.int64)  # [[n0, n1], [h0, h1], [w0, w1], [c0, c1]] (NHWC)
+        nchw = paddings[[0, 3, 1, 2]]
+        name = self.value_name(outputs[0])
+        pads = self.initializer(name + "/pads", np.concatenate([nchw[:, 0], nchw[:, 1]]))
+        self.names[outputs[0]] = self.node("Pad", [self.names[inputs[0]], pads], name, mode="constant")
+
+    def op_reshape(self, op, inputs, outputs) -> None:
+        name = self.value_name(outputs[0])
+        source = self.names[inputs[0]]
+        if len(self.shape(inputs[0])) == 4:  # back to TFLite's NHWC order before flattening
+            source = self.node("Transpose", [source], name + "/nhwc", perm=[0, 2, 3, 1])
+        shape = self.initializer(name + "/shape", np.asarray(self.shape(outputs[0]), np.int64))
+        self.names[outputs[0]] = self.node("Reshape", [source, shape], name)
+
+    def op_concatenation(self, op, inputs, outputs) -> None:
+        options = self.tfl.ConcatenationOptions()
+        table = op.BuiltinOptions()
+        options.Init(table.Bytes, table.Pos)
+        if any(len(self.shape(i)) == 4 for i in inputs):
+            raise SystemExit("concatenating 4-D tensors is not supported")
+        result = self.node("Concat", [self.names[i] for i in inputs], self.value_name(outputs[0]),
+                           axis=options.Axis())
+        self.names[outputs[0]] = self._activation(options, result)
+
+
+def convert(source: Path, target: Path) -> None:
+    import onnx
+    from onnx import helper
+
+    graph = _Converter(_read_model(source)).convert()
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="emoplay models/convert_face_detector.py")
+    model.ir_version = 8
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    for key, value in {
+        "emoplay.source": f"{source.name} sha256 {digest} (MediaPipe BlazeFace short range, Apache-2.0, "
+                          "Google LLC); converted to ONNX by models/convert_face_detector.py",
+        "emoplay.input": "input [1,128,128,3] float32 NHWC RGB in [-1,1], letterboxed",
+        "emoplay.license": "Apache-2.0, see LICENSE-face_detector.txt",
+    }.items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.checker.check_model(model, full_check=True)
+    target.write_bytes(model.SerializeToString())
+
+
+def check(source: Path, target: Path) -> float:
+    """Largest |difference| between the TFLite interpreter and onnxruntime (1 thread) over test inputs."""
+    import onnxruntime as ort
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(source), num_threads=1)
+    interpreter.allocate_tensors()
+    (tfl_input,) = interpreter.get_input_details()
+    tfl_outputs = {d["name"]: d["index"] for d in interpreter.get_output_details()}
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    inputs = [rng.uniform(-1, 1, (1, 128, 128, 3)).astype(np.float32) for _ in range(4)]
+    inputs += [_face_input()]
+    worst = 0.0
+    for x in inputs:
+        interpreter.set_tensor(tfl_input["index"], x)
+        interpreter.invoke()
+        onnx_out = dict(zip(["regressors", "classificators"], session.run(["regressors", "classificators"],
+                                                                         {"input": x})))
+        for name, index in tfl_outputs.items():
+            reference = interpreter.get_tensor(index)
+            worst = max(worst, float(np.abs(reference - onnx_out[name]).max()))
+    return worst
+
+
+def _face_input() -> np.ndarray:
+    """A real face: the first FER val image upscaled to 128x128, as a model input."""
+    import cv2
+
+    val = HERE.parent.parent / "shared" / "data" / "fer2013" / "val.npz"
+    with np.load(val) as data:
+        face = cv2.resize(data["images"][0], (128, 128), interpolation=cv2.INTER_CUBIC)
+    rgb = np.repeat(face[:, :, None], 3, axis=2).astype(np.float32)
+    return (rgb / 127.5 - 1.0)[None]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", type=Path, default=HERE / "face_detector.tflite")
+    parser.add_argument("--out", type=Path, default=HERE / "face_detector.onnx")
+    parser.add_argument("--check", action="store_true", help="compare with the TFLite interpreter (ai-edge-litert)")
+    args = parser.parse_args(argv)
+    convert(args.source, args.out)
+    print(f"wrote {args.out} ({args.out.stat().st_size} bytes, sha256 {hashlib.sha256(args.out.read_bytes()).hexdigest()})")
+    if args.check:
+        worst = check(args.source, args.out)
+        print(f"largest |TFLite - ONNX| over 5 inputs, both outputs: {worst:.3g}")
+        if worst > 1e-3:
+            raise SystemExit("the converted model differs from the TFLite one")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
