@@ -25,6 +25,7 @@ from ._debounce import DebounceOptions, Debouncer
 from ._detect import DetectorOptions, Detections, FaceDetector
 from ._errors import (
     BridgeError,
+    CalibrationError,
     CameraUnavailableError,
     ChecksumError,
     ConsentRequiredError,
@@ -44,6 +45,9 @@ from ._errors import (
 from ._events import (
     EMOTIONS,
     UNKNOWN,
+    CalibrationFailed,
+    CalibrationFinished,
+    CalibrationProgress,
     CameraState,
     CameraStateChanged,
     EmotionChanged,
@@ -59,6 +63,7 @@ from ._pipeline import EmotionPipeline, FrameResult, PipelineOptions
 from ._sensor import Sensor, SensorOptions
 from ._sources import CameraSource, EndOfStream, FrameSource, ImageFolderSource, MemorySource, VideoFileSource
 from ._track import FaceTracker, TrackerOptions
+from .calibration import AutoCalibrationOptions, Baseline, CalibrationOptions
 
 __version__ = "0.1.0"
 
@@ -76,7 +81,8 @@ _LAZY = {
 }
 
 __all__ = [
-    "BridgeError", "CameraSource", "CameraState", "CameraStateChanged", "CameraUnavailableError", "ChecksumError",
+    "AutoCalibrationOptions", "Baseline", "BridgeError", "CalibrationError", "CalibrationFailed",
+    "CalibrationFinished", "CalibrationOptions", "CalibrationProgress", "CameraSource", "CameraState", "CameraStateChanged", "CameraUnavailableError", "ChecksumError",
     "ClassifierOptions", "ConsentRequiredError", "DataError", "DebounceOptions", "Debouncer", "DetectorOptions",
     "Detections", "EMOTIONS", "EmoplayError", "EmotionChanged", "EmotionClassifier", "EmotionPipeline", "FaceDetector",
     "FaceFound", "FaceLost", "FaceTracker", "Frame", "FrameResult", "ImageFolderSource", "LogAuthenticationError",

@@ -15,6 +15,7 @@ caller mistakes (a wrong type, an invalid option value) stay ``TypeError`` /
     │   └── SensorClosedError
     ├── WorkerError            the capture/inference thread failed (carries the cause)
     ├── DataError              an evaluation data set cannot be read
+    ├── CalibrationError       a calibration profile cannot be read or does not fit the model
     ├── BridgeError            emoplay serve cannot start or a bridge client cannot pair
     ├── LogError               an encrypted session log cannot be written or read
     │   ├── LogAuthenticationError   wrong key, or the file was changed
@@ -69,6 +70,10 @@ class WorkerError(EmoplayError):
 
 class DataError(EmoplayError):
     """An evaluation data set cannot be read."""
+
+
+class CalibrationError(EmoplayError):
+    """A calibration profile is not one of ours, is damaged, or was made with another model."""
 
 
 class BridgeError(EmoplayError):

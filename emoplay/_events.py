@@ -114,6 +114,39 @@ class EventsDropped:
     timestamp: float
 
 
+# Why a calibration failed (CalibrationFailed.reason).
+CALIBRATION_FAILURES = ("no_face", "face_lost", "several_faces", "too_short", "unstable")
+
+
+@dataclass(frozen=True)
+class CalibrationProgress:
+    """A calibration collected ``fraction`` (0..1) of its relaxed-face time, ``frames`` frames so far."""
+
+    track_id: int
+    fraction: float
+    frames: int
+    timestamp: float
+
+
+@dataclass(frozen=True)
+class CalibrationFinished:
+    """The calibration succeeded: from now on the primary face's probabilities are calibrated."""
+
+    track_id: int
+    frames: int
+    seconds: float
+    timestamp: float
+
+
+@dataclass(frozen=True)
+class CalibrationFailed:
+    """No stable face was seen; the previous calibration (if any) stays. ``reason``: one of CALIBRATION_FAILURES."""
+
+    reason: str
+    message: str
+    timestamp: float
+
+
 @dataclass(frozen=True)
 class SensorFailed:
     """The worker failed; the sensor stopped. ``error`` is the exception, also raised by the next poll()."""
@@ -124,7 +157,7 @@ class SensorFailed:
 
 
 Event = (EmotionChanged | FaceFound | FaceLost | PrimaryFaceChanged | CameraStateChanged | EventsDropped
-         | SensorFailed)
+         | CalibrationProgress | CalibrationFinished | CalibrationFailed | SensorFailed)
 
 EVENT_TYPES: dict[str, type] = {
     "EmotionChanged": EmotionChanged,
@@ -133,6 +166,9 @@ EVENT_TYPES: dict[str, type] = {
     "PrimaryFaceChanged": PrimaryFaceChanged,
     "CameraStateChanged": CameraStateChanged,
     "EventsDropped": EventsDropped,
+    "CalibrationProgress": CalibrationProgress,
+    "CalibrationFinished": CalibrationFinished,
+    "CalibrationFailed": CalibrationFailed,
     "SensorFailed": SensorFailed,
 }
 

@@ -36,6 +36,8 @@ from ._detect import DetectorOptions, Detections, FaceDetector
 from ._events import EmotionChanged, FaceFound, FaceLost
 from ._frames import to_gray, to_rgb_and_gray
 from ._track import FaceTracker, TrackerOptions
+from .calibration.calibrator import CalibrationOptions
+from .calibration.state import AutoCalibrationOptions, CalibrationState
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class PipelineOptions:
     debounce: DebounceOptions = field(default_factory=DebounceOptions)
     detect_every: int = 2  # run the detector on every Nth frame; frames between reuse its boxes (see above)
     reuse_unchanged_crops: bool = True  # a face whose crop did not change keeps its probabilities
+    auto_calibration: AutoCalibrationOptions | None = None  # per-track running baselines (off; calibration/state.py)
 
     def __post_init__(self) -> None:
         if isinstance(self.detect_every, bool) or not isinstance(self.detect_every, int) or self.detect_every < 1:
@@ -74,6 +77,8 @@ class EmotionPipeline:
             raise
         self.tracker = FaceTracker(options.tracker)
         self.debouncer = Debouncer(self.classifier.class_names, options.debounce)
+        # Per-player baselines, applied before smoothing and debouncing (emoplay/calibration).
+        self.calibration = CalibrationState(self.class_names, self.classifier.info.version, options.auto_calibration)
         self._held: tuple[Detections, tuple[int, ...]] | None = None  # last detection and its track ids
         self._frames_since_detection = 0
         self._crops: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # track id -> (last crop, its probabilities)
@@ -99,6 +104,9 @@ class EmotionPipeline:
             self._frames_since_detection += 1
         probs = self._classify(gray, detections.boxes, matches)
         confirmed = {t.track_id for t in self.tracker.tracks if t.confirmed}
+        probs, calibration_events = self.calibration.update(timestamp, matches, probs, confirmed,
+                                                            self.tracker.primary_id)
+        events += calibration_events
         for track_id, p in zip(matches, probs):
             if track_id in confirmed:
                 change = self.debouncer.update(track_id, p, timestamp)
@@ -128,9 +136,33 @@ class EmotionPipeline:
             self._crops[track_id] = (crops[i], probs[i])
         return probs
 
-    def end_stream(self, timestamp: float) -> tuple[FaceLost, ...]:
-        """The stream ended: every face is lost, state is reset for the next stream."""
-        lost = tuple(self.tracker.close_all(timestamp))
+    # -- calibration: the player's relaxed face taken out of every frame ---------------------------------------
+    def calibrate(self, seconds: float = 3.0, options: CalibrationOptions | None = None) -> None:
+        """Collect the primary face for ``seconds`` from the next frame on; ``process()`` returns the
+        CalibrationProgress events and a CalibrationFinished or CalibrationFailed. The current baseline
+        (if any) stays in use until a new one finishes."""
+        self.calibration.start(CalibrationOptions(seconds=seconds) if options is None else options)
+
+    def recalibrate(self, seconds: float = 3.0, options: CalibrationOptions | None = None) -> None:
+        """Forget the current baseline now, then calibrate again."""
+        self.calibration.reset()
+        self.calibrate(seconds, options)
+
+    def reset_calibration(self) -> None:
+        """Back to uncalibrated probabilities (a running calibration stops without an event)."""
+        self.calibration.reset()
+
+    def export_calibration(self) -> bytes | None:
+        """The baseline as a small opaque profile (no pixels) for the host to store; None if not calibrated."""
+        return self.calibration.export_profile()
+
+    def import_calibration(self, profile: bytes) -> None:
+        """Use a profile from export_calibration(); CalibrationError if it is damaged or from another model."""
+        self.calibration.import_profile(profile)
+
+    def end_stream(self, timestamp: float) -> tuple:
+        """The stream ended: every face is lost (and a running calibration fails), state is reset."""
+        lost = tuple(self.tracker.close_all(timestamp)) + tuple(self.calibration.end_stream(timestamp))
         self.debouncer.reset()
         self._held, self._frames_since_detection, self._crops = None, 0, {}
         self.detector.reset()

@@ -310,6 +310,45 @@ class Sensor:
     def primary_track_id(self) -> int | None:
         return self._primary_id
 
+    # -- calibration (emoplay/calibration): the player's relaxed face taken out of every frame ---------------------
+    def calibrate(self, seconds: float = 3.0, options: Any = None) -> None:
+        """Calibrate the primary face over the next ``seconds`` of frames (ask the player to relax first).
+
+        Returns at once; the worker reports ``CalibrationProgress`` and then ``CalibrationFinished`` or
+        ``CalibrationFailed`` through poll()/subscribe. A previous baseline stays in use until a new one
+        finishes. ``options`` is an ``emoplay.CalibrationOptions`` (then ``seconds`` is ignored).
+        """
+        self._calibration_target().calibrate(seconds, options)
+
+    def recalibrate(self, seconds: float = 3.0, options: Any = None) -> None:
+        """Forget the current baseline now, then calibrate again."""
+        self._calibration_target().recalibrate(seconds, options)
+
+    def reset_calibration(self) -> None:
+        """Back to uncalibrated probabilities; a running calibration stops without an event."""
+        self._calibration_target().reset_calibration()
+
+    @property
+    def calibrated(self) -> bool:
+        return self._pipeline is not None and self._pipeline.calibration.baseline is not None
+
+    def export_calibration(self) -> bytes | None:
+        """The player's baseline as a small opaque profile (bytes, no pixels) to store; None if not calibrated."""
+        self._check_open()
+        return None if self._pipeline is None else self._pipeline.export_calibration()
+
+    def import_calibration(self, profile: bytes) -> None:
+        """Use a stored profile instead of calibrating; CalibrationError if damaged or made with another model."""
+        self._calibration_target().import_calibration(profile)
+
+    def _calibration_target(self) -> EmotionPipeline:
+        """The pipeline (its calibration state is thread-safe), created here when the sensor has not started."""
+        with self._lock:
+            self._check_open()
+            if self._pipeline is None:
+                self._pipeline = EmotionPipeline(self.options.pipeline)
+            return self._pipeline
+
     # -- session log -----------------------------------------------------------------------------------------
     def start_log(self, path: str | Path, key: Any, include_probabilities: bool = False) -> None:
         """Write the events from now on to a new encrypted session log (opt-in; events only, never pixels)."""

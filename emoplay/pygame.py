@@ -28,6 +28,9 @@ CAMERA_STATE_CHANGED = pygame.event.custom_type()
 PRIMARY_FACE_CHANGED = pygame.event.custom_type()
 EVENTS_DROPPED = pygame.event.custom_type()
 SENSOR_FAILED = pygame.event.custom_type()
+CALIBRATION_PROGRESS = pygame.event.custom_type()
+CALIBRATION_FINISHED = pygame.event.custom_type()
+CALIBRATION_FAILED = pygame.event.custom_type()
 
 EVENT_IDS = {
     "EmotionChanged": EMOTION_CHANGED,
@@ -37,6 +40,9 @@ EVENT_IDS = {
     "PrimaryFaceChanged": PRIMARY_FACE_CHANGED,
     "EventsDropped": EVENTS_DROPPED,
     "SensorFailed": SENSOR_FAILED,
+    "CalibrationProgress": CALIBRATION_PROGRESS,
+    "CalibrationFinished": CALIBRATION_FINISHED,
+    "CalibrationFailed": CALIBRATION_FAILED,
 }
 
 # High contrast on light and dark backgrounds: a saturated dot inside a dark pill with white text.
