@@ -126,6 +126,8 @@ def _local_time(unix_seconds: float) -> str:
 
 def _summary(log: SessionLog) -> str:
     state = "complete" if log.complete else "CUT SHORT (no final record)"
+    if log.lost_bytes:
+        state += f", {log.lost_bytes} bytes lost: {log.damage}"
     ended = ""
     if log.ended_at is not None:
         ended = f", closed {log.ended_at - log.started_at:.1f} s after opening"
@@ -147,8 +149,8 @@ def _write_table(log: SessionLog, out) -> None:
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip(), file=out)
     for r in log.records:
         cells = (
-            str(r.index), f"{r.timestamp - t0:.3f}", r.type, str(r.track_id),
-            r.emotion or "", r.previous or "", _fmt_number(r.confidence, 3),
+            str(r.index), f"{r.timestamp - t0:.3f}", r.type, "" if r.track_id is None else str(r.track_id),
+            r.emotion or (f"{r.count} lost" if r.count else ""), r.previous or "", _fmt_number(r.confidence, 3),
         )
         print("  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip(), file=out)
 
@@ -170,7 +172,8 @@ def _write_csv(log: SessionLog, out) -> None:
                      *(f"p_{n}" for n in names)])
     for r in log.records:
         probs = r.probabilities or {}
-        writer.writerow([r.index, r.type, repr(r.timestamp), r.track_id, r.emotion or "", r.previous or "",
+        writer.writerow([r.index, r.type, repr(r.timestamp), "" if r.track_id is None else r.track_id,
+                         r.emotion or "", r.previous or "",
                          "" if r.confidence is None else repr(r.confidence),
                          *("" if n not in probs else repr(probs[n]) for n in names)])
 
@@ -185,6 +188,8 @@ def _segments(log: SessionLog, t0: float, t_end: float) -> dict[int, dict]:
     """Per track: emotion segments (lane, start, end, confidence), presence spans and change times."""
     tracks: dict[int, dict] = {}
     for r in log.records:
+        if r.track_id is None:
+            continue  # EventsDropped: no face to draw
         tr = tracks.setdefault(r.track_id, {"segments": [], "present": [], "changes": [], "open": None, "since": None})
         t = r.timestamp - t0
         if r.type == "FaceFound":
@@ -312,7 +317,8 @@ def _read_for_display(args: argparse.Namespace, name: str) -> tuple[SessionLog, 
         return log, EXIT_OK
     print(
         f"emoplay log {name}: warning: {args.file}: file was cut short (no final record); "
-        f"showing the {len(log.records)} complete records",
+        f"showing the {len(log.records)} complete records"
+        + (f"; {log.lost_bytes} bytes after them could not be read ({log.damage})" if log.lost_bytes else ""),
         file=sys.stderr,
     )
     return log, EXIT_TRUNCATED

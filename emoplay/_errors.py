@@ -15,6 +15,7 @@ caller mistakes (a wrong type, an invalid option value) stay ``TypeError`` /
     │   └── SensorClosedError
     ├── WorkerError            the capture/inference thread failed (carries the cause)
     ├── DataError              an evaluation data set cannot be read
+    ├── MissingExtraError      an optional part needs an extra that is not installed (e.g. emoplay[plot])
     ├── CalibrationError       a calibration profile cannot be read or does not fit the model
     ├── BridgeError            emoplay serve cannot start or a bridge client cannot pair
     ├── LogError               an encrypted session log cannot be written or read
@@ -72,6 +73,10 @@ class DataError(EmoplayError):
     """An evaluation data set cannot be read."""
 
 
+class MissingExtraError(EmoplayError):
+    """An optional part of emoplay needs a package from an extra that is not installed (the message names it)."""
+
+
 class CalibrationError(EmoplayError):
     """A calibration profile is not one of ours, is damaged, or was made with another model."""
 
@@ -89,11 +94,16 @@ class LogAuthenticationError(LogError):
 
 
 class LogTruncatedError(LogError):
-    """The log ends before its final record; ``records`` holds every complete record."""
+    """The log ends before its final record; ``records`` holds every complete record.
 
-    def __init__(self, message: str, records: list | None = None) -> None:
+    ``lost_bytes``: bytes after the last complete record that could not be read (a partial
+    record, or the zero bytes a crash can leave); 0 when the file was cut between records.
+    """
+
+    def __init__(self, message: str, records: list | None = None, lost_bytes: int = 0) -> None:
         super().__init__(message)
         self.records = records or []
+        self.lost_bytes = lost_bytes
 
 
 class LogFormatError(LogError):

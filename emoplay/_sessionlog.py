@@ -12,9 +12,17 @@ layout is specified in ``privacy/LOG_FORMAT.md``; in short:
 - each record is ChaCha20-Poly1305 with the record index as nonce and
   ``file_id || index || final flag`` as associated data, so truncation,
   reordering, splicing and appending are detected;
-- the writer flushes and fsyncs every record, so a crash loses at most the
-  record being written; the reader then returns every complete record inside
-  :class:`~emoplay.LogTruncatedError`.
+- the writer never reuses a (key, nonce) pair: a record's index is taken
+  before its bytes are written, and after any failed write the writer writes
+  nothing more with that key;
+- ``write`` hands each record to the operating system before it returns (a
+  killed process loses nothing already written); a background thread runs
+  scrypt and fsyncs in batches, so neither blocks the game thread, and
+  :meth:`SessionLogWriter.sync` is an explicit durability point;
+- the reader recovers every authentic record before a damaged tail (cut,
+  zero-filled or garbage) and says how many bytes were lost.
+
+The guarantees, and the tests that prove them, are listed in LOG_FORMAT.md.
 
 ``cryptography`` is imported only when a key is used, not when emoplay is.
 """
@@ -33,7 +41,9 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from ._errors import LogAuthenticationError, LogError, LogFormatError, LogTruncatedError
-from ._events import EmotionChanged, FaceFound, FaceLost
+from ._events import EmotionChanged, EventsDropped, FaceFound, FaceLost
+from ._logfile import AppendOnlyFile
+from ._study_records import FLAG_STUDY_RECORDS, STUDY_RECORD_TYPES, study_payload, study_record_parts
 
 __all__ = [
     "LogKey",
@@ -51,7 +61,8 @@ __all__ = [
 # --- format constants (privacy/LOG_FORMAT.md) --------------------------------------------
 
 MAGIC = b"\x89EMOLOG\n"
-VERSION = 1
+VERSION = 2  # what new files are written as; version 2 adds the EventsDropped record
+READABLE_VERSIONS = (1, 2)
 KDF_KEY_FILE = 1
 KDF_SCRYPT = 2
 KEY_SIZE = 32
@@ -89,8 +100,13 @@ _HEADER_INFO = struct.Struct(">dB7s")
 _LENGTH = struct.Struct(">I")
 _RECORD_AD = struct.Struct(">16sQB")
 
-EVENT_TYPES = ("EmotionChanged", "FaceFound", "FaceLost")
+EVENT_TYPES = ("EmotionChanged", "FaceFound", "FaceLost", "EventsDropped")
+_EVENT_TYPES_BY_VERSION = {1: EVENT_TYPES[:3], 2: EVENT_TYPES}
 _END_TYPE = "end"
+
+# The writer's thread fsyncs at most once per this many seconds (and at once when idle), so a power
+# cut loses at most about this much of the session; sync() and close() make everything durable.
+DEFAULT_SYNC_INTERVAL_S = 0.25
 
 
 # --- keys ----------------------------------------------------------------------------------
@@ -248,28 +264,39 @@ class LogHeader:
     scrypt_log2_n: int = 0
     scrypt_r: int = 0
     scrypt_p: int = 0
+    study_records: bool = False  # flag bit 1: the file may hold study records (emoplay study)
 
 
 @dataclass(frozen=True)
 class LogRecord:
     """One logged event. ``timestamp`` is the event's monotonic timestamp in seconds.
 
-    ``type`` is ``"EmotionChanged"``, ``"FaceFound"`` or ``"FaceLost"``; ``emotion``,
-    ``previous`` and ``confidence`` are set for ``EmotionChanged`` only, and
-    ``probabilities`` only when the writer was asked to include them.
+    ``type`` is ``"EmotionChanged"``, ``"FaceFound"``, ``"FaceLost"`` or (version 2)
+    ``"EventsDropped"``; ``emotion``, ``previous`` and ``confidence`` are set for
+    ``EmotionChanged`` only, and ``probabilities`` only when the writer was asked to
+    include them. An ``EventsDropped`` record has no track (``track_id`` is None) and
+    ``count`` says how many events the sensor dropped before they reached the log.
     """
 
     index: int
     type: str
     timestamp: float
-    track_id: int
+    track_id: int | None
     emotion: str | None = None
     previous: str | None = None
     confidence: float | None = None
     probabilities: Mapping[str, float] | None = None
+    data: Mapping[str, object] | None = None  # a study record's other members (LOG_FORMAT.md, Study records)
+    count: int | None = None  # EventsDropped only
 
     def to_dict(self) -> dict:
+        if self.type == "EventsDropped":
+            return {"index": self.index, "type": self.type, "timestamp": self.timestamp, "count": self.count}
         out: dict = {"index": self.index, "type": self.type, "timestamp": self.timestamp, "track_id": self.track_id}
+        if self.data is not None:
+            out.update(self.data)
+            if self.probabilities is not None:
+                out["probabilities"] = dict(self.probabilities)
         if self.type == "EmotionChanged":
             out.update(emotion=self.emotion, previous=self.previous, confidence=self.confidence)
             if self.probabilities is not None:
@@ -279,13 +306,20 @@ class LogRecord:
 
 @dataclass(frozen=True)
 class SessionLog:
-    """A decrypted session log. ``complete`` is False when the file was cut short."""
+    """A decrypted session log. ``complete`` is False when the file was cut short or its tail is damaged.
+
+    ``lost_bytes`` counts the bytes after the last authentic record that could not be read
+    (0 for a complete file or a clean cut between records), and ``damage`` says what they
+    were (``None`` when nothing was lost).
+    """
 
     path: Path
     header: LogHeader
     records: list[LogRecord]
     complete: bool
     ended_at: float | None  # Unix seconds from the final record; None when cut short
+    lost_bytes: int = 0
+    damage: str | None = None
 
     @property
     def started_at(self) -> float:
@@ -321,6 +355,11 @@ def _event_payload(event: object, include_probabilities: bool) -> dict | None:
     if isinstance(event, (FaceFound, FaceLost)):
         # The face box is left out on purpose: time and track are enough for a timeline.
         return {"type": type(event).__name__, "t": _finite(event.timestamp, "timestamp"), "track": int(event.track_id)}
+    if isinstance(event, EventsDropped):
+        count = int(event.count)
+        if count < 1:
+            raise ValueError(f"EventsDropped.count must be at least 1, got {count}")
+        return {"type": "EventsDropped", "t": _finite(event.timestamp, "timestamp"), "count": count}
     return None
 
 
@@ -352,10 +391,21 @@ def _decode_payload(index: int, plaintext: bytes) -> dict:
     return payload
 
 
-def _record_from_payload(index: int, payload: dict) -> LogRecord:
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _record_from_payload(index: int, payload: dict, version: int = VERSION) -> LogRecord:
     kind = payload["type"]
     t, track = payload.get("t"), payload.get("track")
-    if kind not in EVENT_TYPES or not _is_number(t) or not isinstance(track, int) or isinstance(track, bool):
+    if kind not in _EVENT_TYPES_BY_VERSION[version] or not _is_number(t):
+        raise LogFormatError(f"record {index} is authentic but is not a logged event")
+    if kind == "EventsDropped":
+        count = payload.get("count")
+        if not _is_int(count) or count < 1:
+            raise LogFormatError(f"record {index} is authentic but its dropped-event count is malformed")
+        return LogRecord(index=index, type=kind, timestamp=float(t), track_id=None, count=count)
+    if not _is_int(track):
         raise LogFormatError(f"record {index} is authentic but is not a logged event")
     if kind != "EmotionChanged":
         return LogRecord(index=index, type=kind, timestamp=float(t), track_id=track)
@@ -381,6 +431,13 @@ def _record_from_payload(index: int, payload: dict) -> LogRecord:
     )
 
 
+def _study_record_from_payload(index: int, payload: dict) -> LogRecord:
+    """A study record (header flag bit 1 set); its schema lives in ``_study_records``."""
+    t, track, probabilities, data = study_record_parts(index, payload)
+    return LogRecord(index=index, type=payload["type"], timestamp=t, track_id=track, probabilities=probabilities,
+                     data=data)
+
+
 # --- low-level building blocks (also used by tests/vectors/make_sessionlog_vectors.py) ------
 
 
@@ -402,7 +459,8 @@ def _aead(key: bytes):
 
 
 def _build_header(
-    key: LogKey, file_id: bytes, salt: bytes, started_at: float, include_probabilities: bool
+    key: LogKey, file_id: bytes, salt: bytes, started_at: float, include_probabilities: bool,
+    study_records: bool = False, version: int = VERSION,
 ) -> tuple[bytes, _Keys]:
     """The 80 header bytes for a new file, and the keys derived for it."""
     if key._kind == KDF_SCRYPT:
@@ -410,19 +468,22 @@ def _build_header(
     else:
         kdf, log2_n, r, p, salt = KDF_KEY_FILE, 0, 0, 0, bytes(SALT_SIZE)
     keys = _derive_keys(key, kdf, file_id, salt, log2_n, r, p)
-    prefix = _HEADER_PREFIX.pack(MAGIC, VERSION, kdf, log2_n, r, p, bytes(3), file_id, salt)
-    info = _HEADER_INFO.pack(
-        _finite(started_at, "started_at"), FLAG_PROBABILITIES if include_probabilities else 0, bytes(7)
-    )
+    prefix = _HEADER_PREFIX.pack(MAGIC, version, kdf, log2_n, r, p, bytes(3), file_id, salt)
+    flags = (FLAG_PROBABILITIES if include_probabilities else 0) | (FLAG_STUDY_RECORDS if study_records else 0)
+    info = _HEADER_INFO.pack(_finite(started_at, "started_at"), flags, bytes(7))
     sealed = _aead(keys.header).encrypt(bytes(12), info, prefix)
     return prefix + sealed, keys
 
 
-def _build_record(keys: _Keys, file_id: bytes, index: int, payload: dict, final: bool, pad_block: int) -> bytes:
-    """One framed record: u32 length, then ciphertext and tag."""
-    plaintext = _encode_json(payload, pad_block)
+def _seal_record(keys: _Keys, file_id: bytes, index: int, plaintext: bytes, final: bool) -> bytes:
+    """One framed record from its padded plaintext: u32 length, then ciphertext and tag."""
     sealed = _aead(keys.payload).encrypt(_record_nonce(index), plaintext, _record_ad(file_id, index, final))
     return _LENGTH.pack(len(sealed)) + sealed
+
+
+def _build_record(keys: _Keys, file_id: bytes, index: int, payload: dict, final: bool, pad_block: int) -> bytes:
+    """One framed record: u32 length, then ciphertext and tag."""
+    return _seal_record(keys, file_id, index, _encode_json(payload, pad_block), final)
 
 
 # --- writer --------------------------------------------------------------------------------
@@ -431,11 +492,26 @@ def _build_record(keys: _Keys, file_id: bytes, index: int, payload: dict, final:
 class SessionLogWriter:
     """Write one new encrypted session log; refuses to touch an existing file.
 
-    ``write(event)`` logs ``EmotionChanged``, ``FaceFound`` and ``FaceLost`` and
-    skips every other event type; each record is flushed and fsynced before
-    ``write`` returns. ``close()`` writes the final record; it is idempotent and
-    ``with`` calls it. ``clock`` gives wall-clock Unix seconds for the session's
-    start (header) and end (final record); inject one for tests and replays.
+    ``write(event)`` logs ``EmotionChanged``, ``FaceFound``, ``FaceLost`` and
+    ``EventsDropped`` and skips every other event type. ``close()`` writes the final
+    record; it is idempotent and ``with`` calls it. ``clock`` gives wall-clock Unix
+    seconds for the session's start (header) and end (final record); inject one for
+    tests and replays.
+
+    Guarantees (each one is a test, listed in ``privacy/LOG_FORMAT.md``):
+
+    - **No nonce reuse.** A record's index is taken before its bytes are written and
+      is never given back. After any failed write or fsync the writer is *failed*:
+      every later ``write`` raises :class:`LogError`, and ``close()`` writes no final
+      record, so no two records ever share a (key, nonce) pair.
+    - **Nothing slow on the caller's thread.** ``write`` seals the record and hands it
+      to the operating system (tens of microseconds); fsync runs on the writer's own
+      thread, at most once per ``sync_interval_s``. A passphrase key's scrypt (about
+      0.3 s) also runs there: until it is done, records wait in memory, in order.
+    - **Crashes.** Once the header is written, a record whose ``write`` returned is in
+      the file even if the process is killed; a power cut loses at most the records of
+      the last ``sync_interval_s`` (plus one fsync), and :meth:`sync` is an explicit
+      durability point. The reader recovers every record before a damaged tail.
     """
 
     def __init__(
@@ -445,22 +521,42 @@ class SessionLogWriter:
         *,
         include_probabilities: bool = False,
         clock: Callable[[], float] = time.time,
+        study_records: bool = False,
+        sync_interval_s: float = DEFAULT_SYNC_INTERVAL_S,
     ) -> None:
         if not isinstance(key, LogKey):
             raise TypeError(f"key must be a LogKey, not {type(key).__name__}")
+        sync_interval_s = float(sync_interval_s)
+        if not (math.isfinite(sync_interval_s) and sync_interval_s >= 0):
+            raise ValueError(f"sync_interval_s must be a finite number of seconds >= 0, got {sync_interval_s!r}")
         self.path = Path(path)
         self.include_probabilities = bool(include_probabilities)
+        self.study_records = bool(study_records)
+        self.sync_interval_s = sync_interval_s
         self._pad_block = _pad_block(self.include_probabilities)
         self._clock = clock
         self._lock = threading.Lock()
-        self._count = 0
+        self._changed = threading.Condition(self._lock)  # keys ready, records synced, or failed
+        self._next_index = 0  # taken by each record before it is written; never given back
+        self._in_file = 0  # event records whose bytes are all in the file
+        self._synced = 0  # event records known to be on the storage device
+        self._pending: list[tuple[int, bytes]] | None = []  # (index, plaintext) until the keys exist
+        self._keys: _Keys | None = None
+        self._failure: LogError | None = None
+        self._failure_reported = False
+        self._closed = False
+        self._wake = threading.Event()  # a record was written, a sync was asked for, or close() began
+        self._hurry = threading.Event()  # sync() or close() is waiting: skip the batching pause
+        self._stopping = threading.Event()
         self._file_id = os.urandom(FILE_ID_SIZE)
-        # Derive keys (scrypt can take a moment) before creating the file, so a failure leaves nothing behind.
-        header, self._keys = _build_header(
-            key, self._file_id, os.urandom(SALT_SIZE), clock(), self.include_probabilities
-        )
+        header_args = (key, self._file_id, os.urandom(SALT_SIZE), _finite(clock(), "started_at"),
+                       self.include_probabilities, self.study_records)
+        header = None
+        if key._kind != KDF_SCRYPT:  # HKDF only: microseconds, so the header is written before returning
+            header, self._keys = _build_header(*header_args)
+            self._pending = None
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+            self._file = AppendOnlyFile(self.path)
         except FileExistsError as exc:
             raise LogError(
                 f"{self.path} already exists; session logs are never overwritten or appended to, "
@@ -468,53 +564,195 @@ class SessionLogWriter:
             ) from exc
         except OSError as exc:
             raise LogError(f"cannot create session log {self.path}: {exc.strerror or exc}") from exc
-        self._file = os.fdopen(fd, "wb")
-        try:
-            self._append(header)
-        except BaseException:
-            self._file.close()
-            raise
+        if header is not None:
+            try:
+                self._file.append(header)
+            except OSError as exc:
+                self._file.discard()
+                raise LogError(f"cannot write session log {self.path}: {exc.strerror or exc}") from exc
+        self._thread = threading.Thread(
+            target=self._run, args=(None if header is not None else header_args,),
+            name=f"emoplay-log-{self.path.name}", daemon=True,
+        )
+        self._thread.start()
 
+    # -- state ---------------------------------------------------------------------------------------------------
     @property
     def closed(self) -> bool:
-        return self._file is None
+        return self._closed
+
+    @property
+    def failed(self) -> bool:
+        """True once a write or fsync failed: the writer writes nothing more (see :attr:`error`)."""
+        return self._failure is not None
+
+    @property
+    def error(self) -> LogError | None:
+        """Why the writer failed, or None."""
+        return self._failure
 
     @property
     def records_written(self) -> int:
-        """Event records written so far (the final record not counted)."""
-        return self._count
+        """Event records in the file (or, for a passphrase key still being derived, waiting for it), final not counted."""
+        with self._lock:
+            return self._in_file + len(self._pending or ())
 
-    def _append(self, data: bytes) -> None:
+    @property
+    def records_synced(self) -> int:
+        """Event records known to be on the storage device (fsynced)."""
+        return self._synced
+
+    def _fail(self, exc: BaseException, doing: str) -> None:
+        """Record the first failure (call with the lock held): from now on the writer writes nothing."""
+        if self._failure is None:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+            self._failure = LogError(
+                f"session log {self.path} stopped: {doing} failed ({reason}); nothing more is written to it, "
+                f"its {self._in_file} records before the failure read as a cut-short log; "
+                "start a new log to keep logging"
+            )
+            self._failure.__cause__ = exc
+        self._changed.notify_all()
+
+    def _raise_failure(self) -> None:
+        self._failure_reported = True
+        raise self._failure
+
+    # -- the writer's thread: scrypt, then batched fsync ------------------------------------------------------------
+    def _run(self, header_args: tuple | None) -> None:
         try:
-            self._file.write(data)
-            self._file.flush()
-            os.fsync(self._file.fileno())
-        except OSError as exc:
-            raise LogError(f"cannot write session log {self.path}: {exc.strerror or exc}") from exc
+            if header_args is not None:
+                header, keys = _build_header(*header_args)  # scrypt, off the caller's thread
+                with self._lock:
+                    if self._failure is not None:
+                        return
+                    try:
+                        self._file.append(header)
+                        for index, plaintext in self._pending:
+                            self._file.append(_seal_record(keys, self._file_id, index, plaintext, False))
+                            self._in_file += 1
+                    except OSError as exc:
+                        self._fail(exc, "writing")
+                        return
+                    self._keys, self._pending = keys, None
+                    self._changed.notify_all()
+            self._sync_to_disk(folder=True)  # the header, and the folder entry that names the new file
+            while not self._stopping.is_set() and self._failure is None:
+                self._wake.wait()
+                self._wake.clear()
+                self._sync_to_disk()
+                self._hurry.wait(self.sync_interval_s)  # batch: at most one fsync per interval, unless hurried
+                self._hurry.clear()
+        except BaseException as exc:  # noqa: BLE001 - scrypt's MemoryError, or a bug: the log must say it stopped
+            with self._lock:
+                self._fail(exc, "deriving the key" if self._keys is None else "syncing")
+                if self._keys is None and self._file.size == 0:
+                    self._file.discard()
 
+    def _sync_to_disk(self, folder: bool = False) -> None:
+        with self._lock:
+            if self._failure is not None or self._keys is None:
+                return
+            target = self._in_file
+        try:
+            self._file.sync()  # outside the lock: the caller keeps writing meanwhile
+            if folder:
+                self._file.sync_folder()
+        except OSError as exc:
+            with self._lock:
+                self._fail(exc, "fsync")
+            return
+        with self._lock:
+            self._synced = max(self._synced, target)
+            self._changed.notify_all()
+
+    # -- the caller's side -----------------------------------------------------------------------------------------
     def write(self, event: object) -> bool:
-        """Log an event; returns False (and writes nothing) for event types that are not logged."""
+        """Log an event; returns False (and writes nothing) for event types that are not logged.
+
+        Raises :class:`LogError` when an earlier write or fsync failed (nothing more is written).
+        """
         payload = _event_payload(event, self.include_probabilities)
         if payload is None:
             return False
-        with self._lock:
-            if self._file is None:
-                raise ValueError(f"session log {self.path} is closed; open a new SessionLogWriter")
-            self._append(_build_record(self._keys, self._file_id, self._count, payload, False, self._pad_block))
-            self._count += 1
+        self._write_payload(payload)
         return True
 
-    def close(self) -> None:
-        """Write the final record and close the file. Calling it again does nothing."""
+    def _write_payload(self, payload: dict) -> None:
+        """Seal and append one record (events and study records alike)."""
+        plaintext = _encode_json(payload, self._pad_block)  # a ValueError here takes no index
         with self._lock:
-            if self._file is None:
+            if self._closed:
+                raise ValueError(f"session log {self.path} is closed; open a new SessionLogWriter")
+            if self._failure is not None:
+                self._raise_failure()
+            index, self._next_index = self._next_index, self._next_index + 1  # taken for good, even if writing fails
+            if self._keys is None:
+                self._pending.append((index, plaintext))
                 return
             try:
-                end = {"type": _END_TYPE, "ended_at": _finite(self._clock(), "ended_at"), "records": self._count}
-                self._append(_build_record(self._keys, self._file_id, self._count, end, True, self._pad_block))
+                self._file.append(_seal_record(self._keys, self._file_id, index, plaintext, False))
+            except OSError as exc:
+                self._fail(exc, "writing")
+                self._raise_failure()
+            self._in_file += 1
+        self._wake.set()
+
+    def write_study_record(self, kind: str, t: float, **fields: object) -> None:
+        """Log a study record (``StimulusStarted``, ``FrameProbabilities``...; LOG_FORMAT.md, Study records).
+
+        Needs a writer opened with ``study_records=True``; ``ValueError`` names a member that does not fit.
+        """
+        if not self.study_records:
+            raise ValueError("this session log was not opened with study_records=True; it cannot hold study records")
+        self._write_payload(study_payload(kind, _finite(t, "t"), dict(fields)))
+
+    def sync(self, timeout: float | None = None) -> bool:
+        """Block until every record written so far is on the storage device (waiting for scrypt if needed).
+
+        Returns False if ``timeout`` seconds passed first; raises :class:`LogError` if the writer failed.
+        """
+        with self._lock:
+            if self._closed:
+                return True  # close() synced everything
+            target = self._in_file + len(self._pending or ())
+        self._wake.set()
+        self._hurry.set()
+        with self._lock:
+            done = self._changed.wait_for(lambda: self._failure is not None or self._synced >= target, timeout)
+            if self._failure is not None:
+                self._raise_failure()
+            return done
+
+    def close(self) -> None:
+        """Write the final record, fsync and close the file. Calling it again does nothing.
+
+        After a failure the file is closed without a final record (it reads as cut short);
+        the failure is raised here only if no earlier ``write``/``sync`` raised it.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True  # no more writes; the thread finishes scrypt and the pending records
+        self._stopping.set()
+        self._hurry.set()
+        self._wake.set()
+        self._thread.join()
+        with self._lock:
+            try:
+                if self._failure is None:
+                    index, self._next_index = self._next_index, self._next_index + 1
+                    end = {"type": _END_TYPE, "ended_at": _finite(self._clock(), "ended_at"), "records": index}
+                    try:
+                        self._file.append(_build_record(self._keys, self._file_id, index, end, True, self._pad_block))
+                        self._file.sync()
+                        self._synced = self._in_file
+                    except OSError as exc:
+                        self._fail(exc, "writing the final record")
             finally:
                 self._file.close()
-                self._file = None
+            if self._failure is not None and not self._failure_reported:
+                self._raise_failure()
 
     def __enter__(self) -> SessionLogWriter:
         return self
@@ -523,7 +761,7 @@ class SessionLogWriter:
         self.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self._file is None else f"{self._count} records"
+        state = "closed" if self._closed else "failed" if self._failure is not None else f"{self._in_file} records"
         return f"SessionLogWriter({os.fspath(self.path)!r}, {state})"
 
 
@@ -544,8 +782,11 @@ def _parse_header(data: bytes, key: LogKey) -> tuple[LogHeader, _Keys]:
         raise LogTruncatedError("file was cut short inside its header; no records to recover", [])
     prefix = data[:HEADER_PREFIX_SIZE]
     _, version, kdf, log2_n, r, p, reserved, file_id, salt = _HEADER_PREFIX.unpack(prefix)
-    if version != VERSION:
-        raise LogFormatError(f"unsupported session log version {version}; this emoplay reads version {VERSION}")
+    if version not in READABLE_VERSIONS:
+        raise LogFormatError(
+            f"unsupported session log version {version}; this emoplay reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))} (a newer emoplay may read it)"
+        )
     if reserved != bytes(3):
         raise LogFormatError("malformed session log header (reserved bytes are not zero)")
     if kdf == KDF_KEY_FILE:
@@ -565,7 +806,8 @@ def _parse_header(data: bytes, key: LogKey) -> tuple[LogHeader, _Keys]:
     except InvalidTag:
         raise LogAuthenticationError("wrong key or passphrase, or the log header was modified") from None
     started_at, flags, info_reserved = _HEADER_INFO.unpack(info)
-    if flags & ~FLAG_PROBABILITIES or info_reserved != bytes(7) or not math.isfinite(started_at):
+    known_flags = FLAG_PROBABILITIES | (FLAG_STUDY_RECORDS if version >= 2 else 0)  # version 1 knew bit 0 only
+    if flags & ~known_flags or info_reserved != bytes(7) or not math.isfinite(started_at):
         raise LogFormatError("session log header is authentic but malformed")
     header = LogHeader(
         version=version,
@@ -576,6 +818,7 @@ def _parse_header(data: bytes, key: LogKey) -> tuple[LogHeader, _Keys]:
         scrypt_log2_n=log2_n,
         scrypt_r=r,
         scrypt_p=p,
+        study_records=bool(flags & FLAG_STUDY_RECORDS),
     )
     return header, keys
 
@@ -607,49 +850,150 @@ def read_log_header(path: str | os.PathLike, key: LogKey) -> LogHeader:
     return _parse_header(data, key)[0]
 
 
-def _decode(data: bytes, key: LogKey) -> tuple[LogHeader, list[LogRecord], bool, float | None]:
-    header, keys = _parse_header(data, key)
+class _Unreadable(Exception):
+    """The record at ``pos`` cannot be read: ``cut`` (the file ends inside it), or ``error`` says why."""
+
+    def __init__(self, what: str, cut: bool, error: LogError | None = None, end: int | None = None) -> None:
+        super().__init__(what)
+        self.what, self.cut, self.error = what, cut, error
+        self.end = end  # where the record would end, when its length field is plausible
+
+
+def _try_open(aead, file_id: bytes, index: int, sealed: bytes, final: bool) -> bytes | None:
     from cryptography.exceptions import InvalidTag
 
+    try:
+        return aead.decrypt(_record_nonce(index), sealed, _record_ad(file_id, index, final))
+    except InvalidTag:
+        return None
+
+
+def _open_record(aead, file_id: bytes, data: bytes, pos: int, index: int) -> tuple[bytes, bool, int]:
+    """(plaintext, final flag, end offset) of the record at ``pos``, or :class:`_Unreadable`."""
+    size = len(data)
+    if size - pos < LENGTH_SIZE:
+        raise _Unreadable(f"cut inside the length of record {index}", cut=True)
+    (length,) = _LENGTH.unpack_from(data, pos)
+    if not TAG_SIZE <= length <= TAG_SIZE + MAX_PAYLOAD:
+        raise _Unreadable(f"record {index} has an impossible length {length}", cut=False, error=LogFormatError(
+            f"record {index} has an impossible length {length}; the file is corrupt"))
+    end = pos + LENGTH_SIZE + length
+    if end > size:
+        raise _Unreadable(f"cut inside record {index}", cut=True)
+    sealed = data[pos + LENGTH_SIZE : end]
+    # The last record of a complete file carries the final flag; try that first at the end.
+    for final in (end == size, end != size):
+        plaintext = _try_open(aead, file_id, index, sealed, final)
+        if plaintext is not None:
+            return plaintext, final, end
+    raise _Unreadable(f"record {index} failed authentication", cut=False, end=end, error=LogAuthenticationError(
+        f"record {index} failed authentication: the log was modified or reordered"))
+
+
+_MAX_PROBES = 4096  # decryptions spent looking for authentic records after damage (a few ms)
+
+
+def _authentic_offset_after(aead, file_id: bytes, data: bytes, pos: int, index: int, lengths: set[int]) -> int | None:
+    """Offset of an authentic record at or after ``pos`` (other than record ``index`` at ``pos``), or None.
+
+    One there means the damage is not a tail: the file was modified (or records reordered,
+    dropped or spliced) rather than cut. Candidates: the frames that follow by their length
+    fields, and every offset whose 4 bytes equal a record length seen in this file; each is
+    tried with the indices near the one its position implies.
+    """
+    size, frame = len(data), LENGTH_SIZE + (min(lengths) if lengths else TAG_SIZE + PAD_BLOCK)
+    candidates: list[tuple[int, int]] = []
+    q, k = pos, 0
+    while q + LENGTH_SIZE <= size and len(candidates) < _MAX_PROBES:
+        (length,) = _LENGTH.unpack_from(data, q)
+        if not TAG_SIZE <= length <= TAG_SIZE + MAX_PAYLOAD or q + LENGTH_SIZE + length > size:
+            break
+        candidates.append((q, index + k))
+        q, k = q + LENGTH_SIZE + length, k + 1
+    for length in sorted(lengths | {TAG_SIZE + PAD_BLOCK, TAG_SIZE + PAD_BLOCK_WITH_PROBABILITIES}):
+        needle = _LENGTH.pack(length)
+        q = data.find(needle, pos + 1)
+        while q != -1 and len(candidates) < _MAX_PROBES:
+            if q + LENGTH_SIZE + length <= size:
+                candidates.append((q, index + (q - pos) // frame))
+            q = data.find(needle, q + 1)
+    probes = 0
+    for q, near in candidates:
+        (length,) = _LENGTH.unpack_from(data, q)
+        sealed = data[q + LENGTH_SIZE : q + LENGTH_SIZE + length]
+        for i in range(max(0, near - 2), near + 3):
+            if q == pos and i == index:
+                continue
+            for final in (False, True):
+                probes += 1
+                if _try_open(aead, file_id, i, sealed, final) is not None:
+                    return q
+            if probes >= 2 * _MAX_PROBES:
+                return None
+    return None
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    header: LogHeader
+    records: list[LogRecord]
+    complete: bool
+    ended_at: float | None
+    lost_bytes: int = 0
+    damage: str | None = None
+    crash: bool = True  # the loss looks like what a crash leaves (a cut, or zero bytes)
+    error: LogError | None = None  # what a strict read raises when the damage is not crash-like
+
+
+def _decode(data: bytes, key: LogKey) -> _Decoded:
+    header, keys = _parse_header(data, key)
     aead = _aead(keys.payload)
     file_id = header.file_id
     records: list[LogRecord] = []
+    lengths: set[int] = set()
     pos, size, index = HEADER_SIZE, len(data), 0
     while pos < size:
-        if size - pos < LENGTH_SIZE:
-            break  # cut inside a length prefix
-        (length,) = _LENGTH.unpack_from(data, pos)
-        if not TAG_SIZE <= length <= TAG_SIZE + MAX_PAYLOAD:
-            raise LogFormatError(f"record {index} has an impossible length {length}; the file is corrupt")
-        end = pos + LENGTH_SIZE + length
-        if end > size:
-            break  # cut inside a record
-        sealed = data[pos + LENGTH_SIZE : end]
-        at_eof = end == size
-        # The last record of a complete file carries the final flag; try that first at the end.
-        final = at_eof
         try:
-            plaintext = aead.decrypt(_record_nonce(index), sealed, _record_ad(file_id, index, final))
-        except InvalidTag:
-            final = not final
-            try:
-                plaintext = aead.decrypt(_record_nonce(index), sealed, _record_ad(file_id, index, final))
-            except InvalidTag:
-                raise LogAuthenticationError(
-                    f"record {index} failed authentication: the log was modified or reordered"
-                ) from None
-        if final and not at_eof:
+            plaintext, final, end = _open_record(aead, file_id, data, pos, index)
+        except _Unreadable as damage:
+            return _damaged_tail(header, records, data, pos, index, damage, aead, lengths)
+        if final and end != size:
             raise LogAuthenticationError("the log has data after its final record: it was modified")
         payload = _decode_payload(index, plaintext)
         if final:
             ended_at = payload.get("ended_at")
             if payload["type"] != _END_TYPE or payload.get("records") != index or not _is_number(ended_at):
                 raise LogFormatError(f"record {index} is marked final but is not a valid end record")
-            return header, records, True, float(ended_at)
-        records.append(_record_from_payload(index, payload))
+            return _Decoded(header, records, True, float(ended_at))
+        if header.study_records and payload["type"] in STUDY_RECORD_TYPES:
+            records.append(_study_record_from_payload(index, payload))
+        else:
+            records.append(_record_from_payload(index, payload, header.version))
+        lengths.add(end - pos - LENGTH_SIZE)
         index += 1
         pos = end
-    return header, records, False, None
+    return _Decoded(header, records, False, None)  # cut cleanly between two records
+
+
+def _damaged_tail(header, records, data, pos, index, damage: _Unreadable, aead, lengths) -> _Decoded:
+    """Classify the bytes from the first unreadable record on: a crash tail, a damaged tail, or a modification."""
+    lost = len(data) - pos
+    if damage.cut:
+        return _Decoded(header, records, False, None, lost, damage.what)
+    later = _authentic_offset_after(aead, header.file_id, data, pos, index, lengths)
+    gap = data[pos:later] if later is not None else data[pos:]
+    if gap and not gap.strip(b"\0"):  # zero bytes: what a crash leaves on many file systems
+        what = f"{len(gap)} zero bytes in place of record {index}" + (
+            "; authentic records after them are not returned" if later is not None else "")
+        return _Decoded(header, records, False, None, lost, what)
+    if later is not None:  # damage with authentic records after it: modified, not cut
+        raise damage.error
+    end = damage.end
+    if end is not None and not data[end - TAG_SIZE : end].strip(b"\0") and not data[end:].strip(b"\0"):
+        # A record whose tag is zero bytes, then only zero bytes: its write was torn by a crash.
+        return _Decoded(header, records, False, None, lost, f"record {index} torn by a crash (it ends in zero bytes)")
+    return _Decoded(header, records, False, None, lost, f"{lost} unreadable bytes at the end: {damage.what}",
+                    crash=False, error=damage.error)
 
 
 def read_session_log(path: str | os.PathLike, key: LogKey, *, allow_truncated: bool = False) -> SessionLog:
@@ -657,18 +1001,33 @@ def read_session_log(path: str | os.PathLike, key: LogKey, *, allow_truncated: b
 
     Raises :class:`LogAuthenticationError` for a wrong key or any modification
     (no plaintext is returned), :class:`LogFormatError` for files that are not
-    version-1 emoplay logs, and :class:`LogTruncatedError` (carrying every
-    complete record) for a file without its final record, unless
-    ``allow_truncated`` is true, in which case the log is returned with
-    ``complete=False``.
+    version 1 or 2 emoplay logs, and :class:`LogTruncatedError` (carrying every
+    complete record and ``lost_bytes``) for a file without its final record: cut
+    short, or ending in the zero bytes a crash can leave.
+
+    With ``allow_truncated`` the log is returned with ``complete=False`` instead,
+    and also when its tail is damaged (garbage or a torn record after the last
+    authentic record, with nothing authentic after it): ``records`` holds every
+    authentic record before the damage, ``lost_bytes`` and ``damage`` say what was
+    lost. Damage followed by authentic records is a modification and raises.
     """
     path = Path(path)
-    header, records, complete, ended_at = _decode(_read_bytes(path), key)
-    if not complete and not allow_truncated:
+    decoded = _decode(_read_bytes(path), key)
+    if not decoded.complete and not allow_truncated:
+        records = decoded.records
+        if not decoded.crash:
+            error = type(decoded.error)(
+                f"{decoded.error}; the {len(records)} records before it are authentic: read the log with "
+                "allow_truncated=True (`emoplay log show`) to recover them"
+            )
+            raise error
+        lost = f", {decoded.lost_bytes} bytes after them lost ({decoded.damage})" if decoded.lost_bytes else ""
         raise LogTruncatedError(
-            f"{path}: file was cut short (no final record); {len(records)} complete records recovered", records
+            f"{path}: file was cut short (no final record); {len(records)} complete records recovered{lost}",
+            records, decoded.lost_bytes,
         )
-    return SessionLog(path=path, header=header, records=records, complete=complete, ended_at=ended_at)
+    return SessionLog(path=path, header=decoded.header, records=decoded.records, complete=decoded.complete,
+                      ended_at=decoded.ended_at, lost_bytes=decoded.lost_bytes, damage=decoded.damage)
 
 
 def verify_session_log(path: str | os.PathLike, key: LogKey) -> int:

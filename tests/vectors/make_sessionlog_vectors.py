@@ -20,7 +20,7 @@ OUT = HERE / "sessionlog"
 sys.path.insert(0, str(HERE.parents[1]))
 
 from emoplay import _sessionlog as sl  # noqa: E402
-from emoplay._events import EmotionChanged, FaceFound, FaceLost  # noqa: E402
+from emoplay._events import EmotionChanged, EventsDropped, FaceFound, FaceLost  # noqa: E402
 
 PASSPHRASE = "correct horse battery staple"
 KEY_BYTES = bytes(range(0x40, 0x60))  # 32 bytes; written to keyfile.key
@@ -52,19 +52,29 @@ EVENTS = [
     ),
     FaceLost(track_id=1, timestamp=110.0),
 ]
+# Version 2 adds the EventsDropped record: the sensor's queue overflowed before these reached the log.
+EVENTS_WITH_DROPS = EVENTS[:2] + [EventsDropped(count=17, timestamp=102.0)] + EVENTS[2:]
+GARBAGE = bytes((i * 73 + 41) % 251 for i in range(700))  # deterministic bytes that are not a record
 
 
-def _build(key: sl.LogKey, file_id: bytes, include_probabilities: bool) -> tuple[bytes, list[bytes], sl._Keys]:
+def _build(
+    key: sl.LogKey, file_id: bytes, include_probabilities: bool, events: list = EVENTS, version: int = sl.VERSION
+) -> tuple[bytes, list[bytes], sl._Keys]:
     """Header and framed records (final record last) of one log."""
-    header, keys = sl._build_header(key, file_id, SALT, STARTED_AT, include_probabilities)
+    header, keys = sl._build_header(key, file_id, SALT, STARTED_AT, include_probabilities, version=version)
     pad = sl._pad_block(include_probabilities)
     records = [
         sl._build_record(keys, file_id, i, sl._event_payload(e, include_probabilities), False, pad)
-        for i, e in enumerate(EVENTS)
+        for i, e in enumerate(events)
     ]
-    end = {"type": "end", "ended_at": ENDED_AT, "records": len(EVENTS)}
-    records.append(sl._build_record(keys, file_id, len(EVENTS), end, True, pad))
+    end = {"type": "end", "ended_at": ENDED_AT, "records": len(events)}
+    records.append(sl._build_record(keys, file_id, len(events), end, True, pad))
     return header, records, keys
+
+
+def _records(events: list, include_probabilities: bool) -> list[dict]:
+    return [sl._record_from_payload(i, sl._event_payload(e, include_probabilities)).to_dict()
+            for i, e in enumerate(events)]
 
 
 def _flip(data: bytes, offset: int) -> bytes:
@@ -78,6 +88,9 @@ def build_vectors() -> tuple[dict[str, bytes], list[dict]]:
     pw_header, pw_records, _ = _build(pw_key, FILE_ID, include_probabilities=True)
     kf_header, kf_records, kf_keys = _build(file_key, FILE_ID, include_probabilities=False)
     _, other_records, _ = _build(file_key, OTHER_FILE_ID, include_probabilities=False)
+    v1_header, v1_records, _ = _build(file_key, FILE_ID, include_probabilities=False, version=1)
+    v1_drops_header, v1_drops_records, _ = _build(file_key, FILE_ID, False, EVENTS_WITH_DROPS, version=1)
+    drops_header, drops_records, _ = _build(file_key, FILE_ID, include_probabilities=False, events=EVENTS_WITH_DROPS)
     valid_pw = pw_header + b"".join(pw_records)
     valid_kf = kf_header + b"".join(kf_records)
     n = len(EVENTS)
@@ -89,7 +102,10 @@ def build_vectors() -> tuple[dict[str, bytes], list[dict]]:
         "valid_keyfile.emolog": valid_kf,
         "empty.emolog": b"",
         "not_a_log.emolog": b"GIF89a this is some other file entirely" + bytes(60),
-        "version_2.emolog": valid_kf[:8] + b"\x02" + valid_kf[9:],
+        "version_3.emolog": valid_kf[:8] + b"\x03" + valid_kf[9:],
+        "valid_version_1.emolog": v1_header + b"".join(v1_records),
+        "version_1_with_events_dropped.emolog": v1_drops_header + b"".join(v1_drops_records),
+        "valid_events_dropped.emolog": drops_header + b"".join(drops_records),
         "scrypt_too_costly.emolog": valid_pw[:10] + b"\x15" + valid_pw[11:],  # n = 2**21
         "header_file_id_flipped.emolog": _flip(valid_kf, 20),
         "header_sealed_info_flipped.emolog": _flip(valid_kf, 60),
@@ -108,6 +124,13 @@ def build_vectors() -> tuple[dict[str, bytes], list[dict]]:
         "truncated_inside_record.emolog": kf_header + b"".join(kf_records[:2]) + kf_records[2][:9],
         "truncated_inside_length.emolog": kf_header + kf_records[0] + kf_records[1][:2],
         "header_only.emolog": kf_header,
+        # Damaged tails: what crashes (zero-filled blocks, torn writes) and disk faults leave after good records.
+        "zero_filled_tail.emolog": kf_header + b"".join(kf_records[:n]) + bytes(4096),
+        "torn_record.emolog": kf_header + b"".join(kf_records[:2]) + kf_records[2][:100]
+        + bytes(len(kf_records[2]) - 100) + bytes(2000),
+        "garbage_tail.emolog": kf_header + b"".join(kf_records[:2]) + GARBAGE,
+        "garbage_then_zeros.emolog": kf_header + b"".join(kf_records[:3]) + GARBAGE[:37] + bytes(1000),
+        "unauthentic_tail.emolog": kf_header + b"".join(kf_records[:3]) + struct.pack(">I", 272) + GARBAGE[:272],
         "truncated_inside_header.emolog": kf_header[:40],
     }
 
@@ -128,7 +151,14 @@ def build_vectors() -> tuple[dict[str, bytes], list[dict]]:
          "expect": "LogAuthenticationError"},
         {"name": "empty file", "file": "empty.emolog", "key": kf, "expect": "LogFormatError"},
         {"name": "not a log", "file": "not_a_log.emolog", "key": kf, "expect": "LogFormatError"},
-        {"name": "unsupported version", "file": "version_2.emolog", "key": kf, "expect": "LogFormatError"},
+        {"name": "unsupported version", "file": "version_3.emolog", "key": kf, "expect": "LogFormatError"},
+        {"name": "version 1 log is still read", "file": "valid_version_1.emolog", "key": kf, "expect": "ok",
+         "records": n, "include_probabilities": False},
+        {"name": "version 2 log with an EventsDropped record", "file": "valid_events_dropped.emolog", "key": kf,
+         "expect": "ok", "records": n + 1, "include_probabilities": False,
+         "expected_records": _records(EVENTS_WITH_DROPS, False)},
+        {"name": "EventsDropped record in a version 1 log", "file": "version_1_with_events_dropped.emolog",
+         "key": kf, "expect": "LogFormatError"},
         {"name": "scrypt work factor above the cap", "file": "scrypt_too_costly.emolog", "key": pw,
          "expect": "LogFormatError"},
         {"name": "flipped byte in header file id", "file": "header_file_id_flipped.emolog", "key": kf,
@@ -159,12 +189,21 @@ def build_vectors() -> tuple[dict[str, bytes], list[dict]]:
          "expect": "LogTruncatedError", "records": 1},
         {"name": "header only (crash before the first record)", "file": "header_only.emolog", "key": kf,
          "expect": "LogTruncatedError", "records": 0},
+        {"name": "zero-filled tail after the records (crash)", "file": "zero_filled_tail.emolog", "key": kf,
+         "expect": "LogTruncatedError", "records": n, "lost_bytes": 4096},
+        {"name": "torn record: its end and what follows are zero bytes (crash)", "file": "torn_record.emolog",
+         "key": kf, "expect": "LogTruncatedError", "records": 2, "lost_bytes": len(kf_records[2]) + 2000},
+        {"name": "garbage tail: recoverable only with allow_truncated", "file": "garbage_tail.emolog", "key": kf,
+         "expect": "LogFormatError", "recover": 2, "lost_bytes": len(GARBAGE)},
+        {"name": "garbage then zero bytes: recoverable only with allow_truncated", "file": "garbage_then_zeros.emolog",
+         "key": kf, "expect": "LogFormatError", "recover": 3, "lost_bytes": 1037},
+        {"name": "a last record that fails authentication: recoverable only with allow_truncated",
+         "file": "unauthentic_tail.emolog", "key": kf, "expect": "LogAuthenticationError", "recover": 3,
+         "lost_bytes": 276},
         {"name": "cut inside the header", "file": "truncated_inside_header.emolog", "key": kf,
          "expect": "LogTruncatedError", "records": 0},
     ]
-    expected_records = [
-        sl._record_from_payload(i, sl._event_payload(e, True)).to_dict() for i, e in enumerate(EVENTS)
-    ]
+    expected_records = _records(EVENTS, True)
     manifest = {
         "comment": "Generated by tests/vectors/make_sessionlog_vectors.py; see privacy/LOG_FORMAT.md.",
         "started_at": STARTED_AT,
