@@ -47,6 +47,8 @@ def register(sub: Any) -> None:
     serve.add_argument("--max-clients", type=int, default=8, help="open connections at most (default 8)")
     serve.add_argument("--keepalive", type=float, default=3.0,
                        help="seconds between pings; a client that does not answer within as long is dropped")
+    serve.add_argument("--hello-timeout", type=float, default=3.0,
+                       help="seconds a new connection has to send its hello with the token (default 3)")
     serve.add_argument("--wait-for-client", action="store_true",
                        help="open the source only when the first client pairs (a video then plays from its start)")
     serve.add_argument("--require-indicator", action="store_true",
@@ -81,7 +83,8 @@ def _serve(args: argparse.Namespace) -> int:
               "and has the token can read the emotion stream", file=sys.stderr)
     try:
         bridge_options = BridgeOptions(host=args.host, port=args.port, allow_remote=args.allow_remote,
-                                       max_clients=args.max_clients, keepalive_s=args.keepalive)
+                                       max_clients=args.max_clients, keepalive_s=args.keepalive,
+                                       hello_timeout_s=args.hello_timeout)
         osc_target = parse_host_port(args.osc) if args.osc else None
     except ValueError as e:
         print(f"emoplay: {e}", file=sys.stderr)
@@ -133,7 +136,9 @@ def _run(sensor: Any, server: Any, osc: Any, args: argparse.Namespace) -> int:
             if osc is not None:
                 osc.send_events(events)
             result = sensor.last_result
-            if sensor.frames_processed != frames_seen and result is not None:
+            # After the source ended or paused, the last frame's faces are already reported lost: no probabilities.
+            if sensor.frames_processed != frames_seen and result is not None \
+                    and sensor.camera_state.value == "capturing":
                 frames_seen = sensor.frames_processed
                 now = time.monotonic()
                 server.publish_probabilities(result.track_ids, result.probabilities, now)

@@ -14,6 +14,7 @@ addon does. Unknown message types and fields are passed through untouched (the p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import Any, Iterator
@@ -22,8 +23,9 @@ from .._errors import BridgeError
 
 
 class BridgeClient:
-    def __init__(self, connection: Any, welcome: dict[str, Any]) -> None:
+    def __init__(self, connection: Any, welcome: dict[str, Any], closer: contextlib.ExitStack) -> None:
         self._connection = connection
+        self._closer = closer
         self.welcome = welcome
 
     @classmethod
@@ -33,8 +35,10 @@ class BridgeClient:
         from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
         from websockets.sync.client import connect
 
+        closer = contextlib.ExitStack()
         try:
-            connection = connect(url, open_timeout=timeout, close_timeout=1.0, max_size=2**20, compression=None)
+            connection = closer.enter_context(
+                connect(url, open_timeout=timeout, close_timeout=1.0, max_size=2**20, compression=None))
         except InvalidStatus as e:
             raise BridgeError(f"the bridge at {url} refused the connection: HTTP {e.response.status_code}") from None
         except (OSError, InvalidHandshake, TimeoutError) as e:
@@ -48,12 +52,12 @@ class BridgeClient:
             connection.send(json.dumps(hello))
             first = json.loads(connection.recv(timeout))
         except (ConnectionClosed, TimeoutError) as e:
-            connection.close()
+            closer.close()
             raise BridgeError(f"the bridge closed the connection before a welcome: {_close_reason(e)}") from None
         if first.get("type") != "welcome":
-            connection.close()
+            closer.close()
             raise BridgeError(f"the bridge refused the hello: {first.get('message', first)}")
-        return cls(connection, first)
+        return cls(connection, first, closer)
 
     def receive(self, timeout: float | None = None) -> dict[str, Any] | None:
         """The next message; None if none came within ``timeout`` or the server closed the connection."""
@@ -81,7 +85,7 @@ class BridgeClient:
         return self._connection.close_code
 
     def close(self) -> None:
-        self._connection.close()
+        self._closer.close()
 
     def __enter__(self) -> "BridgeClient":
         return self

@@ -1,0 +1,135 @@
+"""`emoplay serve` end to end: a real subprocess on a shared video, a real client over a real socket."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import socket
+import subprocess
+
+import pytest
+
+from bridge_helpers import assert_valid_message, serve_command, start_serve
+from conftest import VIDEOS, require_shared
+from emoplay import EMOTIONS
+from emoplay.bridge.client import BridgeClient
+from emoplay.bridge.protocol import VALENCE_AROUSAL, valence_arousal
+from emoplay.cli import main
+
+
+def test_a_paired_client_receives_the_events_of_a_video(tmp_path):
+    video = require_shared(VIDEOS / "single_face.mp4")
+    served = start_serve(tmp_path, "--source", str(video), "--wait-for-client")
+    try:
+        with BridgeClient.connect(served.websocket, served.token, client="test", probabilities_hz=30) as client:
+            welcome = client.welcome
+            messages = list(client.messages(timeout=20))
+            close_code = client.close_code
+        code = served.proc.wait(timeout=30)  # it stops by itself at the end of the video
+    finally:
+        served.stop()
+    assert welcome["type"] == "welcome" and welcome["protocol"] == 1
+    assert welcome["camera_state"] == "off" and welcome["faces"] == []  # --wait-for-client: nothing ran yet
+    for message in [welcome, *messages]:
+        assert_valid_message(message)
+    kinds = [m["type"] for m in messages]
+    assert "FaceFound" in kinds and "FaceLost" in kinds
+    changes = [m for m in messages if m["type"] == "EmotionChanged"]
+    assert [m["current"] for m in changes][-1] == "happy"  # the man smiles from about 0.8 s
+    for m in changes:
+        assert (m["valence"], m["arousal"]) == valence_arousal(m["probabilities"])
+    assert any(m["type"] == "probabilities" for m in messages)
+    assert messages[-1] == {**messages[-1], "type": "CameraStateChanged", "current": "off",
+                            "reason": "end of stream"}
+    assert close_code == 1001  # the server went away after the video, having sent everything
+    assert code == 0
+    assert "paired" in served.stderr()
+
+
+def test_the_first_stdout_line_is_one_json_object_with_both_urls(tmp_path):
+    video = require_shared(VIDEOS / "single_face.mp4")
+    token_file = tmp_path / "token"
+    served = start_serve(tmp_path, "--source", str(video), "--wait-for-client", "--token-file", str(token_file))
+    try:
+        assert served.websocket == f"ws://127.0.0.1:{served.port}/ws"
+        assert served.dashboard.startswith(f"http://127.0.0.1:{served.port}/#token=")
+        assert token_file.read_text().strip() == served.token
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    finally:
+        served.stop()
+
+
+def test_valence_arousal_table_covers_every_emotion_within_the_unit_square():
+    assert set(VALENCE_AROUSAL) == set(EMOTIONS)
+    for valence, arousal in VALENCE_AROUSAL.values():
+        assert -1 <= valence <= 1 and -1 <= arousal <= 1
+    assert valence_arousal({"happy": 1.0}) == VALENCE_AROUSAL["happy"]
+    assert valence_arousal({"happy": 0.5, "sad": 0.5}) == (0.05, 0.0)
+    assert valence_arousal({}) == (0.0, 0.0)
+
+
+# -- clear errors, exit code 2, no traceback (in-process, like the other CLI tests) ---------------------------
+def _serve_error(capsys, *args: str) -> str:
+    assert main(["serve", *args]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+def test_port_in_use_is_a_clear_error(capsys):
+    video = require_shared(VIDEOS / "single_face.mp4")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        err = _serve_error(capsys, "--source", str(video), "--wait-for-client", "--port", str(port))
+    assert f"127.0.0.1:{port}" in err and "another program uses this port" in err
+
+
+def test_a_token_file_others_can_read_is_refused(capsys, tmp_path):
+    video = require_shared(VIDEOS / "single_face.mp4")
+    token_file = tmp_path / "token"
+    token_file.write_text("A" * 43 + "\n")
+    token_file.chmod(0o644)
+    err = _serve_error(capsys, "--source", str(video), "--token-file", str(token_file))
+    assert "chmod 600" in err
+
+
+def test_a_token_file_without_a_token_is_refused(capsys, tmp_path):
+    video = require_shared(VIDEOS / "single_face.mp4")
+    token_file = tmp_path / "token"
+    token_file.write_text("not a token!\n")
+    token_file.chmod(0o600)
+    err = _serve_error(capsys, "--source", str(video), "--token-file", str(token_file))
+    assert "does not hold a token" in err and "delete it" in err
+
+
+def test_a_directory_as_token_file_is_refused(capsys, tmp_path):
+    video = require_shared(VIDEOS / "single_face.mp4")
+    err = _serve_error(capsys, "--source", str(video), "--token-file", str(tmp_path))
+    assert "not a regular file" in err
+
+
+def test_a_host_that_is_not_loopback_needs_allow_remote(capsys):
+    video = require_shared(VIDEOS / "single_face.mp4")
+    err = _serve_error(capsys, "--source", str(video), "--host", "0.0.0.0")
+    assert "--allow-remote" in err
+
+
+def test_a_missing_camera_is_a_clear_error(capsys):
+    err = _serve_error(capsys, "--source", "/dev/video97", "--yes")
+    assert "cannot open camera" in err and "emoplay doctor" in err
+
+
+def test_a_camera_without_consent_does_not_open(tmp_path):
+    out = subprocess.run(serve_command("--source", "/dev/video97", "--port", "0"), capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, timeout=120)
+    assert out.returncode == 2 and "consent" in out.stderr and out.stdout == ""
+
+
+def test_importing_emoplay_and_the_bridge_loads_no_network_library():
+    code = ("import sys, emoplay, emoplay.bridge, emoplay.bridge.cli, emoplay.cli; emoplay.cli.build_parser(); "
+            "print([m for m in ('websockets', 'pythonosc', 'asyncio') if m in sys.modules])")
+    out = subprocess.run([os.sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.replace("'", '"')) == []
