@@ -1,0 +1,34 @@
+"""Reaction studies: show participants videos, record how their faces respond, report it per stimulus.
+
+Nothing but emotion probabilities, face events and stimulus markers is recorded, in one
+encrypted session log per participant; no frame is ever kept. See ``docs/study/GUIDE.md``.
+
+    spec = load_study("study.toml")                          # validated; StudySpecError names the field
+    run_study(spec, RunOptions(participant="P017", group="18-29", log_path=Path("p017.emolog")), key)
+    build_report([Path("p017.emolog"), ...], key, Path("report/"))
+
+The heavy parts (pygame, cv2, matplotlib) load only when a study runs or a report is drawn.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from .spec import Stimulus, StudySpec, load_study
+
+_LAZY = {
+    "RunOptions": ".runner", "RunResult": ".runner", "run_study": ".runner",
+    "ReportResult": ".report", "build_report": ".report",
+}
+
+__all__ = ["ReportResult", "RunOptions", "RunResult", "Stimulus", "StudySpec", "build_report", "load_study",
+           "run_study"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'emoplay.study' has no attribute {name!r}")
