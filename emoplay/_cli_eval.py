@@ -2,7 +2,8 @@
 
     emoplay eval --data PATH [--usage PublicTest|PrivateTest|Training] [--faces crop|detect]
                  [--json] [--plot FILE] [--limit N] [--threads 1] [--flip-average] [--robustness]
-                 [--model ONNX]
+                 [--model ONNX] [--calibration per-subject|per-subject-auto --subject-pattern REGEX
+                 [--calibration-strength S]]
 
 Exit codes: 0 done; 2 an emoplay error (the data or the --plot path cannot be used, a broken
 model file), printed as one line on stderr.
@@ -44,6 +45,15 @@ def register(subparsers) -> None:
                         help="also measure accuracy under brightness, contrast, noise, blur, rotation and "
                              "occlusion changes")
     parser.add_argument("--model", metavar="ONNX", help="an emotion model to evaluate (default: the shipped one)")
+    parser.add_argument("--calibration", choices=("per-subject", "per-subject-auto"),
+                        help="calibrate each image on its subject's other neutral images (never itself), as the "
+                             "runtime calibrates a player: per-subject uses the images labelled neutral, "
+                             "per-subject-auto the ones the model calls neutral (what automatic mode sees)")
+    parser.add_argument("--subject-pattern", metavar="REGEX",
+                        help=r"with --calibration: the subject of an image is the first group of REGEX searched "
+                             r"in its file name, e.g. '^(S\d+)_' for S005_001_00000001.png")
+    parser.add_argument("--calibration-strength", type=_strength, default=0.5, metavar="S",
+                        help="how much of the baseline is taken out, in (0, 1] (default: 0.5, the runtime's)")
     parser.set_defaults(func=run)
 
 
@@ -57,7 +67,32 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _strength(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value:g}")
+    return value
+
+
+def _check_calibration_args(args: argparse.Namespace) -> str | None:
+    """A message when the calibration options do not go together, else None."""
+    if args.calibration and not args.subject_pattern:
+        return r"--calibration needs --subject-pattern REGEX (its first group is the subject id, e.g. '^(S\d+)_')"
+    if args.subject_pattern and not args.calibration:
+        return "--subject-pattern is only used with --calibration per-subject"
+    if args.calibration and args.robustness:
+        return "--calibration and --robustness cannot be combined: run them separately"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
+    problem = _check_calibration_args(args)
+    if problem:
+        print(f"emoplay eval: {problem}", file=sys.stderr)
+        return 2
     try:
         return _run(args)
     except EmoplayError as e:
@@ -73,16 +108,23 @@ def _run(args: argparse.Namespace) -> int:
     if args.plot and not Path(args.plot).resolve().parent.is_dir():
         raise DataError(f"--plot {args.plot}: the folder {Path(args.plot).resolve().parent} does not exist; "
                         "create it or pick another file")
+    if args.plot:
+        from ._optional import matplotlib_figure
+
+        matplotlib_figure("emoplay eval --plot")  # a missing extra fails now, not after the evaluation
     data = load_labeled_images(args.data, usage=args.usage, limit=args.limit)
     options = ClassifierOptions(model_path=args.model, threads=args.threads, flip_average=args.flip_average)
+    calibration = dict(calibration=args.calibration, subject_pattern=args.subject_pattern,
+                       calibration_strength=args.calibration_strength)
     with EmotionClassifier(options) as classifier:
         if args.faces == "detect":
             from ._detect import DetectorOptions, FaceDetector
 
             with FaceDetector(DetectorOptions(video_mode=False)) as detector:
-                report = evaluate(data, classifier, faces="detect", detector=detector, robustness=args.robustness)
+                report = evaluate(data, classifier, faces="detect", detector=detector, robustness=args.robustness,
+                                  **calibration)
         else:
-            report = evaluate(data, classifier, faces="crop", robustness=args.robustness)
+            report = evaluate(data, classifier, faces="crop", robustness=args.robustness, **calibration)
     if args.plot:
         try:
             plot_confusion(report, args.plot)

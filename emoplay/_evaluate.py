@@ -197,6 +197,15 @@ class EvalReport:
     threads: int
     flip_average: bool
     robustness: tuple[tuple[str, float], ...] = ()  # (perturbation, accuracy), "clean" first
+    # Per-subject calibration (calibration/per_subject.py); None when the run was not calibrated.
+    calibration: str | None = None  # "per-subject" or "per-subject-auto"
+    subject_pattern: str | None = None
+    calibration_strength: float | None = None
+    subjects: int | None = None
+    uncalibrated: int | None = None  # images with a face whose subject has no other neutral image
+    unmatched: int | None = None  # images whose file name has no subject (also uncalibrated)
+    accuracy_uncalibrated: float | None = None  # the same run without calibration
+    recall_uncalibrated: tuple[float, ...] = ()
 
     @property
     def accuracy_on_faces(self) -> float | None:
@@ -227,7 +236,34 @@ class EvalReport:
             "model": {"version": self.model_version, "path": self.model_path, "threads": self.threads,
                       "flip_average": self.flip_average},
             "robustness": dict(self.robustness) if self.robustness else None,
+            **self._calibration_dict(),
         }
+
+    def _calibration_dict(self) -> dict:
+        if self.calibration is None:
+            return {"calibrated": False}
+        return {
+            "calibrated": True,
+            "subjects": self.subjects,
+            "calibration": {"method": self.calibration, "subject_pattern": self.subject_pattern,
+                            "strength": self.calibration_strength, "uncalibrated": self.uncalibrated,
+                            "unmatched": self.unmatched, "accuracy_uncalibrated": self.accuracy_uncalibrated,
+                            "recall_uncalibrated": dict(zip(self.class_names, self.recall_uncalibrated))},
+        }
+
+    def _calibration_lines(self) -> list[str]:
+        if self.calibration is None:
+            return []
+        lines = ["", f"calibration {self.calibration} (subject: first group of {self.subject_pattern!r} in the file "
+                     f"name; strength {self.calibration_strength:g}): {self.subjects} subjects, each image "
+                     "calibrated on its subject's other neutral images",
+                 f"  not calibrated: {self.uncalibrated} images (no other neutral image of their subject)"
+                 + (f", {self.unmatched} without a subject" if self.unmatched else ""),
+                 f"  accuracy uncalibrated {self.accuracy_uncalibrated:.4f} -> calibrated {self.accuracy:.4f}",
+                 f"  {'class':<10}{'recall uncalibrated':>20}{'calibrated':>12}"]
+        for i, name in enumerate(self.class_names):
+            lines.append(f"  {name:<10}{self.recall_uncalibrated[i]:>20.3f}{self.recall[i]:>12.3f}")
+        return lines
 
     def to_text(self) -> str:
         """The report as printed by ``emoplay eval``."""
@@ -272,6 +308,7 @@ class EvalReport:
             if self.faces == "detect":
                 row += f"{self.no_face_per_class[i]:>{cell}d}"
             lines.append(f"{name:<{width}}{row}")
+        lines += self._calibration_lines()
         if self.robustness:
             clean = dict(self.robustness).get("clean", self.accuracy)
             lines += ["", f"robustness (accuracy; change from clean; seed {ROBUSTNESS_SEED})"]
@@ -283,12 +320,19 @@ class EvalReport:
 
 
 def evaluate(data: LabeledImages, classifier, faces: str = "crop", detector=None,
-             robustness: bool = False) -> EvalReport:
+             robustness: bool = False, calibration: str | None = None, subject_pattern: str | None = None,
+             calibration_strength: float = 0.5) -> EvalReport:
     """Classify every image of ``data`` and measure the results.
 
     ``classifier`` is an :class:`~emoplay._classify.EmotionClassifier`; ``detector`` a
     :class:`~emoplay._detect.FaceDetector` in image mode, needed for ``faces="detect"``.
+    ``calibration`` ("per-subject" or "per-subject-auto", with ``subject_pattern``) calibrates each
+    image on its subject's other neutral images (emoplay/calibration/per_subject.py).
     """
+    if calibration is not None and robustness:
+        raise ValueError("robustness and calibration cannot be measured in one run: pick one")
+    if calibration is not None and not subject_pattern:
+        raise ValueError("per-subject calibration needs a subject pattern (a regular expression with one group)")
     if faces not in ("crop", "detect"):
         raise ValueError(f"faces must be 'crop' or 'detect', got {faces!r}")
     if faces == "detect" and detector is None:
@@ -300,6 +344,10 @@ def evaluate(data: LabeledImages, classifier, faces: str = "crop", detector=None
     n_classes = len(class_names)
 
     predicted, probs, seconds = _predict(data.images, classifier, faces, detector, timed=True)
+    calibrated = {}
+    if calibration is not None:
+        predicted, probs, calibrated = _calibrate(data, labels, predicted, probs, classifier, calibration,
+                                                  subject_pattern, calibration_strength)
     found = predicted >= 0
     precision, recall, f1, support = precision_recall_f1(labels, predicted, n_classes)
     no_face_per_class = np.bincount(labels[~found], minlength=n_classes)
@@ -330,7 +378,31 @@ def evaluate(data: LabeledImages, classifier, faces: str = "crop", detector=None
         threads=classifier.options.threads,
         flip_average=classifier.options.flip_average,
         robustness=tuple(results) if robustness else (),
+        **calibrated,
     )
+
+
+def _calibrate(data: LabeledImages, labels: np.ndarray, predicted: np.ndarray, probs: np.ndarray, classifier,
+               method: str, pattern: str, strength: float) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Per-subject calibrated predictions and probabilities, and the report's calibration fields."""
+    from .calibration.per_subject import calibrate_per_subject, subjects_of
+
+    if not data.names:
+        raise DataError(f"{data.source} has no file names; per-subject calibration needs them (use an image folder)")
+    subjects = subjects_of(data.names, pattern)
+    if all(subject is None for subject in subjects):
+        raise DataError(f"--subject-pattern {pattern!r} finds a subject in none of the {len(subjects)} file names "
+                        f"(e.g. {Path(data.names[0]).name}); its first group must match the subject id")
+    class_names = tuple(classifier.class_names)
+    found = predicted >= 0
+    result = calibrate_per_subject(probs, labels, found, subjects, class_names, method=method, strength=strength,
+                                   model_version=classifier.info.version)
+    recall_uncalibrated = precision_recall_f1(labels, predicted, len(class_names))[1]
+    fields = dict(calibration=method, subject_pattern=pattern, calibration_strength=strength,
+                  subjects=result.subjects, uncalibrated=int((found & ~result.calibrated).sum()),
+                  unmatched=result.unmatched, accuracy_uncalibrated=accuracy(labels, predicted),
+                  recall_uncalibrated=tuple(float(v) for v in recall_uncalibrated))
+    return np.where(found, result.probabilities.argmax(axis=1), NO_FACE), result.probabilities, fields
 
 
 def _to_model_labels(data: LabeledImages, class_names: tuple[str, ...]) -> np.ndarray:
