@@ -540,6 +540,7 @@ class SessionLogWriter:
         self._next_index = 0  # taken by each record before it is written; never given back
         self._in_file = 0  # event records whose bytes are all in the file
         self._synced = 0  # event records known to be on the storage device
+        self._opened = False  # the header and the folder entry naming the file are on the storage device
         self._pending: list[tuple[int, bytes]] | None = []  # (index, plaintext) until the keys exist
         self._keys: _Keys | None = None
         self._failure: LogError | None = None
@@ -654,16 +655,19 @@ class SessionLogWriter:
             if self._failure is not None or self._keys is None:
                 return
             target = self._in_file
+        doing = "fsync"
         try:
             self._file.sync()  # outside the lock: the caller keeps writing meanwhile
             if folder:
+                doing = "fsync of the folder"
                 self._file.sync_folder()
         except OSError as exc:
             with self._lock:
-                self._fail(exc, "fsync")
+                self._fail(exc, doing)
             return
         with self._lock:
             self._synced = max(self._synced, target)
+            self._opened = self._opened or folder
             self._changed.notify_all()
 
     # -- the caller's side -----------------------------------------------------------------------------------------
@@ -719,7 +723,8 @@ class SessionLogWriter:
         self._wake.set()
         self._hurry.set()
         with self._lock:
-            done = self._changed.wait_for(lambda: self._failure is not None or self._synced >= target, timeout)
+            done = self._changed.wait_for(
+                lambda: self._failure is not None or (self._opened and self._synced >= target), timeout)
             if self._failure is not None:
                 self._raise_failure()
             return done
