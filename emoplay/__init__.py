@@ -39,6 +39,8 @@ from ._errors import (
     SensorClosedError,
     SensorStateError,
     SourceError,
+    StudyError,
+    StudySpecError,
     VideoReadError,
     WorkerError,
 )
@@ -89,7 +91,7 @@ __all__ = [
     "LogError", "LogFormatError", "LogHeader", "LogKey", "LogRecord", "LogTruncatedError", "ManualClock", "MemorySource", "ModelError",
     "ModelInfo", "PipelineOptions", "PrimaryFaceChanged", "Probabilities", "Sensor", "SensorClosedError", "SensorFailed",
     "SensorOptions", "SensorStateError", "EventsDropped", "EndOfStream", "FrameSource",
-    "SessionLog", "SessionLogWriter", "SourceError", "TrackerOptions", "UNKNOWN", "VideoFileSource", "VideoReadError",
+    "SessionLog", "SessionLogWriter", "SourceError", "StudyError", "StudySpecError", "TrackerOptions", "UNKNOWN", "VideoFileSource", "VideoReadError",
     "WorkerError", "generate_key_file", "monotonic_clock", "read_log_header", "read_session_log", "verify_session_log", "__version__",
 ]
 

@@ -1,0 +1,61 @@
+"""The study file: a valid one loads; every mistake is refused with the field named."""
+
+from __future__ import annotations
+
+import pytest
+
+from emoplay import StudySpecError
+from emoplay.study import load_study
+
+from .conftest import STUDY_TOML
+
+
+def test_the_example_study_loads(study_dir):
+    spec = load_study(study_dir / "study.toml")
+    assert spec.id == "reactions" and spec.order == "shuffled" and spec.calibration
+    assert spec.calibration_seconds == 1.0 and spec.rest_seconds == 0.5 and spec.groups == ("18-29", "50+")
+    assert [s.id for s in spec.stimuli] == ["animation", "room"]
+    assert spec.stimuli[0].audio == study_dir / "animation.wav" and spec.stimuli[1].audio is None
+    assert spec.stimuli[1].title == "A man leaves the room"
+    assert len(spec.fingerprint) == 16
+
+
+def test_shuffled_orders_come_from_their_seed(study_dir):
+    spec = load_study(study_dir / "study.toml")
+    orders = {seed: tuple(s.id for s in spec.order_for(seed)[0]) for seed in range(20)}
+    assert set(orders.values()) == {("animation", "room"), ("room", "animation")}  # both orders occur
+    assert all(spec.order_for(seed)[0] == spec.order_for(seed)[0] for seed in range(5))  # and repeat
+    order, seed = spec.order_for(None)
+    assert isinstance(seed, int) and spec.order_for(seed)[0] == order  # a drawn seed is returned to record
+
+
+@pytest.mark.parametrize("change, field", [
+    (lambda t: t.replace('id = "reactions"', 'id = "two words"'), "id"),
+    (lambda t: t.replace('id = "reactions"\n', ''), "id"),
+    (lambda t: t.replace('order = "shuffled"', 'order = "random"'), "order"),
+    (lambda t: t.replace('calibration = true', 'calibration = "yes"'), "calibration"),
+    (lambda t: t.replace('rest_seconds = 0.5', 'rest_seconds = -1'), "rest_seconds"),
+    (lambda t: t.replace('groups = ["18-29", "50+"]', 'groups = ["a", "a"]'), "groups"),
+    (lambda t: t.replace('file = "room.mp4"', 'file = "missing.mp4"'), "stimuli[1].file"),
+    (lambda t: t.replace('id = "room"', 'id = "animation"'), "stimuli[1].id"),
+    (lambda t: t.replace('audio = "animation.wav"', 'audio = "room.mp4"'), "stimuli[0].audio"),
+    (lambda t: t.replace('title = "A man leaves the room"', 'colour = "red"'), "stimuli[1].colour"),
+    (lambda t: 'shuffle = true\n' + t, "shuffle"),
+    (lambda t: t.split("[[stimuli]]")[0], "stimuli"),
+])
+def test_mistakes_name_the_field(study_dir, tmp_path, change, field):
+    for name in ("animation.mp4", "animation.wav", "room.mp4"):
+        (tmp_path / name).symlink_to(study_dir / name)
+    path = tmp_path / "study.toml"
+    path.write_text(change(STUDY_TOML))
+    with pytest.raises(StudySpecError) as info:
+        load_study(path)
+    assert f": {field}: " in str(info.value), str(info.value)
+
+
+def test_not_toml_and_missing_file(tmp_path):
+    (tmp_path / "bad.toml").write_text("title = \n")
+    with pytest.raises(StudySpecError, match="not valid TOML"):
+        load_study(tmp_path / "bad.toml")
+    with pytest.raises(StudySpecError, match="does not exist"):
+        load_study(tmp_path / "nope.toml")
