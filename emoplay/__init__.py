@@ -80,6 +80,12 @@ _LAZY = {
     "LogRecord": "._sessionlog",
     "LogHeader": "._sessionlog",
     "read_log_header": "._sessionlog",
+    # Saliency maps (emoplay explain): numpy only until a map is computed.
+    "SaliencyExplainer": ".explain._saliency",
+    "SaliencyOptions": ".explain._saliency",
+    "FaceSaliency": ".explain._saliency",
+    "OcclusionOptions": ".explain._occlusion",
+    "saliency_map": ".explain._saliency",
 }
 
 __all__ = [
@@ -89,7 +95,7 @@ __all__ = [
     "Detections", "EMOTIONS", "EmoplayError", "EmotionChanged", "EmotionClassifier", "EmotionPipeline", "FaceDetector",
     "FaceFound", "FaceLost", "FaceTracker", "Frame", "FrameResult", "ImageFolderSource", "LogAuthenticationError",
     "LogError", "LogFormatError", "LogHeader", "LogKey", "LogRecord", "LogTruncatedError", "ManualClock", "MemorySource", "ModelError",
-    "ModelInfo", "PipelineOptions", "PrimaryFaceChanged", "Probabilities", "Sensor", "SensorClosedError", "SensorFailed",
+    "ModelInfo", "OcclusionOptions", "FaceSaliency", "SaliencyExplainer", "SaliencyOptions", "saliency_map", "PipelineOptions", "PrimaryFaceChanged", "Probabilities", "Sensor", "SensorClosedError", "SensorFailed",
     "SensorOptions", "SensorStateError", "EventsDropped", "EndOfStream", "FrameSource",
     "SessionLog", "SessionLogWriter", "SourceError", "StudyError", "StudySpecError", "TrackerOptions", "UNKNOWN", "VideoFileSource", "VideoReadError",
     "WorkerError", "generate_key_file", "monotonic_clock", "read_log_header", "read_session_log", "verify_session_log", "__version__",

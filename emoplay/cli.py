@@ -15,7 +15,7 @@ from importlib import import_module
 from ._errors import EmoplayError
 
 # Modules that add subcommands with register(subparsers).
-_SUBCOMMAND_MODULES = ("._cli_eval", "._cli_log", "._cli_bench", ".bridge.cli", ".study.cli")
+_SUBCOMMAND_MODULES = ("._cli_eval", "._cli_log", "._cli_bench", ".bridge.cli", ".study.cli", ".explain._cli")
 
 
 def _watch(args: argparse.Namespace) -> int:

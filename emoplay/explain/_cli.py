@@ -1,0 +1,245 @@
+"""``emoplay explain``: saliency maps of the emotion model's decisions, as PNG overlays.
+
+    emoplay explain IMAGE|DIR [--faces crop|detect] [--out DIR] [--patch 8] [--stride 4] [--class NAME]
+    emoplay explain --class-grid --data val.npz [--out DIR] [--limit N]
+
+Exit codes: 0 done; 1 no face was found in any image (nothing written); 2 bad input (a missing
+or unreadable file, an empty folder, an unusable --out, a broken model), one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .._errors import DataError, EmoplayError
+
+EXIT_NO_FACE = 1
+EXIT_BAD_INPUT = 2
+CONTACT_SHEET = "contact_sheet.png"
+CLASS_GRID = "saliency_by_class.png"
+SHEET_LIMIT = 64  # faces on one contact sheet; every face still gets its own PNG
+
+DESCRIPTION = """\
+Show which parts of each face the emotion model's decision depends on: the predicted
+probabilities and a heat map over the 48x48 face crop the model classifies.
+
+Method: occlusion sensitivity. A grey square (--patch pixels of the 48-pixel crop, the model's
+mean grey) slides over the crop in --stride steps; each pixel's heat is the mean drop of the
+explained class's probability (the predicted class, or --class) over the squares that covered
+it. All occluded crops of a face run through the shipped ONNX model in one batch; nothing is
+random, so the same input gives the same map.
+
+Limits:
+  - coarse: nothing smaller than the patch is resolved (8 of 48 pixels: about an eye);
+  - it measures sensitivity, not causation: a region the model could replace by another cue
+    (both eyes, both mouth corners) shows weaker than it matters, and a grey square is itself
+    an unusual input;
+  - the shipped model averages each face with its mirror image inside the file, so maps tend
+    to be left-right symmetric;
+  - only the positive part (hiding it lowered the probability) is coloured; each picture is
+    scaled to its own maximum, printed in its legend.
+
+Output with --out DIR: one PNG per face (the crop, the overlay, the 7 probabilities) and, for a
+folder, contact_sheet.png. Without --out nothing is written: the results are printed.
+For still images you choose; it never opens a camera.
+Exit codes: 0 done; 1 no face found in any image; 2 bad input."""
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("explain", help="saliency maps: which parts of a face drove the model's decision",
+                                   description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                   allow_abbrev=False)
+    parser.add_argument("path", nargs="?", metavar="IMAGE|DIR", help="an image, or a folder of images (not recursive)")
+    parser.add_argument("--faces", default="crop", choices=("crop", "detect"),
+                        help="crop: each image is one face crop (default); detect: find the faces with the face "
+                             "detector and crop them the way the model expects")
+    parser.add_argument("--out", metavar="DIR", help="write the PNGs into DIR (created if missing)")
+    parser.add_argument("--patch", type=_positive_int, default=8, help="occluder side in crop pixels (default 8 of 48)")
+    parser.add_argument("--stride", type=_positive_int, default=4,
+                        help="occluder step in crop pixels (default 4: 121 model runs per face; 2: 441)")
+    parser.add_argument("--class", dest="target", metavar="NAME",
+                        help="explain this class's probability instead of the predicted class's")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per face (or for the grid)")
+    parser.add_argument("--threads", type=_positive_int, default=1, help="onnxruntime threads (default 1)")
+    parser.add_argument("--model", metavar="ONNX", help="an emotion model to explain (default: the shipped one)")
+    grid = parser.add_argument_group("class grid (the model card's figure)")
+    grid.add_argument("--class-grid", action="store_true",
+                      help=f"mean saliency per class over --data (each face explains its true class); with --out "
+                           f"writes DIR/{CLASS_GRID}")
+    grid.add_argument("--data", metavar="PATH", help="labelled face crops: a .npz like val.npz, a fer2013.csv or "
+                                                     "class folders")
+    grid.add_argument("--limit", type=_positive_int, metavar="N", help="use a seeded random sample of N faces")
+    parser.set_defaults(func=run)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        if args.class_grid:
+            return _run_class_grid(args)
+        return _run_images(args)
+    except EmoplayError as e:
+        print(f"emoplay explain: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ValueError as e:  # option values the library rejects (patch larger than the crop, unknown --class)
+        print(f"emoplay explain: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _options(args: argparse.Namespace, faces: str):
+    from .._classify import ClassifierOptions
+    from ._occlusion import OcclusionOptions
+    from ._saliency import SaliencyOptions
+
+    return SaliencyOptions(faces=faces, occlusion=OcclusionOptions(patch=args.patch, stride=args.stride),
+                           target=args.target,
+                           classifier=ClassifierOptions(model_path=args.model, threads=args.threads))
+
+
+def _out_dir(args: argparse.Namespace, inputs: Path | None = None) -> Path | None:
+    if not args.out:
+        return None
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {out} is a file, not a folder; give a folder for the PNGs")
+    if inputs is not None and inputs.is_dir() and out.resolve() == inputs.resolve():
+        raise DataError(f"--out {out} is the input folder; pick another one, or the pictures are read as input "
+                        "next time")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"--out {out} cannot be created ({e}); pick another folder") from e
+    return out
+
+
+def _input_files(path: Path) -> list[Path]:
+    from .._datasets import IMAGE_SUFFIXES
+
+    if not path.exists():
+        raise DataError(f"{path} does not exist; give an image file or a folder of images")
+    if path.is_file():
+        return [path]
+    files = sorted(p for p in path.iterdir()
+                   if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise DataError(f"{path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); point at a folder of "
+                        "face images or at one image")
+    return files
+
+
+def _run_images(args: argparse.Namespace) -> int:
+    from .._datasets import read_image
+    from ._overlay import contact_sheet, face_panel, write_png
+    from ._saliency import SaliencyExplainer
+
+    if args.path is None:
+        raise DataError("give an image or a folder to explain (or --class-grid --data PATH)")
+    if args.data or args.limit:
+        raise DataError("--data and --limit go with --class-grid")
+    path = Path(args.path)
+    files = _input_files(path)
+    out = _out_dir(args, path)
+    stems = [p.stem for p in files]
+    panels, skipped, seconds, n_faces, n_read = [], [], 0.0, 0, 0
+    with SaliencyExplainer(_options(args, args.faces)) as explainer:
+        for file in files:
+            try:
+                image = read_image(file)
+            except DataError as e:
+                if len(files) == 1:
+                    raise
+                skipped.append(f"{file.name}: {e}")
+                continue
+            n_read += 1
+            start = time.perf_counter()
+            faces = explainer.explain(image)
+            seconds += time.perf_counter() - start
+            if not faces:
+                skipped.append(f"{file.name}: no face found")
+                continue
+            stem = file.stem if stems.count(file.stem) == 1 else f"{file.stem}_{file.suffix.lstrip('.')}"
+            for k, face in enumerate(faces, start=1):
+                n_faces += 1
+                label = file.name if len(faces) == 1 else f"{file.name} face {k}"
+                _print_face(label, face, image.shape, args.json)
+                if out is not None:
+                    panel = face_panel(face, label)
+                    name = f"{stem}_saliency.png" if args.faces == "crop" else f"{stem}_face{k}_saliency.png"
+                    write_png(out / name, panel)
+                    if len(panels) < SHEET_LIMIT:
+                        panels.append(panel)
+    for line in skipped:
+        print(f"emoplay explain: skipped {line}", file=sys.stderr)
+    if n_read == 0:
+        raise DataError(f"{path}: none of its {len(files)} image files is readable; convert them to png")
+    if n_faces == 0:
+        hint = " (try --faces detect for full photos)" if args.faces == "crop" else \
+            " (for face crops that fill the image use --faces crop)"
+        print(f"emoplay explain: no face found in {path}{hint}; nothing written", file=sys.stderr)
+        return EXIT_NO_FACE
+    if out is not None and path.is_dir():
+        write_png(out / CONTACT_SHEET, contact_sheet(panels))
+    if not args.json:
+        print(f"{n_faces} face(s) in {n_read} image(s), {1000 * seconds / n_faces:.0f} ms per face "
+              f"(occlusion patch {args.patch}, stride {args.stride})" + (f"; PNGs in {out}" if out else ""))
+    return 0
+
+
+def _print_face(label: str, face, shape: tuple[int, ...], as_json: bool) -> None:
+    import numpy as np
+
+    heat = face.saliency_in_image(shape)
+    y, x = (int(v) for v in np.unravel_index(int(np.argmax(heat)), heat.shape))
+    if as_json:
+        print(json.dumps({"image": label, "predicted": face.predicted, "explained": face.target,
+                          "probabilities": {n: round(float(p), 4) for n, p in zip(face.class_names,
+                                                                                    face.probabilities)},
+                          "box": list(face.box) if face.box else None, "crop_region": list(face.region),
+                          "peak_xy": [x, y], "peak_drop": round(float(face.saliency.max()), 4)}))
+        return
+    probs = "  ".join(f"{n} {float(p):.2f}" for n, p in zip(face.class_names, face.probabilities))
+    print(f"{label}: {face.predicted} {face.confidence:.2f} | {probs} | map of {face.target}: peak at x={x} y={y}, "
+          f"drop {float(face.saliency.max()):.3f}")
+
+
+def _run_class_grid(args: argparse.Namespace) -> int:
+    from .._datasets import load_labeled_images
+    from .._evaluate import _face_crops, _to_model_labels
+    from ._class_grid import class_grid_image, class_saliency
+    from ._overlay import write_png
+    from ._saliency import SaliencyExplainer
+
+    if not args.data:
+        raise DataError("--class-grid needs --data PATH (labelled face crops, e.g. val.npz)")
+    if args.path or args.faces != "crop" or args.target:
+        raise DataError("--class-grid takes no IMAGE|DIR, --faces or --class: it explains each face's true class")
+    out = _out_dir(args)
+    data = load_labeled_images(args.data, limit=args.limit)
+    if len(data) == 0:
+        raise DataError(f"{data.source} holds no images")
+    with SaliencyExplainer(_options(args, "crop")) as explainer:
+        labels = _to_model_labels(data, explainer.class_names)
+        crops = _face_crops(data.images, explainer.classifier.info.input_size)
+        result = class_saliency(explainer, crops, labels, data.source)
+    if out is not None:
+        write_png(out / CLASS_GRID, class_grid_image(result))
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        print(result.to_text())
+        if out is not None:
+            print(f"\nclass grid written to {out / CLASS_GRID}")
+    return 0
