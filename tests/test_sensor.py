@@ -42,27 +42,36 @@ def test_video_file_runs_to_the_end(video):
 
 
 def test_callbacks_run_on_the_host_thread_and_bound_methods_are_weak(video):
-    class Npc:
-        def __init__(self):
-            self.seen = []
+    import gc
+    import weakref
 
+    calls = []  # outside the Npc, so calls made after it is gone would still show
+
+    class Npc:
         def on_emotion(self, event):
-            self.seen.append((event.current, threading.get_ident()))
+            calls.append((event, threading.get_ident()))
 
     npc = Npc()
+    second_run = []  # a plain function is held strongly: it proves the second run delivered events
     with emoplay.Sensor(source=str(video("single_face.mp4"))) as sensor:
         sensor.subscribe("EmotionChanged", npc.on_emotion)
         with pytest.raises(ValueError, match="unknown event 'Emotion'"):
             sensor.subscribe("Emotion", npc.on_emotion)
         sensor.start()
-        drain_until(sensor, lambda ev: not sensor.running)
-        assert npc.seen and {tid for _, tid in npc.seen} == {threading.get_ident()}
-        assert npc.seen[-1][0] == "happy"
-        count = len(npc.seen)
+        first = drain_until(sensor, lambda ev: not sensor.running)
+        first += sensor.poll()
+        changes = [e for e in first if isinstance(e, EmotionChanged)]
+        assert changes and [e for e, _ in calls] == changes  # every EmotionChanged, once, in order
+        assert {tid for _, tid in calls} == {threading.get_ident()}
+        assert changes[-1].current == "happy"
+        gone = weakref.ref(npc)
         del npc
+        gc.collect()
+        assert gone() is None  # the sensor did not keep the Npc alive
+        sensor.subscribe("EmotionChanged", second_run.append)
         sensor.start()  # the video again; the dead subscriber is simply gone
         drain_until(sensor, lambda ev: not sensor.running and any(isinstance(e, FaceLost) for e in ev))
-    assert count >= 1
+    assert second_run and len(calls) == len(changes)  # events flowed, none reached the dead Npc
 
 
 def test_camera_needs_consent_first():
