@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from .._cli_eval import _positive_int
 from .._errors import DataError, EmoplayError
 
 EXIT_NO_FACE = 1
@@ -38,8 +39,11 @@ Limits:
   - it measures sensitivity, not causation: a region the model could replace by another cue
     (both eyes, both mouth corners) shows weaker than it matters, and a grey square is itself
     an unusual input;
-  - the shipped model averages each face with its mirror image inside the file, so maps tend
-    to be left-right symmetric;
+  - one face's map is noisy: the model is not shift-invariant, so moving the crop by a few
+    pixels can move the peak to another feature; averages over many faces (--class-grid)
+    are steadier;
+  - the shipped model averages each face with its mirror image inside the file, which pulls
+    maps towards left-right symmetry;
   - only the positive part (hiding it lowered the probability) is coloured; each picture is
     scaled to its own maximum, printed in its legend.
 
@@ -74,16 +78,6 @@ def register(subparsers) -> None:
                                                      "class folders")
     grid.add_argument("--limit", type=_positive_int, metavar="N", help="use a seeded random sample of N faces")
     parser.set_defaults(func=run)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
