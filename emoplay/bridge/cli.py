@@ -12,6 +12,7 @@ import json
 import logging
 import signal
 import sys
+import threading
 import time
 from typing import Any
 
@@ -117,13 +118,16 @@ def _run(sensor: Any, server: Any, osc: Any, args: argparse.Namespace) -> int:
     """The serve loop, on this (the host's) thread: sensor events out, client commands in."""
     deadline = time.monotonic() + args.max_seconds if args.max_seconds else None
     frames_seen, last_osc_probabilities = sensor.frames_processed, float("-inf")
-    status = 0
-    previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
+    status, started = 0, not args.wait_for_client
+    stop = threading.Event()
+    # Ctrl-C and SIGTERM end the loop at its next turn, so shutdown (flush clients, release the source) always
+    # runs in full; a second signal interrupts at once.
+    previous = {sig: signal.signal(sig, lambda *_: _stop_then_default(stop)) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while True:
-            if not sensor.running and args.wait_for_client and server.clients_paired and frames_seen == 0 \
-                    and sensor.camera_state.value == "off":
+        while not stop.is_set():
+            if not started and server.clients_paired:
                 sensor.start()
+                started = True
             _apply_commands(sensor, server)
             if server.indicator_age() <= sensor.options.indicator_timeout_s:
                 sensor.heartbeat()  # a client shows the camera indicator
@@ -145,16 +149,14 @@ def _run(sensor: Any, server: Any, osc: Any, args: argparse.Namespace) -> int:
                 if osc is not None and now - last_osc_probabilities >= 1.0 / _OSC_PROBABILITY_HZ:
                     last_osc_probabilities = now
                     osc.send_probabilities(result.track_ids, result.probabilities)
-            if status or (not sensor.running and sensor.camera_state.value in ("off", "error")
-                          and (frames_seen or not args.wait_for_client)):
+            if status or (started and not sensor.running and sensor.camera_state.value in ("off", "error")):
                 break  # the video ended, or the sensor failed
             if deadline is not None and time.monotonic() > deadline:
                 break
             time.sleep(_POLL_S)
-    except KeyboardInterrupt:
-        pass
     finally:
-        signal.signal(signal.SIGTERM, previous_handler)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     sensor.stop()
     server.publish(_drain(sensor))
     return status
@@ -181,8 +183,10 @@ def _drain(sensor: Any) -> list:
         return getattr(e, "events", [])
 
 
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+def _stop_then_default(stop: threading.Event) -> None:
+    stop.set()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _log_to_stderr() -> None:

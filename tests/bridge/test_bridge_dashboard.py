@@ -1,0 +1,138 @@
+"""The dashboard in a real browser: headless Chromium (system package) driven by selenium.
+
+EMOPLAY_DASHBOARD_SCREENSHOT=docs/bridge/dashboard.png makes the test write the screenshot the docs show.
+"""
+
+from __future__ import annotations
+
+import http.server
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from bridge_helpers import start_serve
+from conftest import VIDEOS, require, require_module, require_shared
+from emoplay import EMOTIONS
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+WAIT_S = 30
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    require(CHROMIUM is not None and CHROMEDRIVER is not None,
+            "Chromium and its driver are not installed: apt-get install -y chromium chromium-driver")
+    webdriver = require_module("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                 "--window-size=1280,1000", f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    video = require_shared(VIDEOS / "talking_smiling.mp4")
+    server = start_serve(tmp_path_factory.mktemp("serve"), "--source", str(video), "--realtime", "--loop")
+    yield server
+    assert server.stop() == 0, server.stderr()[-3000:]
+
+
+def _wait(driver, script: str, what: str):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        return WebDriverWait(driver, WAIT_S, poll_frequency=0.1).until(lambda d: d.execute_script(script))
+    except Exception as e:  # noqa: BLE001 - say what the page showed instead
+        raise AssertionError(f"the dashboard did not show {what}; page text:\n"
+                             f"{driver.find_element('tag name', 'body').text[:2000]}") from e
+
+
+def test_the_dashboard_shows_live_events_from_a_video(browser, served, tmp_path):
+    browser.get(served.dashboard)
+    _wait(browser, "return document.querySelector('#connection').textContent === 'connected'", "connected")
+    _wait(browser, "return document.querySelector('#indicator').classList.contains('state-capturing')",
+          "the indicator in the capturing state")
+    _wait(browser, "return document.querySelectorAll('#events li[data-type=EmotionChanged]').length >= 1",
+          "an EmotionChanged event")
+    _wait(browser, "return document.querySelectorAll('.face .bar .fill').length >= 7 && "
+                   "[...document.querySelectorAll('.face .bar .fill')].some(f => parseFloat(f.style.width) > 30)",
+          "a face's probability bars")
+    emotion = browser.execute_script("return document.querySelector('.face .emotion').textContent")
+    assert emotion in (*EMOTIONS, "unknown")
+    assert browser.find_element("id", "indicator-label").text == "VIDEO CAPTURING"
+    _wait(browser, "return document.querySelectorAll('#events li').length >= 3 || "
+                   "performance.now() > 4000", "a few seconds of events")
+    # Every asset came from the server itself: no CDN, no web font.
+    origin = f"http://127.0.0.1:{served.port}/"
+    resources = browser.execute_script("return performance.getEntriesByType('resource').map(r => r.name)")
+    assert resources and all(r.startswith(origin) for r in resources), resources
+    docs_screenshot = os.environ.get("EMOPLAY_DASHBOARD_SCREENSHOT")
+    if docs_screenshot:  # for the docs: let the timeline fill for a while
+        _wait(browser, "return performance.now() > 20000", "20 s of the video")
+    path = Path(docs_screenshot or tmp_path / "dashboard.png")
+    assert browser.save_screenshot(str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_pause_and_resume_buttons_drive_the_sensor(browser, served):
+    browser.get(served.dashboard)
+    _wait(browser, "return !document.querySelector('#pause').disabled", "an enabled Pause button")
+    browser.find_element("id", "pause").click()
+    _wait(browser, "return document.querySelector('#indicator').classList.contains('state-paused')", "paused")
+    _wait(browser, "return !document.querySelector('#resume').disabled", "an enabled Resume button")
+    browser.find_element("id", "resume").click()
+    _wait(browser, "return document.querySelector('#indicator').classList.contains('state-capturing')",
+          "capturing again")
+
+
+def test_a_wrong_token_in_the_link_shows_no_event(browser, served):
+    browser.get("about:blank")  # a new document: changing only the fragment would not reload the page
+    browser.get(served.dashboard.split("#")[0] + "#token=" + "x" * 43)
+    _wait(browser, "return document.querySelector('#connection').textContent.startsWith('wrong token')",
+          "the wrong-token message")
+    assert browser.execute_script("return document.querySelectorAll('#events li').length") == 0
+
+
+_ATTACK_PAGE = """<!doctype html><title>waiting</title><script>
+const ws = new WebSocket("ws://127.0.0.1:%d/ws");
+ws.onopen = () => { document.title = "open"; ws.send(JSON.stringify({type: "hello", token: "guess"})); };
+ws.onmessage = () => { document.title = "message"; };
+ws.onclose = (e) => { if (document.title !== "message") document.title = "closed " + e.code; };
+</script>"""
+
+
+def test_a_page_from_another_origin_cannot_open_the_socket(browser, served):
+    page = (_ATTACK_PAGE % served.port).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server API
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler) as other:
+        thread = threading.Thread(target=other.serve_forever, daemon=True)
+        thread.start()
+        try:
+            browser.get(f"http://127.0.0.1:{other.server_address[1]}/")
+            _wait(browser, "return document.title.startsWith('closed')", "the refused socket")
+            assert browser.title == "closed 1006"  # the handshake failed (HTTP 403): never open, no message
+        finally:
+            other.shutdown()
+    assert "refused a request from Origin" in served.stderr()

@@ -1,0 +1,104 @@
+"""BridgeServer in-process (a real socket, real event dataclasses): fan-out, slow clients, state, retries."""
+
+from __future__ import annotations
+
+import socket
+import stat
+import threading
+import time
+
+import pytest
+
+from emoplay import BridgeError, CameraState, CameraStateChanged, EmotionChanged, FaceFound, FaceLost
+from emoplay.bridge.client import BridgeClient, connect_with_retry
+from emoplay.bridge.server import BridgeOptions, BridgeServer
+from emoplay.bridge.token import load_or_create_token, read_token, tokens_match
+
+TOKEN = "t" * 43
+
+
+def _changed(track_id: int, current: str, t: float) -> EmotionChanged:
+    return EmotionChanged(track_id, "neutral", current, 0.9, {"happy": 0.9, "neutral": 0.1}, t)
+
+
+def test_a_client_whose_queue_overflows_is_dropped_and_the_others_are_not():
+    with BridgeServer(TOKEN, BridgeOptions(client_queue=4)) as server:
+        greedy = BridgeClient.connect(server.websocket_url, TOKEN, client="greedy")
+        picky = BridgeClient.connect(server.websocket_url, TOKEN, client="picky", events=["FaceLost"])
+        server.publish([_changed(1, "happy", i / 30) for i in range(50)])  # one batch: more than 4 at once
+        received = list(greedy.messages(timeout=2))
+        assert greedy.close_code == 4003 and len(received) <= 4
+        server.publish([FaceLost(1, 2.0)])
+        assert picky.receive(timeout=5)["type"] == "FaceLost"
+        assert server.clients_dropped == 1
+        picky.close()
+        greedy.close()
+
+
+def test_the_welcome_holds_the_state_built_from_the_events_published():
+    with BridgeServer(TOKEN, source_name="test", camera_state=CameraState.OFF) as server:
+        server.publish([CameraStateChanged(CameraState.OFF, CameraState.CAPTURING, "capturing", 0.0),
+                        FaceFound(3, (1, 2, 3, 4), 0.1, is_primary=True), _changed(3, "happy", 0.2),
+                        FaceFound(4, (5, 6, 7, 8), 0.1), _changed(4, "surprise", 0.3), FaceLost(4, 0.4)])
+        time.sleep(0.2)  # publish() returns at once; the loop thread applies the batch
+        with BridgeClient.connect(server.websocket_url, TOKEN) as client:
+            welcome = client.welcome
+    assert welcome["camera_state"] == "capturing" and welcome["source"] == "test"
+    assert welcome["faces"] == [{"track_id": 3, "emotion": "happy", "confidence": 0.9}]
+    assert welcome["primary_track_id"] == 3
+
+
+def test_publish_returns_at_once_even_with_a_client_that_never_reads():
+    with BridgeServer(TOKEN, BridgeOptions(client_queue=8)) as server:
+        client = BridgeClient.connect(server.websocket_url, TOKEN)  # never reads after the welcome
+        batch = [_changed(1, "happy", i / 30) for i in range(200)]
+        for _ in range(20):
+            server.publish(batch)  # 4000 events; a blocked publish would hang this test
+        client.close()
+
+
+def test_connect_with_retry_backs_off_until_the_server_is_up():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    delays: list[float] = []
+    result: dict = {}
+
+    def retry():
+        result["client"] = connect_with_retry(f"ws://127.0.0.1:{port}/ws", TOKEN, attempts=20,
+                                              sleep=lambda s: (delays.append(s), time.sleep(s)))
+
+    thread = threading.Thread(target=retry)
+    thread.start()
+    time.sleep(1.0)
+    with BridgeServer(TOKEN, BridgeOptions(port=port)):
+        thread.join(10)
+        assert result["client"].welcome["type"] == "welcome"
+        result["client"].close()
+    assert delays[:3] == [0.25, 0.5, 1.0]
+
+
+def test_connect_with_retry_gives_up_with_the_last_error():
+    with pytest.raises(BridgeError, match="is `emoplay serve` running"):
+        connect_with_retry("ws://127.0.0.1:9/ws", TOKEN, attempts=2, sleep=lambda s: None)
+
+
+def test_options_refuse_a_remote_host_unless_allowed():
+    with pytest.raises(ValueError, match="allow_remote"):
+        BridgeOptions(host="0.0.0.0")
+    assert BridgeOptions(host="0.0.0.0", allow_remote=True).host == "0.0.0.0"
+    with pytest.raises(ValueError):
+        BridgeOptions(port=70000)
+
+
+def test_a_token_file_is_created_once_with_mode_0600_and_reused(tmp_path):
+    path = tmp_path / "token"
+    token = load_or_create_token(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and len(token) == 43
+    assert load_or_create_token(path) == token == read_token(path)
+
+
+def test_tokens_are_compared_in_full():
+    assert tokens_match(TOKEN, TOKEN)
+    assert not tokens_match(TOKEN[:-1], TOKEN) and not tokens_match(TOKEN + "x", TOKEN)
+    assert not tokens_match("ünïcode", TOKEN)
