@@ -88,8 +88,13 @@ class Playhead:
             start, end, media = self._segments[-1]
             self._segments.append([at, None, media + (end - start)])
 
-    def stop(self, at: float) -> None:
+    def stop(self, at: float, limit: float | None = None) -> float:
+        """Stop at clock time ``at``, or earlier at the moment media time reached ``limit``; returns that time."""
+        if self.running and limit is not None:
+            start, _, media = self._segments[-1]
+            at = max(start, min(at, start + (limit - media)))
         self.pause(at)
+        return at
 
     def media_time(self, at: float) -> float | None:
         """Media time at clock time ``at``; None before the start, during a pause or after the stop."""

@@ -285,7 +285,7 @@ class _Run:
             media = playhead.now(self.clock())
             self.state.media_time = media
             if waited is None and media >= seconds:
-                self._end_recording(playhead, BASELINE, seconds, "finished")
+                self._end_recording(playhead, BASELINE, seconds, "finished", limit=seconds)
                 waited = self.clock()
             if waited is not None and (outcome is not None or self.clock() - waited > 5):
                 break
@@ -307,9 +307,10 @@ class _Run:
         self.recorder.calibration(self.clock(), *outcome)
         return outcome[0]
 
-    def _end_recording(self, playhead: Playhead, stimulus: str, media: float, reason: str) -> None:
-        end = self.clock()
-        playhead.stop(end)
+    def _end_recording(self, playhead: Playhead, stimulus: str, media: float, reason: str,
+                       limit: float | None = None) -> None:
+        """Stop the playhead (at media time ``limit`` at the latest), take the last frames, mark the end."""
+        end = playhead.stop(self.clock(), limit)
         deadline = end + _SETTLE_S
         while self.latest_sample < end and self.clock() < deadline and self.sensor.running:
             time.sleep(0.01)
@@ -357,7 +358,7 @@ class _Run:
                 raise
             finally:
                 self.player = None
-            self._end_recording(playhead, stimulus.id, min(media, player.duration), "finished")
+            self._end_recording(playhead, stimulus.id, min(media, player.duration), "finished", limit=player.duration)
         self.completed.append(stimulus.id)
 
     def thanks(self, aborted: bool) -> None:
