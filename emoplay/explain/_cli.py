@@ -112,11 +112,18 @@ def _out_dir(args: argparse.Namespace, inputs: Path | None = None) -> Path | Non
     if inputs is not None and inputs.is_dir() and out.resolve() == inputs.resolve():
         raise DataError(f"--out {out} is the input folder; pick another one, or the pictures are read as input "
                         "next time")
+    return out
+
+
+def _write(out: Path, name: str, image) -> None:
+    """Write one PNG into ``out``, creating the folder on the first picture (nothing is made before)."""
+    from ._overlay import write_png
+
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise DataError(f"--out {out} cannot be created ({e}); pick another folder") from e
-    return out
+    write_png(out / name, image)
 
 
 def _input_files(path: Path) -> list[Path]:
@@ -136,7 +143,7 @@ def _input_files(path: Path) -> list[Path]:
 
 def _run_images(args: argparse.Namespace) -> int:
     from .._datasets import read_image
-    from ._overlay import contact_sheet, face_panel, write_png
+    from ._overlay import contact_sheet, face_panel
     from ._saliency import SaliencyExplainer
 
     if args.path is None:
@@ -172,7 +179,7 @@ def _run_images(args: argparse.Namespace) -> int:
                 if out is not None:
                     panel = face_panel(face, label)
                     name = f"{stem}_saliency.png" if args.faces == "crop" else f"{stem}_face{k}_saliency.png"
-                    write_png(out / name, panel)
+                    _write(out, name, panel)
                     if len(panels) < SHEET_LIMIT:
                         panels.append(panel)
     for line in skipped:
@@ -185,7 +192,7 @@ def _run_images(args: argparse.Namespace) -> int:
         print(f"emoplay explain: no face found in {path}{hint}; nothing written", file=sys.stderr)
         return EXIT_NO_FACE
     if out is not None and path.is_dir():
-        write_png(out / CONTACT_SHEET, contact_sheet(panels))
+        _write(out, CONTACT_SHEET, contact_sheet(panels))
     if not args.json:
         print(f"{n_faces} face(s) in {n_read} image(s), {1000 * seconds / n_faces:.0f} ms per face "
               f"(occlusion patch {args.patch}, stride {args.stride})" + (f"; PNGs in {out}" if out else ""))
@@ -213,7 +220,6 @@ def _run_class_grid(args: argparse.Namespace) -> int:
     from .._datasets import load_labeled_images
     from .._evaluate import _face_crops, _to_model_labels
     from ._class_grid import class_grid_image, class_saliency
-    from ._overlay import write_png
     from ._saliency import SaliencyExplainer
 
     if not args.data:
@@ -229,7 +235,7 @@ def _run_class_grid(args: argparse.Namespace) -> int:
         crops = _face_crops(data.images, explainer.classifier.info.input_size)
         result = class_saliency(explainer, crops, labels, data.source)
     if out is not None:
-        write_png(out / CLASS_GRID, class_grid_image(result))
+        _write(out, CLASS_GRID, class_grid_image(result))
     if args.json:
         print(json.dumps(result.to_dict()))
     else:

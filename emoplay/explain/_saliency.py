@@ -43,7 +43,7 @@ class SaliencyOptions:
             raise ValueError("explain runs on single images: use DetectorOptions(video_mode=False)")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compare the fields you need
 class FaceSaliency:
     """One face: what the model saw, what it said, and where its decision came from."""
 

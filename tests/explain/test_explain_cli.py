@@ -96,7 +96,7 @@ def test_class_grid_writes_the_figure_and_prints_the_region_table(tmp_path, fer_
     (lambda d: [str(d / "missing.png")], 2, "does not exist"),
     (lambda d: [str(d / "notes.png")], 2, "not a readable image"),
     (lambda d: [str(d / "empty")], 2, "holds no images"),
-    (lambda d: [str(d / "gray.png"), "--faces", "detect"], 1, "no face found"),
+    (lambda d: [str(d / "gray.png"), "--faces", "detect", "--out", str(d / "new")], 1, "no face found"),
     (lambda d: [str(d / "gray.png"), "--out", str(d / "notes.png")], 2, "is a file, not a folder"),
     (lambda d: [str(d / "gray.png"), "--class", "bored"], 2, "not a class of the model"),
     (lambda d: [str(d / "gray.png"), "--patch", "64"], 2, "larger than the model"),
