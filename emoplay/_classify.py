@@ -3,7 +3,8 @@
 The preprocessing contract (input size, normalisation, class names, how a
 FER2013 crop is framed around a detector box) is read from the model's
 ``emoplay.*`` metadata, so a retrained model brings its own contract. All
-faces of a frame are classified in one batch.
+faces of a frame are classified in one batch. Crops live for one call: the
+reused input batch is zeroed as soon as the model has run, and freed by close().
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._checks import check_number
 from ._errors import ModelError, SensorClosedError
 from ._model_files import EMOTION_MODEL, shipped_model
 
@@ -43,8 +45,7 @@ class ClassifierOptions:
     flip_average: bool = False  # also classify the mirrored crop here (the shipped model already does, inside)
 
     def __post_init__(self) -> None:
-        if self.threads < 1:
-            raise ValueError(f"threads must be >= 1, got {self.threads}")
+        check_number("ClassifierOptions", "threads", self.threads, low=1, integer=True)
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class EmotionClassifier:
         size = self.info.input_size
         self._scale = np.float32(1.0 / (255.0 * self.info.std))
         self._offset = np.float32(self.info.mean / self.info.std)
-        self._batch = np.empty((8, 1, size, size), np.float32)  # reused between calls
+        self._batch = np.zeros((8, 1, size, size), np.float32)  # reused between calls, zeroed after each
 
     @staticmethod
     def _read_info(path: Path, meta: dict[str, str]) -> ModelInfo:
@@ -163,7 +164,10 @@ class EmotionClassifier:
         batch[:n, 0] -= self._offset
         if self.options.flip_average:
             batch[n:] = batch[:n, :, :, ::-1]
-        logits = self._session.run(None, {self._input_name: batch})[0]
+        try:
+            logits = self._session.run(None, {self._input_name: batch})[0]
+        finally:
+            batch.fill(0)  # the normalised crops live for this call only
         if self.options.flip_average:
             logits = (logits[:n] + logits[n:]) / 2
         logits = logits - logits.max(axis=1, keepdims=True)
@@ -177,6 +181,7 @@ class EmotionClassifier:
 
     def close(self) -> None:
         self._session = None
+        self._batch = np.zeros((0, 1, self.info.input_size, self.info.input_size), np.float32)
 
     def __enter__(self) -> "EmotionClassifier":
         return self

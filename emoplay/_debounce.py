@@ -7,7 +7,9 @@ rate). A new emotion is accepted only when
 * its smoothed probability is at least ``confidence_floor`` (otherwise the
   candidate state is ``unknown``: no guess),
 * it leads the current emotion by ``margin`` (hysteresis: two close classes
-  do not flip back and forth), and
+  do not flip back and forth) — unless the current emotion itself fell below
+  ``confidence_floor``: the floor holds for the current emotion too, so no
+  emotion is kept (or reported) below it, and
 * both hold without interruption for ``dwell_s`` seconds.
 
 With the defaults a clean, sustained change (one class near 0.8 replaced by
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._checks import check_number
 from ._clock import Clock, monotonic_clock
 from ._events import UNKNOWN, EmotionChanged
 
@@ -36,12 +39,10 @@ class DebounceOptions:
     confidence_floor: float = 0.35  # below this the state is "unknown"
 
     def __post_init__(self) -> None:
-        if self.smoothing_s < 0 or self.dwell_s < 0:
-            raise ValueError("smoothing_s and dwell_s must be >= 0 seconds")
-        if not 0 <= self.margin < 1:
-            raise ValueError(f"margin must be in [0, 1), got {self.margin}")
-        if not 0 <= self.confidence_floor < 1:
-            raise ValueError(f"confidence_floor must be in [0, 1), got {self.confidence_floor}")
+        check_number("DebounceOptions", "smoothing_s", self.smoothing_s, low=0)
+        check_number("DebounceOptions", "dwell_s", self.dwell_s, low=0)
+        check_number("DebounceOptions", "margin", self.margin, low=0, high=1, high_open=True)
+        check_number("DebounceOptions", "confidence_floor", self.confidence_floor, low=0, high=1, high_open=True)
 
 
 @dataclass
@@ -101,8 +102,9 @@ class Debouncer:
             return UNKNOWN
         name = self.class_names[top]
         if state.current not in (UNKNOWN, name):
-            lead = top_p - float(state.smoothed[self.class_names.index(state.current)])
-            if lead < self.options.margin:
+            current_p = float(state.smoothed[self.class_names.index(state.current)])
+            # Hysteresis keeps the current emotion against a close rival, but never below the floor.
+            if top_p - current_p < self.options.margin and current_p >= self.options.confidence_floor:
                 return state.current
         return name
 

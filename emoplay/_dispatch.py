@@ -2,7 +2,9 @@
 
 Subscribing to a name that is not a declared event fails at once. A bound
 method is held through ``weakref.WeakMethod``, so a game object that dies
-unsubscribes itself; plain functions are held strongly.
+unsubscribes itself; plain functions are held strongly. A callback that raises
+does not keep the event from the other callbacks: :meth:`EventDispatcher.dispatch`
+runs them all and returns the exceptions for the caller to raise.
 """
 
 from __future__ import annotations
@@ -33,13 +35,19 @@ class EventDispatcher:
             raise ValueError(f"unknown event {name!r}; one of {', '.join(EVENT_TYPES)}")
         self._subscribers[name] = [r for r in self._subscribers[name] if r() not in (None, callback)]
 
-    def dispatch(self, event: object) -> None:
+    def dispatch(self, event: object) -> list[Exception]:
+        """Run every callback subscribed to the event's name; the exceptions they raised, in order."""
         refs = self._subscribers.get(event_name(event), [])
         alive = []
+        errors: list[Exception] = []
         for ref in list(refs):
             callback = ref()
             if callback is None:
                 continue
             alive.append(ref)
-            callback(event)
+            try:
+                callback(event)
+            except Exception as e:  # noqa: BLE001 - the other subscribers still get the event
+                errors.append(e)
         refs[:] = [r for r in refs if r in alive or r() is not None]
+        return errors

@@ -1,4 +1,8 @@
-"""``emoplay doctor``: what this machine has, and how fast each stage runs on it."""
+"""``emoplay doctor``: what this machine has, and how fast each stage runs on it.
+
+It opens no camera unless asked with ``--probe-cameras``: probing opens each device (its light may come
+on), which needs the user's consent like any other camera use.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from ._model_files import expected_checksums, models_dir, sha256_of
 
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
-    for dist in ("emoplay", "numpy", "opencv-contrib-python", "opencv-python", "mediapipe", "onnxruntime",
+    for dist in ("emoplay", "numpy", "opencv-contrib-python", "opencv-python", "onnxruntime",
                  "cryptography", "pygame"):
         try:
             out[dist] = metadata.version(dist)
@@ -108,7 +112,9 @@ def run_doctor(args: argparse.Namespace) -> int:
         report["models"] = []
         report["model_error"] = str(e)
         problems += 1
-    report["cameras"] = _cameras(args.max_cameras)
+    probe = getattr(args, "probe_cameras", False)
+    report["cameras_probed"] = bool(probe)
+    report["cameras"] = _cameras(args.max_cameras) if probe else None
     if problems == 0:
         report["timings_ms"] = stage_timings()
     if args.json:
@@ -124,7 +130,9 @@ def run_doctor(args: argparse.Namespace) -> int:
     if "model_error" in report:
         print(f"  {report['model_error']}")
     print("cameras:")
-    if report["cameras"]:
+    if not probe:
+        print("  not probed: opening a camera needs consent; run `emoplay doctor --probe-cameras` to list them")
+    elif report["cameras"]:
         for c in report["cameras"]:
             print(f"  index {c['index']}: {c['width']}x{c['height']} @ {c['fps']:.0f} fps")
     else:

@@ -2,10 +2,10 @@
 
 The pipeline is synchronous and owns no thread, so it can be driven frame by
 frame from tests, benchmarks, offline tools or a host's own loop; the
-:class:`~emoplay.Sensor` runs it on its worker thread. Frame pixels are only
-borrowed for the duration of :meth:`EmotionPipeline.process` and never kept
-(the 48x48 gray crop of each tracked face is kept until the next frame, to
-recognise an unchanged face).
+:class:`~emoplay.Sensor` runs it on its worker thread. Frame pixels and face
+crops live for one step: they are only borrowed for the duration of
+:meth:`EmotionPipeline.process` and never kept (to recognise an unchanged face
+the pipeline keeps a 16-byte digest of each track's last crop, not the crop).
 
 Two options trade work for nothing or almost nothing (``emoplay bench`` measures
 both):
@@ -14,7 +14,7 @@ both):
   one it had on the previous frame keeps its probabilities instead of being
   classified again. Results are unchanged; it saves the model's run on repeated
   frames (a host submitting the same camera frame on several game ticks, a still
-  image, a paused video).
+  image, a paused video). Crops are compared by a BLAKE2b digest.
 * ``detect_every`` (2): run the face detector on every Nth frame only; frames in
   between reuse the last detection's boxes and track ids and are still
   classified and debounced, so every frame still yields emotions. 2 (the
@@ -26,14 +26,16 @@ both):
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._checks import check_number
 from ._classify import ClassifierOptions, EmotionClassifier
 from ._debounce import DebounceOptions, Debouncer
 from ._detect import DetectorOptions, Detections, FaceDetector
-from ._events import EmotionChanged, FaceFound, FaceLost
+from ._events import EmotionChanged, FaceFound, FaceLost, PrimaryFaceChanged
 from ._frames import to_gray, to_rgb_and_gray
 from ._track import FaceTracker, TrackerOptions
 from .calibration.calibrator import CalibrationOptions
@@ -51,15 +53,14 @@ class PipelineOptions:
     auto_calibration: AutoCalibrationOptions | None = None  # per-track running baselines (off; calibration/state.py)
 
     def __post_init__(self) -> None:
-        if isinstance(self.detect_every, bool) or not isinstance(self.detect_every, int) or self.detect_every < 1:
-            raise ValueError(f"detect_every must be an int >= 1 (1: detect on every frame), got {self.detect_every!r}")
+        check_number("PipelineOptions", "detect_every", self.detect_every, low=1, integer=True)
 
 
 @dataclass(frozen=True)
 class FrameResult:
     """What one frame produced: events, and per detection its box, track id and probabilities."""
 
-    events: tuple[EmotionChanged | FaceFound | FaceLost, ...] = ()
+    events: tuple[EmotionChanged | FaceFound | FaceLost | PrimaryFaceChanged, ...] = ()
     detections: Detections = field(default_factory=Detections)
     track_ids: tuple[int, ...] = ()
     probabilities: np.ndarray = field(default_factory=lambda: np.zeros((0, 7), np.float32))
@@ -81,7 +82,8 @@ class EmotionPipeline:
         self.calibration = CalibrationState(self.class_names, self.classifier.info.version, options.auto_calibration)
         self._held: tuple[Detections, tuple[int, ...]] | None = None  # last detection and its track ids
         self._frames_since_detection = 0
-        self._crops: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # track id -> (last crop, its probabilities)
+        self._crops: dict[int, tuple[bytes, np.ndarray]] = {}  # track id -> (digest of its last crop, probabilities)
+        self._primary_id: int | None = None  # the primary face last reported (PrimaryFaceChanged)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -98,6 +100,7 @@ class EmotionPipeline:
                 self.debouncer.forget(track_id)
             matches = update.matches
             self._held, self._frames_since_detection = (detections, matches), 0
+            events += self._primary_change(timestamp)
         else:
             gray = to_gray(pixels, color_order)
             detections, matches = self._held
@@ -114,17 +117,35 @@ class EmotionPipeline:
                     events.append(change)
         return FrameResult(tuple(events), detections, matches, probs, self.tracker.primary_id)
 
+    def _primary_change(self, timestamp: float) -> tuple[PrimaryFaceChanged, ...]:
+        previous, current = self._primary_id, self.tracker.primary_id
+        if previous == current:
+            return ()
+        self._primary_id = current
+        return (PrimaryFaceChanged(previous, current, timestamp),)
+
+    def emotion_of(self, track_id: int | None) -> tuple[str, float] | None:
+        """The debounced (emotion, confidence) of a track now; None for no track or one without emotion yet."""
+        return None if track_id is None else self.debouncer.current(track_id)
+
     def _classify(self, gray: np.ndarray, boxes: np.ndarray, track_ids: tuple[int, ...]) -> np.ndarray:
         """Probabilities per box; a track whose crop equals its previous one keeps its previous probabilities."""
         crops = self.classifier.crop_faces(gray, boxes)
-        if not self.options.reuse_unchanged_crops:
-            return self.classifier.classify_crops(crops)
+        try:
+            if not self.options.reuse_unchanged_crops:
+                return self.classifier.classify_crops(crops)
+            return self._classify_changed(crops, track_ids)
+        finally:
+            crops.fill(0)  # crops live for this step only
+
+    def _classify_changed(self, crops: np.ndarray, track_ids: tuple[int, ...]) -> np.ndarray:
         previous, self._crops = self._crops, {}
+        digests = [hashlib.blake2b(crop.tobytes(), digest_size=16).digest() for crop in crops]
         changed = []
         probs = np.empty((len(crops), len(self.class_names)), np.float32)
         for i, track_id in enumerate(track_ids):
             kept = previous.get(track_id)
-            if kept is not None and np.array_equal(kept[0], crops[i]):
+            if kept is not None and kept[0] == digests[i]:
                 probs[i] = kept[1]
             else:
                 changed.append(i)
@@ -133,7 +154,7 @@ class EmotionPipeline:
         elif changed:
             probs[changed] = self.classifier.classify_crops(crops[changed])
         for i, track_id in enumerate(track_ids):
-            self._crops[track_id] = (crops[i], probs[i])
+            self._crops[track_id] = (digests[i], probs[i])
         return probs
 
     # -- calibration: the player's relaxed face taken out of every frame ---------------------------------------
@@ -162,7 +183,8 @@ class EmotionPipeline:
 
     def end_stream(self, timestamp: float) -> tuple:
         """The stream ended: every face is lost (and a running calibration fails), state is reset."""
-        lost = tuple(self.tracker.close_all(timestamp)) + tuple(self.calibration.end_stream(timestamp))
+        lost = tuple(self.tracker.close_all(timestamp)) + self._primary_change(timestamp)
+        lost += tuple(self.calibration.end_stream(timestamp))
         self.debouncer.reset()
         self._held, self._frames_since_detection, self._crops = None, 0, {}
         self.detector.reset()

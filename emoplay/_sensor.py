@@ -5,20 +5,54 @@ Life cycle and camera states::
     OFF --start()--> STARTING --> CAPTURING --pause()/indicator not drawn--> PAUSED
      ^                                |  ^                                     |
      +--stop()/close()/withdraw_consent()/end of video--+  +----resume()/indicator drawn again---+
-    any state --worker failure--> ERROR (a SensorFailed event, and WorkerError from poll())
+    any state --worker or source failure--> ERROR (a SensorFailed event, and WorkerError from poll())
 
 The worker only queues events; the host drains them with :meth:`Sensor.poll`
 from its own loop, where subscribed callbacks run. A camera opens only after
 :meth:`grant_consent`, and (by default) capture runs only while the host keeps
 calling :meth:`heartbeat` — which the Pygame ``CameraIndicator`` does each
 time it is drawn — so the camera cannot run without a visible indicator.
-Pausing, stopping and withdrawing consent join the worker and release the
-camera before they return.
+
+Guarantees (each one is a test in ``tests/faults/``):
+
+* **Camera off within 100 ms.** ``stop()``, ``pause()`` and ``withdraw_consent()``
+  return within 100 ms even while the source's ``read()`` blocks (an unplugged
+  camera): they wait at most ``_JOIN_WAIT_S`` for the worker, and a source the
+  worker is still reading from is released by the worker (a camera: by its grab
+  thread) the moment that read returns; :meth:`wait_released` waits for it. A
+  frame that arrives after the request is dropped unprocessed. The camera state,
+  the ``FaceLost`` events and ``primary_emotion()`` change before they return.
+* **Start off the game thread.** Models load and the source opens on the worker
+  thread, never under the life-cycle lock, so ``stop()`` is never stuck behind
+  them. ``start()`` waits for the source to open (and raises its error) unless
+  called with ``wait=False``; then failures arrive as ``SensorFailed``.
+* **Crops live for one step.** Frame pixels and face crops exist only while one
+  frame is processed: the classifier's input batch and each step's crops are
+  zeroed right after use, the pipeline keeps digests (not crops), and a frame
+  submitted while the sensor is not capturing is not kept.
+* **Errors end the stream cleanly.** A source that raises (a camera driver, a
+  video corrupt in the middle, an undecodable image) or any worker error sends
+  ``FaceLost`` for every face in view, clears the primary emotion, switches to
+  ERROR, releases the source, queues ``SensorFailed``, and makes the next
+  ``poll()`` raise ``WorkerError`` after delivering the batch.
+* **No event is lost silently.** ``poll()`` delivers every queued event to every
+  callback and to the log even when some of them raise (the first error is then
+  raised, with the batch on ``error.events``). Events dropped because the host
+  did not poll for ``max_queued_events`` are counted in an ``EventsDropped``
+  event; ``stop_log()`` and ``close()`` write the queued events to the log
+  before closing it.
+* **One time base per stream.** Every event carries stream time: a frame's own
+  timestamp for the events it caused, and the newest frame's timestamp for the
+  others (camera state, faces lost on stop, failures); before the first frame,
+  0.0 for files and folders and the sensor clock for cameras and submitted frames.
+* **Current state.** ``primary_emotion()`` is the primary face's debounced
+  emotion as of the newest processed frame (no ``poll()`` needed), None when no
+  face is in view and after stop or a failure; ``PrimaryFaceChanged`` says when
+  the primary face changes.
 """
 
 from __future__ import annotations
 
-import collections
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,16 +60,23 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ._checks import check_number
 from ._clock import Clock, monotonic_clock
 from ._dispatch import EventDispatcher
 from ._errors import ConsentRequiredError, SensorClosedError, SensorStateError, WorkerError
-from ._events import UNKNOWN, CameraState, CameraStateChanged, EmotionChanged, FaceLost, SensorFailed
+from ._event_queue import EventQueue
+from ._events import CameraState, CameraStateChanged, FaceFound, FaceLost, PrimaryFaceChanged, SensorFailed
 from ._pipeline import EmotionPipeline, PipelineOptions
 from ._sources import EndOfStream, FrameSource, MemorySource, source_from_spec
 
 # How long the worker waits for a frame before it re-checks stop requests and the indicator heartbeat.
-# It bounds how quickly stop()/pause() can release the camera: 20 ms keeps camera-off well under 100 ms.
+# A source that honours it lets stop()/pause() find the worker finished within one wait.
 _READ_TIMEOUT_S = 0.02
+# How long stop()/pause()/withdraw_consent() wait for the worker before leaving the source's release to it:
+# one read timeout and a little, so the 100 ms camera-off promise holds with room to spare.
+_JOIN_WAIT_S = 0.03
+# Then how long they wait for the worker to leave read() before the worker is left to release the source.
+_SOURCE_WAIT_S = 0.01
 
 
 @dataclass(frozen=True)
@@ -58,10 +99,33 @@ class SensorOptions:
     on_frame: Callable[[float, Any], None] | None = None
 
     def __post_init__(self) -> None:
-        if self.indicator_timeout_s <= 0:
-            raise ValueError(f"indicator_timeout_s must be > 0, got {self.indicator_timeout_s}")
-        if self.max_queued_events < 1:
-            raise ValueError("max_queued_events must be >= 1")
+        check_number("SensorOptions", "indicator_timeout_s", self.indicator_timeout_s, low=0, low_open=True)
+        check_number("SensorOptions", "max_queued_events", self.max_queued_events, low=1, integer=True)
+        check_number("SensorOptions", "width", self.width, low=1, integer=True, optional=True)
+        check_number("SensorOptions", "height", self.height, low=1, integer=True, optional=True)
+        check_number("SensorOptions", "fps", self.fps, low=0, low_open=True, optional=True)
+
+
+class _Run:
+    """One start() .. stop() of the worker: its thread, its stop flag, and who releases the source."""
+
+    def __init__(self, predecessor: "_Run | None", waited: bool) -> None:
+        self.predecessor = predecessor
+        self.waited = waited  # start(wait=True): an opening failure is raised by start(), not queued
+        self.thread: threading.Thread | None = None
+        self.stop = threading.Event()
+        self.ready = threading.Event()  # the source opened, failed to, or the run was stopped
+        self.cancelled = False  # the host took over (stop/pause): the worker's events are dropped; emit lock
+        self.release = True  # the run's end closes the source (False: a paused file keeps its place)
+        self.forget_faces = True  # the run's end resets the tracks (False: a paused file keeps them)
+        self.source_lock = threading.Lock()  # held by whoever reads, opens or closes the source
+        self.source_open = False
+        self.fresh = True  # a new stream (not a resumed paused file): the pipeline starts from scratch
+        self.finished = False  # the worker is done with the pipeline (under the pipeline lock)
+        self.error: BaseException | None = None
+
+    def alive(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
 
 
 class Sensor:
@@ -77,19 +141,22 @@ class Sensor:
         self._needs_consent = live if self.options.require_consent is None else self.options.require_consent
         self._needs_indicator = live if self.options.require_indicator is None else self.options.require_indicator
         self._pipeline: EmotionPipeline | None = None
-        self._lock = threading.RLock()  # life-cycle calls on the host side; the worker never takes it
-        self._state_lock = threading.Lock()
+        self._pipeline_lock = threading.Lock()  # creating and closing the pipeline
+        self._lock = threading.RLock()  # life-cycle calls on the host side; never held while waiting on the worker
+        self._emit_lock = threading.RLock()  # state, queue, faces in view and primary: one consistent step
         self._state = CameraState.OFF
-        self._events: collections.deque = collections.deque(maxlen=self.options.max_queued_events)
+        self._events = EventQueue(self.options.max_queued_events)
         self._dispatcher = EventDispatcher()
-        self._worker: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._run: _Run | None = None  # the current run
+        self._last_run: _Run | None = None  # the newest run, current or ending
         self._heartbeat_seen = threading.Event()
         self._last_heartbeat = self.clock()
         self._consent = False
         self._closed = False
-        self._emotions: dict[int, tuple[str, float]] = {}
+        self._faces: set[int] = set()  # FaceFound and not yet FaceLost
         self._primary_id: int | None = None
+        self._primary: tuple[str, float] | None = None  # the primary face's emotion as of the newest frame
+        self._stream_time: float | None = None  # the newest frame's timestamp in this stream
         self._log = None
         self.frames_processed = 0
         self.last_result = None
@@ -104,10 +171,10 @@ class Sensor:
         self._consent = True
 
     def withdraw_consent(self) -> None:
-        """The player said no: stop capturing at once and release the camera."""
+        """The player said no: stop capturing at once (within 100 ms) and release the camera."""
         with self._lock:
             self._consent = False
-            if self._state not in (CameraState.OFF, CameraState.ERROR) or self.running:
+            if self._run is not None or self._state not in (CameraState.OFF, CameraState.ERROR):
                 self._halt(CameraState.OFF, "consent withdrawn")
 
     def heartbeat(self) -> None:
@@ -122,64 +189,81 @@ class Sensor:
 
     @property
     def running(self) -> bool:
-        return self._worker is not None and self._worker.is_alive()
+        """True between start() and stop()/pause()/the end of the stream/a failure."""
+        run = self._run
+        return run is not None and run.alive()
 
-    def start(self) -> None:
-        """Open the source and start the worker. Raises the source's error (e.g. no camera) right here."""
+    @property
+    def events_dropped(self) -> int:
+        """Events dropped so far because the host polled too rarely (each drop is also an EventsDropped)."""
+        return self._events.dropped_total
+
+    def start(self, wait: bool = True) -> None:
+        """Load the models, open the source and capture, all on the worker thread.
+
+        ``wait=True`` returns once the source is open and raises its error (e.g. no camera) here;
+        ``wait=False`` returns at once (for a game's frame loop) and reports a failure as ``SensorFailed``.
+        Either way ``stop()`` from another thread is never blocked by it.
+        """
         with self._lock:
             self._check_open()
-            if self.running:
+            if self._run is not None:
                 return
             if self._needs_consent and not self._consent:
                 raise ConsentRequiredError(
                     "the camera may not open before the player consents: show your consent screen, then call "
                     "sensor.grant_consent()")
-            self._set_state(CameraState.STARTING, "starting")
-            try:
-                if self._pipeline is None:
-                    self._pipeline = EmotionPipeline(self.options.pipeline)
-                self.source.open()
-            except BaseException as e:
-                self.source.close()
-                self._set_state(CameraState.ERROR, str(e))
-                raise
+            run = _Run(self._last_run, waited=wait)
+            run.fresh = self._state is not CameraState.PAUSED
             self._last_heartbeat = self.clock()
-            self._stop.clear()
-            self._set_state(CameraState.CAPTURING, "capturing")
-            self._worker = threading.Thread(target=self._run, name="emoplay-sensor", daemon=True)
-            self._worker.start()
+            with self._emit_lock:
+                if run.fresh:
+                    self._stream_time = None  # a new stream: its events start on its own time base
+                self._run = self._last_run = run
+                self._set_state(CameraState.STARTING, "starting")
+            run.thread = threading.Thread(target=self._work, args=(run,), name="emoplay-sensor", daemon=True)
+            run.thread.start()
+        if wait:
+            run.ready.wait()
+            if run.error is not None:
+                raise run.error
 
     def pause(self) -> None:
-        """Stop capturing, join the worker and release a camera; resume() continues."""
+        """Stop capturing (within 100 ms) and release a camera; resume() continues."""
         with self._lock:
             self._check_open()
-            if self._state in (CameraState.CAPTURING, CameraState.STARTING) or self.running:
+            if self._run is not None or self._state in (CameraState.CAPTURING, CameraState.STARTING):
                 self._halt(CameraState.PAUSED, "paused by host", release=self.source.is_live)
 
-    def resume(self) -> None:
+    def resume(self, wait: bool = True) -> None:
         with self._lock:
             self._check_open()
             if self._state is not CameraState.PAUSED:
                 raise SensorStateError(f"resume() needs a paused sensor; it is {self._state.value}: use start()")
-            self.start()
+        self.start(wait)
 
     def stop(self) -> None:
-        """Stop capturing and release the source. Faces in view are reported lost."""
+        """Stop capturing (within 100 ms) and release the source. Faces in view are reported lost."""
         with self._lock:
-            if self._state is not CameraState.OFF or self.running:
+            if self._run is not None or self._state is not CameraState.OFF:
                 self._halt(CameraState.OFF, "stopped by host")
 
     def close(self) -> None:
-        """Stop, release everything, close an open session log. Safe to call more than once."""
+        """Stop, write the queued events to an open session log and close it, release everything.
+
+        Safe to call more than once. The pipeline is closed here, or by the worker when it ends (a read
+        that was still blocked).
+        """
         with self._lock:
             if self._closed:
                 return
             self.stop()
-            if self._pipeline is not None:
-                self._pipeline.close()
-                self._pipeline = None
+            with self._pipeline_lock:
+                self._closed = True
+                close_now = self._last_run is None or self._last_run.finished
+            if close_now:
+                self._close_pipeline()
             self.stop_log()
-            self._closed = True
 
     def __enter__(self) -> "Sensor":
         return self
@@ -187,84 +271,236 @@ class Sensor:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def wait_released(self, timeout: float | None = None) -> bool:
+        """Wait until no thread of this sensor holds the source (a blocked read has returned and the source
+        was closed, a camera's device released); False if ``timeout`` seconds passed first."""
+        run = self._last_run
+        if run is not None and run.thread is not None:
+            run.thread.join(timeout)
+            if run.thread.is_alive():
+                return False
+        waiter = getattr(self.source, "wait_released", None)
+        return True if waiter is None else bool(waiter(timeout))
+
     def _check_open(self) -> None:
         if self._closed:
             raise SensorClosedError("this Sensor was closed; create a new one")
 
     def _halt(self, state: CameraState, reason: str, release: bool = True) -> None:
-        self._stop.set()
-        self._heartbeat_seen.set()
-        worker = self._worker
-        if worker is not None and worker is not threading.current_thread():
-            worker.join()
-        self._worker = None
-        if release:
-            self.source.close()
-        if self._pipeline is not None and (release or state is CameraState.OFF):
-            for event in self._pipeline.end_stream(self.clock()):
-                self._events.append(event)
-        self._set_state(state, reason)
+        """Take over from the worker: faces lost, state set, source released now or by the worker; bounded."""
+        run = self._run
+        if run is not None:
+            run.release = run.release and release
+            run.forget_faces = release or state is CameraState.OFF
+            run.stop.set()
+            self._heartbeat_seen.set()
+            with self._emit_lock:
+                run.cancelled = True  # from here on the worker's events are dropped
+            run.ready.set()
+            if run.thread is not threading.current_thread():
+                run.thread.join(_JOIN_WAIT_S)
+            self._run = None
+        holder = run or self._last_run  # the run that opened the source (a paused file's keeps it open)
+        if release and holder is not None:
+            holder.release = True
+            if holder.source_lock.acquire(timeout=_SOURCE_WAIT_S):
+                try:  # nobody is reading: release the source here, now
+                    if holder.source_open:
+                        holder.source_open = False
+                        self.source.close()
+                finally:
+                    holder.source_lock.release()
+            # else: the worker is inside read(); it closes the source as soon as that read returns
+        with self._emit_lock:
+            if release or state is CameraState.OFF:
+                self._lose_faces()
+            self._set_state(state, reason)
+            if state is CameraState.OFF:
+                self._stream_time = None  # the next start() is a new stream
+
+    # -- state and events (under the emit lock) ----------------------------------------------------------------
+    def _now(self) -> float:
+        """Stream time for an event no frame caused: the newest frame's, or the stream's start."""
+        if self._stream_time is not None:
+            return self._stream_time
+        return 0.0 if getattr(self.source, "timebase", "clock") == "stream" else self.clock()
 
     def _set_state(self, state: CameraState, reason: str) -> None:
-        with self._state_lock:
+        with self._emit_lock:
             previous, self._state = self._state, state
-        if previous is not state:
-            self._events.append(CameraStateChanged(previous, state, reason, self.clock()))
+            if previous is not state:
+                self._events.extend((CameraStateChanged(previous, state, reason, self._now()),))
+
+    def _queue(self, events) -> None:
+        """Queue events, keeping the faces in view and the primary face in step with them."""
+        with self._emit_lock:
+            for event in events:
+                if isinstance(event, FaceFound):
+                    self._faces.add(event.track_id)
+                elif isinstance(event, FaceLost):
+                    self._faces.discard(event.track_id)
+                elif isinstance(event, PrimaryFaceChanged):
+                    self._primary_id = event.current
+                    if event.current is None:
+                        self._primary = None
+            self._events.extend(events)
+
+    def _lose_faces(self) -> None:
+        """Every face in view is lost now (stop, pause of a camera, failure)."""
+        t = self._now()
+        lost = [FaceLost(track_id, t) for track_id in sorted(self._faces)]
+        if self._primary_id is not None:
+            lost.append(PrimaryFaceChanged(self._primary_id, None, t))
+        self._queue(lost)
+        self._faces.clear()
+        self._primary_id, self._primary = None, None
+
+    def _publish(self, run: _Run, events=(), state: CameraState | None = None, reason: str = "",
+                 failure: BaseException | None = None) -> bool:
+        """The worker's way to queue: nothing once the host took over (False then)."""
+        with self._emit_lock:
+            if run.cancelled:
+                return False
+            self._queue(events)
+            if failure is not None:
+                self._lose_faces()
+            if state is not None:
+                self._set_state(state, reason)
+            if failure is not None and not (run.waited and not run.ready.is_set()):
+                message = f"{type(failure).__name__}: {failure}"
+                self._events.extend((SensorFailed(message, self._now(), failure),))
+            if state in (CameraState.OFF, CameraState.ERROR):
+                run.cancelled = True  # the run ended by itself (end of stream, failure): nothing more from it
+                if self._run is run:
+                    self._run = None
+            return True
 
     # -- the worker ------------------------------------------------------------------------------------------
-    def _run(self) -> None:
-        pipeline = self._pipeline
-        last_timestamp: float | None = None  # of the last frame processed: when its faces were last seen
+    def _ensure_pipeline(self) -> EmotionPipeline:
+        with self._pipeline_lock:
+            if self._pipeline is None:
+                self._pipeline = EmotionPipeline(self.options.pipeline)  # loads the models: seconds, not under _lock
+            return self._pipeline
+
+    def _close_pipeline(self) -> None:
+        with self._pipeline_lock:
+            pipeline, self._pipeline = self._pipeline, None
+        if pipeline is not None:
+            pipeline.close()
+
+    def _open_source(self, run: _Run) -> bool:
+        with run.source_lock:
+            if run.stop.is_set():
+                return False
+            self.source.open()
+            run.source_open = True
+            return True
+
+    def _close_source(self, run: _Run) -> None:
+        with run.source_lock:
+            if run.source_open:
+                run.source_open = False
+                self.source.close()
+
+    def _work(self, run: _Run) -> None:
+        if run.predecessor is not None and run.predecessor.thread is not None:
+            run.predecessor.thread.join()  # the previous run releases the source (and the pipeline) first
+        pipeline = None
+        ended = False  # the stream ended or failed: faces and source are done with
         try:
-            while not self._stop.is_set():
+            pipeline = self._ensure_pipeline()
+            if run.fresh:
+                pipeline.end_stream(0.0)  # nothing of an earlier stream (tracks, digests) carries over
+            if not self._open_source(run):
+                return
+            self._publish(run, state=CameraState.CAPTURING, reason="capturing")
+            run.ready.set()
+            while not run.stop.is_set():
                 if self._needs_indicator and self.clock() - self._last_heartbeat > self.options.indicator_timeout_s:
-                    if not self._wait_for_indicator():
+                    if not self._wait_for_indicator(run, pipeline):
                         return
-                frame = self.source.read(_READ_TIMEOUT_S)
+                with run.source_lock:
+                    if run.stop.is_set() or not run.source_open:
+                        break
+                    frame = self.source.read(_READ_TIMEOUT_S)
                 if frame is None:
                     continue
+                if run.stop.is_set():
+                    break  # a frame read after stop() is not processed
                 result = pipeline.process(frame.pixels, frame.timestamp, frame.color_order)
-                last_timestamp = frame.timestamp
+                timestamp = frame.timestamp
                 del frame  # pixels are not kept past the pipeline step
-                self._primary_id = result.primary_id
-                self.frames_processed += 1
-                self.last_result = result
+                with self._emit_lock:
+                    if run.cancelled:
+                        break
+                    self._stream_time = timestamp
+                    self.frames_processed += 1
+                    self.last_result = result
+                    self._queue(result.events)
+                    self._primary = pipeline.emotion_of(self._primary_id)
                 if self.options.on_frame is not None:
-                    self.options.on_frame(last_timestamp, result)
-                self._events.extend(result.events)
+                    self.options.on_frame(timestamp, result)
         except EndOfStream:
-            self._events.extend(pipeline.end_stream(self.clock() if last_timestamp is None else last_timestamp))
-            self.source.close()
-            self._set_state(CameraState.OFF, "end of stream")
+            ended = True
+            events = pipeline.end_stream(self._now())
+            self._close_source(run)
+            self._publish(run, events, CameraState.OFF, "end of stream")
         except BaseException as e:  # noqa: BLE001 - every worker failure must reach the host
-            self.source.close()
-            self._set_state(CameraState.ERROR, f"{type(e).__name__}: {e}")
-            self._events.append(SensorFailed(f"{type(e).__name__}: {e}", self.clock(), e))
+            ended = True
+            run.error = e
+            self._close_source(run)
+            self._publish(run, state=CameraState.ERROR, reason=f"{type(e).__name__}: {e}", failure=e)
+        finally:
+            self._end_run(run, pipeline, ended)
 
-    def _wait_for_indicator(self) -> bool:
+    def _end_run(self, run: _Run, pipeline: EmotionPipeline | None, ended: bool) -> None:
+        """The worker's last act: release what the host left to it, forget faces, free crops."""
+        if run.release or ended:
+            self._close_source(run)
+        if pipeline is not None:
+            try:
+                if ended or run.forget_faces:
+                    pipeline.end_stream(0.0)  # its events were sent (or replaced by the host's), state reset
+            except Exception:  # noqa: BLE001 - a broken pipeline is reset by the next start, or closed
+                pass
+        run.ready.set()
+        with self._pipeline_lock:
+            run.finished = True
+            close_now = self._closed
+        if close_now:
+            self._close_pipeline()
+
+    def _wait_for_indicator(self, run: _Run, pipeline: EmotionPipeline) -> bool:
         """Pause capture (camera released) until the indicator is drawn again; False if stopping."""
-        self.source.close()
-        if self._pipeline is not None:
-            self._events.extend(self._pipeline.end_stream(self.clock()))
-        self._set_state(CameraState.PAUSED, f"camera indicator not drawn for {self.options.indicator_timeout_s:g} s")
-        while not self._stop.is_set():
+        self._close_source(run)
+        with self._emit_lock:
+            if run.cancelled:
+                return False
+            events = pipeline.end_stream(self._now())
+            self._publish(run, events, CameraState.PAUSED,
+                          f"camera indicator not drawn for {self.options.indicator_timeout_s:g} s")
+        while not run.stop.is_set():
             self._heartbeat_seen.clear()
             if self.clock() - self._last_heartbeat <= self.options.indicator_timeout_s:
                 break
             self._heartbeat_seen.wait(0.1)
-        if self._stop.is_set():
+        if run.stop.is_set():
             return False
-        self._set_state(CameraState.STARTING, "camera indicator drawn again")
-        self.source.open()
-        self._set_state(CameraState.CAPTURING, "capturing")
+        self._publish(run, state=CameraState.STARTING, reason="camera indicator drawn again")
+        if not self._open_source(run):
+            return False
+        self._publish(run, state=CameraState.CAPTURING, reason="capturing")
         return True
 
     # -- host side -------------------------------------------------------------------------------------------
-    def submit(self, pixels: np.ndarray, timestamp: float | None = None) -> None:
-        """Hand the sensor a frame (source="memory"): hosts that own their camera, and tests."""
+    def submit(self, pixels: np.ndarray, timestamp: float | None = None) -> bool:
+        """Hand the sensor a frame (source="memory"): hosts that own their camera, and tests.
+
+        Returns False, keeping nothing, while the sensor is not capturing (stopped, paused, closed).
+        """
         if not isinstance(self.source, MemorySource):
             raise SensorStateError(f"submit() needs SensorOptions(source='memory'); this sensor reads {self.source.name}")
-        self.source.submit(pixels, timestamp)
+        return self.source.submit(pixels, timestamp)
 
     def subscribe(self, name: str, callback: Callable[[Any], Any]) -> None:
         """Run ``callback(event)`` on the host thread, inside poll(), for each event called ``name``."""
@@ -276,35 +512,52 @@ class Sensor:
     def poll(self) -> list:
         """Drain the events queued since the last call, run subscribed callbacks, write the log.
 
-        If the worker failed, its ``SensorFailed`` event is delivered and then ``WorkerError`` is raised
-        (the drained events are on ``error.events``).
+        Every event reaches every callback and the log, even when some raise; then the first error is
+        raised with the batch on ``error.events``. If the worker failed, its ``SensorFailed`` event is
+        delivered and then ``WorkerError`` is raised (the drained events are on ``error.events``).
         """
-        drained = []
-        while self._events:
-            drained.append(self._events.popleft())
+        drained, logged = self._events.drain()
         failure = None
-        for event in drained:
-            if isinstance(event, EmotionChanged):
-                self._emotions[event.track_id] = (event.current, event.confidence)
-            elif isinstance(event, FaceLost):
-                self._emotions.pop(event.track_id, None)
-            elif isinstance(event, SensorFailed):
-                failure = event
-            if self._log is not None:
-                self._log.write(event)
-            self._dispatcher.dispatch(event)
+        errors: list[BaseException] = []
+        for i, event in enumerate(drained):
+            try:
+                if isinstance(event, SensorFailed):
+                    failure = event
+                if self._log is not None and i >= logged:
+                    try:
+                        self._log.write(event)
+                    except Exception as e:  # noqa: BLE001 - the callbacks still get the event
+                        errors.append(e)
+                errors += self._dispatcher.dispatch(event)
+            except BaseException:  # KeyboardInterrupt in a callback: the rest waits for the next poll()
+                self._events.requeue(drained[i + 1:])
+                raise
         if failure is not None:
             error = WorkerError(f"the emoplay worker stopped: {failure.message}")
             error.events = drained
+            error.errors = errors
             raise error from failure.error
+        if errors:
+            first = errors[0]
+            for other in errors[1:]:
+                first.add_note(f"emoplay poll(): also raised while delivering: {type(other).__name__}: {other}")
+            try:
+                first.events = drained
+            except AttributeError:
+                pass
+            raise first
         return drained
 
     def primary_emotion(self) -> tuple[str, float] | None:
-        """(emotion, confidence) of the primary face, ``("unknown", 0.0)`` if unsure, None without a face."""
-        primary = self._primary_id
-        if primary is None:
-            return None
-        return self._emotions.get(primary, (UNKNOWN, 0.0))
+        """(emotion, confidence) of the primary face now, ``("unknown", 0.0)`` if unsure, None without a face.
+
+        Current as of the newest processed frame, without waiting for poll(); None after stop, pause of a
+        camera, the end of the stream and a failure.
+        """
+        with self._emit_lock:
+            if self._primary_id is None:
+                return None
+            return self._primary or ("unknown", 0.0)
 
     @property
     def primary_track_id(self) -> int | None:
@@ -345,9 +598,7 @@ class Sensor:
         """The pipeline (its calibration state is thread-safe), created here when the sensor has not started."""
         with self._lock:
             self._check_open()
-            if self._pipeline is None:
-                self._pipeline = EmotionPipeline(self.options.pipeline)
-            return self._pipeline
+            return self._ensure_pipeline()
 
     # -- session log -----------------------------------------------------------------------------------------
     def start_log(self, path: str | Path, key: Any, include_probabilities: bool = False) -> None:
@@ -360,8 +611,14 @@ class Sensor:
         self._log = SessionLogWriter(path, key, include_probabilities=include_probabilities)
 
     def stop_log(self) -> None:
-        if self._log is not None:
-            log, self._log = self._log, None
+        """Write the events still queued to the log, then close it (they stay queued for poll())."""
+        if self._log is None:
+            return
+        log, self._log = self._log, None
+        try:
+            for event in self._events.take_unlogged():
+                log.write(event)
+        finally:
             log.close()
 
     @property

@@ -4,7 +4,14 @@ Every source yields :class:`~emoplay._frames.Frame` objects with monotonic
 timestamps in seconds. Live sources (camera, memory) keep only the newest
 frame: when the pipeline is slower than the camera, stale frames are dropped,
 never queued. ``read(timeout)`` returns ``None`` when no new frame arrived in
-time and raises :class:`EndOfStream` when a finite source is exhausted.
+time, raises :class:`EndOfStream` when a finite source is exhausted, and
+raises a :class:`~emoplay.SourceError` when it fails: a camera whose driver
+raises or stops delivering, a video that cannot be decoded before its end
+(truncated or corrupt in the middle), an image that cannot be decoded.
+
+Time bases (``timebase``): cameras and submitted frames stamp frames with the
+sensor clock (``"clock"``); files and folders with stream time from 0.0
+(``"stream"``: frame index / fps).
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ class EndOfStream(Exception):
 
 
 @runtime_checkable
-class FrameSource(Protocol):
+class FrameSource(Protocol):  # optional member: timebase = "clock" (the default) or "stream"
     """What the Sensor reads frames from; any object with these members can be passed as ``source``.
 
     ``read(timeout)`` returns a :class:`~emoplay.Frame`, ``None`` when no frame came within ``timeout``
@@ -75,16 +82,33 @@ class _LatestFrameSlot:
 
 
 class CameraSource:
-    """An OpenCV camera, by index (0) or device path ("/dev/video0"), read on its own thread."""
+    """An OpenCV camera, by index (0) or device path ("/dev/video0"), read on its own grab thread.
+
+    The grab thread owns the device: it opens nothing, but it is the one that calls ``release()``, when
+    it ends. ``close()`` therefore returns at once even while the driver's ``read()`` blocks (an unplugged
+    V4L2 camera can block for seconds): the device is released as soon as that read returns, and
+    :meth:`wait_released` waits for it. A ``read()`` that raises, or a camera that stops delivering,
+    ends the grab thread with the device released and the next :meth:`read` raising
+    :class:`CameraUnavailableError`.
+
+    ``opener`` (for tests and custom backends) replaces ``cv2.VideoCapture``: it is called with the device
+    and returns an object with the same ``isOpened``, ``read``, ``set`` and ``release`` methods.
+    """
 
     is_live = True
+    timebase = "clock"
     # How long the grab thread may take to notice a stop request: one frame period at 30 fps at most.
     _STOP_POLL_S = 0.03
+    # How long close() waits for the grab thread before leaving the release to it (a blocked read).
+    _CLOSE_WAIT_S = 0.01
+    # How long open() waits for a previous grab thread to release the device before giving up.
+    _REOPEN_WAIT_S = 10.0
 
     def __init__(self, device: int | str = 0, width: int | None = None, height: int | None = None,
-                 fps: float | None = None, clock: Clock = monotonic_clock) -> None:
+                 fps: float | None = None, clock: Clock = monotonic_clock, opener=None) -> None:
         self.device, self.width, self.height, self.fps, self.clock = device, width, height, fps, clock
         self.name = f"camera {device}"
+        self._opener = opener
         self._cap = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -92,77 +116,127 @@ class CameraSource:
         self._failure: BaseException | None = None
 
     def open(self) -> None:
-        import cv2
-
         if self._cap is not None:
             return
-        cap = cv2.VideoCapture(self.device)
+        if not self.wait_released(self._REOPEN_WAIT_S):
+            raise CameraUnavailableError(f"{self.name} is still held by a read that has not returned for "
+                                         f"{self._REOPEN_WAIT_S:g} s (driver hung?); unplug and replug it")
+        if self._opener is None:
+            import cv2
+
+            opener = cv2.VideoCapture
+        else:
+            opener = self._opener
+        cap = opener(self.device)
         if not cap.isOpened():
             cap.release()
             raise CameraUnavailableError(
                 f"cannot open {self.name}: no such camera, or it is busy or not permitted. Check that a camera is "
                 "connected and not used by another program, run `emoplay doctor` to list cameras, or use a video "
                 "file (--source FILE)")
-        if self.width:
-            cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
-        if self.height:
-            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
-        if self.fps:
-            cap.set(cv2.CAP_PROP_FPS, self.fps)
+        if self._opener is None:
+            import cv2
+
+            for prop, value in ((cv2.CAP_PROP_FRAME_WIDTH, self.width), (cv2.CAP_PROP_FRAME_HEIGHT, self.height),
+                                (cv2.CAP_PROP_FPS, self.fps)):
+                if value:
+                    cap.set(prop, value)
         self._cap = cap
-        self._stop.clear()
+        self._stop = threading.Event()  # a new one per grab thread: an old, blocked thread keeps its own
         self._slot.clear()
         self._failure = None
-        self._thread = threading.Thread(target=self._grab_loop, name="emoplay-camera", daemon=True)
+        self._thread = threading.Thread(target=self._grab_loop, args=(cap, self._stop), name="emoplay-camera",
+                                        daemon=True)
         self._thread.start()
 
-    def _grab_loop(self) -> None:
+    def _grab_loop(self, cap, stop: threading.Event) -> None:
         index = 0
         misses = 0
-        while not self._stop.is_set():
-            ok, pixels = self._cap.read()
-            if not ok or pixels is None:
-                misses += 1
-                if misses > 30:
-                    self._failure = CameraUnavailableError(f"{self.name} stopped delivering frames (unplugged?)")
-                    return
-                self._stop.wait(self._STOP_POLL_S)
-                continue
-            misses = 0
-            self._slot.put(Frame(pixels, self.clock(), index))
-            index += 1
+        try:
+            while not stop.is_set():
+                ok, pixels = cap.read()
+                if stop.is_set():
+                    break  # a frame that arrived after close() is not kept
+                if not ok or pixels is None:
+                    misses += 1
+                    if misses > 30:
+                        self._failure = CameraUnavailableError(f"{self.name} stopped delivering frames (unplugged?)")
+                        return
+                    stop.wait(self._STOP_POLL_S)
+                    continue
+                misses = 0
+                self._slot.put(Frame(pixels, self.clock(), index))
+                index += 1
+        except Exception as e:  # noqa: BLE001 - the driver failed: the sensor must hear of it, not a dead thread
+            self._failure = CameraUnavailableError(f"{self.name} failed while reading a frame "
+                                                   f"({type(e).__name__}: {e}); check the camera and its cable")
+            self._failure.__cause__ = e
+        finally:
+            cap.release()  # the grab thread always releases the device it read from
+            if stop.is_set():
+                self._slot.clear()
 
     def read(self, timeout: float) -> Frame | None:
         if self._failure is not None:
             raise self._failure
-        return self._slot.take(timeout)
+        frame = self._slot.take(timeout)
+        if frame is None and self._failure is not None:
+            raise self._failure
+        return frame
 
     def close(self) -> None:
+        """Stop capturing; returns within ~10 ms. The grab thread releases the device (see the class doc)."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
+            self._thread.join(self._CLOSE_WAIT_S)
+        self._cap = None
         self._slot.clear()
+
+    @property
+    def device_released(self) -> bool:
+        """True when no grab thread holds the device."""
+        return self._thread is None or not self._thread.is_alive()
+
+    def wait_released(self, timeout: float | None = None) -> bool:
+        """Wait until the device is released (a blocked read returned); False if ``timeout`` passed first."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                return False
+        return True
 
 
 class VideoFileSource:
-    """A video file, frame by frame. Timestamps come from the frame index and the file's frame rate."""
+    """A video file, frame by frame. Timestamps come from the frame index and the file's frame rate.
+
+    The end of the file is told apart from damage by the frame count in the file's index: when decoding
+    stops more than ``max(3, 2 %)`` frames before it (a file cut short, or corrupt in the middle),
+    ``read()`` raises :class:`VideoReadError` instead of :class:`EndOfStream`, with ``loop`` too (a damaged
+    file is never replayed). ``realtime=True`` delivers each frame no earlier than its own time after the
+    first one (the file's rate); after a gap (a pause, a slow host) the schedule restarts at the next frame
+    instead of bursting to catch up.
+    """
 
     is_live = False
+    timebase = "stream"
+    # Frames a valid file may decode short of its index's frame count (containers round the count).
+    _COUNT_SLACK = 3
+    # How late a realtime frame may be before the schedule restarts at it instead of catching up.
+    _RESYNC_AFTER_S = 0.25
 
     def __init__(self, path: str | Path, realtime: bool = False, loop: bool = False,
-                 clock: Clock = monotonic_clock) -> None:
+                 clock: Clock = monotonic_clock, sleep=time.sleep) -> None:
         self.path = Path(path)
-        self.realtime, self.loop, self.clock = realtime, loop, clock
+        self.realtime, self.loop, self.clock, self._sleep = realtime, loop, clock, sleep
         self.name = str(self.path)
         self._cap = None
         self._index = 0
         self._offset = 0.0
-        self._started_at = 0.0
+        self._anchor = 0.0  # realtime: clock time at which stream time 0 is due
+        self._pending: Frame | None = None  # realtime: the next frame, decoded but not due yet
         self.fps = 0.0
+        self.frame_count = 0  # from the file's index; 0 when unknown
 
     def open(self) -> None:
         import cv2
@@ -181,15 +255,17 @@ class VideoFileSource:
         cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if fps and 1 <= fps <= 240 else 30.0
+        count = cap.get(cv2.CAP_PROP_FRAME_COUNT)
+        self.frame_count = int(count) if count and count > 0 else 0
         self._cap = cap
-        self._started_at = self.clock()
+        self._index, self._offset, self._pending = 0, 0.0, None
+        self._anchor = self.clock()
 
-    def read(self, timeout: float) -> Frame | None:
-        if self._cap is None:
-            raise SourceError(f"{self.name} is not open")
+    def _decode(self) -> Frame:
         ok, pixels = self._cap.read()
         if not ok:
-            if not self.loop or self._index == 0:
+            self._check_complete()
+            if not self.loop:
                 raise EndOfStream
             import cv2
 
@@ -198,16 +274,40 @@ class VideoFileSource:
             self._index = 0
             ok, pixels = self._cap.read()
             if not ok:
-                raise EndOfStream
+                raise VideoReadError(f"{self.path} could not be read again from its start when looping")
         timestamp = self._offset + self._index / self.fps
         self._index += 1
-        if self.realtime:
-            wait = self._started_at + timestamp - self.clock()
-            if wait > 0:
-                time.sleep(min(wait, timeout))
         return Frame(pixels, timestamp, self._index - 1)
 
+    def _check_complete(self) -> None:
+        missing = self.frame_count - self._index
+        if self.frame_count and missing > max(self._COUNT_SLACK, self.frame_count // 50):
+            raise VideoReadError(
+                f"{self.path} stopped decoding at frame {self._index} of {self.frame_count}: the file is cut short "
+                "or corrupt in the middle; re-encode or re-copy it")
+
+    def read(self, timeout: float) -> Frame | None:
+        if self._cap is None:
+            raise SourceError(f"{self.name} is not open")
+        if not self.realtime:
+            return self._decode()
+        if self._pending is None:
+            self._pending = self._decode()
+        now = self.clock()
+        due = self._anchor + self._pending.timestamp
+        if now - due > self._RESYNC_AFTER_S:  # resumed after a pause, or the host fell behind: no burst
+            self._anchor, due = now - self._pending.timestamp, now
+        wait = due - now
+        if wait > timeout:
+            self._sleep(timeout)
+            return None  # not due yet: the caller re-checks its stop flag and asks again
+        if wait > 0:
+            self._sleep(wait)
+        frame, self._pending = self._pending, None
+        return frame
+
     def close(self) -> None:
+        self._pending = None
         if self._cap is not None:
             self._cap.release()
             self._cap = None
@@ -217,6 +317,7 @@ class ImageFolderSource:
     """Every image of a folder in name order, as frames ``1 / fps`` seconds apart."""
 
     is_live = False
+    timebase = "stream"
 
     def __init__(self, path: str | Path, fps: float = 30.0) -> None:
         self.path = Path(path)
@@ -259,6 +360,8 @@ class MemorySource:
     ``released`` counts how often the sensor let go of it.
     """
 
+    timebase = "clock"
+
     def __init__(self, clock: Clock = monotonic_clock, color_order: str = "bgr", live: bool = False) -> None:
         self.clock = clock
         self.is_live = live
@@ -267,15 +370,26 @@ class MemorySource:
         self.name = "memory"
         self._slot = _LatestFrameSlot()
         self._index = 0
+        self._open = False
+        self.refused = 0  # frames submitted while closed: not kept
 
     def open(self) -> None:
         self._slot.clear()
+        self._open = True
 
-    def submit(self, pixels: np.ndarray, timestamp: float | None = None) -> None:
+    def submit(self, pixels: np.ndarray, timestamp: float | None = None) -> bool:
+        """Offer a frame; False (the frame is not kept) while the source is closed (sensor stopped or paused)."""
         pixels = check_pixels(pixels)
+        if not self._open:
+            self.refused += 1
+            return False
         frame = Frame(pixels, self.clock() if timestamp is None else float(timestamp), self._index, self.color_order)
         self._index += 1
         self._slot.put(frame)
+        if not self._open:  # closed while we were putting: do not leave the frame behind
+            self._slot.clear()
+            return False
+        return True
 
     @property
     def dropped(self) -> int:
@@ -285,6 +399,7 @@ class MemorySource:
         return self._slot.take(timeout)
 
     def close(self) -> None:
+        self._open = False
         self._slot.clear()
         self.released += 1
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._checks import check_number
 from ._events import FaceFound, FaceLost
 
 
@@ -27,14 +28,11 @@ class TrackerOptions:
     lost_after_s: float = 0.5
 
     def __post_init__(self) -> None:
-        if not 0 < self.iou_threshold < 1:
-            raise ValueError(f"iou_threshold must be in (0, 1), got {self.iou_threshold}")
-        if self.confirm_hits < 1:
-            raise ValueError(f"confirm_hits must be >= 1, got {self.confirm_hits}")
-        if not 0 <= self.confirm_score <= 1:
-            raise ValueError(f"confirm_score must be in [0, 1], got {self.confirm_score}")
-        if self.lost_after_s < 0:
-            raise ValueError(f"lost_after_s must be >= 0, got {self.lost_after_s}")
+        check_number("TrackerOptions", "iou_threshold", self.iou_threshold, low=0, high=1, low_open=True,
+                     high_open=True)
+        check_number("TrackerOptions", "confirm_hits", self.confirm_hits, low=1, integer=True)
+        check_number("TrackerOptions", "confirm_score", self.confirm_score, low=0, high=1)
+        check_number("TrackerOptions", "lost_after_s", self.lost_after_s, low=0)
 
 
 @dataclass

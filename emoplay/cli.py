@@ -15,7 +15,7 @@ from importlib import import_module
 from ._errors import EmoplayError
 
 # Modules that add subcommands with register(subparsers).
-_SUBCOMMAND_MODULES = ("._cli_eval", "._cli_log", "._cli_bench", ".bridge.cli", ".study.cli", ".explain._cli")
+_SUBCOMMAND_MODULES = ("._cli_eval", "._cli_log", "._cli_bench", ".bridge.cli", ".explain._cli", ".study.cli")
 
 
 def _watch(args: argparse.Namespace) -> int:
@@ -99,6 +99,10 @@ def _print_event(event: object, as_json: bool) -> None:
         line = f"{'':9}  camera {event.current.value}: {event.reason}"
     elif isinstance(event, SensorFailed):
         line = f"{t}  error: {event.message}"
+    elif type(event).__name__ == "PrimaryFaceChanged":
+        line = f"{t}  primary face: {event.current if event.current is not None else 'none'}"
+    elif type(event).__name__ == "EventsDropped":
+        line = f"{t}  {event.count} events dropped (the host polled too rarely)"
     else:
         line = f"{t}  {event}"
     print(line, flush=True)
@@ -139,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = sub.add_parser("doctor", help="list cameras, check model files, time each stage on this machine")
     doctor.add_argument("--json", action="store_true")
+    doctor.add_argument("--probe-cameras", action="store_true",
+                        help="open camera indices 0..--max-cameras-1 to list them (only with the user's consent: "
+                             "opening a camera may switch on its light); without it no camera is touched")
     doctor.add_argument("--max-cameras", type=int, default=4, help="camera indices to probe (default 4)")
     doctor.set_defaults(func=_doctor)
 

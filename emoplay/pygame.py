@@ -64,14 +64,19 @@ class PygameEventBridge:
     def pump(self) -> int:
         """Drain the sensor (``sensor.poll()``) into pygame's event queue; returns how many were posted.
 
-        A worker failure arrives as a SENSOR_FAILED event instead of an exception, so a game loop keeps running.
+        When poll() raises (a worker failure: ``WorkerError``; a callback or log error), the events it
+        delivered are still posted (a SENSOR_FAILED among them), and then the error is raised: the game
+        decides what to do, nothing is swallowed.
         """
-        from ._errors import WorkerError
-
         try:
             events = self.sensor.poll()
-        except WorkerError as e:
-            events = getattr(e, "events", [])
+        except Exception as e:
+            self._post(getattr(e, "events", []))
+            raise
+        return self._post(events)
+
+    @staticmethod
+    def _post(events) -> int:
         for event in events:
             pygame.event.post(pygame.event.Event(EVENT_IDS[type(event).__name__], emoplay=event))
         return len(events)

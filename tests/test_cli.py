@@ -24,8 +24,10 @@ def test_watch_json_on_a_video_gives_exactly_the_expected_stream(video, capsys):
     kinds = [e["event"] for e in events]
     assert kinds[:2] == ["CameraStateChanged", "CameraStateChanged"]
     assert kinds[-1] == "CameraStateChanged" and events[-1]["reason"] == "end of stream"
-    middle = [e for e in events if e["event"] != "CameraStateChanged"]
+    primary = [(e["previous"], e["current"]) for e in events if e["event"] == "PrimaryFaceChanged"]
+    middle = [e for e in events if e["event"] not in ("CameraStateChanged", "PrimaryFaceChanged")]
     assert middle[0]["event"] == "FaceFound" and middle[0]["is_primary"]
+    assert primary == [(None, middle[0]["track_id"]), (middle[0]["track_id"], None)]
     assert middle[-1]["event"] == "FaceLost"
     emotions = [e for e in middle[1:-1]]
     assert all(e["event"] == "EmotionChanged" and e["track_id"] == middle[0]["track_id"] for e in emotions)
@@ -76,10 +78,12 @@ def test_watch_writes_an_encrypted_log_that_log_show_reads(video, tmp_path, caps
 
 
 def test_doctor_reports_models_and_timings(capsys):
-    assert main(["doctor", "--json", "--max-cameras", "1"]) == 0
+    from emoplay._model_files import expected_checksums, models_dir
+
+    assert main(["doctor", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert all(m["ok"] for m in report["models"]) and len(report["models"]) == 2
-    assert report["cameras"] == []
+    assert all(m["ok"] for m in report["models"]) and len(report["models"]) == len(expected_checksums(models_dir()))
+    assert report["cameras"] is None and report["cameras_probed"] is False  # no camera opened without consent
     assert report["timings_ms"]["face detection (640x480)"] > 0
     assert "telemetry off" in report["telemetry"]
 

@@ -7,6 +7,9 @@ import gc
 import pytest
 
 from emoplay import (
+    CalibrationFailed,
+    CalibrationFinished,
+    CalibrationProgress,
     CameraState,
     CameraStateChanged,
     EmotionChanged,
@@ -26,6 +29,9 @@ EVENTS = {
     "CameraStateChanged": CameraStateChanged(CameraState.OFF, CameraState.STARTING, "start", 0.0),
     "PrimaryFaceChanged": PrimaryFaceChanged(None, 1, 1.0),
     "EventsDropped": EventsDropped(4, 2.5),
+    "CalibrationProgress": CalibrationProgress(1, 0.5, 40, 2.6),
+    "CalibrationFinished": CalibrationFinished(1, 80, 3.0, 2.7),
+    "CalibrationFailed": CalibrationFailed("no_face", "no face", 2.8),
     "SensorFailed": SensorFailed("boom", 3.0),
 }
 

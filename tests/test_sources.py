@@ -116,13 +116,33 @@ def test_corrupt_video_file(tmp_path, content):
         source.read(0.1)
 
 
+@pytest.mark.parametrize("index_at", ["end", "start"])
 @pytest.mark.parametrize("fraction", [0.05, 0.5, 0.95])
-def test_truncated_real_video(tmp_path, video, fraction):
-    data = video("single_face.mp4").read_bytes()
+def test_truncated_real_video(tmp_path, video, fraction, index_at):
+    """A cut video is an error, wherever its index (moov) sits: at the end the cut removes the index and open()
+    fails; at the start (a "faststart" file, as streaming encoders write) open() succeeds and reading must fail."""
+    from faults.mp4 import index_first
+
+    original = video("single_face.mp4")
+    data = original.read_bytes() if index_at == "end" else index_first(original)
+    if index_at == "start":
+        whole = tmp_path / "whole.mp4"
+        whole.write_bytes(data)
+        frames = []
+        for path in (original, whole):  # the index-first copy itself plays every frame of the original
+            complete = VideoFileSource(path)
+            complete.open()
+            frames.append(len(read_all(complete)))
+            complete.close()
+        assert frames[0] == frames[1] > 0
     path = tmp_path / "cut.mp4"
     path.write_bytes(data[: int(len(data) * fraction)])
+    source = VideoFileSource(path)
     with pytest.raises(VideoReadError, match="cut.mp4"):
-        VideoFileSource(path).open()
+        source.open()
+        for _ in range(10_000):  # a cut file never reaches a normal end of stream
+            source.read(0.1)
+    source.close()
 
 
 def test_real_video_reads(video):
@@ -223,20 +243,22 @@ def test_memory_latest_frame_wins():
 
 def test_memory_explicit_timestamp_and_color_order():
     source = MemorySource(ManualClock(5.0), color_order="rgb")
+    source.open()
     source.submit(gray(1), timestamp=42)
     frame = source.read(0.0)
     assert frame.timestamp == 42.0 and isinstance(frame.timestamp, float)
     assert frame.color_order == "rgb"
 
 
-def test_memory_open_and_close_drop_a_pending_frame():
+def test_memory_close_drops_a_pending_frame_and_a_closed_source_keeps_none():
     source = MemorySource(ManualClock())
-    source.submit(gray(1))
+    assert source.submit(gray(1)) is False  # not open: the frame is not kept
     source.open()
     assert source.read(0.0) is None
-    source.submit(gray(2))
+    assert source.submit(gray(2)) is True
     source.close()
     assert source.read(0.0) is None
+    assert source.submit(gray(3)) is False and source.refused == 2
 
 
 def test_memory_read_waits_for_a_frame_from_another_thread():
@@ -265,6 +287,7 @@ def test_memory_read_waits_for_a_frame_from_another_thread():
 ])
 def test_memory_rejects_bad_frames(pixels, error):
     source = MemorySource(ManualClock())
+    source.open()
     with pytest.raises(error):
         source.submit(pixels)
     assert source.read(0.0) is None and source.dropped == 0
@@ -272,6 +295,7 @@ def test_memory_rejects_bad_frames(pixels, error):
 
 def test_memory_single_channel_frame_becomes_gray():
     source = MemorySource(ManualClock())
+    source.open()
     source.submit(np.zeros((4, 6, 1), np.uint8))
     assert source.read(0.0).pixels.shape == (4, 6)
 

@@ -183,6 +183,8 @@ class Feelings:
         if self.bridge is not None:
             try:
                 self.bridge.pump()  # also writes the log, if one is open
+            except emoplay.WorkerError as exc:  # the camera or video failed; its SensorFailed event was posted too
+                self._fail(exc)
             except (emoplay.EmoplayError, OSError) as exc:  # the log could not be written (disk full...)
                 self._abandon_log(exc)
         reading = self.reading()

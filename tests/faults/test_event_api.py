@@ -36,6 +36,8 @@ def test_every_event_type_is_hashable():
         emoplay.PrimaryFaceChanged(None, 1, 0.0), emoplay.EventsDropped(3, 0.0),
         emoplay.CameraStateChanged(emoplay.CameraState.OFF, emoplay.CameraState.STARTING, "x", 0.0),
         emoplay.SensorFailed("boom", 0.0, RuntimeError("boom")),
+        emoplay.CalibrationProgress(1, 0.5, 40, 0.0), emoplay.CalibrationFinished(1, 80, 3.0, 0.0),
+        emoplay.CalibrationFailed("no_face", "no face", 0.0),
     ]
     assert {type(e) for e in samples} == set(EVENT_TYPES.values())
     assert len({hash(e) for e in samples}) == len(samples)
@@ -70,7 +72,7 @@ def test_an_object_satisfying_the_frame_source_protocol_is_accepted_as_a_source(
     with Sensor(SensorOptions(source=source)) as sensor:
         assert sensor.source is source
         sensor.start()
-        sensor._worker.join(30)
+        assert sensor.wait_released(30)
         events = sensor.poll()
     assert sensor.frames_processed == 5 and source.opened == 1 and source.closed >= 1
     assert events[-1] == emoplay.CameraStateChanged(emoplay.CameraState.CAPTURING, emoplay.CameraState.OFF,

@@ -1,0 +1,30 @@
+"""Validation of option values: finite numbers in a range, with a message that says what to pass.
+
+Plain comparisons let NaN through (``nan <= 0`` and ``nan > 0`` are both false), so every option
+dataclass checks its numbers here, in ``__post_init__``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+
+def check_number(owner: str, name: str, value: object, *, low: float | None = None, high: float | None = None,
+                 low_open: bool = False, high_open: bool = False, integer: bool = False,
+                 optional: bool = False) -> None:
+    """Raise ValueError/TypeError unless ``value`` is a finite (integer) number within the given bounds."""
+    if value is None and optional:
+        return
+    kind = "an integer" if integer else "a number"
+    where = f"{owner}.{name}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral if integer else numbers.Real):
+        raise TypeError(f"{where} must be {kind}{' or None' if optional else ''}, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{where} must be a finite number, got {value!r}; pass a real value such as the default")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
+        lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
+        hi = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
+        raise ValueError(f"{where} must be {' and '.join(p for p in (lo, hi) if p)}, got {value!r}")
