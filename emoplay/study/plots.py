@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._errors import StudyError
+from .._errors import MissingExtraError
 from .._cli_log import _COLOURS as EMOTION_COLOURS
 from .._events import EMOTIONS
 from .aggregate import ALL, DominantGrid, Shares, Timeline
@@ -25,9 +25,9 @@ def _figure(width: float, height: float):
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
-    except ImportError:
-        raise StudyError("the study report draws its plots with matplotlib, which is not installed: "
-                         "pip install matplotlib (or emoplay[plot]); --no-plots writes the tables only") from None
+    except ImportError as exc:
+        raise MissingExtraError("emoplay study report draws its plots with matplotlib, an optional extra: "
+                                "pip install 'emoplay[plot]' (or pass --no-plots for the tables only)") from exc
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .._errors import StudyError
+from .._errors import MissingExtraError, StudyError
 from .calibration import UNAVAILABLE, calibration_outcome, start_calibration
 from .media import StimulusPlayer, VideoAsCamera
 from .recording import BASELINE, FrameTap, Playhead, StudyRecorder
@@ -83,7 +83,11 @@ def _is_video_file(source: str) -> bool:
 
 class _Run:
     def __init__(self, spec: StudySpec, options: RunOptions, key) -> None:
-        import pygame
+        try:
+            import pygame
+        except ImportError as exc:
+            raise MissingExtraError("emoplay study run shows its screens with pygame, an optional extra: "
+                                    "pip install 'emoplay[pygame]'") from exc
 
         self.pygame = pygame
         self.spec, self.options, self.key = spec, options, key
