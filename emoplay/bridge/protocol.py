@@ -4,8 +4,8 @@ Messages are JSON objects with a ``type``; both sides ignore fields they do not 
 Events are serialised generically from the event dataclasses (the same fields as
 ``emoplay watch --json``), so an event type added to ``emoplay._events.EVENT_TYPES``
 flows through the bridge and into the schema without a change here. The full
-specification is docs/bridge/PROTOCOL.md; ``python -m emoplay.bridge.protocol``
-prints the schema that file's companion ``protocol.schema.json`` holds.
+specification is docs/bridge/PROTOCOL.md; ``python -m emoplay.bridge`` prints
+the schema that its companion docs/bridge/protocol.schema.json holds.
 """
 
 from __future__ import annotations
@@ -247,6 +247,3 @@ def message_schema(direction: str, kind: str) -> dict[str, Any]:
     schema = json_schema()
     return {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": f"#/$defs/{direction}.{kind}"}
 
-
-if __name__ == "__main__":
-    print(json.dumps(json_schema(), indent=2))

@@ -7,6 +7,7 @@ import os
 import stat
 import socket
 import subprocess
+import time
 
 import pytest
 
@@ -133,3 +134,33 @@ def test_importing_emoplay_and_the_bridge_loads_no_network_library():
             "print([m for m in ('websockets', 'pythonosc', 'asyncio') if m in sys.modules])")
     out = subprocess.run([os.sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.replace("'", '"')) == []
+
+
+def test_capture_runs_only_while_a_client_shows_the_indicator(tmp_path):
+    video = require_shared(VIDEOS / "talking_smiling.mp4")
+    served = start_serve(tmp_path, "--source", str(video), "--realtime", "--loop", "--require-indicator")
+    try:
+        with BridgeClient.connect(served.websocket, served.token, events=["CameraStateChanged"]) as client:
+            first = _next_state(client, lambda m: m["current"] == "paused")  # nobody shows the indicator
+            assert "indicator not drawn" in first["reason"]
+            deadline = time.monotonic() + 15
+            resumed = None
+            while resumed is None and time.monotonic() < deadline:
+                client.send({"type": "indicator"})  # as the dashboard does while it is visible
+                message = client.receive(timeout=0.2)
+                if message and message["current"] == "capturing":
+                    resumed = message
+            assert resumed is not None
+            again = _next_state(client, lambda m: m["current"] == "paused")  # heartbeats stopped
+            assert "indicator not drawn" in again["reason"]
+    finally:
+        served.stop()
+
+
+def _next_state(client, done, timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = client.receive(timeout=1)
+        if message is not None and done(message):
+            return message
+    raise AssertionError("no such camera state change")
