@@ -77,6 +77,11 @@ class Calibrator:
         self._frames: list[np.ndarray] = []
         self._reported = 0  # progress steps reported so far
 
+    @property
+    def started(self) -> bool:
+        """It has seen a frame (until then a stream reset leaves it waiting)."""
+        return self._first_frame_at is not None
+
     def update(self, timestamp: float, confirmed_ids: set[int], primary_id: int | None,
                primary_probabilities: np.ndarray | None) -> list:
         """One frame: the confirmed track ids, the primary track and its uncalibrated probabilities

@@ -126,11 +126,15 @@ class CalibrationState:
             return out, events
 
     def end_stream(self, timestamp: float, why: str = "capture stopped") -> list:
-        """The stream ended or capture paused: a running calibration fails, automatic baselines restart."""
+        """The stream ended or capture paused: a running calibration fails (one still waiting for its first
+        frame stays, for the next stream), automatic baselines restart."""
         with self._lock:
             self._auto_tracks.clear()
-            calibrator, self._calibrator = self._calibrator, None
-        return [] if calibrator is None else calibrator.end(timestamp, why)
+            calibrator = self._calibrator
+            if calibrator is None or not calibrator.started:
+                return []
+            self._calibrator = None
+        return calibrator.end(timestamp, why)
 
     def _auto_baseline(self, track_id: int) -> Baseline | None:
         track = self._auto_tracks.get(track_id)
