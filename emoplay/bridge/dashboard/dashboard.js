@@ -209,8 +209,9 @@ function drawTimeline() {
   for (const [track, points] of byTrack) {
     ctx.strokeStyle = PALETTE[track % PALETTE.length];
     ctx.lineWidth = 2;
-    for (const [key, dash] of [["valence", []], ["arousal", [6, 4]]]) {
+    for (const [key, dash, alpha] of [["valence", [], 1.0], ["arousal", [6, 4], 0.5]]) {
       ctx.setLineDash(dash);
+      ctx.globalAlpha = alpha;
       ctx.beginPath();
       points.forEach((p, i) => {
         const x = w - ((now - p.t) / WINDOW_S) * w, y = h / 2 - (p[key] * h) / 2.2;
@@ -219,6 +220,7 @@ function drawTimeline() {
       ctx.stroke();
     }
     ctx.setLineDash([]);
+    ctx.globalAlpha = 1.0;
   }
 }
 
