@@ -95,8 +95,8 @@ def study_payload(kind: str, t: float, fields: dict[str, Any]) -> dict:
     return payload
 
 
-def study_record_parts(index: int, payload: dict) -> tuple[float, int, dict | None, dict]:
-    """(t, track id or -1, probabilities or None, the other members) of an authentic study record."""
+def study_record_parts(index: int, payload: dict) -> tuple[float, int | None, dict | None, dict]:
+    """(t, track id or None, probabilities or None, the other members) of an authentic study record."""
     problem = _problem(payload)
     if problem:
         raise LogFormatError(f"record {index} is authentic but is not a valid study record: {problem}")
@@ -105,4 +105,4 @@ def study_record_parts(index: int, payload: dict) -> tuple[float, int, dict | No
     probabilities = payload.get("probabilities")
     if probabilities is not None:
         probabilities = {k: float(v) for k, v in probabilities.items()}
-    return float(payload["t"]), track if _integer(track) else -1, probabilities, data
+    return float(payload["t"]), track if _integer(track) else None, probabilities, data

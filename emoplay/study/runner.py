@@ -12,6 +12,7 @@ creates no file.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -328,7 +329,7 @@ class _Run:
         started = self.clock()
         while (left := self.spec.rest_seconds - (self.clock() - started)) > 0:
             self._text_screen("Rest", f"Relax for a moment. Video {next_position} of {total} starts in "
-                              f"{left:.0f} s.", "Esc: pause    Q: end the study")
+                              f"{math.ceil(left)} s.", "Esc: pause    Q: end the study")
             self._present()
             if self.pygame.K_ESCAPE in self._tick(30):
                 self._pause()

@@ -306,3 +306,36 @@ def test_the_plots_are_real_pictures_of_the_data(report):
     happy = np.all(np.abs(image.astype(int) - (0x01, 0xB7, 0xF2)) < 8, axis=2).sum()
     neutral = np.all(np.abs(image.astype(int) - (0x7F, 0x7F, 0x7F)) < 8, axis=2).sum()
     assert happy + neutral > 10_000
+
+
+def test_parquet_holds_the_csv_table_when_pyarrow_is_there(report):
+    out, result = report["out"], report["result"]
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:  # an optional extra: then the report says it was not written
+        assert not result.parquet and not (out / "frames.parquet").exists()
+        assert any("frames.parquet was not written: pyarrow is not installed" in n for n in result.notes)
+        return
+    table = pq.read_table(out / "frames.parquet").to_pylist()
+    rows = _read_csv(out / "frames.csv")
+    assert result.parquet and len(table) == len(rows)
+    for got, row in zip(table, rows):
+        assert got["participant"] == row["participant"] and str(got["face_found"]) == row["face_found"]
+        assert repr(got["media_time_s"]) == row["media_time_s"]
+        assert ("" if got["p_happy"] is None else repr(got["p_happy"])) == row["p_happy"]
+
+
+def test_the_report_command_says_what_it_left_out(study, report, tmp_path, capsys):
+    from emoplay.cli import main
+
+    side = [p for p in (study["folder"] / n for n in ("other_key.emolog", "notes.emolog")) if p.exists()]
+    code = main(["study", "report", *map(str, study["logs"]), *map(str, side), "--key-file", str(study["key_file"]),
+                 "--out", str(tmp_path / "r"), "--no-plots"])
+    captured = capsys.readouterr()
+    assert code == 3, captured.err
+    assert "left out" in captured.err and "other_key.emolog" in captured.err and "notes.emolog" in captured.err
+    assert (tmp_path / "r" / "report.html").exists() and not list((tmp_path / "r").glob("*.png"))
+    code = main(["study", "report", *map(str, side), "--key-file", str(study["key_file"]), "--out",
+                 str(tmp_path / "none"), "--no-plots"])
+    captured = capsys.readouterr()
+    assert code == 2 and "no usable study log" in captured.err and "Traceback" not in captured.err
