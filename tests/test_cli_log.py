@@ -232,3 +232,35 @@ def test_plot_of_an_empty_log(tmp_path: Path, capsys) -> None:
     png = tmp_path / "e.png"
     assert emoplay("log", "plot", tmp_path / "e.emolog", "--key-file", tmp_path / "k.key", "--out", png) == EXIT_OK
     assert png.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_crashed_log_with_dropped_events_is_shown_with_what_was_lost(tmp_path: Path, capsys) -> None:
+    """A log whose writer died leaving zero bytes (a crash) still shows every record, says how much was lost,
+    and draws EventsDropped (no track) without a face lane."""
+    from emoplay._events import EventsDropped
+
+    key = LogKey.from_bytes(os.urandom(32))
+    key_file = tmp_path / "k.key"
+    key_file.write_bytes(key._secret)
+    session = SESSION[:3] + [EventsDropped(17, 1003.5)] + SESSION[3:]
+    writing = tmp_path / "s.writing"
+    with SessionLogWriter(writing, key, include_probabilities=True) as writer:
+        for event in session:
+            writer.write(event)
+        crashed = writing.read_bytes() + bytes(4096)  # the file as a crash left it: no final record, zero blocks
+    log = tmp_path / "crashed.emolog"
+    log.write_bytes(crashed)
+
+    assert emoplay("log", "verify", log, "--key-file", key_file) == EXIT_TRUNCATED
+    assert "4096 bytes after them lost" in capsys.readouterr().err
+    assert emoplay("log", "show", log, "--key-file", key_file) == EXIT_TRUNCATED
+    out, err = capsys.readouterr()
+    assert f"showing the {len(session)} complete records; 4096 bytes after them could not be read" in err
+    assert "CUT SHORT (no final record), 4096 bytes lost" in out
+    assert out.splitlines()[5].split() == ["3", "3.500", "EventsDropped", "17", "lost"]
+    assert emoplay("log", "show", log, "--key-file", key_file, "--format", "csv") == EXIT_TRUNCATED
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert (rows[3]["type"], rows[3]["track_id"]) == ("EventsDropped", "")
+    png = tmp_path / "timeline.png"
+    assert emoplay("log", "plot", log, "--key-file", key_file, "--out", png) == EXIT_TRUNCATED
+    assert png.read_bytes()[:8] == PNG_MAGIC
