@@ -27,7 +27,7 @@ pygame = require_module("pygame")
 import emoplay  # noqa: E402
 from examples.game_demo import Game, GameOptions, StoryError, load_story, run_headless  # noqa: E402
 from examples.game_demo import audio, story as story_module  # noqa: E402
-from examples.game_demo.scenes import (ConsentScene, EndingScene, PassphraseScene,  # noqa: E402
+from examples.game_demo.scenes import (CalibrationScene, ConsentScene, EndingScene, PassphraseScene,  # noqa: E402
                                        PauseScene, StoryScene, TitleScene)
 from examples.game_demo.sensing import KEY_EMOTIONS  # noqa: E402
 
@@ -40,6 +40,7 @@ WAIT_S = 30.0  # generous: the sensor runs the real models on a busy machine
 def new_game(**options) -> Game:
     options.setdefault("source", None)
     options.setdefault("mute", True)
+    options.setdefault("calibrate", False)  # the "relax your face" step has its own tests
     return Game(GameOptions(**options))
 
 
@@ -480,5 +481,124 @@ def test_a_log_that_cannot_be_written_is_reported_and_play_goes_on(single_face, 
         assert not game.feelings.logging and game.running
         key(game, pygame.K_k)  # the keyboard from here on
         answer(game, "happy")
+    finally:
+        game.close()
+
+
+# -- "relax your face": the calibration step -------------------------------------------------------------------
+def frame_folder(tmp_path_factory, name: str, images: list[np.ndarray], frames: int) -> str:
+    """An image folder playing ``images`` round and round for ``frames`` frames (symbolic links: cheap)."""
+    import cv2
+
+    folder = tmp_path_factory.mktemp(name)
+    stills = folder.parent / f"{folder.name}_stills"
+    stills.mkdir()
+    paths = []
+    for i, image in enumerate(images):
+        paths.append(stills / f"{i:03d}.png")
+        cv2.imwrite(str(paths[-1]), image)
+    for i in range(frames):
+        (folder / f"{i:05d}.png").symlink_to(paths[i % len(paths)])
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def relaxed_face(tmp_path_factory):
+    """The neutral start of single_face.mp4 (0.13-0.5 s) as a long image-folder stream (~70 s at 30 fps)."""
+    from conftest import VIDEOS, require_shared
+    from emoplay._sources import VideoFileSource
+
+    source = VideoFileSource(require_shared(VIDEOS / "single_face.mp4"))
+    source.open()
+    try:
+        frames = [source.read(1.0) for _ in range(16)]
+    finally:
+        source.close()
+    neutral = [f.pixels.copy() for f in frames if 0.12 < f.timestamp < 0.52]
+    return frame_folder(tmp_path_factory, "relaxed", neutral, 2000)
+
+
+@pytest.fixture(scope="module")
+def empty_room(tmp_path_factory):
+    return frame_folder(tmp_path_factory, "empty", [np.full((360, 640, 3), 90, np.uint8)], 2000)
+
+
+def test_after_the_title_the_player_relaxes_and_the_keeper_learns_the_face(relaxed_face):
+    game = new_game(source=relaxed_face, calibrate=True, calibration_s=1.0)
+    try:
+        key(game, pygame.K_RETURN)
+        scene = game.stack.top
+        assert isinstance(scene, CalibrationScene) and "SPACE skip" in scene.hints()
+        run_until(game, lambda: scene.state == "collecting" and game.feelings.calibration_progress > 0.3,
+                  "the calibration's progress")
+        game.draw(game.screen)
+        save(game, "calibration_progress")
+        run_until(game, lambda: scene.state == "thanks", "the calibration to finish")
+        assert game.feelings.calibrated and game.feelings.calibration_progress == 1.0
+        profile = game.feelings.sensor.export_calibration()
+        assert isinstance(profile, bytes)
+        run_until(game, lambda: isinstance(game.stack.top, StoryScene), "the story")
+
+        key(game, pygame.K_ESCAPE)  # the pause menu offers to calibrate again
+        menu = game.stack.top
+        labels = [label for label, _ in menu.items()]
+        again = next(i for i, label in enumerate(labels) if "Relax your face again" in label)
+        for _ in range(again):
+            key(game, pygame.K_DOWN)
+        key(game, pygame.K_RETURN)
+        redo = game.stack.top
+        assert isinstance(redo, CalibrationScene) and not game.paused
+        run_until(game, lambda: redo.state == "thanks", "the second calibration")
+        run_until(game, lambda: isinstance(game.stack.top, StoryScene), "back to the story")
+        assert game.feelings.calibrated and game.feelings.sensor.export_calibration() != b""
+    finally:
+        game.close()
+
+
+def test_space_skips_the_calibration_and_nothing_is_calibrated(relaxed_face):
+    game = new_game(source=relaxed_face, calibrate=True, calibration_s=1.0)
+    try:
+        key(game, pygame.K_RETURN)
+        scene = game.stack.top
+        run_until(game, lambda: scene.state == "collecting", "the calibration to start")
+        key(game, pygame.K_SPACE)
+        assert isinstance(game.stack.top, StoryScene)
+        time.sleep(1.5)  # longer than the calibration would have needed
+        run(game, 5)
+        assert not game.feelings.calibrated and game.feelings.calibration_result is None
+    finally:
+        game.close()
+
+
+def test_a_failed_calibration_says_why_and_can_be_skipped(empty_room):
+    game = new_game(source=empty_room, calibrate=True, calibration_s=1.0)
+    try:
+        key(game, pygame.K_RETURN)
+        scene = game.stack.top
+        run_until(game, lambda: scene.state == "failed", "the calibration to fail")  # no face in 5 s of frames
+        assert game.feelings.calibration_result == "no_face" and "no face" in game.feelings.calibration_message
+        assert scene.hints() == "R try again    SPACE skip"
+        game.draw(game.screen)
+        save(game, "calibration_failed")
+        key(game, pygame.K_SPACE)
+        assert isinstance(game.stack.top, StoryScene) and not game.feelings.calibrated
+    finally:
+        game.close()
+
+
+def test_keyboard_mode_and_a_declined_camera_skip_the_calibration():
+    game = new_game(source=None, calibrate=True)
+    try:
+        key(game, pygame.K_RETURN)
+        assert isinstance(game.stack.top, StoryScene)
+        key(game, pygame.K_ESCAPE)
+        assert not any("Relax" in label for label, _ in game.stack.top.items())
+    finally:
+        game.close()
+    game = new_game(source="/dev/video99", calibrate=True)
+    try:
+        key(game, pygame.K_RETURN)
+        key(game, pygame.K_n)  # no camera
+        assert isinstance(game.stack.top, StoryScene)
     finally:
         game.close()

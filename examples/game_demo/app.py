@@ -20,7 +20,7 @@ import pygame
 from . import art
 from .art import AMBER, DIM, EMOTION_COLOURS, HEIGHT, INK, WIDTH
 from .audio import Music
-from .scenes import (DIALOGUE, ConsentScene, EndingScene, PassphraseScene, PauseScene, SceneStack, StoryScene,
+from .scenes import (DIALOGUE, CalibrationScene, ConsentScene, EndingScene, PassphraseScene, PauseScene, SceneStack, StoryScene,
                      TitleScene)
 from .sensing import KEY_EMOTIONS, SIMULATED, Feelings
 from .story import DEFAULT_STORY, Story, StoryError, load_story
@@ -47,6 +47,8 @@ class GameOptions:
     mute: bool = False
     realtime: bool = True  # videos play at their own speed
     consent: bool = False  # the player already agreed elsewhere (run_headless(consent=True)); skips the screen
+    calibrate: bool = True  # the "relax your face" step before the story (never in keyboard mode)
+    calibration_s: float = 3.0  # how long the player relaxes for it
 
 
 class Game:
@@ -88,11 +90,24 @@ class Game:
     def begin(self) -> None:
         """From the title: ask for the camera if needed, then start the story."""
         if self.feelings.needs_consent:
-            self.stack.push(ConsentScene(self, then=self._first_scene))
+            self.stack.push(ConsentScene(self, then=self._calibrate_then_story))
         else:
             if self.feelings.sensor is not None and not self.feelings.sensing and not self.feelings.problem:
                 self.feelings.start()
+            self._calibrate_then_story()
+
+    def _calibrate_then_story(self) -> None:
+        """After consent: the "relax your face" step when a sensor answers, then the story."""
+        if self.options.calibrate and self.feelings.sensing:
+            self.stack.push(CalibrationScene(self, then=self._first_scene))
+        else:
             self._first_scene()
+
+    def recalibrate(self) -> None:
+        """From the pause menu: resume, and learn the player's resting face again."""
+        while self.paused:
+            self.stack.pop()
+        self.stack.push(CalibrationScene(self, then=lambda: None))
 
     def _first_scene(self) -> None:
         self.history.clear()
@@ -364,7 +379,7 @@ def script_events(token: str) -> list[pygame.event.Event]:
 
 def run_headless(source: str | None, seconds: float, *, script: Sequence[str] | None = None,
                  story: str | Path = DEFAULT_STORY, consent: bool = False, log_dir: str | Path | None = None,
-                 realtime: bool = True) -> dict:
+                 realtime: bool = True, calibrate: bool = False) -> dict:
     """Play the game without a window for ``seconds`` at 60 fps; return frame-time statistics.
 
     ``source`` is None (keyboard only), a video file, an image folder or "camera" (then ``consent=True``
@@ -372,6 +387,7 @@ def run_headless(source: str | None, seconds: float, *, script: Sequence[str] | 
     repeated walk through the story with the number keys (keyboard) or the face in the video (sensor).
     Uses the dummy SDL video driver unless one is set, and no audio. The returned dict has ``fps``,
     ``frame_ms`` and ``work_ms`` ({mean, p50, p90, p99, max}), ``late_frames`` and sensor counts.
+    ``calibrate=True`` keeps the "relax your face" step (off here, so timed runs start the story at once).
     """
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     if script is None:
@@ -381,7 +397,7 @@ def run_headless(source: str | None, seconds: float, *, script: Sequence[str] | 
             script = ["enter", "wait", "space"] + ["wait"] * 8 + ["space", "space"]
     options = GameOptions(source=source, story=Path(story), script=list(script), loop_script=True,
                           max_frames=max(1, int(seconds * FPS)), mute=True, consent=consent,
-                          log_dir=Path(log_dir) if log_dir else Path("."), realtime=realtime)
+                          log_dir=Path(log_dir) if log_dir else Path("."), realtime=realtime, calibrate=calibrate)
     return Game(options).run()
 
 
@@ -396,6 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-key-file", type=Path, help="key file for the encrypted log (else L asks for a passphrase)")
     p.add_argument("--log-dir", type=Path, default=Path("."), help="where L writes session logs (default: here)")
     p.add_argument("--mute", action="store_true", help="no music")
+    p.add_argument("--no-calibration", action="store_true", help='skip the "relax your face" step before the story')
     p.add_argument("--max-frames", type=int, help="quit after N frames (automation)")
     p.add_argument("--script", help="key presses to play, space separated, e.g. 'enter n 1 space space'")
     p.add_argument("--stats", action="store_true", help="print frame-time statistics at exit")
@@ -410,7 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = GameOptions(source=None if args.keyboard else args.source, story=args.story,
                           fullscreen=args.fullscreen, max_frames=args.max_frames,
                           script=args.script.split() if args.script else [], log_dir=args.log_dir,
-                          log_key_file=args.log_key_file, mute=args.mute)
+                          log_key_file=args.log_key_file, mute=args.mute, calibrate=not args.no_calibration)
     try:
         if options.script:
             for token in options.script:

@@ -22,6 +22,8 @@ TYPE_SPEED = 55.0  # characters per second for the keeper's words; SPACE shows t
 CAMERA_HOLD_S = 1.5  # a face must hold one expression this long before the keeper answers it
 KEYS_HOLD_S = 1.5  # after a number key: long enough to change your mind, short enough to feel responsive
 CONFIRM_KEYS = (pygame.K_SPACE, pygame.K_RETURN, pygame.K_KP_ENTER)
+CALIBRATION_WAIT_S = 20.0  # give up on a calibration that has not ended by then (a camera that never starts)
+THANKS_S = 1.2  # how long "thank you" shows before the story goes on
 
 
 class Scene:
@@ -261,6 +263,93 @@ class ConsentScene(Scene):
         return "Y allow    N keyboard instead"
 
 
+class CalibrationScene(Scene):
+    """"Relax your face": the keeper learns the player's resting face (emoplay's Sensor.calibrate).
+
+    It starts once the sensor captures, shows the progress, thanks the player and goes on with
+    ``then()``; SPACE skips (a previous calibration is kept). A failure says why and offers R to
+    try again. Without a sensor answering (keyboard, camera off or failed) it goes straight on.
+    """
+
+    def __init__(self, game: "Game", then: Callable[[], None]) -> None:
+        super().__init__(game)
+        self.then = then
+        self.state = "waiting"  # waiting (for capture) -> collecting -> thanks | failed
+        self.since = 0.0
+
+    def on_enter(self) -> None:
+        f = self.game.fonts
+        self.heading = f.heading.render("Relax your face", True, AMBER)
+        self.text = TextBlock(f.small, "Look at the screen with a relaxed, neutral face for a few seconds. Maren "
+                                       "learns what your resting face looks like, so she reads you better. Nothing "
+                                       "is saved: it stays in this game's memory.", 760, INK)
+        self.since = self.game.t
+
+    def update(self, dt: float) -> None:
+        feelings = self.game.feelings
+        if self.state == "waiting":
+            if not feelings.sensing:
+                self.done()  # keyboard, camera off, or the sensor failed: nothing to calibrate
+            elif feelings.capturing:
+                feelings.calibrate(self.game.options.calibration_s)
+                self.state, self.since = "collecting", self.game.t
+        elif self.state == "collecting":
+            result = feelings.calibration_result
+            if result == "finished":
+                self.state, self.since = "thanks", self.game.t
+            elif result is not None or self.game.t - self.since > CALIBRATION_WAIT_S:
+                self.state = "failed"
+                self.reason = TextBlock(self.game.fonts.small, feelings.calibration_message or
+                                        "The calibration did not finish.", 760, AMBER)
+            elif not feelings.sensing:
+                self.done()  # the camera was turned off
+        elif self.state == "thanks" and self.game.t - self.since >= THANKS_S:
+            self.done()
+
+    def handle_event(self, event: pygame.event.Event) -> bool:
+        if event.type != pygame.KEYDOWN:
+            return False
+        if event.key in CONFIRM_KEYS:
+            if self.state == "collecting":
+                self.game.feelings.cancel_calibration()
+            self.done()
+        elif event.key == pygame.K_r and self.state == "failed":
+            self.state = "waiting"
+        else:
+            return False
+        return True
+
+    def done(self) -> None:
+        if self.game.stack.top is self:
+            self.game.stack.pop()
+            self.then()
+
+    def draw(self, surface: pygame.Surface) -> None:
+        g = self.game
+        g.backdrop.draw(surface, "hearth", g.t)
+        dim(surface, 120)
+        card = pygame.Rect(120, 96, WIDTH - 240, 330)
+        surface.blit(art.panel(card.size), card.topleft)
+        blit_centered(surface, self.heading, WIDTH // 2, card.y + 26)
+        self.text.draw(surface, (card.x + 40, card.y + 90))
+        bar = pygame.Rect(card.x + 40, card.y + 200, card.width - 80, 22)
+        progress = {"waiting": 0.0, "thanks": 1.0}.get(self.state, g.feelings.calibration_progress)
+        pygame.draw.rect(surface, (40, 44, 60), bar, border_radius=10)
+        if progress > 0:
+            pygame.draw.rect(surface, EMOTION_COLOURS.get("neutral", DIM),
+                             (bar.x, bar.y, max(20, int(bar.width * progress)), bar.height), border_radius=10)
+        pygame.draw.rect(surface, DIM, bar, width=1, border_radius=10)
+        if self.state == "failed":
+            self.reason.draw(surface, (card.x + 40, bar.bottom + 18))
+        else:
+            label = {"waiting": "Starting the camera...", "collecting": f"Relax... {progress:.0%}",
+                     "thanks": "Thank you. Maren knows your resting face now."}[self.state]
+            surface.blit(g.fonts.small.render(label, True, INK), (card.x + 40, bar.bottom + 18))
+
+    def hints(self) -> str:
+        return "R try again    SPACE skip" if self.state == "failed" else "SPACE skip"
+
+
 class StoryScene(Scene):
     """One scene of the story: the keeper speaks, reads your expression, and answers it."""
 
@@ -432,6 +521,8 @@ class PauseScene(Scene):
         camera = "Turn the camera off" if g.feelings.camera_wanted else "Turn the camera on"
         log = "Stop the encrypted log" if g.feelings.logging else "Start an encrypted log"
         sensor_items = [(camera, g.toggle_camera), (log, g.toggle_log)] if g.feelings.sensor is not None else []
+        if g.feelings.sensor is not None and g.feelings.camera_wanted:
+            sensor_items.append(("Relax your face again (calibrate)", g.recalibrate))
         return [("Resume", self.resume), *sensor_items, ("Restart the story", self.restart), ("Quit", g.quit)]
 
     def on_enter(self) -> None:

@@ -58,6 +58,10 @@ class Feelings:
         self.pressed_at = float("-inf")  # clock time of the last number key
         self._last: tuple[str | None, str] | None = None
         self._since = clock()
+        self.calibration_progress = 0.0  # of the calibration in progress, 0..1
+        self.calibration_result: str | None = None  # "finished" or the CalibrationFailed reason; None while running
+        self.calibration_message = ""
+        self._kept_profile: bytes | None = None  # the calibration before the one in progress (restored on skip)
         if source is not None:
             self._make_sensor(source, realtime)
 
@@ -193,9 +197,39 @@ class Feelings:
             self._last = key
             self._since = self.clock()
 
+    # -- calibration: the player's resting face ----------------------------------------------------------------
+    @property
+    def capturing(self) -> bool:
+        return self.sensing and self.sensor.camera_state is emoplay.CameraState.CAPTURING and not self.busy
+
+    @property
+    def calibrated(self) -> bool:
+        return self.sensor is not None and self.sensor.calibrated
+
+    def calibrate(self, seconds: float) -> None:
+        """Learn the player's relaxed face over the next ``seconds`` (the sensor must be capturing)."""
+        self._kept_profile = self.sensor.export_calibration()
+        self.calibration_progress, self.calibration_result, self.calibration_message = 0.0, None, ""
+        self.sensor.calibrate(seconds)
+
+    def cancel_calibration(self) -> None:
+        """The player skipped: stop the calibration in progress and keep the one from before (if any)."""
+        if self.sensor is None:
+            return
+        self.sensor.reset_calibration()
+        if self._kept_profile is not None:
+            self.sensor.import_calibration(self._kept_profile)
+
     def on_sensor_event(self, data) -> None:
         """An emoplay event from the pygame queue (``event.emoplay``)."""
-        if isinstance(data, emoplay.SensorFailed):
+        if isinstance(data, emoplay.CalibrationProgress):
+            self.calibration_progress = data.fraction
+        elif isinstance(data, emoplay.CalibrationFinished):
+            self.calibration_result = "finished"
+            self.notices.append("Calibrated to your resting face.")
+        elif isinstance(data, emoplay.CalibrationFailed):
+            self.calibration_result, self.calibration_message = data.reason, f"Not calibrated: {data.message}."
+        elif isinstance(data, emoplay.SensorFailed):
             self._fail(data.error or RuntimeError(data.message))
         elif isinstance(data, emoplay.CameraStateChanged):
             if data.current is emoplay.CameraState.OFF and data.reason == "end of stream":
