@@ -59,3 +59,15 @@ def test_not_toml_and_missing_file(tmp_path):
         load_study(tmp_path / "bad.toml")
     with pytest.raises(StudySpecError, match="does not exist"):
         load_study(tmp_path / "nope.toml")
+
+
+def test_importing_the_study_package_loads_no_heavy_library(study_dir):
+    import subprocess
+    import sys
+
+    code = ("import sys, emoplay.study as s; s.load_study(sys.argv[1]); "
+            "print(sorted(m for m in ('cv2', 'pygame', 'matplotlib', 'onnxruntime') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(study_dir / "study.toml")], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
