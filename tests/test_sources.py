@@ -117,10 +117,15 @@ def test_corrupt_video_file(tmp_path, content):
 
 
 @pytest.mark.parametrize("index_at", ["end", "start"])
-@pytest.mark.parametrize("fraction", [0.05, 0.5, 0.95])
+@pytest.mark.parametrize("fraction", [0.05, 0.5, 0.9])
 def test_truncated_real_video(tmp_path, video, fraction, index_at):
     """A cut video is an error, wherever its index (moov) sits: at the end the cut removes the index and open()
-    fails; at the start (a "faststart" file, as streaming encoders write) open() succeeds and reading must fail."""
+    fails; at the start (a "faststart" file, as streaming encoders write) open() succeeds and reading must fail.
+
+    Known limit: with the index first, a cut costing at most VideoFileSource._COUNT_SLACK frames (3; the
+    shared no_face_animation.mp4 decodes 95 of the 98 frames its index counts) or 2 % reads as a normal end;
+    for this 72-frame clip a cut at 95 % is such a cut, at 90 % it loses 7 frames and must fail.
+    """
     from faults.mp4 import index_first
 
     original = video("single_face.mp4")
