@@ -20,13 +20,9 @@ _SUBCOMMAND_MODULES = ("._cli_eval", "._cli_log", "._cli_bench", ".bridge.cli", 
 
 def _watch(args: argparse.Namespace) -> int:
     from ._events import SensorFailed
-    from ._classify import ClassifierOptions
-    from ._pipeline import PipelineOptions
-    from ._sensor import Sensor, SensorOptions
+    from ._sensor import Sensor
 
-    source = "camera" if args.source == "camera" else args.source
-    options = SensorOptions(source=source, realtime=args.realtime, width=args.width, height=args.height, fps=args.fps,
-                            pipeline=PipelineOptions(classifier=ClassifierOptions(threads=args.threads)))
+    options = sensor_options_from_args(args)
     key = None
     if args.log:
         from ._cli_log import key_from_args
@@ -114,6 +110,30 @@ def _doctor(args: argparse.Namespace) -> int:
     return run_doctor(args)
 
 
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """The source, camera and consent options of the commands that run a Sensor (watch, serve)."""
+    parser.add_argument("--source", default="camera", help="'camera', a camera index, /dev/videoN, a video file or "
+                                                           "a folder of images (default: camera)")
+    parser.add_argument("--realtime", action="store_true", help="play video files at their own speed")
+    parser.add_argument("--width", type=int, help="camera: requested frame width")
+    parser.add_argument("--height", type=int, help="camera: requested frame height")
+    parser.add_argument("--fps", type=float, help="camera: requested frame rate")
+    parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default 1)")
+    parser.add_argument("--yes", "--consent", dest="yes", action="store_true",
+                        help="the user consents to the camera (no prompt)")
+
+
+def sensor_options_from_args(args: argparse.Namespace, **options: object):
+    """SensorOptions from add_source_arguments' options, plus ``options``."""
+    from ._classify import ClassifierOptions
+    from ._pipeline import PipelineOptions
+    from ._sensor import SensorOptions
+
+    source = "camera" if args.source == "camera" else args.source
+    return SensorOptions(source=source, realtime=args.realtime, width=args.width, height=args.height, fps=args.fps,
+                         pipeline=PipelineOptions(classifier=ClassifierOptions(threads=args.threads)), **options)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="emoplay", description="On-device facial emotion events for games.",
                                      allow_abbrev=False)
@@ -122,16 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     watch = sub.add_parser("watch", help="print emotion events from a camera, video file or image folder",
                            allow_abbrev=False)
-    watch.add_argument("--source", default="camera", help="'camera', a camera index, /dev/videoN, a video file or a "
-                                                          "folder of images (default: camera)")
+    add_source_arguments(watch)
     watch.add_argument("--json", action="store_true", help="one JSON object per event and line")
-    watch.add_argument("--realtime", action="store_true", help="play video files at their own speed")
-    watch.add_argument("--width", type=int, help="camera: requested frame width")
-    watch.add_argument("--height", type=int, help="camera: requested frame height")
-    watch.add_argument("--fps", type=float, help="camera: requested frame rate")
     watch.add_argument("--max-seconds", type=float, default=0, help="stop after this many seconds (0: never)")
-    watch.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default 1)")
-    watch.add_argument("--yes", action="store_true", help="the user consents to the camera (no prompt)")
     watch.add_argument("--log", metavar="FILE", help="also write an encrypted session log (events only) to FILE")
     try:
         from ._cli_log import add_key_arguments

@@ -25,18 +25,12 @@ _OSC_PROBABILITY_HZ = 10.0
 
 
 def register(sub: Any) -> None:
+    from ..cli import add_source_arguments
+
     serve = sub.add_parser("serve", allow_abbrev=False,
                            help="serve emotion events on loopback: WebSocket, a browser dashboard, OSC out")
-    serve.add_argument("--source", default="camera", help="'camera', a camera index, /dev/videoN, a video file or a "
-                                                          "folder of images (default: camera)")
-    serve.add_argument("--realtime", action="store_true", help="play video files at their own speed")
+    add_source_arguments(serve)
     serve.add_argument("--loop", action="store_true", help="video files: start again at the end")
-    serve.add_argument("--width", type=int, help="camera: requested frame width")
-    serve.add_argument("--height", type=int, help="camera: requested frame height")
-    serve.add_argument("--fps", type=float, help="camera: requested frame rate")
-    serve.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default 1)")
-    serve.add_argument("--yes", "--consent", dest="yes", action="store_true",
-                       help="the user consents to the camera (no prompt)")
     serve.add_argument("--port", type=int, default=8765, help="TCP port (default 8765; 0: any free port)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, loopback)")
     serve.add_argument("--allow-remote", action="store_true",
@@ -60,10 +54,8 @@ def register(sub: Any) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .._classify import ClassifierOptions
-    from .._pipeline import PipelineOptions
-    from .._sensor import Sensor, SensorOptions
-    from ..cli import ask_camera_consent
+    from .._sensor import Sensor
+    from ..cli import ask_camera_consent, sensor_options_from_args
 
     try:
         import pythonosc  # noqa: F401
@@ -91,10 +83,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"emoplay: {e}", file=sys.stderr)
         return 2
     token = load_or_create_token(args.token_file) if args.token_file else new_token()
-    source = "camera" if args.source == "camera" else args.source
-    options = SensorOptions(source=source, realtime=args.realtime, loop=args.loop, width=args.width,
-                            height=args.height, fps=args.fps, require_indicator=True if args.require_indicator else None,
-                            pipeline=PipelineOptions(classifier=ClassifierOptions(threads=args.threads)))
+    options = sensor_options_from_args(args, loop=args.loop,
+                                       require_indicator=True if args.require_indicator else None)
     _log_to_stderr()
     with Sensor(options) as sensor:
         refused = ask_camera_consent(sensor, args.yes)
