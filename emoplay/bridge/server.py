@@ -118,6 +118,7 @@ class BridgeServer:
         self._emotions: dict[int, tuple[str, float]] = {}
         self._primary: int | None = None
         self._clients: set[_Client] = set()
+        self._closing: set[asyncio.Future] = set()
         self._open = 0  # connections in the handler, paired or not
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._last_indicator = float("-inf")
@@ -402,7 +403,9 @@ class BridgeServer:
             self._clients.discard(client)
             self.clients_dropped += 1
             log.warning("dropped client %r: %s", client.name, reason)
-            asyncio.ensure_future(client.connection.close(CLOSE_TOO_SLOW, reason))
+            task = asyncio.ensure_future(client.connection.close(CLOSE_TOO_SLOW, reason))
+            self._closing.add(task)  # asyncio holds tasks weakly: keep it until it is done
+            task.add_done_callback(self._closing.discard)
 
     def _fan_out(self, messages: list[dict[str, Any]]) -> None:
         for message in messages:

@@ -54,6 +54,10 @@ def test_publish_returns_at_once_even_with_a_client_that_never_reads():
         batch = [_changed(1, "happy", i / 30) for i in range(200)]
         for _ in range(20):
             server.publish(batch)  # 4000 events; a blocked publish would hang this test
+        deadline = time.monotonic() + 5
+        while server.clients_dropped == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.clients_dropped == 1 and server.client_count == 0  # it fell behind: dropped
         client.close()
 
 
