@@ -732,6 +732,8 @@ class SessionLogWriter:
     def close(self) -> None:
         """Write the final record, fsync and close the file. Calling it again does nothing.
 
+        Blocks for that one fsync, and for a passphrase key's scrypt if it is still running.
+
         After a failure the file is closed without a final record (it reads as cut short);
         the failure is raised here only if no earlier ``write``/``sync`` raised it.
         """
