@@ -10,7 +10,7 @@
                 if isinstance(event, emoplay.EmotionChanged):
                     ...
 
-``import emoplay`` loads none of cv2, mediapipe, onnxruntime or pygame; they load when a
+``import emoplay`` loads none of cv2, onnxruntime or pygame; they load when a
 component that needs them is created. The Pygame adapter lives in ``emoplay.pygame``.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 from ._classify import ClassifierOptions, EmotionClassifier, ModelInfo
 from ._clock import ManualClock, monotonic_clock
 from ._debounce import DebounceOptions, Debouncer
-from ._detect import DetectorOptions, Detections, FaceDetector
+from .detection import DetectorOptions, Detections, FaceDetector
 from ._errors import (
     BridgeError,
     CalibrationError,
@@ -35,6 +35,7 @@ from ._errors import (
     LogError,
     LogFormatError,
     LogTruncatedError,
+    MissingExtraError,
     ModelError,
     SensorClosedError,
     SensorStateError,
@@ -94,7 +95,7 @@ __all__ = [
     "ClassifierOptions", "ConsentRequiredError", "DataError", "DebounceOptions", "Debouncer", "DetectorOptions",
     "Detections", "EMOTIONS", "EmoplayError", "EmotionChanged", "EmotionClassifier", "EmotionPipeline", "FaceDetector",
     "FaceFound", "FaceLost", "FaceTracker", "Frame", "FrameResult", "ImageFolderSource", "LogAuthenticationError",
-    "LogError", "LogFormatError", "LogHeader", "LogKey", "LogRecord", "LogTruncatedError", "ManualClock", "MemorySource", "ModelError",
+    "LogError", "LogFormatError", "LogHeader", "LogKey", "LogRecord", "LogTruncatedError", "ManualClock", "MemorySource", "MissingExtraError", "ModelError",
     "ModelInfo", "OcclusionOptions", "FaceSaliency", "SaliencyExplainer", "SaliencyOptions", "saliency_map", "PipelineOptions", "PrimaryFaceChanged", "Probabilities", "Sensor", "SensorClosedError", "SensorFailed",
     "SensorOptions", "SensorStateError", "EventsDropped", "EndOfStream", "FrameSource",
     "SessionLog", "SessionLogWriter", "SourceError", "StudyError", "StudySpecError", "TrackerOptions", "UNKNOWN", "VideoFileSource", "VideoReadError",

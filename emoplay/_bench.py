@@ -4,7 +4,7 @@ Every figure uses the real detector, model and pipeline. Frames are 640x480:
 the shared clip ``single_face.mp4`` (640x360) letterboxed into 640x480 when
 the project's shared data is beside the repository (``../shared`` or
 ``EMOPLAY_SHARED``), otherwise matplotlib's sample photo ``grace_hopper.jpg``
-(a real face) cropped to 4:3 and scaled to 640x480. The four-face frame tiles
+(a real face; matplotlib comes with ``emoplay[plot]``) cropped to 4:3 and scaled to 640x480. The four-face frame tiles
 four 320x240 crops around the face (from different moments of the clip).
 
 Figures that depend on a process's whole life (import time, time to the first
@@ -28,6 +28,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+
+from ._errors import MissingExtraError
 
 FRAME_W, FRAME_H = 640, 480
 FPS = 30.0
@@ -120,8 +122,15 @@ def _photo_frames(count: int = 32) -> list[np.ndarray]:
     (and no two face crops) are identical, so no work is skipped that a camera would not let us skip.
     """
     import cv2
-    from matplotlib import cbook
 
+    try:
+        from matplotlib import cbook
+    except ImportError as e:
+        from ._optional import PLOT_EXTRA
+
+        raise MissingExtraError("emoplay bench needs frames with a face: the shared test video "
+                                "(../shared/data/videos beside the repository, or EMOPLAY_SHARED), or matplotlib's "
+                                f"sample photo ({PLOT_EXTRA})") from e
     pixels = cv2.imread(str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))  # 512x600
     still = cv2.resize(pixels[0:384, :], (FRAME_W, FRAME_H), interpolation=cv2.INTER_CUBIC)  # face in the top
     rng = np.random.default_rng(0)
@@ -569,7 +578,7 @@ def machine() -> dict[str, str]:
                 break
     except OSError:
         pass
-    for dist in ("numpy", "opencv-contrib-python", "mediapipe", "onnxruntime"):
+    for dist in ("numpy", "opencv-python", "opencv-contrib-python", "onnxruntime"):
         try:
             info[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

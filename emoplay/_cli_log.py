@@ -26,6 +26,7 @@ from typing import Callable
 
 from ._errors import EmoplayError, LogAuthenticationError, LogError, LogFormatError, LogTruncatedError
 from ._events import EMOTIONS, UNKNOWN
+from ._optional import matplotlib_figure
 from ._sessionlog import (
     LogKey,
     SessionLog,
@@ -218,8 +219,7 @@ def _segments(log: SessionLog, t0: float, t_end: float) -> dict[int, dict]:
 def plot_timeline(log: SessionLog, out: str | os.PathLike) -> Path:
     """Draw an emotion timeline (one lane and colour per emotion, seconds on x) to a PNG."""
     # The object-oriented API with the Agg canvas: no pyplot, no global backend change.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    Figure, FigureCanvasAgg = matplotlib_figure("emoplay log plot")
 
     out = Path(out)
     records = log.records

@@ -479,8 +479,9 @@ def _predict(images, classifier, faces: str, detector, timed: bool = False) -> t
 
 def plot_confusion(report: EvalReport, path: str | Path) -> None:
     """Write the confusion matrix as a PNG: cells coloured by row share, labelled with count and %."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from ._optional import matplotlib_figure
+
+    Figure, FigureCanvasAgg = matplotlib_figure("emoplay eval --plot")
 
     names = list(report.class_names)
     counts = np.array(report.confusion, np.int64)

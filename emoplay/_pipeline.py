@@ -36,7 +36,7 @@ from ._classify import ClassifierOptions, EmotionClassifier
 from ._debounce import DebounceOptions, Debouncer
 from ._detect import DetectorOptions, Detections, FaceDetector
 from ._events import EmotionChanged, FaceFound, FaceLost, PrimaryFaceChanged
-from ._frames import to_gray, to_rgb_and_gray
+from ._frames import to_gray
 from ._track import FaceTracker, TrackerOptions
 from .calibration.calibrator import CalibrationOptions
 from .calibration.state import AutoCalibrationOptions, CalibrationState
@@ -92,8 +92,9 @@ class EmotionPipeline:
     def process(self, pixels: np.ndarray, timestamp: float, color_order: str = "bgr") -> FrameResult:
         events: list = []
         if self._held is None or self._frames_since_detection + 1 >= self.options.detect_every:
-            rgb, gray = to_rgb_and_gray(pixels, color_order)
-            detections = self.detector.detect(rgb, timestamp)
+            gray = to_gray(pixels, color_order)  # validates the frame
+            # The detector fixes the colour order on its 128x128 input: no RGB copy of the whole frame.
+            detections = self.detector.detect(pixels, timestamp, color_order)
             update = self.tracker.update(detections.boxes, timestamp, detections.scores)
             events += update.events
             for track_id in update.lost_ids:

@@ -116,6 +116,29 @@ def test_letterbox_reuses_its_buffer():
     assert box.prepare(np.zeros((360, 640, 3), np.uint8)) is first
 
 
+def test_every_pixel_format_gives_the_rgb_frames_detections(fer_val):
+    import cv2
+
+    from conftest import face_frame
+
+    images, _, _ = fer_val
+    bgr = face_frame(images[0])
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    gray = bgr[:, :, 0].copy()
+    with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
+        expected = detector.detect(rgb)
+        assert len(expected) == 1
+        same = [detector.detect(bgr, color_order="bgr"), detector.detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA),
+                                                                          color_order="bgr"),
+                detector.detect(cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA)), detector.detect(bgr[:, :, ::-1])]
+        from_gray = detector.detect(gray), detector.detect(cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB))
+    for found in same:
+        np.testing.assert_array_equal(found.boxes, expected.boxes)
+        np.testing.assert_array_equal(found.scores, expected.scores)
+    np.testing.assert_array_equal(from_gray[0].boxes, from_gray[1].boxes)
+    np.testing.assert_array_equal(from_gray[0].scores, from_gray[1].scores)
+
+
 def test_a_blank_frame_has_no_face_and_an_empty_result():
     with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
         found = detector.detect(np.full((480, 640, 3), 128, np.uint8))
@@ -126,8 +149,12 @@ def test_detector_errors_say_what_to_do():
     with emoplay.FaceDetector() as detector:
         with pytest.raises(ValueError, match="timestamp"):
             detector.detect(np.zeros((48, 64, 3), np.uint8))
-        with pytest.raises(ValueError, match="RGB"):
-            detector.detect(np.zeros((48, 64), np.uint8), 0.0)
+        with pytest.raises(TypeError, match="uint8"):
+            detector.detect(np.zeros((48, 64, 3), np.float32), 0.0)
+        with pytest.raises(ValueError, match="unsupported frame shape"):
+            detector.detect(np.zeros((48, 64, 5), np.uint8), 0.0)
+        with pytest.raises(ValueError, match="color_order"):
+            detector.detect(np.zeros((48, 64, 3), np.uint8), 0.0, color_order="yuv")
     with pytest.raises(emoplay.SensorClosedError, match="create a new one"):
         detector.detect(np.zeros((48, 64, 3), np.uint8), 0.0)
     with pytest.raises(emoplay.ModelError, match="not a BlazeFace"):

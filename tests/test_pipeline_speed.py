@@ -83,7 +83,7 @@ def test_the_detector_runs_only_on_every_nth_frame(happy_and_neutral_frames):
     with emoplay.EmotionPipeline(emoplay.PipelineOptions(detect_every=3)) as pipeline:
         calls = []
         detect = pipeline.detector.detect
-        pipeline.detector.detect = lambda rgb, t=None: calls.append(t) or detect(rgb, t)
+        pipeline.detector.detect = lambda pixels, t=None, order="rgb": calls.append(t) or detect(pixels, t, order)
         results = [pipeline.process(frame, k / 30) for k in range(7)]
         assert calls == pytest.approx([0, 3 / 30, 6 / 30])
         assert all(len(r.detections) == 1 and r.probabilities.shape == (1, 7) for r in results)

@@ -1,6 +1,6 @@
 """Face detection with MediaPipe's BlazeFace short-range model, run on onnxruntime.
 
-Result in, result out: :meth:`FaceDetector.detect` takes an RGB frame and
+Result in, result out: :meth:`FaceDetector.detect` takes a frame (RGB, or BGR/gray/4-channel) and
 returns :class:`Detections` (an empty object when there is no face, never
 ``None``). Boxes are ``x, y, width, height`` in frame pixels, clamped to the
 frame; keypoints are 6 (x, y) points per face in frame pixels.
@@ -22,6 +22,7 @@ import numpy as np
 
 from .._classify import import_onnxruntime
 from .._errors import ModelError, SensorClosedError
+from .._frames import check_pixels
 from .._model_files import FACE_DETECTOR_MODEL, shipped_model
 from ._anchors import INPUT_SIZE, ssd_anchor_centres
 from ._decode import NUM_KEYPOINTS, decode
@@ -86,13 +87,18 @@ class FaceDetector:
         self._anchors = ssd_anchor_centres()
         self._letterbox = Letterbox(INPUT_SIZE)
 
-    def detect_normalized(self, rgb: np.ndarray) -> NormalizedDetections:
-        """Faces in one RGB uint8 frame, in fractions of the frame (see :class:`NormalizedDetections`)."""
+    def detect_normalized(self, pixels: np.ndarray, color_order: str = "rgb") -> NormalizedDetections:
+        """Faces in one uint8 frame, in fractions of the frame (see :class:`NormalizedDetections`).
+
+        ``pixels``: HxWx3 RGB by default; also gray, BGR (``color_order="bgr"``), RGBA or BGRA, which the
+        detector converts on its 128x128 input rather than on the whole frame.
+        """
         if self._session is None:
             raise SensorClosedError("this FaceDetector was closed; create a new one")
-        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-            raise ValueError(f"the detector takes an HxWx3 uint8 RGB frame, got {rgb.dtype} {rgb.shape}")
-        tensor = self._letterbox.prepare(rgb)
+        if color_order not in ("rgb", "bgr"):
+            raise ValueError(f"color_order must be 'rgb' or 'bgr', got {color_order!r}")
+        pixels = check_pixels(pixels)
+        tensor = self._letterbox.prepare(pixels, color_order)
         regressors, logits = self._session.run([_BOXES, _SCORES], {_INPUT: tensor})
         faces = weighted_nms(decode(regressors[0], logits[0], self._anchors, self.options.min_confidence),
                              self.options.min_suppression)
@@ -100,14 +106,17 @@ class FaceDetector:
         boxes = np.concatenate([corners[:, :2], corners[:, 2:] - corners[:, :2]], axis=1)
         return NormalizedDetections(boxes, self._letterbox.to_frame(faces.keypoints), faces.scores)
 
-    def detect(self, rgb: np.ndarray, timestamp: float | None = None) -> Detections:
-        """Faces in one RGB uint8 frame. ``timestamp`` (seconds) is required in video mode."""
+    def detect(self, pixels: np.ndarray, timestamp: float | None = None, color_order: str = "rgb") -> Detections:
+        """Faces in one uint8 frame (RGB unless ``color_order="bgr"``; gray and 4-channel frames work too).
+
+        ``timestamp`` (seconds) is required in video mode.
+        """
         if self.options.video_mode and timestamp is None and self._session is not None:
             raise ValueError("video mode needs a timestamp per frame (seconds, increasing)")
-        found = self.detect_normalized(rgb)
+        found = self.detect_normalized(pixels, color_order)
         if not len(found):
             return Detections()
-        height, width = rgb.shape[:2]
+        height, width = pixels.shape[:2]
         size = np.array([width, height], np.float32)
         # Whole pixels as MediaPipe gives them (truncated), then clamped to the frame.
         origin = (found.boxes[:, :2] * size).astype(np.int32)

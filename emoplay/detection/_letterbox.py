@@ -9,6 +9,11 @@ into a buffer that is reused for every frame. (``cv2.resize`` samples pixel
 centres, which shifts the image by up to half a model pixel and changes the
 scores.) Pixel values become (p / 127.5) - 1, in [-1, 1].
 
+Frames may be gray, BGR, RGB, BGRA or RGBA: the warp works on each channel
+alone, so the colour order is fixed on the 128x128 result (warping then
+swapping channels equals swapping then warping, exactly), and a caller need not
+convert the whole frame to RGB first.
+
 Coordinates that the model gives in fractions of its input are mapped back to
 fractions of the frame by :meth:`Letterbox.to_frame`.
 """
@@ -25,7 +30,8 @@ class Letterbox:
 
     def __init__(self, size: int = INPUT_SIZE) -> None:
         self.size = size
-        self._pixels = np.empty((size, size, 3), np.uint8)
+        self._pixels = {channels: np.empty((size, size, channels) if channels > 1 else (size, size), np.uint8)
+                        for channels in (1, 3, 4)}  # the warped frame, by its number of channels
         self.tensor = np.empty((1, size, size, 3), np.float32)  # the model input, rewritten by each prepare()
         self._frame_size: tuple[int, int] | None = None
         self._matrix = np.zeros((2, 3), np.float64)
@@ -42,16 +48,26 @@ class Letterbox:
         self._extent[:] = (width / side, height / side)
         self._frame_size = (width, height)
 
-    def prepare(self, rgb: np.ndarray) -> np.ndarray:
-        """The model input [1, 128, 128, 3] float32 for an RGB uint8 frame (the same array each call)."""
+    def prepare(self, pixels: np.ndarray, color_order: str = "rgb") -> np.ndarray:
+        """The model input [1, 128, 128, 3] float32 (RGB) for a uint8 frame (the same array each call).
+
+        ``pixels``: HxW gray, or HxWx3 / HxWx4 in ``color_order`` ("rgb": RGB/RGBA, "bgr": BGR/BGRA).
+        """
         import cv2
 
-        height, width = rgb.shape[:2]
+        height, width = pixels.shape[:2]
         if self._frame_size != (width, height):
             self._fit(width, height)
-        cv2.warpAffine(rgb, self._matrix, (self.size, self.size), dst=self._pixels, flags=cv2.INTER_LINEAR,
+        warped = self._pixels[1 if pixels.ndim == 2 else pixels.shape[2]]
+        cv2.warpAffine(pixels, self._matrix, (self.size, self.size), dst=warped, flags=cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        np.multiply(self._pixels, np.float32(1 / 127.5), out=self.tensor[0], casting="unsafe")
+        if warped.ndim == 2:
+            warped = warped[:, :, None]  # gray: the same value in R, G and B
+        elif color_order == "bgr":
+            warped = warped[:, :, 2::-1]
+        else:
+            warped = warped[:, :, :3]
+        np.multiply(warped, np.float32(1 / 127.5), out=self.tensor[0], casting="unsafe")
         self.tensor -= np.float32(1.0)
         return self.tensor
 

@@ -1,0 +1,76 @@
+"""Face detection time per 640x480 frame, one thread: ``emoplay.FaceDetector.detect`` and its stages.
+
+    python benchmarks/detector_speed.py [--repeats 500] [--json]
+
+It times whatever ``emoplay`` the interpreter imports, on the frames ``emoplay bench`` uses, so the
+same script run with an older emoplay (for example one whose detector was MediaPipe's) measures that
+one on this machine. ``detect_cpu_ms`` is the process's CPU time per call (all threads), which a busy
+machine inflates much less than the wall time ``detect_ms``. With emoplay's own detector it also times the stages: letterbox (frame → model
+input), the ONNX model, and decoding + weighted NMS. Measure on an idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+
+def median_ms(run, repeats: int, clock=time.perf_counter) -> float:
+    for _ in range(20):  # warm-up: first runs allocate
+        run()
+    times = []
+    for _ in range(repeats):
+        start = clock()
+        run()
+        times.append(clock() - start)
+    return statistics.median(times) * 1000
+
+
+def measure(repeats: int) -> dict[str, float | str]:
+    import emoplay
+    from emoplay._bench import bench_frames
+    from emoplay._frames import to_rgb_and_gray
+
+    frames, where = bench_frames()
+    rgb = to_rgb_and_gray(frames[0])[0]
+    out: dict[str, float | str] = {"frames": where}
+    with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
+        assert len(detector.detect(rgb)) == 1, "the benchmark frame must show one face"
+        out["detect_ms"] = median_ms(lambda: detector.detect(rgb), repeats)
+        # CPU time of the whole process (every thread: MediaPipe ran its graph on threads of its own): on a busy
+        # machine this moves much less than the wall time.
+        out["detect_cpu_ms"] = median_ms(lambda: detector.detect(rgb), repeats, time.process_time)
+        letterbox = getattr(detector, "_letterbox", None)
+        if letterbox is not None:  # emoplay's own detector: its stages
+            from emoplay.detection._decode import decode
+            from emoplay.detection._nms import weighted_nms
+
+            tensor = letterbox.prepare(rgb)
+            session, anchors, options = detector._session, detector._anchors, detector.options
+            regressors, logits = session.run(["regressors", "classificators"], {"input": tensor})
+            out["letterbox_ms"] = median_ms(lambda: letterbox.prepare(rgb), repeats)
+            out["model_ms"] = median_ms(lambda: session.run(["regressors", "classificators"], {"input": tensor}),
+                                        repeats)
+            out["decode_nms_ms"] = median_ms(lambda: weighted_nms(
+                decode(regressors[0], logits[0], anchors, options.min_confidence), options.min_suppression), repeats)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=500)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    result = measure(args.repeats)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>14}: {value:.3f}" if isinstance(value, float) else f"{key:>14}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
