@@ -93,7 +93,7 @@ def run_report(args: argparse.Namespace) -> int:
     if args.study:
         from .spec import load_study
 
-        spec = load_study(args.study)
+        spec = load_study(args.study, check_media=False)  # the videos need not be on this machine
         study, titles = spec.id, {s.id: s.title for s in spec.stimuli}
     key = key_from_args(args)
     result = build_report(args.logs, key, args.out, study=study, titles=titles, bin_seconds=args.bin_seconds,

@@ -127,10 +127,11 @@ def _seconds(where: str, field: str, value: object, default: float, low: float, 
     return float(value)
 
 
-def _media(where: str, field: str, value: object, base: Path, suffixes: tuple[str, ...] | None) -> Path:
+def _media(where: str, field: str, value: object, base: Path, suffixes: tuple[str, ...] | None,
+           check: bool = True) -> Path:
     text = _text(where, field, value, required=True)
     path = (base / text).resolve()
-    if not path.is_file():
+    if check and not path.is_file():
         raise _fail(where, field, f"{text!r} does not exist (looked for {path}); paths are relative to the study file")
     if suffixes and path.suffix.lower() not in suffixes:
         raise _fail(where, field, f"{text!r} is not a sound file emoplay can play ({', '.join(suffixes)}); "
@@ -147,8 +148,11 @@ def _unknown(where: str, table: dict, allowed: set[str], prefix: str = "") -> No
         raise _fail(where, prefix + extra[0], f"is not a study field{hint}; the fields are {', '.join(sorted(allowed))}")
 
 
-def parse_study(data: dict, path: Path) -> StudySpec:
-    """Validate a parsed TOML document; ``path`` is the study file (media paths are relative to it)."""
+def parse_study(data: dict, path: Path, check_media: bool = True) -> StudySpec:
+    """Validate a parsed TOML document; ``path`` is the study file (media paths are relative to it).
+
+    ``check_media=False`` skips checking that the media files exist (a report made away from the videos).
+    """
     where = str(path)
     base = path.parent
     _unknown(where, data, _TOP_FIELDS)
@@ -182,9 +186,9 @@ def parse_study(data: dict, path: Path) -> StudySpec:
         audio = item.get("audio")
         stimuli.append(Stimulus(
             id=sid,
-            file=_media(where, f"{field}.file", item.get("file"), base, None),
+            file=_media(where, f"{field}.file", item.get("file"), base, None, check_media),
             title=_text(where, f"{field}.title", item.get("title"), default=sid),
-            audio=None if audio is None else _media(where, f"{field}.audio", audio, base, AUDIO_SUFFIXES),
+            audio=None if audio is None else _media(where, f"{field}.audio", audio, base, AUDIO_SUFFIXES, check_media),
         ))
     return StudySpec(
         path=path, id=study_id, title=title, stimuli=tuple(stimuli), order=order, calibration=calibration,
@@ -195,7 +199,7 @@ def parse_study(data: dict, path: Path) -> StudySpec:
     )
 
 
-def load_study(path: str | Path) -> StudySpec:
+def load_study(path: str | Path, check_media: bool = True) -> StudySpec:
     """Read and validate a study file; :class:`StudySpecError` names the field that is wrong."""
     try:
         import tomllib
@@ -213,4 +217,4 @@ def load_study(path: str | Path) -> StudySpec:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise StudySpecError(f"{path} is not valid TOML: {exc}") from None
-    return parse_study(data, path)
+    return parse_study(data, path, check_media)

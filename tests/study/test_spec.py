@@ -71,3 +71,11 @@ def test_importing_the_study_package_loads_no_heavy_library(study_dir):
                          timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_a_report_can_read_the_study_file_without_its_videos(tmp_path):
+    (tmp_path / "study.toml").write_text(STUDY_TOML)  # no media beside it
+    with pytest.raises(StudySpecError, match="stimuli\\[0\\].file"):
+        load_study(tmp_path / "study.toml")
+    spec = load_study(tmp_path / "study.toml", check_media=False)
+    assert [s.title for s in spec.stimuli] == ["An animation", "A man leaves the room"]
