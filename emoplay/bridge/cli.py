@@ -108,7 +108,7 @@ def _run(sensor: Any, server: Any, osc: Any, args: argparse.Namespace) -> int:
     """The serve loop, on this (the host's) thread: sensor events out, client commands in."""
     deadline = time.monotonic() + args.max_seconds if args.max_seconds else None
     frames_seen, last_osc_probabilities = sensor.frames_processed, float("-inf")
-    status, started = 0, not args.wait_for_client
+    status, started, indicators_seen = 0, not args.wait_for_client, 0
     stop = threading.Event()
     # Ctrl-C and SIGTERM end the loop at its next turn, so shutdown (flush clients, release the source) always
     # runs in full; a second signal interrupts at once.
@@ -119,8 +119,9 @@ def _run(sensor: Any, server: Any, osc: Any, args: argparse.Namespace) -> int:
                 sensor.start()
                 started = True
             _apply_commands(sensor, server)
-            if server.indicator_age() <= sensor.options.indicator_timeout_s:
-                sensor.heartbeat()  # a client shows the camera indicator
+            if server.indicators_received != indicators_seen:
+                indicators_seen = server.indicators_received
+                sensor.heartbeat()  # a client showed the camera indicator since the last turn
             try:
                 events = sensor.poll()
             except WorkerError as e:

@@ -121,7 +121,7 @@ class BridgeServer:
         self._closing: set[asyncio.Future] = set()
         self._open = 0  # connections in the handler, paired or not
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
-        self._last_indicator = float("-inf")
+        self._indicators = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -193,9 +193,10 @@ class BridgeServer:
             except queue.Empty:
                 return out
 
-    def indicator_age(self) -> float:
-        """Seconds since a paired client last said it showed the camera indicator (inf: never)."""
-        return self.options.clock() - self._last_indicator
+    @property
+    def indicators_received(self) -> int:
+        """How many ``indicator`` messages paired clients sent (each one: the indicator is on screen now)."""
+        return self._indicators
 
     @property
     def client_count(self) -> int:
@@ -371,7 +372,7 @@ class BridgeServer:
             return False
         kind = message["type"]
         if kind == "indicator":
-            self._last_indicator = self.options.clock()
+            self._indicators += 1
         elif kind in ("pause", "resume"):
             self._commands.put((kind, client.name))
         elif kind == "ping":
