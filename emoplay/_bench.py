@@ -42,6 +42,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "import_to_first_event_s": ("<=", 1.5),
     "event_latency_ms_max": ("<=", 300.0),
     "camera_off_ms_max": ("<=", 100.0),
+    "camera_off_blocked_read_return_ms_max": ("<=", 100.0),  # the promise holds while the driver's read blocks
     # "Memory flat": RSS may not grow by more than 0.5 MB a minute after warm-up (5 MB over 10 minutes).
     "soak_rss_slope_mb_per_min": ("<=", 0.5),
 }
@@ -67,6 +68,9 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("camera_off_ms_median", "camera off -> device released, median", "ms"),
     ("camera_off_ms_max", "camera off -> device released, worst", "ms"),
     ("camera_off_return_ms_max", "camera off -> stop() returned, worst", "ms"),
+    ("camera_off_blocked_read_return_ms_max", "camera off, driver read blocked 3 s -> stop() returned, worst", "ms"),
+    ("camera_off_blocked_read_release_ms_max", "camera off, driver read blocked -> released after it returned, worst",
+     "ms"),
     ("soak_seconds", "soak run length, fed 30 fps", "s"),
     ("soak_rss_start_mb", "soak: RSS after warm-up", "MB"),
     ("soak_rss_end_mb", "soak: RSS at the end", "MB"),
@@ -462,7 +466,66 @@ def measure_camera_off(frames: list[np.ndarray], settings: BenchSettings) -> dic
             returned.append((end - start) * 1000)
             sensor.poll()
     return {"camera_off_ms_median": statistics.median(released), "camera_off_ms_max": max(released),
-            "camera_off_return_ms_max": max(returned)}
+            "camera_off_return_ms_max": max(returned), **_measure_camera_off_blocked(frames, settings)}
+
+
+class _BlockedDriver:
+    """A camera driver (the part of cv2.VideoCapture a CameraSource uses) whose read() blocks ``block_s`` seconds
+    from the third frame on, like an unplugged V4L2 camera; records when the read returned and when released."""
+
+    def __init__(self, frames: list[np.ndarray], block_s: float) -> None:
+        self.frames, self.block_s, self.reads = frames, block_s, 0
+        self.blocking = threading.Event()
+        self.read_returned_at = self.released_at = 0.0
+
+    def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
+        return True
+
+    def set(self, prop, value) -> bool:
+        return True
+
+    def read(self):
+        self.reads += 1
+        if self.reads >= 3:
+            self.blocking.set()
+            time.sleep(self.block_s)
+            self.read_returned_at = time.perf_counter()
+        else:
+            time.sleep(1 / FPS)
+        return True, self.frames[self.reads % len(self.frames)].copy()
+
+    def release(self) -> None:
+        self.released_at = time.perf_counter()
+
+
+def _measure_camera_off_blocked(frames: list[np.ndarray], settings: BenchSettings) -> dict[str, float]:
+    """A real CameraSource over a driver whose read() blocks: stop()/withdraw_consent() must still return fast."""
+    from ._sensor import Sensor, SensorOptions
+    from ._sources import CameraSource
+
+    returned, released = [], []
+    block_s = 1.0 if settings.fast else 3.0
+    for i in range(2 if settings.fast else 4):
+        driver = _BlockedDriver(frames, block_s)
+        with Sensor(SensorOptions(source=CameraSource(0, opener=lambda device: driver), require_indicator=False)) \
+                as sensor:
+            sensor.grant_consent()
+            sensor.start()
+            if not driver.blocking.wait(30):
+                raise RuntimeError("the blocking driver was never read")
+            time.sleep(0.05 + 0.037 * i)  # somewhere inside the blocked read
+            start = time.perf_counter()
+            if i % 2:
+                sensor.withdraw_consent()
+            else:
+                sensor.stop()
+            returned.append((time.perf_counter() - start) * 1000)
+            if not sensor.wait_released(block_s + 10) or not driver.released_at:
+                raise RuntimeError("the camera was not released after its blocked read returned")
+            released.append((driver.released_at - driver.read_returned_at) * 1000)
+            sensor.poll()
+    return {"camera_off_blocked_read_return_ms_max": max(returned),
+            "camera_off_blocked_read_release_ms_max": max(released)}
 
 
 def _feed(sensor, frames: list[np.ndarray], stop: threading.Event, on_tick) -> int:

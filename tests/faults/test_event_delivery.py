@@ -1,0 +1,175 @@
+"""Event delivery under faults (issue 11, items 4, 12, 13, 14): raising callbacks, a host that never polls,
+close() with events still queued, a debouncer kept below its floor, NaN options."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import emoplay
+from emoplay import EMOTIONS, EmotionChanged, EventsDropped, FaceFound, FaceLost, LogKey, Sensor, SensorOptions
+from emoplay import read_session_log
+
+
+def finished_run(video, **options) -> Sensor:
+    """A sensor that played single_face.mp4 to its end without the host polling once."""
+    sensor = Sensor(SensorOptions(source=str(video("single_face.mp4")), **options))
+    sensor.start()
+    assert sensor.wait_released(60)
+    return sensor
+
+
+def face_kinds(events) -> list[str]:
+    return [type(e).__name__ for e in events if isinstance(e, (FaceFound, FaceLost, EmotionChanged))]
+
+
+@pytest.fixture
+def key():
+    return LogKey.from_bytes(bytes(range(32)))
+
+
+# -- item 4: one raising callback loses nothing -------------------------------------------------------------------
+
+def test_a_raising_callback_does_not_cost_other_subscribers_or_the_log_any_event(video, tmp_path, key):
+    sensor = Sensor(source=str(video("single_face.mp4")))
+    seen = {name: [] for name in ("FaceFound", "EmotionChanged", "FaceLost")}
+    for name, got in seen.items():
+        sensor.subscribe(name, got.append)
+
+    def broken(event):
+        raise ValueError("the game's handler has a bug")
+
+    sensor.subscribe("FaceFound", broken)  # runs before the later events of the same batch
+    sensor.subscribe("EmotionChanged", broken)
+    sensor.start_log(tmp_path / "s.emolog", key)
+    sensor.start()
+    assert sensor.wait_released(60)
+    with pytest.raises(ValueError, match="has a bug") as info:
+        sensor.poll()
+    batch = info.value.events
+    assert face_kinds(batch)[0] == "FaceFound" and face_kinds(batch)[-1] == "FaceLost"
+    for name, got in seen.items():  # every subscriber got every event of its kind
+        assert got == [e for e in batch if type(e).__name__ == name]
+    assert any("also raised" in note for note in info.value.__notes__)  # the second error is not hidden
+    assert sensor.poll() == []  # nothing left behind, nothing delivered twice
+    sensor.close()
+    logged = [r.type for r in read_session_log(tmp_path / "s.emolog", key).records]
+    assert logged == face_kinds(batch)
+
+
+# -- item 13: dropped events are counted and announced; close() logs what is queued --------------------------
+
+def test_events_dropped_by_the_queue_limit_are_counted_in_an_event(video):
+    unlimited = finished_run(video)
+    everything = unlimited.poll()
+    unlimited.close()
+    limited = finished_run(video, max_queued_events=4)
+    batch = limited.poll()
+    limited.close()
+    assert isinstance(batch[0], EventsDropped) and len(batch) == 5
+    assert batch[0].count == len(everything) - 4 == limited.events_dropped
+    assert batch[1:] == everything[-4:]
+    assert batch[0].timestamp == everything[-5].timestamp  # the newest dropped one's time: same axis
+
+
+def test_close_writes_the_queued_events_to_the_log_before_closing_it(video, tmp_path, key):
+    sensor = Sensor(source=str(video("single_face.mp4")))
+    sensor.start_log(tmp_path / "s.emolog", key)
+    sensor.start()
+    assert sensor.wait_released(60)
+    sensor.close()  # the host never polled: every event is still queued
+    log = read_session_log(tmp_path / "s.emolog", key)
+    assert log.complete
+    types = [r.type for r in log.records]
+    assert types[0] == "FaceFound" and types[-1] == "FaceLost" and "EmotionChanged" in types
+    events = sensor.poll()  # still delivered to the host afterwards
+    assert face_kinds(events) == types
+
+
+def test_stop_log_writes_queued_events_once(video, tmp_path, key):
+    sensor = Sensor(source=str(video("single_face.mp4")))
+    sensor.start_log(tmp_path / "a.emolog", key)
+    sensor.start()
+    assert sensor.wait_released(60)
+    sensor.stop_log()
+    sensor.start_log(tmp_path / "b.emolog", key)
+    events = sensor.poll()  # already logged in a.emolog: not written again to b.emolog
+    sensor.close()
+    assert [r.type for r in read_session_log(tmp_path / "a.emolog", key).records] == face_kinds(events)
+    assert read_session_log(tmp_path / "b.emolog", key).records == []
+
+
+def test_a_stop_with_faces_in_view_is_logged_by_close(happy_and_neutral_frames, tmp_path, key):
+    import time
+
+    sensor = Sensor(source="memory")
+    sensor.start_log(tmp_path / "s.emolog", key)
+    sensor.start()
+    seen, t = [], 0.0
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(isinstance(e, FaceFound) for e in seen):
+        sensor.submit(happy_and_neutral_frames["happy"][0], t)
+        t += 1 / 30
+        time.sleep(0.01)
+        seen += sensor.poll()
+    sensor.close()  # the final FaceLost (from stopping) was never polled
+    assert [r.type for r in read_session_log(tmp_path / "s.emolog", key).records][-1] == "FaceLost"
+
+
+# -- item 12: the floor holds for the current emotion ------------------------------------------------------------
+
+def probs(**named: float) -> np.ndarray:
+    vec = np.zeros(len(EMOTIONS))
+    for name, p in named.items():
+        vec[EMOTIONS.index(name)] = p
+    rest = [i for i, name in enumerate(EMOTIONS) if name not in named]
+    vec[rest] = (1.0 - sum(named.values())) / len(rest)
+    return vec
+
+
+def test_the_current_emotion_is_not_kept_below_the_confidence_floor():
+    debouncer = emoplay.Debouncer(EMOTIONS)  # floor 0.35, margin 0.1
+    events = [debouncer.update(1, probs(happy=0.9), k / 30) for k in range(30)]
+    weak = probs(happy=0.30, sad=0.36)  # sad leads by less than the margin; happy is below the floor
+    events += [debouncer.update(1, weak, 1 + k / 30) for k in range(90)]
+    changes = [(e.current, e.confidence) for e in events if e is not None]
+    assert changes[0][0] == "happy"
+    assert changes[-1][0] == "sad" and changes[-1][1] >= 0.35
+    emotion, confidence = debouncer.current(1)
+    assert emotion == "sad" and confidence >= 0.35
+
+
+# -- item 14: options reject NaN and infinity ------------------------------------------------------------------
+
+NOT_FINITE = [
+    (emoplay.DebounceOptions, "smoothing_s"), (emoplay.DebounceOptions, "dwell_s"),
+    (emoplay.DebounceOptions, "margin"), (emoplay.DebounceOptions, "confidence_floor"),
+    (emoplay.TrackerOptions, "lost_after_s"), (emoplay.TrackerOptions, "iou_threshold"),
+    (emoplay.TrackerOptions, "confirm_score"), (emoplay.SensorOptions, "indicator_timeout_s"),
+    (emoplay.SensorOptions, "fps"), (emoplay.DetectorOptions, "min_confidence"),
+    (emoplay.DetectorOptions, "min_suppression"),
+]
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf], ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize("options, name", NOT_FINITE, ids=[f"{o.__name__}.{n}" for o, n in NOT_FINITE])
+def test_options_reject_values_that_are_not_finite(options, name, value):
+    with pytest.raises(ValueError, match=name):
+        options(**{name: value})
+
+
+@pytest.mark.parametrize("options, name", [
+    (emoplay.PipelineOptions, "detect_every"), (emoplay.ClassifierOptions, "threads"),
+    (emoplay.TrackerOptions, "confirm_hits"), (emoplay.SensorOptions, "max_queued_events"),
+])
+def test_integer_options_reject_nan_and_floats(options, name):
+    for value in (math.nan, 2.5):
+        with pytest.raises((TypeError, ValueError), match=name):
+            options(**{name: value})
+
+
+def test_a_nan_smoothing_never_reaches_an_event():
+    with pytest.raises(ValueError, match="DebounceOptions.smoothing_s must be a finite number"):
+        emoplay.DebounceOptions(smoothing_s=math.nan)
