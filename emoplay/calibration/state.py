@@ -10,7 +10,7 @@ there is one, takes precedence on the primary face. Measured on the CK+ crops wi
 each subject's other images that the model calls neutral standing in for a track's first seconds:
 balanced accuracy 0.760 -> 0.773, accuracy 0.912 -> 0.888 (neutral recall 0.970 -> 0.923), about
 what labelled neutral images give (``emoplay eval --data ckplus --calibration per-subject-auto
---subject-pattern '^(S\d+)_'``). On the shared videos (``python benchmarks/auto_calibration_videos.py``)
+--subject-pattern '^(S\\d+)_'``). On the shared videos (``python benchmarks/auto_calibration_videos.py``)
 it changes nothing on the three clips whose events are over within 3 s and, on talking_smiling.mp4,
 turns the talking face's neutral spells into unknown (19 emotion changes without, 20 with). Too
 small a gain, against the risk of a first expression being taken for the resting face, to turn
