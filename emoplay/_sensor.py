@@ -569,7 +569,8 @@ class Sensor:
 
         Returns at once; the worker reports ``CalibrationProgress`` and then ``CalibrationFinished`` or
         ``CalibrationFailed`` through poll()/subscribe. A previous baseline stays in use until a new one
-        finishes. ``options`` is an ``emoplay.CalibrationOptions`` (then ``seconds`` is ignored).
+        finishes. ``options`` is an ``emoplay.CalibrationOptions`` (then ``seconds`` is ignored). Called
+        before start(), it loads the models here (a second or two) and begins with the first frame.
         """
         self._calibration_target().calibrate(seconds, options)
 
