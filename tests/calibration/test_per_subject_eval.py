@@ -131,3 +131,25 @@ def test_cli_errors_say_what_to_do(leak_sensitive_folder, argv, message, capsys)
     assert emoplay("eval", "--data", leak_sensitive_folder[0], *argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_detect_mode_calibrates_the_detected_faces(leak_sensitive_folder, tmp_path, capsys):
+    import cv2
+
+    from conftest import face_frame
+
+    folder = leak_sensitive_folder[0]
+    frames = tmp_path / "frames"
+    for image in folder.glob("*/*.png"):  # each crop as a full frame: upscaled, with context around it
+        (frames / image.parent.name).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(frames / image.parent.name / image.name),
+                    face_frame(cv2.imread(str(image), cv2.IMREAD_GRAYSCALE)))
+    assert emoplay("eval", "--data", frames, "--faces", "detect", "--json") == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert emoplay("eval", "--data", frames, "--faces", "detect", "--calibration", "per-subject",
+                   "--subject-pattern", PATTERN, "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert plain["calibrated"] is False and report["calibrated"] is True and report["faces"] == "detect"
+    assert report["n"] == plain["n"] and report["no_face"] == plain["no_face"] < report["n"]
+    assert report["calibration"]["accuracy_uncalibrated"] == pytest.approx(plain["accuracy"])
+    assert report["calibration"]["uncalibrated"] >= 1 and report["subjects"] == 2
