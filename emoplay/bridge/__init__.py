@@ -7,6 +7,9 @@ client or OSC sender is created.
 
 from __future__ import annotations
 
+from .client import BridgeClient, connect_with_retry
 from .protocol import PROTOCOL_VERSION, VALENCE_AROUSAL, event_message, json_schema, valence_arousal
+from .server import BridgeOptions, BridgeServer
 
-__all__ = ["PROTOCOL_VERSION", "VALENCE_AROUSAL", "event_message", "json_schema", "valence_arousal"]
+__all__ = ["BridgeClient", "BridgeOptions", "BridgeServer", "PROTOCOL_VERSION", "VALENCE_AROUSAL", "connect_with_retry",
+           "event_message", "json_schema", "valence_arousal"]

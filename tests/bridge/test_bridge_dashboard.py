@@ -9,6 +9,7 @@ import http.server
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,27 @@ def test_a_page_from_another_origin_cannot_open_the_socket(browser, served):
         finally:
             other.shutdown()
     assert "refused a request from Origin" in served.stderr()
+
+
+def test_the_open_dashboard_is_the_camera_indicator(browser, tmp_path):
+    """With the indicator rule on, capture runs while the page is open and pauses when it is closed."""
+    from emoplay.bridge.client import BridgeClient
+
+    video = require_shared(VIDEOS / "talking_smiling.mp4")
+    server = start_serve(tmp_path, "--source", str(video), "--realtime", "--loop", "--require-indicator")
+    try:
+        with BridgeClient.connect(server.websocket, server.token, events=["CameraStateChanged"]) as watcher:
+            state, deadline = watcher.welcome["camera_state"], time.monotonic() + 10
+            while state != "paused" and time.monotonic() < deadline:  # nobody shows the indicator yet
+                message = watcher.receive(timeout=1)
+                state = message["current"] if message else state
+            assert state == "paused"
+            browser.get(server.dashboard)
+            _wait(browser, "return document.querySelector('#indicator').classList.contains('state-capturing')",
+                  "capturing while the page shows the indicator")
+            browser.get("about:blank")  # the dashboard is closed: no more heartbeats
+            states = list(watcher.messages(timeout=3))
+        paused = [m for m in states if m["current"] == "paused"]
+        assert paused and "indicator not drawn" in paused[-1]["reason"], states
+    finally:
+        assert server.stop() == 0
