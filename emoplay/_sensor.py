@@ -378,9 +378,19 @@ class Sensor:
     # -- the worker ------------------------------------------------------------------------------------------
     def _ensure_pipeline(self) -> EmotionPipeline:
         with self._pipeline_lock:
-            if self._pipeline is None:
-                self._pipeline = EmotionPipeline(self.options.pipeline)  # loads the models: seconds, not under _lock
-            return self._pipeline
+            if self._pipeline is not None:
+                return self._pipeline
+        created = EmotionPipeline(self.options.pipeline)  # loads the models (a second or so): under no lock
+        with self._pipeline_lock:
+            pipeline = self._pipeline
+            if pipeline is None and not self._closed:
+                self._pipeline = pipeline = created
+                created = None
+        if created is not None:  # another thread was quicker, or the sensor closed meanwhile
+            created.close()
+        if pipeline is None:
+            raise SensorClosedError("this Sensor was closed while its models were loading")
+        return pipeline
 
     def _close_pipeline(self) -> None:
         with self._pipeline_lock:
@@ -405,12 +415,13 @@ class Sensor:
     def _work(self, run: _Run) -> None:
         if run.predecessor is not None and run.predecessor.thread is not None:
             run.predecessor.thread.join()  # the previous run releases the source (and the pipeline) first
+        run.predecessor = None  # no chain of every run ever made
         pipeline = None
         ended = False  # the stream ended or failed: faces and source are done with
         try:
             pipeline = self._ensure_pipeline()
-            if run.fresh:
-                pipeline.end_stream(0.0)  # nothing of an earlier stream (tracks, digests) carries over
+            if run.fresh and pipeline.tracker.tracks:
+                pipeline.end_stream(0.0)  # a paused file was stopped: its tracks do not carry over
             if not self._open_source(run):
                 return
             self._publish(run, state=CameraState.CAPTURING, reason="capturing")

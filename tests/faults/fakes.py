@@ -12,7 +12,20 @@ import time
 
 import numpy as np
 
-from emoplay import EndOfStream, Frame, VideoFileSource
+from emoplay import EndOfStream, Frame, VideoFileSource, WorkerError
+
+
+def poll_until_failure(sensor, timeout: float = 30.0):
+    """Poll like a game loop until poll() raises WorkerError; (the error, every event delivered). A deadline,
+    not a timing: it only keeps a test that fails from hanging."""
+    seen, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            seen += sensor.poll()
+        except WorkerError as error:
+            return error, seen + error.events
+        time.sleep(0.005)
+    raise AssertionError(f"no WorkerError within {timeout} s (state {sensor.camera_state}); events: {seen}")
 
 
 class BlockingCamera:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 
 import emoplay
 from emoplay import EMOTIONS, EmotionChanged, EventsDropped, FaceFound, FaceLost, LogKey, Sensor, SensorOptions
 from emoplay import read_session_log
+from test_debounce import probs
 
 
 def finished_run(video, **options) -> Sensor:
@@ -119,15 +119,6 @@ def test_a_stop_with_faces_in_view_is_logged_by_close(happy_and_neutral_frames, 
 
 
 # -- item 12: the floor holds for the current emotion ------------------------------------------------------------
-
-def probs(**named: float) -> np.ndarray:
-    vec = np.zeros(len(EMOTIONS))
-    for name, p in named.items():
-        vec[EMOTIONS.index(name)] = p
-    rest = [i for i, name in enumerate(EMOTIONS) if name not in named]
-    vec[rest] = (1.0 - sum(named.values())) / len(rest)
-    return vec
-
 
 def test_the_current_emotion_is_not_kept_below_the_confidence_floor():
     debouncer = emoplay.Debouncer(EMOTIONS)  # floor 0.35, margin 0.1

@@ -14,33 +14,12 @@ import emoplay
 from emoplay import CameraSource, CameraState, EmotionChanged, FaceFound, FaceLost, PrimaryFaceChanged, Sensor
 from emoplay import SensorFailed, SensorOptions
 
-from .fakes import BlockingCamera, BlockingCapture, FailingVideo, RaisingCapture, SlowOpeningCamera
+from test_sensor import drain_until as poll_until
+
+from .fakes import BlockingCamera, BlockingCapture, FailingVideo, RaisingCapture, SlowOpeningCamera, poll_until_failure
 
 # The promise: camera-off returns to the game within 100 ms, whatever the camera driver does.
 CAMERA_OFF_S = 0.100
-
-
-def poll_until(sensor, predicate, timeout=30.0):
-    """Poll like a game loop until predicate(events so far) holds; the events seen (a deadline, not a timing)."""
-    seen, deadline = [], time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        seen += sensor.poll()
-        if predicate(seen):
-            return seen
-        time.sleep(0.005)
-    raise AssertionError(f"condition not reached in {timeout} s; events: {seen}")
-
-
-def poll_until_failure(sensor, timeout=30.0):
-    """Poll until poll() raises WorkerError; (the error, every event delivered)."""
-    seen, deadline = [], time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            seen += sensor.poll()
-        except emoplay.WorkerError as error:
-            return error, seen + error.events
-        time.sleep(0.005)
-    raise AssertionError(f"no WorkerError within {timeout} s (state {sensor.camera_state}); events: {seen}")
 
 
 @pytest.fixture
