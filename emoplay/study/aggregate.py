@@ -181,13 +181,13 @@ def summary(rows: list[dict], width: float, durations: dict[str, float]) -> list
         lines = {t.group: t for t in timelines(these, stimulus, width, durations.get(stimulus))}
         for group in _groups(these):
             mine = _of_group(these, group)
-            per_participant = []
-            for p in dict.fromkeys(r["participant"] for r in mine):
-                face = [[r[f"p_{e}"] for e in EMOTIONS] for r in mine if r["participant"] == p and r["face_found"]]
-                if face:
-                    per_participant.append(np.mean(face, axis=0))
+            face_rows: dict[str, list] = {r["participant"]: [] for r in mine}
+            for r in mine:
+                if r["face_found"]:
+                    face_rows[r["participant"]].append([r[f"p_{e}"] for e in EMOTIONS])
+            per_participant = [np.mean(face, axis=0) for face in face_rows.values() if face]
             row = {"stimulus": stimulus, "stimulus_title": these[0]["stimulus_title"], "group": group,
-                   "participants": len(dict.fromkeys(r["participant"] for r in mine)),
+                   "participants": len(face_rows),
                    "participants_with_face": len(per_participant), "frames": len(mine),
                    "face_found_share": round(sum(r["face_found"] for r in mine) / len(mine), 4)}
             means = np.mean(per_participant, axis=0) if per_participant else np.full(len(EMOTIONS), np.nan)

@@ -93,14 +93,15 @@ def shares_png(shares: list[Shares], title: str, path: Path) -> Path:
             values = np.nan_to_num(s.share[:, k]) * 100
             ax.bar(x, values, width=0.9, bottom=bottom, color=COLOURS[emotion], label=emotion)
             bottom += values
-        for xi, ni in zip(x, s.n):
+        step = max(1, -(-len(x) // 20))  # at most about 20 labels, so long videos stay readable (and quick)
+        for xi, ni in list(zip(x, s.n))[::step]:
             ax.text(xi, 101, f"n={int(ni)}", ha="center", va="bottom", fontsize=8, color="#555555")
         ax.set_ylim(0, 112)
         ax.set_ylabel("% of participants")
         ax.set_title("all participants" if s.group == ALL else f"group {s.group}", loc="left", fontsize=10)
         ax.grid(axis="y", alpha=0.3)
     axes[-1].set_xlabel("second of the video (n = participants with a face in view that second)")
-    axes[-1].set_xticks(range(len(shares[0].second) + 1))
+    axes[-1].set_xticks(range(0, len(shares[0].second) + 1, max(1, -(-len(shares[0].second) // 20))))
     axes[0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, title="expression")
     return _save(fig, path)
 
