@@ -39,12 +39,17 @@ def sigmoid_scores(logits: np.ndarray) -> np.ndarray:
 def decode(regressors: np.ndarray, logits: np.ndarray, anchors: np.ndarray, min_score: float,
            scale: float = INPUT_SIZE) -> Candidates:
     """The anchors whose score is at least ``min_score``, decoded; ``regressors`` [896, 16], ``logits`` [896]."""
-    scores = sigmoid_scores(logits.reshape(-1))
-    keep = np.flatnonzero(scores >= min_score)
+    logits = logits.reshape(-1)
+    # sigmoid(x) >= p exactly when x >= log(p / (1 - p)): compare the logits, take the sigmoid of the few kept.
+    # The margin keeps every anchor that rounding could put at the threshold; the exact test follows.
+    keep = np.flatnonzero(logits >= np.log(min_score / (1 - min_score)) - 1e-4)
+    scores = sigmoid_scores(logits[keep])
+    exact = scores >= min_score
+    keep, scores = keep[exact], scores[exact]
     raw = regressors.reshape(len(anchors), -1)[keep] / scale
     centres = anchors[keep]
     box_centre = raw[:, 0:2] + centres
     half = raw[:, 2:4] / 2  # anchors are 1x1 (fixed anchor size), so width and height need no anchor scaling
     boxes = np.concatenate([box_centre - half, box_centre + half], axis=1)
     keypoints = raw[:, 4:4 + 2 * NUM_KEYPOINTS].reshape(-1, NUM_KEYPOINTS, 2) + centres[:, None, :]
-    return Candidates(boxes, keypoints, scores[keep])
+    return Candidates(boxes, keypoints, scores)

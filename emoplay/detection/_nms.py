@@ -24,14 +24,18 @@ def iou_with(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     area = (box[2] - box[0]) * (box[3] - box[1])
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     union = area + areas - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(union > 0, inter / union, 0.0)
 
 
 def weighted_nms(candidates: Candidates, min_suppression: float) -> Candidates:
     """One detection per cluster of overlapping candidates, best score first."""
     order = np.argsort(-candidates.scores, kind="stable")
-    boxes, keypoints, scores = candidates.boxes[order], candidates.keypoints[order], candidates.scores[order]
-    out_boxes, out_keypoints, out_scores = [], [], []
+    boxes, scores = candidates.boxes[order], candidates.scores[order]
+    num_keypoints = candidates.keypoints.shape[1]
+    # Boxes and keypoints side by side, so one product averages both: [N, 4 + 2 * keypoints].
+    values = np.concatenate([boxes, candidates.keypoints[order].reshape(len(order), 2 * num_keypoints)], axis=1)
+    merged, best_scores = [], []
     remaining = np.arange(len(scores))
     while len(remaining):
         best = remaining[0]
@@ -39,13 +43,9 @@ def weighted_nms(candidates: Candidates, min_suppression: float) -> Candidates:
         in_cluster[0] = True  # the best one is always its own cluster's member, even if degenerate
         members = remaining[in_cluster]
         weights = scores[members]
-        total = weights.sum()
-        out_boxes.append(weights @ boxes[members] / total)
-        out_keypoints.append(np.tensordot(weights, keypoints[members], axes=1) / total)
-        out_scores.append(scores[best])
+        merged.append(weights @ values[members] / weights.sum())
+        best_scores.append(scores[best])
         remaining = remaining[~in_cluster]
-    if not out_scores:
-        return Candidates(np.zeros((0, 4), np.float32), np.zeros((0, keypoints.shape[1], 2), np.float32),
-                          np.zeros((0,), np.float32))
-    return Candidates(np.asarray(out_boxes, np.float32), np.asarray(out_keypoints, np.float32),
-                      np.asarray(out_scores, np.float32))
+    merged = np.asarray(merged, np.float32).reshape(len(best_scores), 4 + 2 * num_keypoints)
+    return Candidates(merged[:, :4], merged[:, 4:].reshape(-1, num_keypoints, 2),
+                      np.asarray(best_scores, np.float32))
