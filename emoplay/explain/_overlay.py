@@ -115,7 +115,7 @@ def write_png(path: str | Path, image: np.ndarray) -> None:
     """Write ``image`` (BGR or gray uint8) as a PNG file; DataError when it cannot be written."""
     import cv2
 
-    ok, data = cv2.imencode(".png", image)
+    ok, data = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 9])  # smallest files; small images
     if not ok:
         raise DataError(f"{path}: the image could not be encoded as PNG")
     try:
