@@ -288,6 +288,7 @@ class Sensor:
 
     def _halt(self, state: CameraState, reason: str, release: bool = True) -> None:
         """Take over from the worker: faces lost, state set, source released now or by the worker; bounded."""
+        calibration_failed = self._end_calibration() if release or state is CameraState.OFF else []
         run = self._run
         if run is not None:
             run.release = run.release and release
@@ -314,6 +315,7 @@ class Sensor:
         with self._emit_lock:
             if release or state is CameraState.OFF:
                 self._lose_faces()
+            self._queue(calibration_failed)
             self._set_state(state, reason)
             if state is CameraState.OFF:
                 self._stream_time = None  # the next start() is a new stream
@@ -605,6 +607,11 @@ class Sensor:
     def import_calibration(self, profile: bytes) -> None:
         """Use a stored profile instead of calibrating; CalibrationError if damaged or made with another model."""
         self._calibration_target().import_calibration(profile)
+
+    def _end_calibration(self) -> list:
+        """A calibration in progress fails now (too_short), before the worker stops and its events are dropped."""
+        pipeline = self._pipeline
+        return [] if pipeline is None else pipeline.calibration.end_stream(self._now())
 
     def _calibration_target(self) -> EmotionPipeline:
         """The pipeline (its calibration state is thread-safe), created here when the sensor has not started."""

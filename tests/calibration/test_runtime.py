@@ -221,8 +221,8 @@ def test_sensor_calibrates_and_delivers_through_poll_and_subscribe():
 
 def test_sensor_stopped_during_calibration_reports_too_short():
     with emoplay.Sensor(source=str(require_shared(VIDEOS / "single_face.mp4")), realtime=True) as sensor:
-        sensor.calibrate(seconds=30)
-        sensor.start()
+        sensor.calibrate(options=emoplay.CalibrationOptions(seconds=2.0, progress_step=0.05))
+        sensor.start()  # the video plays at its own speed: the calibration would end at 2.1 s of its 2.4 s
         import time
 
         deadline = time.monotonic() + 20
@@ -233,4 +233,6 @@ def test_sensor_stopped_during_calibration_reports_too_short():
         sensor.stop()
         events += sensor.poll()
         failed = [e for e in events if isinstance(e, emoplay.CalibrationFailed)]
-        assert [f.reason for f in failed] == ["too_short"] and not sensor.calibrated
+        assert [f.reason for f in failed] == ["too_short"] and not sensor.calibrated, events
+        assert "capture stopped after" in failed[0].message
+        assert not [e for e in events if isinstance(e, emoplay.CalibrationFinished)]
