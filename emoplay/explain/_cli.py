@@ -186,15 +186,14 @@ def _run_images(args: argparse.Namespace) -> int:
         print(f"emoplay explain: skipped {line}", file=sys.stderr)
     if n_read == 0:
         raise DataError(f"{path}: none of its {len(files)} image files is readable; convert them to png")
-    if n_faces == 0:
-        hint = " (try --faces detect for full photos)" if args.faces == "crop" else \
-            " (for face crops that fill the image use --faces crop)"
-        print(f"emoplay explain: no face found in {path}{hint}; nothing written", file=sys.stderr)
+    if n_faces == 0:  # only with --faces detect: a crop is always one face
+        print(f"emoplay explain: no face found in {path} (for face crops that fill the image use --faces crop); "
+              "nothing written", file=sys.stderr)
         return EXIT_NO_FACE
     if out is not None and path.is_dir():
         _write(out, CONTACT_SHEET, contact_sheet(panels))
     if not args.json:
-        print(f"{n_faces} face(s) in {n_read} image(s), {1000 * seconds / n_faces:.0f} ms per face "
+        print(f"{n_faces} face(s) in {n_read} image(s), {1000 * seconds / n_faces:.0f} ms per face{' with detection' if args.faces == 'detect' else ''} "
               f"(occlusion patch {args.patch}, stride {args.stride})" + (f"; PNGs in {out}" if out else ""))
     return 0
 
