@@ -4,7 +4,7 @@
 
 It times whatever ``emoplay`` the interpreter imports, on the frames ``emoplay bench`` uses, so the
 same script run with an older emoplay (for example one whose detector was MediaPipe's) measures that
-one on this machine. ``detect_cpu_ms`` is the process's CPU time per call (all threads), which a busy
+one on this machine. It also times the colour conversion the pipeline does per frame. ``detect_cpu_ms`` is the process's CPU time per call (all threads), which a busy
 machine inflates much less than the wall time ``detect_ms``. With emoplay's own detector it also times the stages: letterbox (frame → model
 input), the ONNX model, and decoding + weighted NMS. Measure on an idle machine.
 """
@@ -31,11 +31,15 @@ def median_ms(run, repeats: int, clock=time.perf_counter) -> float:
 def measure(repeats: int) -> dict[str, float | str]:
     import emoplay
     from emoplay._bench import bench_frames
-    from emoplay._frames import to_rgb_and_gray
+    from emoplay._frames import to_gray, to_rgb_and_gray
 
     frames, where = bench_frames()
     rgb = to_rgb_and_gray(frames[0])[0]
     out: dict[str, float | str] = {"frames": where}
+    # What the pipeline converts per frame: both views (the detector used to need RGB), or gray alone (the
+    # detector now takes the BGR frame and fixes the colour order on its 128x128 input).
+    out["rgb_and_gray_ms"] = median_ms(lambda: to_rgb_and_gray(frames[0]), repeats)
+    out["gray_only_ms"] = median_ms(lambda: to_gray(frames[0]), repeats)
     with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
         assert len(detector.detect(rgb)) == 1, "the benchmark frame must show one face"
         out["detect_ms"] = median_ms(lambda: detector.detect(rgb), repeats)

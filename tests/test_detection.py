@@ -161,3 +161,7 @@ def test_detector_errors_say_what_to_do():
         emoplay.FaceDetector(emoplay.DetectorOptions(model_path=str(models_dir() / "emotion_cnn.onnx")))
     with pytest.raises(ValueError, match="threads"):
         emoplay.DetectorOptions(threads=0)
+    with pytest.raises(ValueError, match="min_confidence"):
+        emoplay.DetectorOptions(min_confidence=float("nan"))
+    with pytest.raises(ValueError, match="min_suppression"):
+        emoplay.DetectorOptions(min_suppression=1.0)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import check_number
 from .._classify import import_onnxruntime
 from .._errors import ModelError, SensorClosedError
 from .._frames import check_pixels
@@ -67,14 +68,11 @@ class DetectorOptions:
     threads: int = 1  # onnxruntime intra-op threads
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.min_confidence < 1.0:
-            raise ValueError(f"min_confidence must be in (0, 1), got {self.min_confidence}")
-        if not 0.0 <= self.min_suppression < 1.0:
-            raise ValueError(f"min_suppression must be in [0, 1), got {self.min_suppression}")
-        if self.min_face_size < 1:
-            raise ValueError(f"min_face_size must be >= 1 pixel, got {self.min_face_size}")
-        if self.threads < 1:
-            raise ValueError(f"threads must be >= 1, got {self.threads}")
+        check_number("DetectorOptions", "min_confidence", self.min_confidence, low=0, high=1, low_open=True,
+                     high_open=True)
+        check_number("DetectorOptions", "min_suppression", self.min_suppression, low=0, high=1, high_open=True)
+        check_number("DetectorOptions", "min_face_size", self.min_face_size, low=1, integer=True)
+        check_number("DetectorOptions", "threads", self.threads, low=1, integer=True)
 
 
 class FaceDetector:
