@@ -91,6 +91,16 @@ def region_masks(size: int) -> dict[str, np.ndarray]:
     return masks
 
 
+def per_class_sample(labels: np.ndarray, per_class: int, seed: int = 0) -> np.ndarray:
+    """Indices (in their original order) of at most ``per_class`` seeded random items of each label."""
+    if per_class < 1:
+        raise ValueError(f"per_class must be >= 1, got {per_class}")
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    keep = [rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in np.unique(labels)]
+    return np.sort(np.concatenate(keep))
+
+
 def class_saliency(explainer: SaliencyExplainer, images: np.ndarray, labels: np.ndarray, source: str,
                    batch: int = 64) -> ClassSaliency:
     """Mean maps per class over gray face crops [N, S, S] with their labels (indices into the model's classes)."""

@@ -1,7 +1,7 @@
 """``emoplay explain``: saliency maps of the emotion model's decisions, as PNG overlays.
 
     emoplay explain IMAGE|DIR [--faces crop|detect] [--out DIR] [--patch 8] [--stride 4] [--class NAME]
-    emoplay explain --class-grid --data val.npz [--out DIR] [--limit N]
+    emoplay explain --class-grid --data val.npz [--out DIR] [--limit N | --per-class N]
 
 Exit codes: 0 done; 1 no face was found in any image (nothing written); 2 bad input (a missing
 or unreadable file, an empty folder, an unusable --out, a broken model), one line on stderr.
@@ -77,6 +77,8 @@ def register(subparsers) -> None:
     grid.add_argument("--data", metavar="PATH", help="labelled face crops: a .npz like val.npz, a fer2013.csv or "
                                                      "class folders")
     grid.add_argument("--limit", type=_positive_int, metavar="N", help="use a seeded random sample of N faces")
+    grid.add_argument("--per-class", type=_positive_int, metavar="N",
+                      help="use at most N seeded random faces of each class (every face of a smaller class)")
     parser.set_defaults(func=run)
 
 
@@ -148,8 +150,8 @@ def _run_images(args: argparse.Namespace) -> int:
 
     if args.path is None:
         raise DataError("give an image or a folder to explain (or --class-grid --data PATH)")
-    if args.data or args.limit:
-        raise DataError("--data and --limit go with --class-grid")
+    if args.data or args.limit or args.per_class:
+        raise DataError("--data, --limit and --per-class go with --class-grid")
     path = Path(args.path)
     files = _input_files(path)
     out = _out_dir(args, path)
@@ -226,9 +228,13 @@ def _run_class_grid(args: argparse.Namespace) -> int:
     if args.path or args.faces != "crop" or args.target:
         raise DataError("--class-grid takes no IMAGE|DIR, --faces or --class: it explains each face's true class")
     out = _out_dir(args)
+    if args.limit and args.per_class:
+        raise DataError("give --limit or --per-class, not both")
     data = load_labeled_images(args.data, limit=args.limit)
     if len(data) == 0:
         raise DataError(f"{data.source} holds no images")
+    if args.per_class:
+        data = _per_class(data, args.per_class)
     with SaliencyExplainer(_options(args, "crop")) as explainer:
         labels = _to_model_labels(data, explainer.class_names)
         crops = _face_crops(data.images, explainer.classifier.info.input_size)
@@ -242,3 +248,14 @@ def _run_class_grid(args: argparse.Namespace) -> int:
         if out is not None:
             print(f"\nclass grid written to {out / CLASS_GRID}")
     return 0
+
+
+def _per_class(data, per_class: int):
+    from .._datasets import LabeledImages
+    from ._class_grid import per_class_sample
+
+    keep = per_class_sample(data.labels, per_class)
+    images = data.images[keep] if hasattr(data.images, "shape") else [data.images[i] for i in keep]
+    return LabeledImages(images=images, labels=data.labels[keep], class_names=data.class_names,
+                         source=f"{data.source}, at most {per_class} per class ({len(keep)} faces, seed 0)",
+                         names=tuple(data.names[i] for i in keep) if data.names else ())

@@ -92,6 +92,20 @@ def test_class_grid_writes_the_figure_and_prints_the_region_table(tmp_path, fer_
         assert f"\n{name} " in text
 
 
+def test_class_grid_per_class_takes_at_most_n_faces_of_each_class(tmp_path, fer_val, capsys):
+    images, labels, classes = fer_val
+    keep = np.concatenate([np.flatnonzero(labels == c)[:3] for c in range(len(classes))])
+    keep = keep[labels[keep] != classes.index("disgust")][:-1]  # no disgust, and one class with only 2
+    np.savez(tmp_path / "some.npz", images=images[keep], labels=labels[keep], classes=np.array(classes))
+    assert main(["explain", "--class-grid", "--data", str(tmp_path / "some.npz"), "--per-class", "2", "--json",
+                 "--patch", "16", "--stride", "8"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["counts"] == {"angry": 2, "disgust": 0, "fear": 2, "happy": 2, "sad": 2, "surprise": 2,
+                                "neutral": 2}
+    assert "at most 2 per class" in result["source"]
+    assert result["region_shares"]["happy"]["border"] >= 0
+
+
 @pytest.mark.parametrize("make_args, code, message", [
     (lambda d: [str(d / "missing.png")], 2, "does not exist"),
     (lambda d: [str(d / "notes.png")], 2, "not a readable image"),
@@ -104,6 +118,8 @@ def test_class_grid_writes_the_figure_and_prints_the_region_table(tmp_path, fer_
     (lambda d: [], 2, "give an image or a folder"),
     (lambda d: ["--class-grid"], 2, "needs --data"),
     (lambda d: ["--class-grid", "--data", str(d / "missing.npz")], 2, "does not exist"),
+    (lambda d: ["--class-grid", "--data", str(d / "x.npz"), "--limit", "5", "--per-class", "2"], 2, "not both"),
+    (lambda d: [str(d / "gray.png"), "--per-class", "2"], 2, "go with --class-grid"),
 ])
 def test_bad_input_is_one_clear_line_and_an_exit_code(tmp_path, capsys, make_args, code, message):
     import cv2
