@@ -101,7 +101,7 @@ class _Run:
         self.tap = FrameTap()
         self.recording: tuple[str, Playhead] | None = None  # frames are kept only while this stimulus plays
         self.latest_sample = float("-inf")
-        self.events: list = []
+        self.events: list | None = None  # sensor events, collected only while calibrating
         self.completed: list[str] = []
         self.player: StimulusPlayer | None = None
         pygame.display.init()
@@ -182,7 +182,8 @@ class _Run:
         events = self.sensor.poll()
         for event in events:
             self.recorder.event(event)
-        self.events += events
+        if self.events is not None:
+            self.events += events
         samples = self.tap.drain()
         if samples:
             self.latest_sample = max(self.latest_sample, samples[-1].timestamp)
@@ -279,6 +280,7 @@ class _Run:
         seconds = self.spec.calibration_seconds
         self.state.screen, self.state.stimulus, self.state.position = "calibration", BASELINE, 0
         playhead = Playhead()
+        self.events = []
         started = start_calibration(self.sensor, seconds)
         outcome = None if started else UNAVAILABLE
         now = self.clock()
@@ -308,6 +310,7 @@ class _Run:
                 outcome = calibration_outcome(self.events)
             if self.pygame.K_ESCAPE in keys and waited is None:
                 self._pause(playhead)
+        self.events = None
         outcome = outcome or ("failed", "the sensor did not report a result in time")
         self.recorder.calibration(self.clock(), *outcome)
         return outcome[0]
