@@ -12,9 +12,14 @@ so this traces the system calls of the whole process tree and reports, as violat
 - ``execve``/``execveat`` beyond the traced command itself (successful or not: trying to run a
   program is the violation);
 - a file opened for writing (O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND), created, renamed,
-  linked, truncated or deleted, or a folder made, unless its path is in ``allowed_writes``.
+  linked, truncated or deleted, or a folder made, unless its path is in ``allowed_writes``. An
+  open for writing that the kernel refused (create-if-absent of a file that exists) wrote
+  nothing and is not counted; a refused network call still is: trying is the violation.
   Kernel interfaces that are not files on disk (``/dev/null``, a thread's ``/proc/.../comm``)
   are not counted.
+
+A loopback server (``emoplay serve``) may be allowed explicitly: then TCP sockets are accepted
+as long as every ``bind`` is to 127.0.0.1 or ::1; it still may not connect anywhere.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TRACED = ("socket,socketpair,connect,sendto,sendmsg,sendmmsg,execve,execveat,open,openat,openat2,creat,mkdir,mkdirat,"
+TRACED = ("socket,socketpair,connect,bind,sendto,sendmsg,sendmmsg,execve,execveat,open,openat,openat2,creat,mkdir,mkdirat,"
           "rename,renameat,renameat2,unlink,unlinkat,link,linkat,symlink,symlinkat,truncate")
 NAME_SERVICE_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/gai.conf", "/etc/host.conf", "/etc/nsswitch.conf")
 WRITE_FLAGS = ("O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "O_APPEND")
@@ -92,7 +97,7 @@ def _is_allowed_write(path: str, cwd: Path, allowed: set[str]) -> bool:
     return full in allowed or any(rule.match(full) for rule in NOT_FILES)
 
 
-def violations(calls: list[Syscall], cwd: Path, allowed_writes: set[str]) -> list[str]:
+def violations(calls: list[Syscall], cwd: Path, allowed_writes: set[str], loopback_server: bool = False) -> list[str]:
     """What the traced programs did that they must not (see the module docstring)."""
     allowed = {os.path.normpath(str(p)) for p in allowed_writes}
     found: list[str] = []
@@ -101,8 +106,13 @@ def violations(calls: list[Syscall], cwd: Path, allowed_writes: set[str]) -> lis
     for c in calls:
         text = f"{c.call}({c.args[:160]}) = {c.result[:60]}"
         if c.call in ("socket", "socketpair"):
-            if not c.args.startswith(("AF_UNIX", "AF_LOCAL")):
+            local = c.args.startswith(("AF_UNIX", "AF_LOCAL"))
+            server = loopback_server and c.args.startswith(("AF_INET,", "AF_INET6,")) and "SOCK_STREAM" in c.args
+            if not (local or server):
                 found.append(f"network socket: {text}")
+        elif c.call == "bind":
+            if "AF_UNIX" not in c.args and not re.search(r'inet_addr\("127\.0\.0\.1"\)|inet_pton\(AF_INET6, "::1"', c.args):
+                found.append(f"listens beyond loopback: {text}")
         elif c.call == "connect":
             found.append(f"connect: {text}")
         elif c.call in ("sendto", "sendmsg", "sendmmsg"):
@@ -118,7 +128,8 @@ def violations(calls: list[Syscall], cwd: Path, allowed_writes: set[str]) -> lis
             path = paths[0] if paths else ""
             if path in NAME_SERVICE_FILES:
                 found.append(f"name-service lookup: {text}")
-            elif any(flag in c.args for flag in WRITE_FLAGS) and not _is_allowed_write(path, cwd, allowed):
+            elif (any(flag in c.args for flag in WRITE_FLAGS) and not c.result.startswith("-1")
+                  and not _is_allowed_write(path, cwd, allowed)):
                 found.append(f"opens for writing: {text}")
         elif c.call in PATH_CHANGES:
             paths = c.strings()
@@ -128,7 +139,7 @@ def violations(calls: list[Syscall], cwd: Path, allowed_writes: set[str]) -> lis
 
 
 def run_traced(command: list[str], cwd: Path, *, allowed_writes: set[str] = frozenset(), env: dict | None = None,
-               timeout: float = 300) -> Trace:
+               timeout: float = 300, loopback_server: bool = False) -> Trace:
     """Run ``command`` in ``cwd`` under strace; HOME and TMPDIR point at ``cwd`` too, so any stray write lands there."""
     strace = strace_path()
     if strace is None:
@@ -140,5 +151,5 @@ def run_traced(command: list[str], cwd: Path, *, allowed_writes: set[str] = froz
                           timeout=timeout)
     calls = parse(log.read_text(errors="replace"))
     trace = Trace(command, done.returncode, done.stdout, done.stderr, calls)
-    trace.violations = violations(calls, cwd, set(allowed_writes))
+    trace.violations = violations(calls, cwd, set(allowed_writes), loopback_server)
     return trace

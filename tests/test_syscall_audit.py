@@ -74,12 +74,13 @@ def test_the_parser_joins_interrupted_calls_and_reads_real_strace_lines(tmp_path
         '13 openat(AT_FDCWD, "/proc/self/task/13/comm", O_RDWR) = 6',
         '13 openat(AT_FDCWD, "s.emolog", O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0666) = 7',
         '13 openat(AT_FDCWD, "other.bin", O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0666) = 8',
+        '13 openat(AT_FDCWD, "token", O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC, 0600) = -1 EEXIST (File exists)',
         '13 unlinkat(AT_FDCWD, "/tmp/x", 0) = 0',
         '13 execve("/bin/sh", ["sh"], 0x7ffd /* 3 vars */) = -1 ENOENT (No such file)',
     ])
     calls = parse(text)
     assert [c.call for c in calls] == ["execve", "socket", "openat", "connect", "openat", "openat", "openat",
-                                       "unlinkat", "execve"]
+                                       "openat", "unlinkat", "execve"]
     found = violations(calls, tmp_path, {str(tmp_path / "s.emolog")})
     assert [v.split(":")[0] for v in found] == ["name-service lookup", "connect", "opens for writing",
                                                 "changes the file system", "runs another program"]
@@ -137,4 +138,56 @@ def test_the_example_game_on_a_video_is_offline_and_writes_nothing(traced, workd
     trace = traced([sys.executable, "-m", "examples.game_demo", "--source", str(video), "--mute",
                     "--max-frames", "240", "--script", "enter"], workdir, env=env)
     assert_clean(trace, "the example game")
+    assert new_files(workdir) == []
+
+
+def test_explain_writes_only_into_its_out_folder(traced, workdir, tmp_path):
+    import cv2
+
+    with np.load(require_shared("data/fer2013/val.npz")) as d:
+        face = d["images"][0]
+    image = tmp_path / "face.png"
+    cv2.imwrite(str(image), face)
+    out = workdir / "explained"
+    trace = traced([*EMOPLAY, "explain", str(image), "--out", str(out)], workdir,
+                   allowed_writes={str(out)} | {str(out / "face.png"), str(out / "face_0.png")})
+    written = new_files(workdir)
+    assert trace.returncode == 0, trace.stderr[-1500:]
+    # Whatever names explain chose, everything it wrote is inside --out; nothing else anywhere.
+    assert written and all(name == "explained" or name.startswith("explained/") for name in written), written
+    allowed = {str(out)} | {str(workdir / name) for name in written}
+    assert violations(trace.calls, workdir, allowed) == []
+
+
+def test_serve_listens_on_loopback_only_and_connects_nowhere(traced, workdir, tmp_path):
+    import socket
+    import threading
+
+    from emoplay.bridge.client import connect_with_retry
+
+    video = require_shared("data/videos/single_face.mp4")
+    token_file = tmp_path / "token"
+    token_file.write_text("audit-token-" + "x" * 32 + "\n")
+    token_file.chmod(0o600)
+    with socket.socket() as probe:  # a free port, handed to serve (serve then binds it itself)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = {}
+    command = [*EMOPLAY, "serve", "--source", str(video), "--port", str(port), "--token-file", str(token_file),
+               "--yes", "--wait-for-client", "--max-seconds", "20"]
+    server = threading.Thread(target=lambda: result.update(trace=traced(command, workdir, loopback_server=True)))
+    server.start()
+    received = []
+    try:
+        with connect_with_retry(f"ws://127.0.0.1:{port}/ws", token_file.read_text().strip(), attempts=10) as bridge:
+            for message in bridge.messages(timeout=20):
+                received.append(message["type"])
+                if message["type"] == "EmotionChanged":
+                    break
+    finally:
+        server.join(timeout=60)
+    trace = result["trace"]
+    assert "EmotionChanged" in received, received
+    assert any(c.call == "bind" for c in trace.calls), "the trace saw no bind: the server was not traced"
+    assert trace.violations == [], "\n".join(trace.violations[:20])
     assert new_files(workdir) == []
