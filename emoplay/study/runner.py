@@ -20,7 +20,7 @@ from typing import Callable
 
 from .._errors import MissingExtraError, StudyError
 from .calibration import UNAVAILABLE, calibration_outcome, start_calibration
-from .media import StimulusPlayer, VideoAsCamera
+from .media import StimulusPlayer, VideoAsCamera, probe_video
 from .recording import BASELINE, FrameTap, Playhead, StudyRecorder
 from .spec import StudySpec
 
@@ -265,11 +265,11 @@ class _Run:
             self.sensor = Sensor(SensorOptions(source=int(source) if source.isdigit() else source,
                                                on_frame=self.tap))
         self.indicator = CameraIndicator(self.sensor)
-        self.recorder = StudyRecorder(self.options.log_path, self.key)
         self.sensor.grant_consent()  # the participant agreed on the consent screen
-        self.sensor.start()
+        self.sensor.start()  # a missing camera fails here, before any file exists
         if self.feeder is not None:
             self.feeder.start()
+        self.recorder = StudyRecorder(self.options.log_path, self.key)
         model = f"{EMOTION_MODEL} sha256 {expected_checksums().get(EMOTION_MODEL, '?')[:12]}"
         self.recorder.started(
             self.clock(), study=self.spec.id, title=self.spec.title, fingerprint=self.spec.fingerprint,
@@ -411,6 +411,8 @@ def run_study(spec: StudySpec, options: RunOptions, key) -> RunResult:
                          "as --source (a demo or a test), never with a camera")
     if Path(options.log_path).exists():
         raise StudyError(f"{options.log_path} already exists; session logs are never overwritten, choose a new name")
+    if _is_video_file(options.source):
+        probe_video(Path(options.source))  # an unreadable participant video fails before the window opens
     order, seed = spec.order_for(options.seed)
     run = _Run(spec, options, key)
     aborted = False

@@ -78,3 +78,13 @@ def test_the_runner_refuses_bad_options_before_opening_anything(study_dir, tmp_p
     with pytest.raises(emoplay.StudyError, match=message):
         run_study(spec, RunOptions(**values), emoplay.LogKey.from_bytes(bytes(32)))
     assert (tmp_path / "existing").read_text() == "keep me" and not (tmp_path / "p.emolog").exists()
+
+
+def test_an_unreadable_participant_video_fails_before_the_window_opens(study_dir, tmp_path):
+    spec = load_study(study_dir / "study.toml")
+    fake = tmp_path / "participant.mp4"
+    fake.write_bytes(b"not a video at all" * 100)
+    with pytest.raises(emoplay.StudyError, match="cannot decode"):
+        run_study(spec, RunOptions(participant="P1", group="50+", log_path=tmp_path / "p.emolog", source=str(fake)),
+                  emoplay.LogKey.from_bytes(bytes(32)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["participant.mp4"]
