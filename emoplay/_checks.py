@@ -18,8 +18,10 @@ def check_number(owner: str, name: str, value: object, *, low: float | None = No
         return
     kind = "an integer" if integer else "a number"
     where = f"{owner}.{name}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral if integer else numbers.Real):
+    if not isinstance(value, numbers.Real):
         raise TypeError(f"{where} must be {kind}{' or None' if optional else ''}, got {value!r}")
+    if isinstance(value, bool) or (integer and not isinstance(value, numbers.Integral)):
+        raise ValueError(f"{where} must be {kind}, got {value!r}")
     if not math.isfinite(value):
         raise ValueError(f"{where} must be a finite number, got {value!r}; pass a real value such as the default")
     too_low = low is not None and (value <= low if low_open else value < low)

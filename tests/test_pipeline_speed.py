@@ -68,6 +68,8 @@ def test_detecting_every_second_frame_keeps_the_emotion_events(video):
     reference, _ = events_of(emoplay.PipelineOptions(detect_every=1), path)
     events, probs = events_of(emoplay.PipelineOptions(), path)  # the default: every second frame
     assert [type(e) for e in events] == [type(e) for e in reference]
+    reference = [e for e in reference if not isinstance(e, emoplay.PrimaryFaceChanged)]
+    events = [e for e in events if not isinstance(e, emoplay.PrimaryFaceChanged)]
     assert all(len(p) == 1 for p in probs)  # every frame still has its face and probabilities
     # the smile is reported at the same moment; the face is confirmed after 3 detections, so 2 frames later
     smile, ref_smile = events[-2], reference[-2]
