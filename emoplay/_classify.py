@@ -43,9 +43,36 @@ class ClassifierOptions:
     model_path: str | None = None  # None: the shipped, checksum-verified model
     threads: int = 1  # onnxruntime intra-op threads; a game gives us a sliver of one core
     flip_average: bool = False  # also classify the mirrored crop here (the shipped model already does, inside)
+    # onnxruntime's int8 kernels (see int8_kernels_for): "fast" u8 x s8; "exact" u8 x u8, which cannot saturate on
+    # x86-64 CPUs without VNNI but costs more; "auto": exact only where the fast ones would saturate for this model.
+    int8_kernels: str = "auto"
 
     def __post_init__(self) -> None:
         check_number("ClassifierOptions", "threads", self.threads, low=1, integer=True)
+        if self.int8_kernels not in INT8_KERNELS:
+            raise ValueError(f"ClassifierOptions.int8_kernels must be one of {', '.join(INT8_KERNELS)}, "
+                             f"got {self.int8_kernels!r}")
+
+
+INT8_KERNELS = ("auto", "fast", "exact")
+# onnxruntime's session option for the u8 x u8 kernels on x86-64 (onnxruntime_session_options_config_keys.h).
+EXACT_INT8_CONFIG = "session.x64quantprecision"
+
+
+def int8_kernels_for(choice: str, quantization: str | None) -> str:
+    """"fast" or "exact" for a model whose ``emoplay.quantization`` metadata is ``quantization`` (None: float).
+
+    "auto" picks "exact" only for an int8 model with full-range (8-bit) weights on an x86-64 CPU without VNNI:
+    there the fast kernels sum pairs of products in 16 bits, which saturates, and the shipped model 1.1.0 lost
+    1.5 points on FER2013 val (70.08 % -> 68.54 %, benchmarks/README.md). Models exported with 7-bit weights
+    (models/training/quantize.py ``reduce_range``) cannot saturate and keep the fast kernels everywhere.
+    """
+    if choice != "auto":
+        return choice
+    from ._cpu import int8_sums_saturate
+
+    full_range = quantization is not None and "7-bit" not in quantization
+    return "exact" if full_range and int8_sums_saturate() else "fast"
 
 
 @dataclass(frozen=True)
@@ -76,16 +103,25 @@ class EmotionClassifier:
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        try:
-            self._session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own untyped exceptions for bad files
-            raise ModelError(f"{path} is not a valid ONNX model ({e}); reinstall emoplay or re-export it") from e
-        self.info = self._read_info(path, self._session.get_modelmeta().custom_metadata_map)
+        self._session = self._open(ort, path, so)
+        meta = self._session.get_modelmeta().custom_metadata_map
+        self.int8_kernels = int8_kernels_for(options.int8_kernels, meta.get("emoplay.quantization"))
+        if self.int8_kernels == "exact":  # the kernels are chosen when the session is made: open it again
+            so.add_session_config_entry(EXACT_INT8_CONFIG, "1")
+            self._session = self._open(ort, path, so)
+        self.info = self._read_info(path, meta)
         self._input_name = self._session.get_inputs()[0].name
         size = self.info.input_size
         self._scale = np.float32(1.0 / (255.0 * self.info.std))
         self._offset = np.float32(self.info.mean / self.info.std)
         self._batch = np.zeros((8, 1, size, size), np.float32)  # reused between calls, zeroed after each
+
+    @staticmethod
+    def _open(ort, path: Path, so):
+        try:
+            return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own untyped exceptions for bad files
+            raise ModelError(f"{path} is not a valid ONNX model ({e}); reinstall emoplay or re-export it") from e
 
     @staticmethod
     def _read_info(path: Path, meta: dict[str, str]) -> ModelInfo:
@@ -123,13 +159,21 @@ class EmotionClassifier:
         y0 = y + h / 2 - cy_frac * side
         return int(round(x0)), int(round(y0)), max(int(round(side)), 1)
 
-    def crop_faces(self, gray: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        """Square gray crops [N, size, size] uint8; parts outside the frame are filled by edge replication."""
+    def crop_faces(self, frame: np.ndarray, boxes: np.ndarray, color_order: str = "bgr") -> np.ndarray:
+        """Square gray crops [N, size, size] uint8; parts outside the frame are filled by edge replication.
+
+        ``frame``: gray (HxW), or BGR/RGB/BGRA/RGBA (``color_order``) of which only the faces' regions are
+        converted to gray (the same crops as from the gray frame, without converting the whole frame).
+        """
         import cv2
+
+        from ._frames import gray_of
 
         size = self.info.input_size
         out = np.empty((len(boxes), size, size), np.uint8)
-        h, w = gray.shape[:2]
+        if frame.ndim == 3 and frame.shape[2] == 1:
+            frame = frame[:, :, 0]
+        h, w = frame.shape[:2]
         for i, box in enumerate(boxes):
             x0, y0, side = self.crop_box(box)
             # Clamp the crop to the frame, then pad what fell outside (a face at the edge keeps its framing).
@@ -138,7 +182,9 @@ class EmotionClassifier:
             if cx1 <= cx0 or cy1 <= cy0:
                 out[i] = 0
                 continue
-            patch = gray[cy0:cy1, cx0:cx1]
+            patch = frame[cy0:cy1, cx0:cx1]
+            if patch.ndim == 3:
+                patch = gray_of(patch, color_order)
             if (cx0, cy0, cx1, cy1) != (x0, y0, x0 + side, y0 + side):
                 patch = cv2.copyMakeBorder(patch, cy0 - y0, y0 + side - cy1, cx0 - x0, x0 + side - cx1,
                                            cv2.BORDER_REPLICATE)
@@ -175,9 +221,9 @@ class EmotionClassifier:
         probs /= probs.sum(axis=1, keepdims=True)
         return probs.astype(np.float32, copy=False)
 
-    def classify(self, gray: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        """Probabilities [N, C] for the faces at ``boxes`` in one gray frame."""
-        return self.classify_crops(self.crop_faces(gray, boxes))
+    def classify(self, frame: np.ndarray, boxes: np.ndarray, color_order: str = "bgr") -> np.ndarray:
+        """Probabilities [N, C] for the faces at ``boxes`` in one frame (gray, or colour as for crop_faces)."""
+        return self.classify_crops(self.crop_faces(frame, boxes, color_order))
 
     def close(self) -> None:
         self._session = None

@@ -40,18 +40,19 @@ def check_pixels(pixels: object) -> np.ndarray:
     raise ValueError(f"unsupported frame shape {pixels.shape}: use HxW gray, HxWx3 BGR/RGB or HxWx4 BGRA")
 
 
-def _checked(pixels: np.ndarray, color_order: str) -> np.ndarray:
+def check_frame(pixels: np.ndarray, color_order: str = "bgr") -> np.ndarray:
+    """Validate a frame's pixels and colour order; the pixels as :func:`check_pixels` returns them."""
     pixels = check_pixels(pixels)
     if color_order not in ("bgr", "rgb"):
         raise ValueError(f"color_order must be 'bgr' or 'rgb', got {color_order!r}")
     return pixels
 
 
-def to_gray(pixels: np.ndarray, color_order: str = "bgr") -> np.ndarray:
-    """Only the classifier's gray view (frames on which the detector does not run); equal to ``to_rgb_and_gray``'s."""
+def gray_of(pixels: np.ndarray, color_order: str = "bgr") -> np.ndarray:
+    """The gray view of checked pixels: a whole frame or any region of one (the conversion is per pixel, so
+    converting a face's region alone gives the same values as converting the frame and then cutting it)."""
     import cv2
 
-    pixels = _checked(pixels, color_order)
     if pixels.ndim == 2:
         return np.ascontiguousarray(pixels)
     if pixels.shape[2] == 4:
@@ -59,11 +60,16 @@ def to_gray(pixels: np.ndarray, color_order: str = "bgr") -> np.ndarray:
     return cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY if color_order == "bgr" else cv2.COLOR_RGB2GRAY)
 
 
+def to_gray(pixels: np.ndarray, color_order: str = "bgr") -> np.ndarray:
+    """Only the classifier's gray view of a whole frame; equal to ``to_rgb_and_gray``'s."""
+    return gray_of(check_frame(pixels, color_order), color_order)
+
+
 def to_rgb_and_gray(pixels: np.ndarray, color_order: str = "bgr") -> tuple[np.ndarray, np.ndarray]:
     """The detector's RGB view and the classifier's gray view of one frame."""
     import cv2
 
-    pixels = _checked(pixels, color_order)
+    pixels = check_frame(pixels, color_order)
     if pixels.ndim == 2:
         gray = np.ascontiguousarray(pixels)
         return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB), gray
