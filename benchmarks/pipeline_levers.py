@@ -1,0 +1,266 @@
+"""What each work-saving lever of the pipeline gains, and what it costs in latency and events.
+
+    python benchmarks/pipeline_levers.py [--frames 300] [--rounds 5] [--json]
+    python benchmarks/pipeline_levers.py --accuracy   # also FER2013 val accuracy per int8 kernel choice (minutes)
+    python benchmarks/pipeline_levers.py --videos     # also event sequences on the shared videos, lever on/off
+
+Sections:
+
+* ``pipeline``: CPU time per frame of ``EmotionPipeline.process`` (640x480, one face: the frames of
+  ``emoplay bench``) for the defaults and with one lever off at a time, and how often the emotion model ran.
+  CPU time is ``time.process_time`` (every thread of this process) over ``--frames`` frames; the variants run
+  interleaved, round after round, and each figure is the median of ``--rounds`` rounds. A loaded machine
+  inflates wall time far more than process CPU time, and interleaving spreads what load remains evenly, so the
+  ratios between variants hold where absolute figures do not: quote ``emoplay bench`` from an idle machine.
+* ``copies``: the whole-frame gray conversion the pipeline no longer makes, and the face crop cut from the
+  colour frame (converted alone) against the crop cut from a gray frame.
+* ``int8``: the classifier's CPU ms per face with onnxruntime's fast (u8 x s8) and exact (u8 x u8) int8
+  kernels, which of them ``"auto"`` picks here, and the CPU's VNNI flags; with ``--accuracy`` the FER2013
+  val accuracy of each.
+* ``latency``: stream time from a neutral → happy change to its ``EmotionChanged`` with ``classify_every``
+  1, 2 and 3, for an abrupt change (as ``emoplay bench`` measures it) and a 10-frame cross-fade (a slow change
+  whose frames each differ little: the worst case for skipping the model on a face that barely changed).
+* ``videos`` (``--videos``): the emotion changes on each shared video with ``classify_every`` 2 and 3 against
+  1: how many come with the same emotion within 0.1 s (and 1 frame), both ways.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+import numpy as np
+
+VARIANTS = {  # name -> (PipelineOptions fields, ClassifierOptions fields) changed from the defaults
+    "defaults": ({}, {}),
+    "classify_every=1": ({"classify_every": 1}, {}),
+    "classify_every=3": ({"classify_every": 3}, {}),
+    "detect_every=1": ({"detect_every": 1}, {}),
+    "detect_every=1, classify_every=1": ({"detect_every": 1, "classify_every": 1}, {}),
+    "defaults, fast int8 kernels": ({}, {"int8_kernels": "fast"}),
+    "classify_every=1, fast int8 kernels": ({"classify_every": 1}, {"int8_kernels": "fast"}),
+}
+
+
+def variant_options(name: str):
+    import emoplay
+
+    fields, classifier = VARIANTS[name]
+    return emoplay.PipelineOptions(classifier=emoplay.ClassifierOptions(**classifier), **fields)
+
+
+def cpu_ms(run, repeats: int) -> float:
+    """Median process CPU time of ``run()`` in ms, after a warm-up."""
+    for _ in range(10):
+        run()
+    times = []
+    for _ in range(repeats):
+        start = time.process_time()
+        run()
+        times.append(time.process_time() - start)
+    return statistics.median(times) * 1000
+
+
+def measure_pipeline(frames: list[np.ndarray], count: int, rounds: int) -> dict[str, dict[str, float]]:
+    import emoplay
+
+    pipelines = {name: emoplay.EmotionPipeline(variant_options(name)) for name in VARIANTS}
+    clocks = dict.fromkeys(pipelines, 0)
+    per_round: dict[str, list[float]] = {name: [] for name in pipelines}
+    runs = dict.fromkeys(pipelines, 0)
+    try:
+        for name, pipeline in pipelines.items():  # warm-up: the first inferences allocate
+            for _ in range(10):
+                pipeline.process(frames[clocks[name] % len(frames)], clocks[name] / 30)
+                clocks[name] += 1
+        for _ in range(rounds):
+            for name, pipeline in pipelines.items():
+                before = pipeline._reuse.model_runs
+                start = time.process_time()
+                for _ in range(count):
+                    k = clocks[name]
+                    pipeline.process(frames[k % len(frames)], k / 30)
+                    clocks[name] = k + 1
+                per_round[name].append((time.process_time() - start) * 1000 / count)
+                runs[name] += pipeline._reuse.model_runs - before
+    finally:
+        for pipeline in pipelines.values():
+            pipeline.close()
+    return {name: {"cpu_ms_per_frame": statistics.median(v), "model_runs_per_frame": runs[name] / (count * rounds)}
+            for name, v in per_round.items()}
+
+
+def measure_copies(frames: list[np.ndarray], repeats: int) -> dict[str, float]:
+    import emoplay
+    from emoplay._frames import to_gray
+
+    frame = frames[0]
+    with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
+        boxes = detector.detect(frame, color_order="bgr").boxes[:1]
+    gray = to_gray(frame)
+    with emoplay.EmotionClassifier() as classifier:
+        assert np.array_equal(classifier.crop_faces(frame, boxes), classifier.crop_faces(gray, boxes))
+        return {"gray_of_whole_frame_ms": cpu_ms(lambda: to_gray(frame), repeats),
+                "crop_from_gray_frame_ms": cpu_ms(lambda: classifier.crop_faces(gray, boxes), repeats),
+                "crop_from_colour_frame_ms": cpu_ms(lambda: classifier.crop_faces(frame, boxes), repeats)}
+
+
+def measure_int8(frames: list[np.ndarray], repeats: int, rounds: int, accuracy: bool) -> dict:
+    import emoplay
+    from emoplay._cpu import VNNI_FLAGS, cpu_flags
+
+    flags = cpu_flags() or frozenset()
+    out: dict = {"vnni_flags": sorted(f for f in VNNI_FLAGS if f in flags) or "none",
+                 "avx512f": "avx512f" in flags, "avx2": "avx2" in flags}
+    with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
+        boxes = detector.detect(frames[0], color_order="bgr").boxes[:1]
+    classifiers = {k: emoplay.EmotionClassifier(emoplay.ClassifierOptions(int8_kernels=k)) for k in ("fast", "exact")}
+    try:
+        with emoplay.EmotionClassifier() as auto:
+            out["auto_picks"] = auto.int8_kernels
+            out["model"] = f"{auto.info.version}: {auto.info.architecture}"
+        crop = classifiers["fast"].crop_faces(frames[0], boxes)
+        per_round: dict[str, list[float]] = {k: [] for k in classifiers}
+        for _ in range(rounds):
+            for kind, classifier in classifiers.items():
+                per_round[kind].append(cpu_ms(lambda: classifier.classify_crops(crop), repeats))
+        for kind, v in per_round.items():
+            out[f"{kind}_cpu_ms_per_face"] = statistics.median(v)
+        if accuracy:
+            out.update(_val_accuracy(classifiers))
+    finally:
+        for classifier in classifiers.values():
+            classifier.close()
+    return out
+
+
+def _val_accuracy(classifiers: dict) -> dict[str, float]:
+    from emoplay._bench import shared_dir
+
+    with np.load(shared_dir() / "data" / "fer2013" / "val.npz") as d:
+        images, labels = d["images"], d["labels"]
+    preds = {k: np.concatenate([c.classify_crops(images[i:i + 256]).argmax(1) for i in range(0, len(images), 256)])
+             for k, c in classifiers.items()}
+    out = {f"{k}_val_accuracy": float(np.mean(p == labels)) for k, p in preds.items()}
+    out["fast_agrees_with_exact"] = float(np.mean(preds["fast"] == preds["exact"]))
+    return out
+
+
+def measure_latency() -> dict[str, dict[str, float]]:
+    import emoplay
+    from emoplay._bench import BenchSettings, _confident_fer_faces, measure_event_latency, shared_dir
+
+    faces = _confident_fer_faces(shared_dir() / "data" / "fer2013" / "val.npz", 5)
+    out = {}
+    for every in (1, 2, 3):
+        options = emoplay.PipelineOptions(classify_every=every)
+        abrupt, _ = measure_event_latency(BenchSettings(), options)
+        fades = [_fade_latency(options, n, h) for n, h in zip(faces["neutral"], faces["happy"])]
+        out[f"classify_every={every}"] = {"abrupt_ms_median": abrupt["event_latency_ms_median"],
+                                          "abrupt_ms_max": abrupt["event_latency_ms_max"],
+                                          "fade_ms_median": statistics.median(fades), "fade_ms_max": max(fades)}
+    return out
+
+
+def _fade_latency(options, neutral: np.ndarray, happy: np.ndarray, fade_frames: int = 10) -> float:
+    """ms from the start of a ``fade_frames`` cross-fade neutral → happy to the EmotionChanged to happy."""
+    import emoplay
+
+    start = 30  # one second of neutral first
+    with emoplay.EmotionPipeline(options) as pipeline:
+        for k in range(start + 60):
+            w = min(max((k - start + 1) / fade_frames, 0.0), 1.0)
+            frame = neutral if w == 0 else (happy if w == 1 else
+                                            np.round((1 - w) * neutral + w * happy).astype(np.uint8))
+            for event in pipeline.process(frame, k / 30).events:
+                if k >= start and getattr(event, "current", None) == "happy":
+                    return (event.timestamp - start / 30) * 1000
+    raise RuntimeError("no EmotionChanged to happy within 2 s of the fade")
+
+
+def compare_videos() -> dict[str, dict]:
+    import emoplay
+    from emoplay._bench import shared_dir
+    from emoplay._sources import EndOfStream, VideoFileSource
+
+    out = {}
+    for path in sorted((shared_dir() / "data" / "videos").glob("*.m*")):
+        frames = []
+        source = VideoFileSource(path)
+        source.open()
+        try:
+            while True:
+                frame = source.read(1.0)
+                frames.append((frame.pixels.copy(), frame.timestamp))
+        except EndOfStream:
+            pass
+        finally:
+            source.close()
+        changes = {every: _emotion_changes(emoplay.PipelineOptions(classify_every=every), frames)
+                   for every in (1, 2, 3)}
+        ref = changes[1]
+        frame_s = (frames[-1][1] - frames[0][1]) / max(len(frames) - 1, 1)
+        row: dict = {"changes_classify_every_1": len(ref)}
+        for every in (2, 3):
+            got = changes[every]
+            row[f"classify_every={every}"] = {
+                "changes": len(got), "matched_0.1s": _matched(ref, got, 0.1), "matched_back_0.1s": _matched(got, ref, 0.1),
+                "matched_1_frame": _matched(ref, got, frame_s + 1e-6)}
+        out[path.name] = row
+    return out
+
+
+def _emotion_changes(options, frames) -> list[tuple[str, float]]:
+    import emoplay
+
+    with emoplay.EmotionPipeline(options) as pipeline:
+        events = [e for pixels, t in frames for e in pipeline.process(pixels, t).events]
+    return [(e.current, e.timestamp) for e in events if isinstance(e, emoplay.EmotionChanged)]
+
+
+def _matched(reference: list[tuple[str, float]], other: list[tuple[str, float]], tolerance_s: float) -> int:
+    """How many of ``reference``'s changes have one in ``other`` to the same emotion within ``tolerance_s``
+    (each used once)."""
+    used: set[int] = set()
+    for emotion, t in reference:
+        for j, (other_emotion, other_t) in enumerate(other):
+            if j not in used and other_emotion == emotion and abs(other_t - t) <= tolerance_s:
+                used.add(j)
+                break
+    return len(used)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from emoplay._bench import bench_frames
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=300, help="frames per variant and round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--accuracy", action="store_true", help="FER2013 val accuracy per int8 kernel choice")
+    parser.add_argument("--videos", action="store_true", help="event sequences on the shared videos")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    frames, where = bench_frames()
+    report = {"frames": where, "pipeline": measure_pipeline(frames, args.frames, args.rounds),
+              "copies": measure_copies(frames, args.frames),
+              "int8": measure_int8(frames, max(args.frames // 3, 30), args.rounds, args.accuracy),
+              "latency": measure_latency()}
+    if args.videos:
+        report["videos"] = compare_videos()
+    print(json.dumps(report, indent=1) if args.json else _table(report))
+    return 0
+
+
+def _table(report: dict) -> str:
+    lines = [f"frames: {report['frames']}", "", f"{'pipeline variant':36} {'CPU ms/frame':>12} {'model runs/frame':>17}"]
+    for name, row in report["pipeline"].items():
+        lines.append(f"{name:36} {row['cpu_ms_per_frame']:12.3f} {row['model_runs_per_frame']:17.2f}")
+    for section in ("copies", "int8", "latency", "videos"):
+        if section in report:
+            lines += ["", f"{section}:"] + [f"  {k}: {v}" for k, v in report[section].items()]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

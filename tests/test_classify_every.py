@@ -1,0 +1,118 @@
+"""Classifying a stable face at a lower rate than the camera (``classify_every``), and crops cut from colour frames.
+
+Real detector, real model, real videos. The event comparison is not timed: it compares what was reported.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import emoplay
+from emoplay import EmotionChanged, FaceFound, FaceLost
+from emoplay._frames import to_gray
+from conftest import run_video
+
+
+def noisy(frame: np.ndarray, seed: int, sigma: float = 2.0) -> np.ndarray:
+    """The frame with camera-like sensor noise: no two such frames (nor their face crops) are byte-equal."""
+    rng = np.random.default_rng(seed)
+    return np.clip(frame + rng.normal(0, sigma, frame.shape), 0, 255).astype(np.uint8)
+
+
+def test_classify_every_and_reclassify_change_are_validated():
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="classify_every"):
+            emoplay.PipelineOptions(classify_every=bad)
+    for bad in (-1, math.nan, 256):
+        with pytest.raises(ValueError, match="reclassify_change"):
+            emoplay.PipelineOptions(reclassify_change=bad)
+    with pytest.raises(TypeError, match="reclassify_change"):
+        emoplay.PipelineOptions(reclassify_change="3")
+
+
+@pytest.mark.parametrize("every", [1, 2, 3])
+def test_a_still_face_is_classified_on_every_nth_frame(happy_and_neutral_frames, every):
+    frame = happy_and_neutral_frames["neutral"][0]
+    # The same frame again and again, with the byte-equal shortcut off: only the every-Nth rule saves runs.
+    options = emoplay.PipelineOptions(classify_every=every, reuse_unchanged_crops=False)
+    with emoplay.EmotionPipeline(options) as pipeline:
+        runs = []
+        for k in range(12):
+            result = pipeline.process(frame, k / 30)
+            assert result.probabilities.shape == (1, 7)  # every frame has its probabilities
+            runs.append(pipeline._reuse.model_runs)
+    assert runs == [k // every + 1 for k in range(12)]
+
+
+def test_a_face_that_changed_is_classified_at_once(happy_and_neutral_frames):
+    neutral, happy = happy_and_neutral_frames["neutral"][0], happy_and_neutral_frames["happy"][0]
+    frames = [noisy(neutral, k) for k in range(6)] + [noisy(happy, k) for k in range(6, 12)]
+    with emoplay.EmotionPipeline(emoplay.PipelineOptions(classify_every=1)) as pipeline:
+        reference = [pipeline.process(f, k / 30).probabilities for k, f in enumerate(frames)]
+    with emoplay.EmotionPipeline(emoplay.PipelineOptions(classify_every=4)) as pipeline:
+        got, runs = [], []
+        for k, f in enumerate(frames):
+            got.append(pipeline.process(f, k / 30).probabilities)
+            runs.append(pipeline._reuse.model_runs)
+    # frame 6 is the first happy one: not a 4th frame (the model last ran on frame 4), yet classified at once
+    assert runs[6] == runs[5] + 1
+    np.testing.assert_allclose(got[6], reference[6], atol=0.05)  # the same face, its box held from frame 6
+    assert np.argmax(got[6]) == emoplay.EMOTIONS.index("happy")
+    assert runs[-1] < len(frames)  # and still fewer model runs than frames
+
+
+def test_a_new_stream_and_a_new_track_are_classified_first(happy_and_neutral_frames):
+    frame = happy_and_neutral_frames["happy"][1]
+    with emoplay.EmotionPipeline(emoplay.PipelineOptions(classify_every=5)) as pipeline:
+        pipeline.process(noisy(frame, 0), 0.0)
+        pipeline.process(noisy(frame, 1), 1 / 30)
+        assert pipeline._reuse.model_runs == 1
+        pipeline.end_stream(2 / 30)
+        pipeline.process(noisy(frame, 2), 1.0)  # the same face, but a new stream: no probabilities carried over
+        assert pipeline._reuse.model_runs == 2
+
+
+def change_events(events):
+    return [(type(e).__name__, getattr(e, "current", None), e.timestamp) for e in events
+            if isinstance(e, (EmotionChanged, FaceFound, FaceLost))]
+
+
+@pytest.mark.parametrize("name", ["single_face.mp4", "face_then_noface.mov"])
+def test_classifying_every_second_frame_keeps_the_events_of_a_real_video(video, name):
+    """Tolerance: the same events in the same order, each at most one frame (1/fps) from where it came with
+    classify_every=1; faces are found and lost at the very same moments (tracking does not depend on it)."""
+    path = video(name)
+    with emoplay.EmotionPipeline(emoplay.PipelineOptions(classify_every=1)) as pipeline:
+        reference, _, last = run_video(pipeline, path)
+    with emoplay.EmotionPipeline(emoplay.PipelineOptions(classify_every=2)) as pipeline:
+        events, probs, _ = run_video(pipeline, path)
+        runs, frames = pipeline._reuse.model_runs, len(probs)
+    reference, events = change_events(reference), change_events(events)
+    assert [e[:2] for e in events] == [e[:2] for e in reference]
+    assert any(e[1] == "happy" for e in events)  # the smile of both clips is reported
+    frame_s = last / (frames - 1)
+    for (kind, _, t), (_, _, t_ref) in zip(events, reference):
+        if kind == "EmotionChanged":
+            assert abs(t - t_ref) <= frame_s + 1e-6, (kind, t, t_ref)
+        else:
+            assert t == t_ref
+    assert runs <= 0.7 * sum(len(p) for p in probs)  # the model ran on well under every frame's face
+
+
+@pytest.mark.parametrize("order", ["bgr", "rgb"])
+@pytest.mark.parametrize("channels", [3, 4])
+def test_crops_cut_from_a_colour_frame_equal_crops_from_its_gray_frame(happy_and_neutral_frames, order, channels):
+    rng = np.random.default_rng(channels)
+    colour = rng.integers(0, 256, (360, 480, channels), dtype=np.uint8)
+    colour[60:300, 60:300, :3] = happy_and_neutral_frames["happy"][0][:240, :240]
+    # inside, over the left/top edges, over the right/bottom edges, and wholly outside the frame
+    boxes = np.array([[80, 90, 150, 160], [-40, -30, 120, 110], [400, 300, 140, 130], [600, 500, 40, 40]])
+    with emoplay.EmotionClassifier() as classifier:
+        from_colour = classifier.crop_faces(colour, boxes, order)
+        from_gray = classifier.crop_faces(to_gray(colour, order), boxes)
+        np.testing.assert_array_equal(from_colour, from_gray)
+        np.testing.assert_array_equal(classifier.classify(colour, boxes[:1], order),
+                                      classifier.classify(to_gray(colour, order), boxes[:1]))
