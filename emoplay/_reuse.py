@@ -15,7 +15,7 @@ said the last time it ran on that face, and runs it again only when needed:
 What is kept per track between frames: a 16-byte digest of the crop last
 classified, its probabilities and (with N > 1) that 12x12 thumbnail, 144 bytes in
 memory only, too coarse to show who the player is; all of it goes when the track
-ends or the stream is reset.
+ends or the stream is reset, and the thumbnail is zeroed then.
 """
 
 from __future__ import annotations
@@ -90,6 +90,10 @@ class CropReuse:
             else:
                 last.age += not (self.identical and last.digest == digests[i])  # identical: as good as a run
                 self._kept[track_id] = last
+                if thumbs[i] is not None:
+                    thumbs[i].fill(0)
+        alive = {id(entry) for entry in self._kept.values()}
+        _wipe(entry for entry in previous.values() if id(entry) not in alive)
         return probs
 
     def _reusable(self, last: _Classified | None, digest: bytes, thumb: np.ndarray | None) -> _Classified | None:
@@ -104,4 +108,12 @@ class CropReuse:
 
     def clear(self) -> None:
         """Forget every track (a new stream)."""
+        _wipe(self._kept.values())
         self._kept = {}
+
+
+def _wipe(forgotten) -> None:
+    """Zero the thumbnails of forgotten tracks (like the crops, they are not left behind in freed memory)."""
+    for entry in forgotten:
+        if entry.thumbnail is not None:
+            entry.thumbnail.fill(0)

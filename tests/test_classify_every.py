@@ -70,7 +70,10 @@ def test_a_new_stream_and_a_new_track_are_classified_first(happy_and_neutral_fra
         pipeline.process(noisy(frame, 0), 0.0)
         pipeline.process(noisy(frame, 1), 1 / 30)
         assert pipeline._reuse.model_runs == 1
+        (kept,) = pipeline._reuse._kept.values()
+        assert kept.thumbnail.any()
         pipeline.end_stream(2 / 30)
+        assert not kept.thumbnail.any()  # the face's thumbnail is zeroed, not left in freed memory
         pipeline.process(noisy(frame, 2), 1.0)  # the same face, but a new stream: no probabilities carried over
         assert pipeline._reuse.model_runs == 2
 
