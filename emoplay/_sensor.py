@@ -54,6 +54,7 @@ Guarantees (each one is a test in ``tests/faults/``):
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -66,6 +67,7 @@ from ._dispatch import EventDispatcher
 from ._errors import ConsentRequiredError, SensorClosedError, SensorStateError, WorkerError
 from ._event_queue import EventQueue
 from ._events import CameraState, CameraStateChanged, FaceFound, FaceLost, PrimaryFaceChanged, SensorFailed
+from ._exit import finish_threads_at_exit
 from ._pipeline import EmotionPipeline, PipelineOptions
 from ._sources import EndOfStream, FrameSource, MemorySource, source_from_spec
 
@@ -77,6 +79,9 @@ _READ_TIMEOUT_S = 0.02
 _JOIN_WAIT_S = 0.03
 # Then how long they wait for the worker to leave read() before the worker is left to release the source.
 _SOURCE_WAIT_S = 0.01
+# How long close() waits for the worker to finish its frame (and a blocked read to return) before it leaves the
+# pipeline's and the source's release to the worker; close() may wait, stop()/pause() may not.
+_CLOSE_WAIT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -223,6 +228,7 @@ class Sensor:
                 self._set_state(CameraState.STARTING, "starting")
             run.thread = threading.Thread(target=self._work, args=(run,), name="emoplay-sensor", daemon=True)
             run.thread.start()
+            finish_threads_at_exit(self)  # the worker runs native code: it must end before the interpreter does
         if wait:
             run.ready.wait()
             if run.error is not None:
@@ -251,8 +257,9 @@ class Sensor:
     def close(self) -> None:
         """Stop, write the queued events to an open session log and close it, release everything.
 
-        Safe to call more than once. The pipeline is closed here, or by the worker when it ends (a read
-        that was still blocked).
+        Safe to call more than once. Unlike ``stop()`` it waits, up to ``_CLOSE_WAIT_S``, for the worker to
+        finish its frame and release the source; the pipeline is closed here, or by the worker when it ends
+        (a read that was still blocked after that).
         """
         with self._lock:
             if self._closed:
@@ -260,6 +267,9 @@ class Sensor:
             self.stop()
             with self._pipeline_lock:
                 self._closed = True
+        self.wait_released(_CLOSE_WAIT_S)  # outside the lock: another thread's stop() is never held up by it
+        with self._lock:
+            with self._pipeline_lock:
                 close_now = self._last_run is None or self._last_run.finished
             if close_now:
                 self._close_pipeline()
@@ -273,14 +283,30 @@ class Sensor:
 
     def wait_released(self, timeout: float | None = None) -> bool:
         """Wait until no thread of this sensor holds the source (a blocked read has returned and the source
-        was closed, a camera's device released); False if ``timeout`` seconds passed first."""
+        was closed, a camera's device released); False if ``timeout`` seconds passed first, or if called
+        from the worker thread itself (an ``on_frame`` callback)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         run = self._last_run
         if run is not None and run.thread is not None:
+            if run.thread is threading.current_thread():
+                return False
             run.thread.join(timeout)
             if run.thread.is_alive():
                 return False
         waiter = getattr(self.source, "wait_released", None)
-        return True if waiter is None else bool(waiter(timeout))
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return True if waiter is None else bool(waiter(left))
+
+    # -- interpreter exit (emoplay._exit) ----------------------------------------------------------------------
+    def _exit_stop(self) -> None:
+        """At exit: ask the worker to finish (no lock: a host thread may hold it; no events: nobody polls)."""
+        run = self._last_run
+        if run is not None:
+            run.stop.set()
+            self._heartbeat_seen.set()
+
+    def _exit_join(self, timeout: float) -> bool:
+        return self.wait_released(timeout)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -421,6 +447,8 @@ class Sensor:
         pipeline = None
         ended = False  # the stream ended or failed: faces and source are done with
         try:
+            if run.stop.is_set():
+                return  # stopped before it began: no model load (native work) after a stop request
             pipeline = self._ensure_pipeline()
             if run.fresh and pipeline.tracker.tracks:
                 pipeline.end_stream(0.0)  # a paused file was stopped: its tracks do not carry over

@@ -25,6 +25,7 @@ import numpy as np
 
 from ._clock import Clock, monotonic_clock
 from ._errors import CameraUnavailableError, SourceError, VideoReadError
+from ._exit import finish_threads_at_exit
 from ._frames import Frame, check_pixels
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -148,6 +149,7 @@ class CameraSource:
         self._thread = threading.Thread(target=self._grab_loop, args=(cap, self._stop), name="emoplay-camera",
                                         daemon=True)
         self._thread.start()
+        finish_threads_at_exit(self)  # a cv2 read still running when Python finalises would abort the process
 
     def _grab_loop(self, cap, stop: threading.Event) -> None:
         index = 0
@@ -205,6 +207,12 @@ class CameraSource:
             if thread.is_alive():
                 return False
         return True
+
+    def _exit_stop(self) -> None:  # emoplay._exit: the grab thread ends after its current read
+        self._stop.set()
+
+    def _exit_join(self, timeout: float) -> bool:
+        return self.wait_released(timeout)
 
 
 class VideoFileSource:
