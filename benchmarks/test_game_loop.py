@@ -7,26 +7,22 @@ for the keyboard-only game and for the game driven by talking_smiling.mp4.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-VIDEO = Path(os.environ.get("EMOPLAY_SHARED", REPO.parent / "shared")) / "data" / "videos" / "talking_smiling.mp4"
+from conftest import VIDEOS, require_module, require_shared
+
 SECONDS = 10.0
 
 
 @pytest.mark.parametrize("source", ["keyboard", "video"])
 def test_game_loop_keeps_60_fps(benchmark, source, tmp_path, monkeypatch):
-    pytest.importorskip("pygame")
-    if source == "video" and not VIDEO.exists():
-        pytest.skip(f"{VIDEO} is absent (the shared test videos)")
+    require_module("pygame")
+    video = None if source == "keyboard" else str(require_shared(VIDEOS / "talking_smiling.mp4"))
     from examples.game_demo.app import run_headless
 
     monkeypatch.chdir(tmp_path)
     seconds = SECONDS if benchmark.enabled else 1.0
-    stats = benchmark.pedantic(run_headless, args=(None if source == "keyboard" else str(VIDEO), seconds),
+    stats = benchmark.pedantic(run_headless, args=(video, seconds),
                                rounds=1, iterations=1)
     benchmark.extra_info.update({k: stats[k] for k in ("fps", "frame_ms", "work_ms", "late_frames")})
     print(f"\ngame loop ({source}, {seconds:g} s): {stats['fps']:.1f} fps, frame ms p50 {stats['frame_ms']['p50']:.1f} "
