@@ -45,6 +45,11 @@ Guarantees (each one is a test in ``tests/faults/``):
   timestamp for the events it caused, and the newest frame's timestamp for the
   others (camera state, faces lost on stop, failures); before the first frame,
   0.0 for files and folders and the sensor clock for cameras and submitted frames.
+* **Clean exit.** A script may end right after ``stop()`` (or without it): an exit hook
+  (``emoplay._exit``) stops the worker and a camera's grab thread and waits for them, at
+  most ``EXIT_WAIT_S``, before the interpreter finalises; a daemon thread still inside
+  ONNX Runtime or OpenCV then would abort the process ("terminate called ..."). ``close()``
+  waits up to ``_CLOSE_WAIT_S`` for the worker; ``stop()``/``pause()`` never wait for it.
 * **Current state.** ``primary_emotion()`` is the primary face's debounced
   emotion as of the newest processed frame (no ``poll()`` needed), None when no
   face is in view and after stop or a failure; ``PrimaryFaceChanged`` says when
