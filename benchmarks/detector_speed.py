@@ -68,12 +68,52 @@ def measure(repeats: int) -> dict[str, float | str]:
     return out
 
 
+def model_alternatives(repeats: int) -> dict[str, float]:
+    """Fastest call of the detector model alone: onnxruntime at each graph optimisation level, and LiteRT.
+
+    LiteRT (``ai-edge-litert``, in the ``convert`` extra) runs the original tflite file with XNNPACK, one thread.
+    """
+    import numpy as np
+
+    from emoplay._classify import import_onnxruntime
+    from emoplay._model_files import models_dir
+
+    ort = import_onnxruntime()
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 128, 128, 3)).astype(np.float32)
+    out = {}
+    for level in ("ORT_ENABLE_ALL", "ORT_ENABLE_EXTENDED", "ORT_ENABLE_BASIC"):
+        options = ort.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
+        options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
+        session = ort.InferenceSession(str(models_dir() / "face_detector.onnx"), options,
+                                       providers=["CPUExecutionProvider"])
+        out[f"model_min_ms_{level.lower()}"] = min(timed_ms(lambda: session.run(None, {"input": x}), repeats))
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        return out
+    interpreter = Interpreter(model_path=str(models_dir() / "face_detector.tflite"), num_threads=1)
+    interpreter.allocate_tensors()
+    index = interpreter.get_input_details()[0]["index"]
+
+    def litert():
+        interpreter.set_tensor(index, x)
+        interpreter.invoke()
+
+    out["model_min_ms_litert_xnnpack"] = min(timed_ms(litert, repeats))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=500)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--alternatives", action="store_true",
+                        help="also time the model alone at each onnxruntime optimisation level, and on LiteRT")
     args = parser.parse_args(argv)
     result = measure(args.repeats)
+    if args.alternatives:
+        result.update(model_alternatives(args.repeats))
     if args.json:
         print(json.dumps(result))
     else:
