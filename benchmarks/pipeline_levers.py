@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 import numpy as np
 
@@ -185,7 +186,7 @@ def compare_videos() -> dict[str, dict]:
     from emoplay._sources import EndOfStream, VideoFileSource
 
     out = {}
-    for path in sorted((shared_dir() / "data" / "videos").glob("*.m*")):
+    for path in sorted(p for p in (shared_dir() / "data" / "videos").iterdir() if p.suffix in (".mp4", ".mov")):
         frames = []
         source = VideoFileSource(path)
         source.open()
@@ -242,12 +243,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     frames, where = bench_frames()
-    report = {"frames": where, "pipeline": measure_pipeline(frames, args.frames, args.rounds),
-              "copies": measure_copies(frames, args.frames),
-              "int8": measure_int8(frames, max(args.frames // 3, 30), args.rounds, args.accuracy),
-              "latency": measure_latency()}
+    sections = {"pipeline": lambda: measure_pipeline(frames, args.frames, args.rounds),
+                "copies": lambda: measure_copies(frames, args.frames),
+                "int8": lambda: measure_int8(frames, max(args.frames // 3, 30), args.rounds, args.accuracy),
+                "latency": measure_latency}
     if args.videos:
-        report["videos"] = compare_videos()
+        sections["videos"] = compare_videos
+    report = {"frames": where}
+    for name, measure in sections.items():
+        report[name] = measure()
+        print(f"{name}: {json.dumps(report[name])}", file=sys.stderr, flush=True)  # progress: the slow parts
     print(json.dumps(report, indent=1) if args.json else _table(report))
     return 0
 
