@@ -15,7 +15,7 @@ from importlib import import_module
 from ._errors import EmoplayError
 
 # Modules that add subcommands with register(subparsers).
-_SUBCOMMAND_MODULES = ("._cli_eval", "._cli_log", "._cli_bench", ".bridge.cli", ".explain._cli", ".study.cli")
+_SUBCOMMAND_MODULES = (".evaluation._cli", ".sessionlog._cli", "._cli_bench", ".bridge.cli", ".explain._cli", ".study.cli")
 
 
 def _watch(args: argparse.Namespace) -> int:
@@ -25,7 +25,7 @@ def _watch(args: argparse.Namespace) -> int:
     options = sensor_options_from_args(args)
     key = None
     if args.log:
-        from ._cli_log import key_from_args
+        from .sessionlog._cli import key_from_args
 
         key = key_from_args(args, confirm=True)
     with Sensor(options) as sensor:
@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--max-seconds", type=float, default=0, help="stop after this many seconds (0: never)")
     watch.add_argument("--log", metavar="FILE", help="also write an encrypted session log (events only) to FILE")
     try:
-        from ._cli_log import add_key_arguments
+        from .sessionlog._cli import add_key_arguments
 
         add_key_arguments(watch)
     except ImportError:

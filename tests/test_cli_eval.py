@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from conftest import face_frame, few_faces
-from emoplay._cli_eval import register
+from emoplay.evaluation._cli import register
 from emoplay._classify import EmotionClassifier
-from emoplay._datasets import FER2013_CLASSES
-from emoplay._evaluate import PERTURBATIONS
+from emoplay.evaluation._datasets import FER2013_CLASSES
+from emoplay.evaluation._evaluate import PERTURBATIONS
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

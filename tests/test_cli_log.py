@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from emoplay._cli_log import (
+from emoplay.sessionlog._cli import (
     EXIT_ERROR,
     EXIT_INVALID,
     EXIT_OK,
@@ -25,7 +25,7 @@ from emoplay._cli_log import (
 from emoplay._clock import ManualClock
 from emoplay._errors import LogError
 from emoplay._events import EmotionChanged, FaceFound, FaceLost
-from emoplay._sessionlog import LogKey, SessionLogWriter
+from emoplay.sessionlog._log import LogKey, SessionLogWriter
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import few_faces
-from emoplay._datasets import (
+from emoplay.evaluation._datasets import (
     FER2013_CLASSES,
     LabeledImages,
     load_labeled_images,

@@ -9,9 +9,9 @@ import pytest
 
 from conftest import face_frame, few_faces
 from emoplay._classify import EmotionClassifier
-from emoplay._datasets import FER2013_CLASSES, LabeledImages
+from emoplay.evaluation._datasets import FER2013_CLASSES, LabeledImages
 from emoplay._errors import DataError
-from emoplay._evaluate import (
+from emoplay.evaluation._evaluate import (
     NO_FACE,
     PERTURBATIONS,
     accuracy,

@@ -100,3 +100,16 @@ def test_wheel_carries_the_model_files(tmp_path):
                  "LICENSE-face_detector.txt"):
         assert f"emoplay/_models/{name}" in names
     assert not any("training" in n or n.endswith(".npz") for n in names)
+
+
+def test_every_subpackage_is_listed_for_installation():
+    """pyproject lists packages explicitly: a subpackage missing there works in an editable install and is
+    absent from a real one (``pip install .``), so compare the list with the folders on disk."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    on_disk = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "emoplay").rglob("__init__.py")
+               if "__pycache__" not in p.parts}
+    assert on_disk - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"

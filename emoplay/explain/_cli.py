@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from .._cli_eval import _positive_int
+from ..evaluation._cli import _positive_int
 from .._errors import DataError, EmoplayError
 
 EXIT_NO_FACE = 1
@@ -129,7 +129,7 @@ def _write(out: Path, name: str, image) -> None:
 
 
 def _input_files(path: Path) -> list[Path]:
-    from .._datasets import IMAGE_SUFFIXES
+    from ..evaluation._datasets import IMAGE_SUFFIXES
 
     if not path.exists():
         raise DataError(f"{path} does not exist; give an image file or a folder of images")
@@ -144,7 +144,7 @@ def _input_files(path: Path) -> list[Path]:
 
 
 def _run_images(args: argparse.Namespace) -> int:
-    from .._datasets import read_image
+    from ..evaluation._datasets import read_image
     from ._overlay import contact_sheet, face_panel
     from ._saliency import SaliencyExplainer
 
@@ -218,8 +218,8 @@ def _print_face(label: str, face, shape: tuple[int, ...], as_json: bool) -> None
 
 
 def _run_class_grid(args: argparse.Namespace) -> int:
-    from .._datasets import load_labeled_images
-    from .._evaluate import _face_crops, _to_model_labels
+    from ..evaluation._datasets import load_labeled_images
+    from ..evaluation._evaluate import _face_crops, _to_model_labels
     from ._class_grid import class_grid_image, class_saliency
     from ._saliency import SaliencyExplainer
 
@@ -251,7 +251,7 @@ def _run_class_grid(args: argparse.Namespace) -> int:
 
 
 def _per_class(data, per_class: int):
-    from .._datasets import LabeledImages
+    from ..evaluation._datasets import LabeledImages
     from ._class_grid import per_class_sample
 
     keep = per_class_sample(data.labels, per_class)

@@ -107,7 +107,7 @@ class SaliencyExplainer:
 
         pixels = check_pixels(image)
         if self.options.faces == "crop":
-            from .._evaluate import _face_crops
+            from ..evaluation._evaluate import _face_crops
 
             height, width = pixels.shape[:2]
             crops = _face_crops([to_gray(pixels, color_order)], self.classifier.info.input_size)

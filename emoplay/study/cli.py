@@ -60,7 +60,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 @_reporting
 def run_run(args: argparse.Namespace) -> int:
-    from .._cli_log import key_from_args
+    from ..sessionlog._cli import key_from_args
     from .runner import RunOptions, check_participant, run_study
     from .spec import load_study
 
@@ -86,7 +86,7 @@ def run_run(args: argparse.Namespace) -> int:
 
 @_reporting
 def run_report(args: argparse.Namespace) -> int:
-    from .._cli_log import key_from_args
+    from ..sessionlog._cli import key_from_args
     from .report import build_report
 
     study, titles = None, None
@@ -109,7 +109,7 @@ def run_report(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add the ``study`` command group to the ``emoplay`` parser."""
-    from .._cli_log import add_key_arguments
+    from ..sessionlog._cli import add_key_arguments
 
     study = subparsers.add_parser("study", help="reaction studies: check, run, report",
                                   description=__doc__.split("\n\n", 1)[1],

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import MissingExtraError
-from .._cli_log import _COLOURS as EMOTION_COLOURS
+from ..sessionlog._cli import _COLOURS as EMOTION_COLOURS
 from .._events import EMOTIONS
 from .aggregate import ALL, DominantGrid, Shares, Timeline
 

@@ -40,7 +40,7 @@ ORDERS = ("fixed", "shuffled")
 _TOP_FIELDS = {"id", "title", "order", "calibration", "calibration_seconds", "rest_seconds", "groups", "researcher",
                "consent", "stimuli"}
 _STIMULUS_FIELDS = {"id", "file", "title", "audio"}
-MAX_TEXT = 200  # the log's limit for any string (see emoplay/_study_records.py)
+MAX_TEXT = 200  # the log's limit for any string (see emoplay/sessionlog/_study_records.py)
 
 
 @dataclass(frozen=True)

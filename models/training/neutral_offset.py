@@ -26,8 +26,8 @@ def class_probabilities(model: Path, data: Path) -> tuple[np.ndarray, np.ndarray
     """The shipped runtime's probabilities for each face crop of ``data`` and the labels, in the model's classes."""
     sys.path.insert(0, str(REPO_ROOT))
     import emoplay
-    from emoplay._datasets import load_labeled_images
-    from emoplay._evaluate import _face_crops, _to_model_labels
+    from emoplay.evaluation._datasets import load_labeled_images
+    from emoplay.evaluation._evaluate import _face_crops, _to_model_labels
 
     clf = emoplay.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(model)))
     images = load_labeled_images(data)

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from emoplay import _sessionlog as sl
+from emoplay.sessionlog import _log as sl
 from emoplay._errors import LogAuthenticationError, LogError, LogFormatError, LogTruncatedError
 from emoplay._events import EmotionChanged, EventsDropped, FaceFound, FaceLost
-from emoplay._sessionlog import HEADER_SIZE, LogKey, SessionLogWriter, read_session_log
+from emoplay.sessionlog._log import HEADER_SIZE, LogKey, SessionLogWriter, read_session_log
 
 REPO = Path(__file__).resolve().parents[2]
 KEY_BYTES = bytes(range(32))
@@ -190,7 +190,7 @@ def test_failure_found_by_the_background_thread_is_raised_by_close(tmp_path, key
 
 FILL_A_SMALL_DISK = textwrap.dedent("""
     import json, resource, signal, sys
-    from emoplay._sessionlog import LogKey, SessionLogWriter
+    from emoplay.sessionlog._log import LogKey, SessionLogWriter
     from emoplay._errors import LogError
     from emoplay._events import FaceLost
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over the limit: write() returns short, then EFBIG
@@ -325,7 +325,7 @@ def test_writer_fsyncs_the_folder_after_creating_the_file(tmp_path, key, monkeyp
 
 KILLED_WRITER = textwrap.dedent("""
     import sys
-    from emoplay._sessionlog import LogKey, SessionLogWriter
+    from emoplay.sessionlog._log import LogKey, SessionLogWriter
     from emoplay._events import FaceLost
     key = (LogKey.from_passphrase("pass phrase", scrypt_log2_n=10) if sys.argv[2] == "passphrase"
            else LogKey.from_bytes(bytes(range(32))))

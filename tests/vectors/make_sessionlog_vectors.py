@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "sessionlog"
 sys.path.insert(0, str(HERE.parents[1]))
 
-from emoplay import _sessionlog as sl  # noqa: E402
+from emoplay.sessionlog import _log as sl  # noqa: E402
 from emoplay._events import EmotionChanged, EventsDropped, FaceFound, FaceLost  # noqa: E402
 
 PASSPHRASE = "correct horse battery staple"

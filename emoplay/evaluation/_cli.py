@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from ._errors import DataError, EmoplayError
+from .._errors import DataError, EmoplayError
 
 
 def register(subparsers) -> None:
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ._classify import ClassifierOptions, EmotionClassifier
+    from .._classify import ClassifierOptions, EmotionClassifier
     from ._datasets import load_labeled_images
     from ._evaluate import evaluate, plot_confusion
 
@@ -109,7 +109,7 @@ def _run(args: argparse.Namespace) -> int:
         raise DataError(f"--plot {args.plot}: the folder {Path(args.plot).resolve().parent} does not exist; "
                         "create it or pick another file")
     if args.plot:
-        from ._optional import matplotlib_figure
+        from .._optional import matplotlib_figure
 
         matplotlib_figure("emoplay eval --plot")  # a missing extra fails now, not after the evaluation
     data = load_labeled_images(args.data, usage=args.usage, limit=args.limit)
@@ -118,7 +118,7 @@ def _run(args: argparse.Namespace) -> int:
                        calibration_strength=args.calibration_strength)
     with EmotionClassifier(options) as classifier:
         if args.faces == "detect":
-            from ._detect import DetectorOptions, FaceDetector
+            from .._detect import DetectorOptions, FaceDetector
 
             with FaceDetector(DetectorOptions(video_mode=False)) as detector:
                 report = evaluate(data, classifier, faces="detect", detector=detector, robustness=args.robustness,

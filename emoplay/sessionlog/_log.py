@@ -40,9 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-from ._errors import LogAuthenticationError, LogError, LogFormatError, LogTruncatedError
-from ._events import EmotionChanged, EventsDropped, FaceFound, FaceLost
-from ._logfile import AppendOnlyFile
+from .._errors import LogAuthenticationError, LogError, LogFormatError, LogTruncatedError
+from .._events import EmotionChanged, EventsDropped, FaceFound, FaceLost
+from ._file import AppendOnlyFile
 from ._study_records import FLAG_STUDY_RECORDS, STUDY_RECORD_TYPES, study_payload, study_record_parts
 
 __all__ = [

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._errors import DataError
-from ._events import EMOTIONS
+from .._errors import DataError
+from .._events import EMOTIONS
 
 # The order of FER2013's ``emotion`` column (0 = angry … 6 = neutral), also our EMOTIONS order.
 FER2013_CLASSES: tuple[str, ...] = EMOTIONS

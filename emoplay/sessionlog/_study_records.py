@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from ._errors import LogFormatError
+from .._errors import LogFormatError
 
 FLAG_STUDY_RECORDS = 0x02
 

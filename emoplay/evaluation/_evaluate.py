@@ -4,7 +4,7 @@ The metric functions are plain numpy. A prediction of ``-1`` means "no predictio
 was detected): it counts as a miss for accuracy and recall, and is left out of the confusion
 matrix, precision and calibration, which need a predicted class.
 
-:func:`evaluate` runs the classifier over a :class:`~emoplay._datasets.LabeledImages` in one
+:func:`evaluate` runs the classifier over a :class:`~emoplay.evaluation._datasets.LabeledImages` in one
 of two ways: ``faces="crop"`` takes each image as a face crop (FER2013 images are), and
 ``faces="detect"`` treats each image as a full frame, runs the face detector on it and
 classifies the highest-scoring face. The result is an :class:`EvalReport`.
@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from ._datasets import LabeledImages
-from ._errors import DataError
+from .._errors import DataError
 
 ECE_BINS = 15
 ROBUSTNESS_SEED = 0  # seeds the noise perturbation, so robustness figures repeat exactly
@@ -385,7 +385,7 @@ def evaluate(data: LabeledImages, classifier, faces: str = "crop", detector=None
 def _calibrate(data: LabeledImages, labels: np.ndarray, predicted: np.ndarray, probs: np.ndarray, classifier,
                method: str, pattern: str, strength: float) -> tuple[np.ndarray, np.ndarray, dict]:
     """Per-subject calibrated predictions and probabilities, and the report's calibration fields."""
-    from .calibration.per_subject import calibrate_per_subject, subjects_of
+    from ..calibration.per_subject import calibrate_per_subject, subjects_of
 
     if not data.names:
         raise DataError(f"{data.source} has no file names; per-subject calibration needs them (use an image folder)")
@@ -452,7 +452,7 @@ def _predict(images, classifier, faces: str, detector, timed: bool = False) -> t
         crops = _face_crops(images, classifier.info.input_size)
     else:
         crops = np.empty((n, classifier.info.input_size, classifier.info.input_size), np.uint8)
-        from ._frames import to_rgb_and_gray
+        from .._frames import to_rgb_and_gray
 
         for i, image in enumerate(images):
             rgb, gray = to_rgb_and_gray(np.asarray(image), "bgr")
@@ -479,7 +479,7 @@ def _predict(images, classifier, faces: str, detector, timed: bool = False) -> t
 
 def plot_confusion(report: EvalReport, path: str | Path) -> None:
     """Write the confusion matrix as a PNG: cells coloured by row share, labelled with count and %."""
-    from ._optional import matplotlib_figure
+    from .._optional import matplotlib_figure
 
     Figure, FigureCanvasAgg = matplotlib_figure("emoplay eval --plot")
 

@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from ._errors import EmoplayError, LogAuthenticationError, LogError, LogFormatError, LogTruncatedError
-from ._events import EMOTIONS, UNKNOWN
-from ._optional import matplotlib_figure
-from ._sessionlog import (
+from .._errors import EmoplayError, LogAuthenticationError, LogError, LogFormatError, LogTruncatedError
+from .._events import EMOTIONS, UNKNOWN
+from .._optional import matplotlib_figure
+from ._log import (
     LogKey,
     SessionLog,
     generate_key_file,
