@@ -3,6 +3,7 @@
     python benchmarks/pipeline_levers.py [--frames 300] [--rounds 5] [--json]
     python benchmarks/pipeline_levers.py --accuracy   # also FER2013 val accuracy per int8 kernel choice (minutes)
     python benchmarks/pipeline_levers.py --videos     # also event sequences on the shared videos, lever on/off
+    python benchmarks/pipeline_levers.py --seven-bit  # also the shipped model requantised to 7-bit weights
 
 Sections:
 
@@ -20,6 +21,8 @@ Sections:
 * ``latency``: stream time from a neutral → happy change to its ``EmotionChanged`` with ``classify_every``
   1, 2 and 3, for an abrupt change (as ``emoplay bench`` measures it) and a 10-frame cross-fade (a slow change
   whose frames each differ little: the worst case for skipping the model on a face that barely changed).
+* ``seven_bit`` (``--seven-bit``): the shipped model with its weights requantised to 7 bits (what exporting
+  with ``reduce_range=True`` gives) on the fast kernels: CPU ms per face and FER2013 val accuracy.
 * ``videos`` (``--videos``): the emotion changes on each shared video with ``classify_every`` 2 and 3 against
   1: how many come with the same emotion within 0.1 s (and 1 frame), both ways.
 """
@@ -148,6 +151,63 @@ def _val_accuracy(classifiers: dict) -> dict[str, float]:
     return out
 
 
+def seven_bit_copy(path: str, out: str) -> str | None:
+    """A copy of an int8 QDQ model with its weights requantised to 7 bits ([-64, 63], scales doubled; int32
+    biases halved to match): what exporting with ``reduce_range=True`` gives, up to rounding, without retraining
+    or recalibrating. Needs the ``onnx`` package (a test dependency)."""
+    import onnx
+    from onnx import numpy_helper
+
+    proto = onnx.load(path)
+    initializers = {i.name: i for i in proto.graph.initializer}
+    weights = [numpy_helper.to_array(i) for i in proto.graph.initializer if i.data_type == onnx.TensorProto.INT8]
+    if not weights or all(w.min() >= -64 and w.max() <= 63 for w in weights):
+        return None  # a float model, or one whose weights are already 7-bit
+    for node in proto.graph.node:
+        if node.op_type != "DequantizeLinear" or node.input[0] not in initializers:
+            continue
+        values = numpy_helper.to_array(initializers[node.input[0]])
+        scale = numpy_helper.to_array(initializers[node.input[1]])
+        if values.dtype == np.int8:
+            values = np.clip(np.round(values.astype(np.float32) / 2), -64, 63).astype(np.int8)
+        elif values.dtype == np.int32:
+            values = np.round(values.astype(np.float64) / 2).astype(np.int32)
+        else:
+            continue
+        initializers[node.input[0]].CopyFrom(numpy_helper.from_array(values, node.input[0]))
+        initializers[node.input[1]].CopyFrom(numpy_helper.from_array((scale * 2).astype(scale.dtype), node.input[1]))
+    onnx.save(proto, out)
+    return out
+
+
+def measure_seven_bit(frames: list[np.ndarray], repeats: int, rounds: int) -> dict:
+    """The shipped model with 7-bit weights, on the fast kernels: CPU ms per face and FER2013 val accuracy."""
+    import tempfile
+
+    import emoplay
+
+    with emoplay.EmotionClassifier() as shipped, tempfile.TemporaryDirectory() as tmp:
+        path = seven_bit_copy(shipped.info.path, f"{tmp}/seven_bit.onnx")
+        if path is None:
+            return {"note": "the shipped model has no full-range int8 weights: nothing to requantise"}
+        fast = {"shipped": emoplay.ClassifierOptions(int8_kernels="fast"),
+                "7-bit": emoplay.ClassifierOptions(model_path=path, int8_kernels="fast")}
+        classifiers = {k: emoplay.EmotionClassifier(o) for k, o in fast.items()}
+        try:
+            crop = np.full((1, 48, 48), 128, np.uint8)
+            per_round: dict[str, list[float]] = {k: [] for k in classifiers}
+            for _ in range(rounds):
+                for kind, classifier in classifiers.items():
+                    per_round[kind].append(cpu_ms(lambda: classifier.classify_crops(crop), repeats))
+            out = {f"{k}_fast_cpu_ms_per_face": statistics.median(v) for k, v in per_round.items()}
+            accuracy = _val_accuracy({"fast": classifiers["7-bit"], "exact": classifiers["shipped"]})
+            out["7-bit_fast_val_accuracy"] = accuracy["fast_val_accuracy"]
+            return out
+        finally:
+            for classifier in classifiers.values():
+                classifier.close()
+
+
 def measure_latency() -> dict[str, dict[str, float]]:
     import emoplay
     from emoplay._bench import BenchSettings, _confident_fer_faces, measure_event_latency, shared_dir
@@ -240,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--accuracy", action="store_true", help="FER2013 val accuracy per int8 kernel choice")
     parser.add_argument("--videos", action="store_true", help="event sequences on the shared videos")
+    parser.add_argument("--seven-bit", action="store_true",
+                        help="the shipped model requantised to 7-bit weights: speed and val accuracy (needs onnx)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     frames, where = bench_frames()
@@ -249,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
                 "latency": measure_latency}
     if args.videos:
         sections["videos"] = compare_videos
+    if args.seven_bit:
+        sections["seven_bit"] = lambda: measure_seven_bit(frames, max(args.frames // 3, 30), args.rounds)
     report = {"frames": where}
     for name, measure in sections.items():
         report[name] = measure()
@@ -261,7 +325,7 @@ def _table(report: dict) -> str:
     lines = [f"frames: {report['frames']}", "", f"{'pipeline variant':36} {'CPU ms/frame':>12} {'model runs/frame':>17}"]
     for name, row in report["pipeline"].items():
         lines.append(f"{name:36} {row['cpu_ms_per_frame']:12.3f} {row['model_runs_per_frame']:17.2f}")
-    for section in ("copies", "int8", "latency", "videos"):
+    for section in ("copies", "int8", "seven_bit", "latency", "videos"):
         if section in report:
             lines += ["", f"{section}:"] + [f"  {k}: {v}" for k, v in report[section].items()]
     return "\n".join(lines)
