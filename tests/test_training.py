@@ -66,15 +66,35 @@ def test_one_short_epoch_trains_resumes_and_exports(tiny_fer, tmp_path):
     assert two.info.val_accuracy == one.info.val_accuracy
 
 
-def test_augmentation_is_seeded_and_keeps_range():
-    from augment import augment_batch
+@pytest.mark.parametrize("preset", ["1.1", "players"])
+def test_augmentation_is_seeded_and_keeps_range(preset):
+    from augment import PRESETS, augment_batch
 
+    opts = PRESETS[preset]
     x = torch.rand(16, 1, 48, 48)
-    a = augment_batch(x, torch.Generator().manual_seed(1))
-    b = augment_batch(x, torch.Generator().manual_seed(1))
+    a = augment_batch(x, torch.Generator().manual_seed(1), opts)
+    b = augment_batch(x, torch.Generator().manual_seed(1), opts)
     assert torch.equal(a, b) and a.shape == x.shape
     assert float(a.min()) >= 0 and float(a.max()) <= 1
-    assert not torch.equal(a, augment_batch(x, torch.Generator().manual_seed(2)))
+    assert not torch.equal(a, augment_batch(x, torch.Generator().manual_seed(2), opts))
+
+
+def test_players_preset_warps_faces_that_model_1_1s_augmentation_leaves_alone():
+    from augment import AugmentOptions, PRESETS, augment_batch
+
+    # Only the geometry: every other transform off. A projective warp (yaw, pitch) and a vertical squash
+    # move pixels that rotation, scale and shift set to zero do not.
+    still = dict(max_rotation_deg=0.0, scale_range=(1.0, 1.0), max_shift=0.0, brightness=0.0, contrast=0.0,
+                 noise_prob=0.0, blur_prob=0.0, erase_prob=0.0)
+    x = torch.rand(8, 1, 48, 48).clamp(0.05, 0.95)
+    unflipped = torch.Generator().manual_seed(3)
+    plain = augment_batch(x, unflipped, AugmentOptions(**still))
+    flipped = torch.rand(8, generator=torch.Generator().manual_seed(3)) < 0.5
+    assert torch.allclose(plain, torch.where(flipped[:, None, None, None], x.flip(-1), x), atol=1e-5)
+    players = PRESETS["players"]
+    warped = augment_batch(x, torch.Generator().manual_seed(3),
+                           AugmentOptions(**still, perspective=players.perspective, aspect=players.aspect))
+    assert float((warped - plain).abs().mean()) > 0.05
 
 
 def test_network_shapes_and_checkpoints_from_before_the_options():
@@ -90,3 +110,38 @@ def test_network_shapes_and_checkpoints_from_before_the_options():
         assert net.eval()(x).shape == (2, 7)
     old = build(None)  # model 1.0.0's checkpoints carry no widths/head: its 32-64-128-256 GAP network
     assert old.features[0].out_channels == 32 and isinstance(old.classifier[0], torch.nn.AdaptiveAvgPool2d)
+
+
+def test_recovered_checkpoint_computes_what_the_onnx_file_computes(tiny_fer, tmp_path):
+    """recover_from_onnx.py rebuilds a trainable network from a file whose BatchNorms export folded away."""
+    from export import export_onnx
+    from net import EmotionNet, FlipAverage, build
+    from recover_from_onnx import recover
+
+    torch.manual_seed(0)
+    net = EmotionNet()
+    with torch.no_grad():  # BatchNorm statistics and affine terms far from identity, so folding them matters
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    ckpt = tmp_path / "original.pt"
+    torch.save({"model": net.state_dict(), "mean": 0.5, "std": 0.25, "val_acc": 0.0, "epoch": 1,
+                "options": {"widths": "48,96,192,384", "head": "spatial"}}, ckpt)
+    onnx_file = export_onnx(ckpt, tmp_path / "model.onnx", checksums=False)
+    report = recover(onnx_file, tmp_path / "recovered.pt", tiny_fer, images=256)
+    assert report["flip_average_in_file"] and report["recovered_val_acc"] == pytest.approx(report["file_val_acc"])
+
+    state = torch.load(tmp_path / "recovered.pt", weights_only=False)
+    recovered = build(state["options"])
+    recovered.load_state_dict(state["model"])
+    faces = (torch.from_numpy(np.load(tiny_fer / "val.npz")["images"][:32]).float() / 255 - 0.5) / 0.25
+    with torch.no_grad():
+        expected = FlipAverage(net.eval())(faces[:, None])
+        got = FlipAverage(recovered.eval())(faces[:, None])
+    torch.testing.assert_close(got, expected, atol=1e-3, rtol=1e-3)
+    # and the BatchNorms hold real statistics (of the convolutions' outputs), not the folded placeholders
+    bn = recovered.features[1]
+    assert not torch.allclose(bn.running_var, torch.ones_like(bn.running_var))

@@ -25,7 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from net import CLASS_NAMES, INPUT_SIZE, Ensemble, FlipAverage, build  # noqa: E402
 
-MODEL_VERSION = "1.2.0"
+MODEL_VERSION = "1.1.1"
 TRAINING_DATA = "FER2013 Training split (28,709 images); selected on PublicTest (val.npz)"
 
 

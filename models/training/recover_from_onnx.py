@@ -161,7 +161,7 @@ def recover(model_path: Path, out: Path, data_dir: Path, images: int = 4096, see
     mean, std = float(meta["emoplay.mean"]), float(meta["emoplay.std"])
     net = build_network(convs, linear)
     with np.load(data_dir / "train.npz") as d:
-        pick = np.random.default_rng(seed).choice(len(d["labels"]), images, replace=False)
+        pick = np.random.default_rng(seed).choice(len(d["labels"]), min(images, len(d["labels"])), replace=False)
         train_x = torch.from_numpy(d["images"][np.sort(pick)]).float().div_(255.0).unsqueeze(1)
     gen = torch.Generator().manual_seed(seed)
     # Training sees augmented faces; its batch statistics are those of augmented faces.
@@ -177,8 +177,9 @@ def recover(model_path: Path, out: Path, data_dir: Path, images: int = 4096, see
     single_acc = _torch_accuracy(net, xt, y_val)
     # train mode on a plain batch: how close fine-tuning's first forward pass is to the file's function
     probe = (train_x[:512] - mean) / std
-    eval_out = net.eval()(probe)
-    train_out = net.train()(probe)
+    with torch.no_grad():
+        eval_out = net.eval()(probe)
+        train_out = net.train()(probe)
     net.eval()
     agree = float((eval_out.argmax(1) == train_out.argmax(1)).float().mean())
     report = {"file": str(model_path), "file_val_acc": file_acc, "recovered_val_acc": torch_acc,
