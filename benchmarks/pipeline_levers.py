@@ -4,6 +4,7 @@
     python benchmarks/pipeline_levers.py --accuracy   # also FER2013 val accuracy per int8 kernel choice (minutes)
     python benchmarks/pipeline_levers.py --videos     # also event sequences on the shared videos, lever on/off
     python benchmarks/pipeline_levers.py --seven-bit  # also the shipped model requantised to 7-bit weights
+    python benchmarks/pipeline_levers.py --fed-30fps 20 --profile  # also a Sensor fed 30 fps; cProfile
 
 Sections:
 
@@ -23,6 +24,9 @@ Sections:
   whose frames each differ little: the worst case for skipping the model on a face that barely changed).
 * ``seven_bit`` (``--seven-bit``): the shipped model with its weights requantised to 7 bits (what exporting
   with ``reduce_range=True`` gives) on the fast kernels: CPU ms per face and FER2013 val accuracy.
+* ``fed_30fps`` (``--fed-30fps SECONDS``): ``emoplay bench``'s Sensor fed 30 fps in a fresh process,
+  defaults against ``classify_every=1``, 3 interleaved runs each; with CPU ms per processed frame, since a
+  loaded machine makes the sensor drop frames. ``profile`` (``--profile``): cProfile's top functions.
 * ``videos`` (``--videos``): the emotion changes on each shared video with ``classify_every`` 2 and 3 against
   1: how many come with the same emotion within 0.1 s (and 1 frame), both ways.
 """
@@ -240,6 +244,47 @@ def _fade_latency(options, neutral: np.ndarray, happy: np.ndarray, fade_frames: 
     raise RuntimeError("no EmotionChanged to happy within 2 s of the fade")
 
 
+def measure_fed_30fps(seconds: float, rounds: int) -> dict[str, dict[str, float]]:
+    """``emoplay bench``'s fresh-process Sensor fed 30 fps, defaults against ``classify_every=1``, interleaved.
+    Also CPU ms per processed frame: a loaded machine makes the sensor drop frames, which lowers the share."""
+    from emoplay._bench import measure_fed_30fps as fed
+
+    runs: dict[str, list[dict]] = {"defaults": [], "classify_every=1": []}
+    for _ in range(rounds):
+        runs["defaults"].append(fed(seconds))
+        runs["classify_every=1"].append(fed(seconds, classify_every=1))
+    out = {}
+    for name, results in runs.items():
+        share = [r["cpu_share_30fps_percent"] for r in results]
+        processed = [r["frames_processed_30fps_percent"] for r in results]
+        out[name] = {"cpu_share_percent_median": statistics.median(share),
+                     "frames_processed_percent_median": statistics.median(processed),
+                     "cpu_ms_per_processed_frame_median": statistics.median(
+                         1000 * s / (30 * p) for s, p in zip(share, processed))}
+    return out
+
+
+def profile(frames: list[np.ndarray], count: int = 300, top: int = 12) -> list[str]:
+    """cProfile of ``count`` frames through a default pipeline: the functions with the most own time."""
+    import cProfile
+    import io
+    import pstats
+
+    import emoplay
+
+    with emoplay.EmotionPipeline() as pipeline:
+        for k in range(10):
+            pipeline.process(frames[k % len(frames)], k / 30)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for k in range(10, 10 + count):
+            pipeline.process(frames[k % len(frames)], k / 30)
+        profiler.disable()
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(top)
+    return [line for line in text.getvalue().splitlines() if line.strip()]
+
+
 def compare_videos() -> dict[str, dict]:
     import emoplay
     from emoplay._bench import shared_dir
@@ -300,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--accuracy", action="store_true", help="FER2013 val accuracy per int8 kernel choice")
     parser.add_argument("--videos", action="store_true", help="event sequences on the shared videos")
+    parser.add_argument("--fed-30fps", type=float, default=0, metavar="SECONDS",
+                        help="also a Sensor fed 30 fps for SECONDS per run, 3 runs each, defaults and classify_every=1")
+    parser.add_argument("--profile", action="store_true", help="also cProfile's top functions for 300 frames")
     parser.add_argument("--seven-bit", action="store_true",
                         help="the shipped model requantised to 7-bit weights: speed and val accuracy (needs onnx)")
     parser.add_argument("--json", action="store_true")
@@ -311,6 +359,10 @@ def main(argv: list[str] | None = None) -> int:
                 "latency": measure_latency}
     if args.videos:
         sections["videos"] = compare_videos
+    if args.fed_30fps:
+        sections["fed_30fps"] = lambda: measure_fed_30fps(args.fed_30fps, 3)
+    if args.profile:
+        sections["profile"] = lambda: profile(frames)
     if args.seven_bit:
         sections["seven_bit"] = lambda: measure_seven_bit(frames, max(args.frames // 3, 30), args.rounds)
     report = {"frames": where}
@@ -325,9 +377,11 @@ def _table(report: dict) -> str:
     lines = [f"frames: {report['frames']}", "", f"{'pipeline variant':36} {'CPU ms/frame':>12} {'model runs/frame':>17}"]
     for name, row in report["pipeline"].items():
         lines.append(f"{name:36} {row['cpu_ms_per_frame']:12.3f} {row['model_runs_per_frame']:17.2f}")
-    for section in ("copies", "int8", "seven_bit", "latency", "videos"):
+    for section in ("copies", "int8", "seven_bit", "latency", "videos", "fed_30fps"):
         if section in report:
             lines += ["", f"{section}:"] + [f"  {k}: {v}" for k, v in report[section].items()]
+    if "profile" in report:
+        lines += ["", "profile:"] + report["profile"]
     return "\n".join(lines)
 
 
