@@ -113,10 +113,10 @@ class EmotionPipeline:
 
     def process(self, pixels: np.ndarray, timestamp: float, color_order: str = "bgr") -> FrameResult:
         events: list = []
+        # The detector fixes the colour order on its 128x128 input, and only the face crops are converted to gray:
+        # no RGB or gray copy of the whole frame.
+        pixels = check_frame(pixels, color_order)
         if self._held is None or self._frames_since_detection + 1 >= self.options.detect_every:
-            pixels = check_frame(pixels, color_order)
-            # The detector fixes the colour order on its 128x128 input, and only the face crops are converted to
-            # gray: no RGB or gray copy of the whole frame.
             detections = self.detector.detect(pixels, timestamp, color_order)
             update = self.tracker.update(detections.boxes, timestamp, detections.scores)
             events += update.events
@@ -126,7 +126,6 @@ class EmotionPipeline:
             self._held, self._frames_since_detection = (detections, matches), 0
             events += self._primary_change(timestamp)
         else:
-            pixels = check_frame(pixels, color_order)
             detections, matches = self._held
             self._frames_since_detection += 1
         probs = self._classify(pixels, color_order, detections.boxes, matches)
