@@ -29,9 +29,9 @@ them; benchmarks/README.md has the figures):
   on a tracked face at least every Nth frame; on the frames between, the face
   keeps its last probabilities unless its crop changed by more than
   ``reclassify_change`` since the model last saw it (mean absolute difference of
-  12x12 thumbnails of the 48x48 crops, in gray levels 0-255; sensor noise on a
-  still face is about 1, talking about 2 to 7, a new expression or a jump more),
-  in which case it is classified at once. The model is the largest cost per
+  12x12 thumbnails of the 48x48 crops, in gray levels 0-255: a still face's
+  sensor noise and a box that moved by a pixel stay below 3, a new expression
+  or a jump goes above), in which case it is classified at once. The model is the largest cost per
   frame; with 2 it runs on about half the frames. Events are still decided on
   every frame, from probabilities at most N-1 frames old (33 ms at 30 fps for
   2). On the shared videos the emotion changes come at the same moments or one
