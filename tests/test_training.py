@@ -33,14 +33,18 @@ def test_one_short_epoch_trains_resumes_and_exports(tiny_fer, tmp_path):
     from export import export_model
 
     run = tmp_path / "run"
+    # float32: bf16 autocast is emulated (~10x slower) on CPUs without AVX-512 BF16; the players preset runs
+    # every augmentation model 1.2's fine-tune added
     args = ["--run-dir", str(run), "--data-dir", str(tiny_fer), "--epochs", "2", "--batch-size", "64",
-            "--threads", "1"]
+            "--threads", "1", "--precision", "fp32", "--augment", "players"]
     assert train.main(args + ["--stop-after", "1"]) == 0  # as if the run had been interrupted after epoch 1
     history = json.loads((run / "history.json").read_text())
     assert len(history["history"]) == 1 and np.isfinite(history["history"][0]["loss"])
     # resuming continues from the checkpoint rather than starting again
     assert train.main(args + ["--resume"]) == 0
-    assert [h["epoch"] for h in json.loads((run / "history.json").read_text())["history"]] == [1, 2]
+    resumed = json.loads((run / "history.json").read_text())
+    assert [h["epoch"] for h in resumed["history"]] == [1, 2]
+    assert resumed["options"]["precision"] == "fp32" and resumed["options"]["augment"]["perspective"] > 0
 
     out = tmp_path / "models" / "emotion_cnn.onnx"
     export_model(run / "best.pt", out, data_dir=tiny_fer)  # float32 verified, then int8 tried
