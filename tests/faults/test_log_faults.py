@@ -94,12 +94,8 @@ def on_log_file(path: Path, fd: int) -> bool:
         return False
 
 
-# --- item 1: no nonce reuse after a failed write --------------------------------------------------------------
-
-
-def test_failed_fsync_poisons_the_writer_and_never_reuses_a_nonce(tmp_path, key, monkeypatch):
-    """fsync fails after the record's bytes reached the file: the next write and close() write nothing."""
-    path = tmp_path / "s.emolog"
+def fail_fsync_of(path, monkeypatch) -> threading.Event:
+    """Make os.fsync of the log at ``path`` raise EIO once the returned event is set."""
     real_fsync = os.fsync
     failing = threading.Event()
 
@@ -109,6 +105,16 @@ def test_failed_fsync_poisons_the_writer_and_never_reuses_a_nonce(tmp_path, key,
         return real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
+    return failing
+
+
+# --- item 1: no nonce reuse after a failed write --------------------------------------------------------------
+
+
+def test_failed_fsync_poisons_the_writer_and_never_reuses_a_nonce(tmp_path, key, monkeypatch):
+    """fsync fails after the record's bytes reached the file: the next write and close() write nothing."""
+    path = tmp_path / "s.emolog"
+    failing = fail_fsync_of(path, monkeypatch)
     writer = SessionLogWriter(path, key)
     for i in range(3):
         writer.write(event(i))
@@ -167,15 +173,7 @@ def test_write_that_fails_half_way_never_reuses_a_nonce(tmp_path, key, monkeypat
 def test_failure_found_by_the_background_thread_is_raised_by_close(tmp_path, key, monkeypatch):
     """An fsync failure nobody has seen yet is not swallowed: close() raises it, once."""
     path = tmp_path / "s.emolog"
-    real_fsync = os.fsync
-    failing = threading.Event()
-
-    def fsync(fd):
-        if failing.is_set() and on_log_file(path, fd):
-            raise OSError(errno.EIO, "Input/output error")
-        return real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
+    failing = fail_fsync_of(path, monkeypatch)
     writer = SessionLogWriter(path, key)
     writer.write(event(0))
     assert writer.sync(timeout=10)
