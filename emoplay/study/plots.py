@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._errors import MissingExtraError
+from .._optional import matplotlib_figure
 from ..sessionlog._cli import _COLOURS as EMOTION_COLOURS
 from .._events import EMOTIONS
 from .aggregate import ALL, DominantGrid, Shares, Timeline
@@ -22,12 +22,7 @@ DPI = 100
 
 
 def _figure(width: float, height: float):
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise MissingExtraError("emoplay study report draws its plots with matplotlib, an optional extra: "
-                                "pip install 'emoplay[plot]' (or pass --no-plots for the tables only)") from exc
+    Figure, FigureCanvasAgg = matplotlib_figure("emoplay study report's plots (--no-plots writes the tables only)")
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
