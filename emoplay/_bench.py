@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._cpu import cpuinfo_field
 from ._errors import MissingExtraError
 
 FRAME_W, FRAME_H = 640, 480
@@ -653,13 +654,9 @@ def machine() -> dict[str, str]:
     from importlib import metadata
 
     info = {"python": platform.python_version(), "platform": platform.platform(), "cpus": str(os.cpu_count())}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpuinfo_field("model name")
+    if cpu is not None:
+        info["cpu"] = cpu
     for dist in ("numpy", "opencv-python", "opencv-contrib-python", "onnxruntime"):
         try:
             info[dist] = metadata.version(dist)

@@ -20,16 +20,22 @@ def is_x86_64() -> bool:
     return platform.machine().lower() in X86_64
 
 
-@lru_cache(maxsize=1)
-def cpu_flags() -> frozenset[str] | None:
-    """The CPU's feature flags from /proc/cpuinfo (Linux); None where they cannot be read."""
+def cpuinfo_field(name: str) -> str | None:
+    """The first CPU's ``name`` field in /proc/cpuinfo (Linux), e.g. "model name"; None where it cannot be read."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return frozenset(line.split(":", 1)[1].split())
+            if line.startswith(name):
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
     return None
+
+
+@lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str] | None:
+    """The CPU's feature flags from /proc/cpuinfo (Linux); None where they cannot be read."""
+    flags = cpuinfo_field("flags")
+    return None if flags is None else frozenset(flags.split())
 
 
 def int8_sums_saturate() -> bool:
