@@ -136,18 +136,18 @@ class VideoAsCamera:
     def _feed(self) -> None:
         from .._sources import EndOfStream, VideoFileSource
 
-        source = VideoFileSource(self.path, loop=True)
+        # The source paces the frames at the file's rate (and restarts its schedule after a stall instead of
+        # bursting); a read waits at most 0.1 s, so a stop is seen within that.
+        source = VideoFileSource(self.path, realtime=True, loop=True, clock=self.clock)
         try:
             source.open()
-            t0 = self.clock()
             while not self._stop.is_set():
                 try:
                     frame = source.read(0.1)
                 except EndOfStream:
                     return
-                wait = t0 + frame.timestamp - self.clock()
-                if wait > 0 and self._stop.wait(wait):
-                    return
+                if frame is None:
+                    continue  # the next frame is not due yet
                 if self.sensor.camera_state.value == "capturing":
                     self.sensor.submit(frame.pixels, self.clock())
                 del frame
