@@ -273,7 +273,7 @@ def _run_child(code: str, timeout: float) -> dict:
 def measure_stages(frames: list[np.ndarray], settings: BenchSettings) -> tuple[dict, np.ndarray]:
     """Detection and classification alone, median ms; also the face box of the first frame."""
     from ._classify import EmotionClassifier
-    from ._detect import DetectorOptions, FaceDetector
+    from .detection import DetectorOptions, FaceDetector
     from ._frames import to_rgb_and_gray
 
     out: dict[str, float] = {}
@@ -393,7 +393,7 @@ def _confident_fer_faces(path: Path, count: int) -> dict[str, list[np.ndarray]]:
     import cv2
 
     from ._classify import EmotionClassifier
-    from ._detect import DetectorOptions, FaceDetector
+    from .detection import DetectorOptions, FaceDetector
 
     with np.load(path) as data:
         images, labels, classes = data["images"], data["labels"], [str(c) for c in data["classes"]]

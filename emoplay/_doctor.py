@@ -70,7 +70,7 @@ def stage_timings() -> dict[str, float]:
     """Median milliseconds per stage on a synthetic 640x480 frame, one thread."""
     from ._bench import median_ms
     from ._classify import EmotionClassifier
-    from ._detect import DetectorOptions, FaceDetector
+    from .detection import DetectorOptions, FaceDetector
     from ._frames import to_rgb_and_gray
 
     rng = np.random.default_rng(0)

@@ -49,7 +49,7 @@ import numpy as np
 from ._checks import check_number
 from ._classify import ClassifierOptions, EmotionClassifier
 from ._debounce import DebounceOptions, Debouncer
-from ._detect import DetectorOptions, Detections, FaceDetector
+from .detection import DetectorOptions, Detections, FaceDetector
 from ._events import EmotionChanged, FaceFound, FaceLost, PrimaryFaceChanged
 from ._frames import check_frame
 from ._reuse import CropReuse

@@ -236,7 +236,7 @@ def test_evaluate_checks_its_arguments(data, classifier):
 
 @pytest.fixture(scope="module")
 def detector():
-    from emoplay._detect import DetectorOptions, FaceDetector
+    from emoplay.detection import DetectorOptions, FaceDetector
 
     with FaceDetector(DetectorOptions(video_mode=False)) as det:
         yield det

@@ -118,7 +118,7 @@ def _run(args: argparse.Namespace) -> int:
                        calibration_strength=args.calibration_strength)
     with EmotionClassifier(options) as classifier:
         if args.faces == "detect":
-            from .._detect import DetectorOptions, FaceDetector
+            from ..detection import DetectorOptions, FaceDetector
 
             with FaceDetector(DetectorOptions(video_mode=False)) as detector:
                 report = evaluate(data, classifier, faces="detect", detector=detector, robustness=args.robustness,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._classify import ClassifierOptions, EmotionClassifier
-from .._detect import DetectorOptions
+from ..detection import DetectorOptions
 from ._occlusion import OcclusionOptions, occlusion_maps
 
 FACE_MODES = ("crop", "detect")
@@ -156,7 +156,7 @@ class SaliencyExplainer:
 
     def _face_detector(self):
         if self._detector is None:
-            from .._detect import FaceDetector
+            from ..detection import FaceDetector
 
             self._detector = FaceDetector(self.options.detector)
         return self._detector
