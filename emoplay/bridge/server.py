@@ -418,12 +418,15 @@ class BridgeServer:
 
     def _fan_out_probabilities(self, messages: list[dict[str, Any]]) -> None:
         now = self.options.clock()
+        texts: list[str] | None = None  # encoded once, for the first client that is due
         for client in list(self._clients):
             if client.probability_hz <= 0 or now - client.last_probabilities < 1.0 / client.probability_hz:
                 continue
             client.last_probabilities = now
-            for message in messages:
-                self._enqueue(client, protocol.encode(message))
+            if texts is None:
+                texts = [protocol.encode(message) for message in messages]
+            for text in texts:
+                self._enqueue(client, text)
 
     def _track_state(self, message: dict[str, Any]) -> None:
         kind = message["type"]
