@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from augment import PRESETS, AugmentOptions, augment_batch  # noqa: E402
-from net import CLASS_NAMES, HEAD, STAGE_WIDTHS, EmotionNet, parse_widths  # noqa: E402
+from net import CLASS_NAMES, HEAD, STAGE_WIDTHS, EmotionNet, FlipAverage, build, parse_widths  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "fer2013"
@@ -60,6 +60,9 @@ class TrainOptions:
     pct_start: float = 0.15  # share of the run spent raising the learning rate
     stop_after: int = 0  # end this process after that epoch, as if interrupted (resume with --resume); 0 = never
     precision: str = "bf16"  # "bf16" autocast (fast only on CPUs with AVX-512 BF16) or "fp32"
+    teacher: str = ""  # distil from this checkpoint, run on each augmented batch with flip averaging (model 1.2)
+    distill_weight: float = 0.5  # share of the loss that matches the teacher; the rest is the labels' loss
+    distill_temperature: float = 2.0
     augment: dict = field(default_factory=lambda: asdict(AugmentOptions()))
 
 
@@ -90,6 +93,32 @@ def predict(model: torch.nn.Module, x: torch.Tensor, mean: float, std: float, ba
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             out.append(model((x[i:i + batch] - mean) / std).float())
     return torch.cat(out)
+
+
+def load_teacher(path: str, mean: float, std: float) -> torch.nn.Module:
+    """A checkpoint's network wrapped in :class:`FlipAverage`, frozen, in eval mode: the distillation target.
+
+    Its output is the log of the mean probabilities of the face and its mirror image, so a one-view student
+    learns what the two-view file computes. The teacher must normalise its input as the student does.
+    """
+    state = torch.load(path, weights_only=False)
+    if abs(state["mean"] - mean) > 1e-4 or abs(state["std"] - std) > 1e-4:
+        raise SystemExit(f"teacher {path} normalises with mean {state['mean']:.4f} std {state['std']:.4f}, the "
+                         f"training data with {mean:.4f} {std:.4f}: train the student on the teacher's data")
+    net = build(state.get("options"))
+    net.load_state_dict(state["model"])
+    teacher = FlipAverage(net.to(memory_format=torch.channels_last)).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
+
+
+def distillation_loss(student_logits: torch.Tensor, teacher_log_probs: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL(teacher || student) at ``temperature``, scaled by its square (Hinton et al. 2015) so that the
+    gradient's size does not depend on the temperature."""
+    target = F.softmax(teacher_log_probs / temperature, dim=1)
+    return F.kl_div(F.log_softmax(student_logits / temperature, dim=1), target,
+                    reduction="batchmean") * temperature ** 2
 
 
 class ProgressBar:
@@ -132,6 +161,9 @@ def train(opts: TrainOptions, run_dir: Path, resume: bool) -> Path:
 
     # channels_last: oneDNN's bf16 convolutions run ~25 % faster on this CPU in that layout.
     model = EmotionNet(parse_widths(opts.widths), opts.head).to(memory_format=torch.channels_last)
+    teacher = load_teacher(opts.teacher, mean, std) if opts.teacher else None
+    if not 0.0 <= opts.distill_weight <= 1.0:
+        raise SystemExit(f"distill-weight {opts.distill_weight}: give a share between 0 and 1")
     ema = copy.deepcopy(model)
     for p in ema.parameters():
         p.requires_grad_(False)
@@ -174,6 +206,12 @@ def train(opts: TrainOptions, run_dir: Path, resume: bool) -> Path:
                 logits = model(xb)
             loss = F.cross_entropy(logits.float(), y_train[idx], weight=weights,
                                    label_smoothing=opts.label_smoothing)
+            if teacher is not None:
+                with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    teacher_out = teacher(xb).float()
+                loss = ((1 - opts.distill_weight) * loss
+                        + opts.distill_weight * distillation_loss(logits.float(), teacher_out,
+                                                                  opts.distill_temperature))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
