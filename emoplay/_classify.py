@@ -59,8 +59,11 @@ INT8_KERNELS = ("auto", "fast", "exact")
 EXACT_INT8_CONFIG = "session.x64quantprecision"
 
 
-def int8_kernels_for(choice: str, quantization: str | None) -> str:
+def int8_kernels_for(choice: str, quantization: str | None, weight_bits: str | None = None) -> str:
     """"fast" or "exact" for a model whose ``emoplay.quantization`` metadata is ``quantization`` (None: float).
+
+    ``weight_bits`` is the ``emoplay.weight_bits`` metadata (model 1.2 on: "7" or "8"); files without it
+    (models 1.1.x) say "7-bit" in their quantization text when their weights are 7-bit.
 
     "auto" picks "exact" only for an int8 model with full-range (8-bit) weights on an x86-64 CPU without VNNI:
     there the fast kernels sum pairs of products in 16 bits, which saturates, and the shipped model 1.1.0 lost
@@ -71,7 +74,9 @@ def int8_kernels_for(choice: str, quantization: str | None) -> str:
         return choice
     from ._cpu import int8_sums_saturate
 
-    full_range = quantization is not None and "7-bit" not in quantization
+    if quantization is None:
+        return "fast"  # a float model has no int8 kernels to choose
+    full_range = weight_bits != "7" if weight_bits is not None else "7-bit" not in quantization
     return "exact" if full_range and int8_sums_saturate() else "fast"
 
 
@@ -105,7 +110,8 @@ class EmotionClassifier:
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = self._open(ort, path, so)
         meta = self._session.get_modelmeta().custom_metadata_map
-        self.int8_kernels = int8_kernels_for(options.int8_kernels, meta.get("emoplay.quantization"))
+        self.int8_kernels = int8_kernels_for(options.int8_kernels, meta.get("emoplay.quantization"),
+                                             meta.get("emoplay.weight_bits"))
         if self.int8_kernels == "exact":  # the kernels are chosen when the session is made: open it again
             so.add_session_config_entry(EXACT_INT8_CONFIG, "1")
             self._session = self._open(ort, path, so)

@@ -30,6 +30,9 @@ def test_auto_picks_exact_kernels_only_for_full_range_weights_where_sums_saturat
     assert int8_kernels_for("auto", SEVEN_BIT) == "fast"
     assert int8_kernels_for("auto", None) == "fast"  # a float model has no int8 kernels to choose
     assert int8_kernels_for("fast", FULL_RANGE) == "fast" and int8_kernels_for("exact", SEVEN_BIT) == "exact"
+    # Files from model 1.2 on carry emoplay.weight_bits, which wins over the text.
+    assert int8_kernels_for("auto", FULL_RANGE, "7") == "fast"
+    assert int8_kernels_for("auto", SEVEN_BIT, "8") == ("exact" if saturates else "fast")
 
 
 @pytest.mark.parametrize("machine, flags, saturates", [
@@ -48,8 +51,9 @@ def test_saturation_follows_the_cpu(monkeypatch, machine, flags, saturates):
 
 def test_the_classifier_reports_the_kernels_it_opened():
     with emoplay.EmotionClassifier() as auto:
-        quantization = dict(auto._session.get_modelmeta().custom_metadata_map).get("emoplay.quantization")
-        assert auto.int8_kernels == int8_kernels_for("auto", quantization)
+        meta = dict(auto._session.get_modelmeta().custom_metadata_map)
+        assert auto.int8_kernels == int8_kernels_for("auto", meta.get("emoplay.quantization"),
+                                                     meta.get("emoplay.weight_bits"))
     for kind in ("fast", "exact"):
         with emoplay.EmotionClassifier(emoplay.ClassifierOptions(int8_kernels=kind)) as classifier:
             assert classifier.int8_kernels == kind

@@ -150,3 +150,60 @@ def test_recovered_checkpoint_computes_what_the_onnx_file_computes(tiny_fer, tmp
     # and the BatchNorms hold real statistics (of the convolutions' outputs), not the folded placeholders
     bn = recovered.features[1]
     assert not torch.allclose(bn.running_var, torch.ones_like(bn.running_var))
+
+
+def test_distillation_pulls_a_one_view_student_towards_its_flip_averaged_teacher(tiny_fer, tmp_path):
+    import train
+    from net import FlipAverage, build
+
+    common = ["--data-dir", str(tiny_fer), "--batch-size", "64", "--threads", "1", "--precision", "fp32",
+              "--widths", "8,16,32,64", "--epochs", "2"]
+    assert train.main(common + ["--run-dir", str(tmp_path / "teacher")]) == 0
+    # A teacher with an opinion the labels do not share: it favours "fear" (class 2) on every face.
+    state = torch.load(tmp_path / "teacher" / "best.pt", weights_only=False)
+    last_bias = [key for key in state["model"] if key.startswith("classifier.")][-1]  # the linear layer's
+    state["model"][last_bias][2] += 4.0
+    teacher_ckpt = tmp_path / "biased_teacher.pt"
+    torch.save(state, teacher_ckpt)
+    for name, weight in (("distilled", "1"), ("labels", "0")):
+        assert train.main(common + ["--run-dir", str(tmp_path / name), "--teacher", str(teacher_ckpt),
+                                    "--distill-weight", weight, "--max-lr", "0.02"]) == 0
+    assert json.loads((tmp_path / "distilled" / "history.json").read_text())["options"]["teacher"] == str(teacher_ckpt)
+
+    def load(path):
+        saved = torch.load(path, weights_only=False)
+        net = build(saved["options"])
+        net.load_state_dict(saved["model"])
+        return net.eval()
+
+    with np.load(tiny_fer / "train.npz") as d:
+        x = (train.to_tensor(d["images"]) - state["mean"]) / state["std"]
+    with torch.no_grad():
+        target = FlipAverage(load(teacher_ckpt)).eval()(x)
+        distilled, labels = (load(tmp_path / name / "best.pt")(x) for name in ("distilled", "labels"))
+        gap = {name: float(train.distillation_loss(out, target, 1.0))
+               for name, out in (("distilled", distilled), ("labels", labels))}
+        fear = {name: float(out.softmax(1)[:, 2].mean()) for name, out in (("distilled", distilled), ("labels", labels))}
+    assert float(target.exp()[:, 2].mean()) > 0.5  # the teacher's opinion
+    assert gap["distilled"] < 0.5 * gap["labels"], gap
+    assert fear["distilled"] > fear["labels"] + 0.2, fear
+
+
+def test_distillation_loss_and_teacher_checks():
+    import train
+
+    logits = torch.tensor([[2.0, 0.5, -1.0], [0.0, 0.0, 3.0]])
+    same = torch.log_softmax(logits, 1)
+    assert float(train.distillation_loss(logits, same, 2.0)) == pytest.approx(0.0, abs=1e-6)
+    assert float(train.distillation_loss(logits.flip(1), same, 2.0)) > 0.1
+
+
+def test_a_teacher_that_normalises_differently_is_refused(tiny_fer, tmp_path):
+    import train
+    from net import EmotionNet
+
+    ckpt = tmp_path / "teacher.pt"
+    torch.save({"model": EmotionNet((8, 16, 32, 64)).state_dict(), "mean": 0.2, "std": 0.3, "val_acc": 0.5,
+                "options": {"widths": "8,16,32,64", "head": "spatial"}}, ckpt)
+    with pytest.raises(SystemExit, match="train the student on the teacher's data"):
+        train.load_teacher(str(ckpt), mean=0.51, std=0.31)

@@ -159,6 +159,8 @@ def export_model(checkpoint: Path | list[Path], out: Path, version: str = MODEL_
             extra.value = (f"int8 static QDQ, per-channel 7-bit weights (no 16-bit saturation on CPUs without VNNI), "
                            f"calibrated on 1000 training images; float32 val "
                            f"accuracy {result['float32']['accuracy']:.4f}, int8 {result['int8']['accuracy']:.4f}")
+            bits = proto.metadata_props.add()
+            bits.key, bits.value = "emoplay.weight_bits", "7"  # what the runtime's int8_kernels="auto" reads
         out.parent.mkdir(parents=True, exist_ok=True)
         onnx.save(proto, str(out))
     update_checksums(out)
