@@ -11,6 +11,10 @@ camera optics.
 
     python models/make_fullframe_set.py --data ../shared/data/fer2013/val.npz --out runs/fullframe_val
     emoplay eval --data runs/fullframe_val --faces detect
+
+``--data`` may also be an image folder (``<class>/<name>.png``, e.g. ../shared/data/ckplus): each image
+keeps its file name, so ``emoplay eval --calibration per-subject --subject-pattern`` still finds the
+subject in it.
 """
 
 from __future__ import annotations
@@ -21,9 +25,31 @@ from pathlib import Path
 import numpy as np
 
 
+def _folder_images(data: Path, limit: int) -> list[tuple[str, str, np.ndarray]]:
+    import cv2
+
+    found = []
+    for path in sorted(p for p in data.glob("*/*") if p.suffix.lower() in (".png", ".jpg", ".jpeg")):
+        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if image is None:
+            raise SystemExit(f"{path} is not a readable image: remove it or replace it")
+        found.append((path.parent.name, path.stem, image))
+    if not found:
+        raise SystemExit(f"no images in {data}/<class>/: give an image folder or an .npz file")
+    return found[:limit] if limit else found
+
+
 def build(data: Path, out: Path, side: int, context: int, limit: int) -> int:
     import cv2
 
+    if data.is_dir():
+        images = _folder_images(data, limit)
+        for name, stem, img in images:
+            (out / name).mkdir(parents=True, exist_ok=True)
+            big = cv2.resize(img, (side, side), interpolation=cv2.INTER_CUBIC)
+            frame = cv2.copyMakeBorder(big, context, context, context, context, cv2.BORDER_REPLICATE)
+            cv2.imwrite(str(out / name / f"{stem}.png"), frame)
+        return len(images)
     with np.load(data) as d:
         images, labels, classes = d["images"], d["labels"], [str(c) for c in d["classes"]]
         ids = d["ids"] if "ids" in d.files else np.array([f"{i:05d}" for i in range(len(labels))])
@@ -39,7 +65,8 @@ def build(data: Path, out: Path, side: int, context: int, limit: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" /
+    parser.add_argument("--data", type=Path, help="an .npz file or an image folder (default: FER2013 val.npz)",
+                        default=Path(__file__).resolve().parents[2] / "shared" / "data" /
                         "fer2013" / "val.npz")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--side", type=int, default=240, help="face size in the frame, px (default 240)")

@@ -1,0 +1,116 @@
+"""The model card's figures for one or more emotion model files, from ``emoplay eval`` itself.
+
+    python models/release_figures.py models/emotion_cnn.onnx [runs/other/emotion_cnn.onnx ...] [--json]
+
+For each model it runs, through the public CLI (the same code path a user runs):
+
+* FER2013 val.npz (PublicTest, 3,589 crops);
+* CK+ crops (``--faces crop``), uncalibrated and per-subject calibrated (``--subject-pattern '^(S\\d+)_'``);
+* CK+ full frames through the face detector (``--faces detect``): each crop upscaled to 240 px inside a
+  480 px frame by ``make_fullframe_set.py``, uncalibrated and calibrated: the closest thing here to
+  the issue's "full-frame posed faces through the detector".
+
+CK+ is 66 % neutral (575 of 873), so its overall accuracy mostly says how often a relaxed face is called
+neutral; the table adds the accuracy on the 298 expressive faces and the mean per-class recall
+(balanced accuracy). Data: ../shared/data (``--shared`` to point elsewhere). CK+ is a development set:
+never train on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SUBJECT = r"^(S\d+)_"
+
+
+def run_eval(model: Path, data: Path, faces: str, calibrated: bool) -> dict:
+    command = [sys.executable, "-m", "emoplay.cli", "eval", "--data", str(data), "--faces", faces, "--json",
+               "--model", str(model)]
+    if calibrated:
+        command += ["--calibration", "per-subject", "--subject-pattern", SUBJECT]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed: {done.stderr.strip()}")
+    return json.loads(done.stdout)
+
+
+def summarise(report: dict) -> dict:
+    names = report["class_names"]
+    confusion = report["confusion"]
+    neutral = names.index("neutral")
+    recalls = [row[i] / sum(row) for i, row in enumerate(confusion) if sum(row)]
+    expressive = [row for i, row in enumerate(confusion) if i != neutral]
+    right = sum(row[i] for i, row in enumerate(confusion) if i != neutral)
+    out = {
+        "accuracy": report["accuracy"],
+        "n": report["n"],
+        "no_face": report["no_face"],
+        "macro_f1": report["macro_f1"],
+        "balanced_accuracy": sum(recalls) / len(recalls),
+        "expressive_accuracy": right / max(sum(sum(row) for row in expressive), 1),
+        "recall": {name: report["per_class"][name]["recall"] for name in names},
+        "ece": report["ece"],
+    }
+    if report.get("calibrated"):
+        out["uncalibrated_images"] = report["calibration"]["uncalibrated"]
+    return out
+
+
+def figures(model: Path, shared: Path, workdir: Path) -> dict:
+    fer, ck = shared / "fer2013" / "val.npz", shared / "ckplus"
+    for path in (fer, ck):
+        if not path.exists():
+            raise SystemExit(f"no {path}: pass --shared pointing at the folder with fer2013/ and ckplus/")
+    frames = workdir / "ckplus_frames"
+    if not frames.exists():
+        subprocess.run([sys.executable, str(REPO / "models" / "make_fullframe_set.py"), "--data", str(ck),
+                        "--out", str(frames)], check=True, capture_output=True)
+    return {
+        "model": str(model),
+        "val": summarise(run_eval(model, fer, "crop", False)),
+        "ck_crops": summarise(run_eval(model, ck, "crop", False)),
+        "ck_crops_calibrated": summarise(run_eval(model, ck, "crop", True)),
+        "ck_frames": summarise(run_eval(model, frames, "detect", False)),
+        "ck_frames_calibrated": summarise(run_eval(model, frames, "detect", True)),
+    }
+
+
+ROWS = (("val", "FER2013 val.npz"), ("ck_crops", "CK+ crops"), ("ck_crops_calibrated", "CK+ crops, calibrated"),
+        ("ck_frames", "CK+ full frames, detector"), ("ck_frames_calibrated", "CK+ full frames, calibrated"))
+
+
+def table(results: list[dict]) -> str:
+    lines = []
+    for result in results:
+        lines += [f"{result['model']}", "",
+                  "| set | accuracy | expressive faces | balanced accuracy | macro-F1 | recall a d f h s su n |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for key, title in ROWS:
+            r = result[key]
+            recall = " ".join(f"{v:.2f}" for v in r["recall"].values())
+            lines.append(f"| {title} | {100 * r['accuracy']:.2f} % | {100 * r['expressive_accuracy']:.1f} % | "
+                         f"{r['balanced_accuracy']:.3f} | {r['macro_f1']:.3f} | {recall} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", type=Path, nargs="+", help="emotion model ONNX files")
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        results = [figures(model.resolve(), args.shared, Path(tmp)) for model in args.models]
+    print(json.dumps(results, indent=1) if args.json else table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
