@@ -1,0 +1,55 @@
+"""How often the debounced emotion changes on real videos, for one or more model files.
+
+    python benchmarks/video_changes.py models/emotion_cnn.onnx runs/other.onnx [--videos DIR]
+
+Each shared video is run through ``EmotionPipeline`` with the given model (all other options the
+defaults) and the ``EmotionChanged`` events are printed with their stream times: the model card's
+"a sustained smile gives at most three emotion changes" check, and how much a talking face flickers.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from emoplay import ClassifierOptions, EmotionChanged, EmotionPipeline, PipelineOptions
+from emoplay import VideoFileSource
+from emoplay._sources import EndOfStream
+
+VIDEOS = ("single_face.mp4", "talking_smiling.mp4", "face_then_noface.mov", "noface_then_face.mov")
+
+
+def changes(model: Path, video: Path) -> list[tuple[float, str]]:
+    options = PipelineOptions(classifier=ClassifierOptions(model_path=str(model)))
+    found = []
+    with EmotionPipeline(options) as pipeline:
+        source = VideoFileSource(video)
+        source.open()
+        try:
+            while True:
+                try:
+                    frame = source.read(1.0)
+                except EndOfStream:
+                    break
+                for event in pipeline.process(frame.pixels, frame.timestamp).events:
+                    if isinstance(event, EmotionChanged):
+                        found.append((round(event.timestamp, 2), event.current))
+        finally:
+            source.close()
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", type=Path, nargs="+")
+    parser.add_argument("--videos", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "videos")
+    args = parser.parse_args(argv)
+    for video in VIDEOS:
+        for model in args.models:
+            found = changes(model, args.videos / video)
+            print(f"{video} {model}: {len(found)} changes: " + ", ".join(f"{t:g} s {e}" for t, e in found))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
