@@ -14,27 +14,10 @@ import sys
 from pathlib import Path
 
 import emoplay
-from emoplay._sources import EndOfStream, VideoFileSource
 from emoplay.calibration import AutoCalibrationOptions
 
-VIDEOS = ("single_face.mp4", "talking_smiling.mp4", "face_then_noface.mov", "noface_then_face.mov")
-
-
-def emotion_changes(path: Path, options: emoplay.PipelineOptions) -> list[str]:
-    source = VideoFileSource(path)
-    source.open()
-    changes = []
-    try:
-        with emoplay.EmotionPipeline(options) as pipeline:
-            while True:
-                frame = source.read(1.0)
-                for event in pipeline.process(frame.pixels, frame.timestamp).events:
-                    if isinstance(event, emoplay.EmotionChanged):
-                        changes.append(f"{event.timestamp:.1f}:{event.current}")
-    except EndOfStream:
-        return changes
-    finally:
-        source.close()
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from video_changes import VIDEOS, emotion_changes  # noqa: E402  (the one loop that collects a video's changes)
 
 
 def main(argv: list[str]) -> int:
@@ -44,7 +27,7 @@ def main(argv: list[str]) -> int:
             "auto": emoplay.PipelineOptions(auto_calibration=AutoCalibrationOptions())}
     for name in VIDEOS:
         for label, options in runs.items():
-            changes = emotion_changes(folder / name, options)
+            changes = [f"{t:.1f}:{emotion}" for t, emotion in emotion_changes(folder / name, options)]
             print(f"{name:<22} {label:<5} {len(changes):>3} changes  {' '.join(changes)}")
     return 0
 

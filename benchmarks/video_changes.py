@@ -19,8 +19,8 @@ from emoplay._sources import EndOfStream
 VIDEOS = ("single_face.mp4", "talking_smiling.mp4", "face_then_noface.mov", "noface_then_face.mov")
 
 
-def changes(model: Path, video: Path) -> list[tuple[float, str]]:
-    options = PipelineOptions(classifier=ClassifierOptions(model_path=str(model)))
+def emotion_changes(video: Path, options: PipelineOptions) -> list[tuple[float, str]]:
+    """(stream time, new emotion) of every ``EmotionChanged`` of ``video`` through a pipeline with ``options``."""
     found = []
     with EmotionPipeline(options) as pipeline:
         source = VideoFileSource(video)
@@ -33,10 +33,16 @@ def changes(model: Path, video: Path) -> list[tuple[float, str]]:
                     break
                 for event in pipeline.process(frame.pixels, frame.timestamp).events:
                     if isinstance(event, EmotionChanged):
-                        found.append((round(event.timestamp, 2), event.current))
+                        found.append((event.timestamp, event.current))
         finally:
             source.close()
     return found
+
+
+def changes(model: Path, video: Path) -> list[tuple[float, str]]:
+    """The emotion changes of ``video`` with the model file ``model`` and every other option the default."""
+    options = PipelineOptions(classifier=ClassifierOptions(model_path=str(model)))
+    return [(round(t, 2), emotion) for t, emotion in emotion_changes(video, options)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,16 +39,20 @@ def _folder_images(data: Path, limit: int) -> list[tuple[str, str, np.ndarray]]:
     return found[:limit] if limit else found
 
 
-def build(data: Path, out: Path, side: int, context: int, limit: int) -> int:
+def _write_frame(face: np.ndarray, path: Path, side: int, context: int) -> None:
+    """The face upscaled to ``side`` px (bicubic) inside ``context`` px of replicated border, as a PNG."""
     import cv2
 
+    big = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+    cv2.imwrite(str(path), cv2.copyMakeBorder(big, context, context, context, context, cv2.BORDER_REPLICATE))
+
+
+def build(data: Path, out: Path, side: int, context: int, limit: int) -> int:
     if data.is_dir():
         images = _folder_images(data, limit)
         for name, stem, img in images:
             (out / name).mkdir(parents=True, exist_ok=True)
-            big = cv2.resize(img, (side, side), interpolation=cv2.INTER_CUBIC)
-            frame = cv2.copyMakeBorder(big, context, context, context, context, cv2.BORDER_REPLICATE)
-            cv2.imwrite(str(out / name / f"{stem}.png"), frame)
+            _write_frame(img, out / name / f"{stem}.png", side, context)
         return len(images)
     with np.load(data) as d:
         images, labels, classes = d["images"], d["labels"], [str(c) for c in d["classes"]]
@@ -57,9 +61,7 @@ def build(data: Path, out: Path, side: int, context: int, limit: int) -> int:
     for name in classes:
         (out / name).mkdir(parents=True, exist_ok=True)
     for img, label, image_id in zip(images[:n], labels[:n], ids[:n]):
-        big = cv2.resize(img, (side, side), interpolation=cv2.INTER_CUBIC)
-        frame = cv2.copyMakeBorder(big, context, context, context, context, cv2.BORDER_REPLICATE)
-        cv2.imwrite(str(out / classes[label] / f"{image_id}.png"), frame)
+        _write_frame(img, out / classes[label] / f"{image_id}.png", side, context)
     return n
 
 

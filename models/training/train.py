@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from augment import PRESETS, AugmentOptions, augment_batch  # noqa: E402
-from net import CLASS_NAMES, HEAD, STAGE_WIDTHS, EmotionNet, FlipAverage, build, parse_widths  # noqa: E402
+from net import CLASS_NAMES, HEAD, STAGE_WIDTHS, EmotionNet, FlipAverage, parse_widths  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "fer2013"
@@ -101,12 +101,12 @@ def load_teacher(path: str, mean: float, std: float) -> torch.nn.Module:
     Its output is the log of the mean probabilities of the face and its mirror image, so a one-view student
     learns what the two-view file computes. The teacher must normalise its input as the student does.
     """
-    state = torch.load(path, weights_only=False)
+    from export import load_checkpoints
+
+    net, (state,) = load_checkpoints([Path(path)])
     if abs(state["mean"] - mean) > 1e-4 or abs(state["std"] - std) > 1e-4:
         raise SystemExit(f"teacher {path} normalises with mean {state['mean']:.4f} std {state['std']:.4f}, the "
                          f"training data with {mean:.4f} {std:.4f}: train the student on the teacher's data")
-    net = build(state.get("options"))
-    net.load_state_dict(state["model"])
     teacher = FlipAverage(net.to(memory_format=torch.channels_last)).eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
@@ -161,9 +161,9 @@ def train(opts: TrainOptions, run_dir: Path, resume: bool) -> Path:
 
     # channels_last: oneDNN's bf16 convolutions run ~25 % faster on this CPU in that layout.
     model = EmotionNet(parse_widths(opts.widths), opts.head).to(memory_format=torch.channels_last)
-    teacher = load_teacher(opts.teacher, mean, std) if opts.teacher else None
     if not 0.0 <= opts.distill_weight <= 1.0:
         raise SystemExit(f"distill-weight {opts.distill_weight}: give a share between 0 and 1")
+    teacher = load_teacher(opts.teacher, mean, std) if opts.teacher else None
     ema = copy.deepcopy(model)
     for p in ema.parameters():
         p.requires_grad_(False)
