@@ -70,21 +70,33 @@ def cpu_ms(run, repeats: int) -> float:
     return statistics.median(times) * 1000
 
 
-def measure_pipeline(frames: list[np.ndarray], count: int, rounds: int) -> dict[str, dict[str, float]]:
+def measure_pipeline(frames: list[np.ndarray], count: int, rounds: int,
+                     variants: dict | None = None) -> dict[str, dict[str, float]]:
+    """CPU ms per frame of each variant's ``EmotionPipeline.process`` (``variants``: name -> PipelineOptions;
+    None: ``VARIANTS``), and how often the model and the detector ran, interleaved round after round."""
     import emoplay
 
-    pipelines = {name: emoplay.EmotionPipeline(variant_options(name)) for name in VARIANTS}
+    variants = variants or {name: variant_options(name) for name in VARIANTS}
+    pipelines = {name: emoplay.EmotionPipeline(options) for name, options in variants.items()}
+    detections = dict.fromkeys(pipelines, 0)
+    for name, pipeline in pipelines.items():
+        def counted(*args, _detect=pipeline.detector.detect, _name=name, **kwargs):
+            detections[_name] += 1
+            return _detect(*args, **kwargs)
+
+        pipeline.detector.detect = counted
     clocks = dict.fromkeys(pipelines, 0)
     per_round: dict[str, list[float]] = {name: [] for name in pipelines}
     runs = dict.fromkeys(pipelines, 0)
+    detected = dict.fromkeys(pipelines, 0)
     try:
         for name, pipeline in pipelines.items():  # warm-up: the first inferences allocate
-            for _ in range(10):
+            for _ in range(20):
                 pipeline.process(frames[clocks[name] % len(frames)], clocks[name] / 30)
                 clocks[name] += 1
         for _ in range(rounds):
             for name, pipeline in pipelines.items():
-                before = pipeline._reuse.model_runs
+                before, detected_before = pipeline._reuse.model_runs, detections[name]
                 start = time.process_time()
                 for _ in range(count):
                     k = clocks[name]
@@ -92,11 +104,12 @@ def measure_pipeline(frames: list[np.ndarray], count: int, rounds: int) -> dict[
                     clocks[name] = k + 1
                 per_round[name].append((time.process_time() - start) * 1000 / count)
                 runs[name] += pipeline._reuse.model_runs - before
+                detected[name] += detections[name] - detected_before
     finally:
         for pipeline in pipelines.values():
             pipeline.close()
-    return {name: {"cpu_ms_per_frame": statistics.median(v), "model_runs_per_frame": runs[name] / (count * rounds)}
-            for name, v in per_round.items()}
+    return {name: {"cpu_ms_per_frame": statistics.median(v), "model_runs_per_frame": runs[name] / (count * rounds),
+                   "detector_runs_per_frame": detected[name] / (count * rounds)} for name, v in per_round.items()}
 
 
 def measure_copies(frames: list[np.ndarray], repeats: int) -> dict[str, float]:
@@ -288,21 +301,10 @@ def profile(frames: list[np.ndarray], count: int = 300, top: int = 12) -> list[s
 def compare_videos() -> dict[str, dict]:
     import emoplay
     from emoplay._bench import shared_dir
-    from emoplay._sources import EndOfStream, VideoFileSource
 
     out = {}
     for path in sorted(p for p in (shared_dir() / "data" / "videos").iterdir() if p.suffix in (".mp4", ".mov")):
-        frames = []
-        source = VideoFileSource(path)
-        source.open()
-        try:
-            while True:
-                frame = source.read(1.0)
-                frames.append((frame.pixels.copy(), frame.timestamp))
-        except EndOfStream:
-            pass
-        finally:
-            source.close()
+        frames = read_frames(path)
         changes = {every: _emotion_changes(emoplay.PipelineOptions(classify_every=every), frames)
                    for every in (1, 2, 3)}
         ref = changes[1]
@@ -315,6 +317,24 @@ def compare_videos() -> dict[str, dict]:
                 "matched_1_frame": _matched(ref, got, frame_s + 1e-6)}
         out[path.name] = row
     return out
+
+
+def read_frames(path) -> list[tuple[np.ndarray, float]]:
+    """Every frame of a video with its stream time, in memory."""
+    from emoplay._sources import EndOfStream, VideoFileSource
+
+    frames = []
+    source = VideoFileSource(path)
+    source.open()
+    try:
+        while True:
+            frame = source.read(1.0)
+            frames.append((frame.pixels.copy(), frame.timestamp))
+    except EndOfStream:
+        pass
+    finally:
+        source.close()
+    return frames
 
 
 def _emotion_changes(options, frames) -> list[tuple[str, float]]:

@@ -6,11 +6,11 @@ frame from tests, benchmarks, offline tools or a host's own loop; the
 crops live for one step: they are only borrowed for the duration of
 :meth:`EmotionPipeline.process` and never kept (to recognise an unchanged face
 the pipeline keeps, per track, a 16-byte digest of the crop last classified and,
-with ``classify_every`` > 1, a 12x12 thumbnail of it: 144 bytes, too coarse to
+with ``classify_every`` or ``detect_every`` > 1, a 12x12 thumbnail of it: 144 bytes, too coarse to
 show who the player is; see ``_reuse.py``). Only the face crops are converted to
 gray, never the whole frame.
 
-Three options trade work for nothing or almost nothing (``emoplay bench`` measures
+Three levers trade work for nothing or almost nothing (``emoplay bench`` measures
 them; benchmarks/README.md has the figures):
 
 * ``reuse_unchanged_crops`` (on): a tracked face whose crop is byte-for-byte the
@@ -18,26 +18,33 @@ them; benchmarks/README.md has the figures):
   classified again. Results are unchanged; it saves the model's run on repeated
   frames (a host submitting the same camera frame on several game ticks, a still
   image, a paused video). Crops are compared by a BLAKE2b digest.
-* ``detect_every`` (2): run the face detector on every Nth frame only; frames in
-  between reuse the last detection's boxes and track ids and are still
-  classified and debounced, so every frame still yields emotions. 2 (the
-  default) saves about a third of the per-frame CPU: at 30 fps the box lags by
-  at most one frame (33 ms), a face is found up to two frames later (it needs
-  three detections), and on the test videos the emotion changes come on the same
-  frames as with 1. 1 runs the detector on every frame.
-* ``classify_every`` (2) and ``reclassify_change`` (3.0): run the emotion model
+* ``detect_every`` (4) and ``redetect_on_change`` (on): a face that neither
+  moves nor changes needs no detector on every frame. The detector runs on the
+  first frame, at least every Nth frame after, at once when a held face's crop
+  (cut from the last detection's box) changed by more than ``reclassify_change``
+  since the model last ran on it (the face moved out of its box, or turned), and
+  on every frame while a track awaits confirmation or went unseen, so faces are
+  found and lost at the moments of ``detect_every=1`` give or take a frame.
+  Frames in between reuse the last boxes and track ids and are still classified
+  and debounced. A second face that enters beside a stable one is found up to
+  N-1 frames later. 1 runs the detector on every frame.
+* ``classify_every`` (4) and ``reclassify_change`` (3.0): run the emotion model
   on a tracked face at least every Nth frame; on the frames between, the face
   keeps its last probabilities unless its crop changed by more than
   ``reclassify_change`` since the model last saw it (mean absolute difference of
   12x12 thumbnails of the 48x48 crops, in gray levels 0-255: a still face's
   sensor noise and a box that moved by a pixel stay below 3, a new expression
-  or a jump goes above), in which case it is classified at once. The model is the largest cost per
-  frame; with 2 it runs on about half the frames. Events are still decided on
-  every frame, from probabilities at most N-1 frames old (33 ms at 30 fps for
-  2). On the shared videos the emotion changes come at the same moments or one
-  frame later; on the 15 s talking clip, whose expression hovers between
-  neutral, happy and unknown, 20 of its 22 changes come within 0.1 s of
-  where they came with 1. 1 classifies every frame (whose crop changed).
+  or a jump goes above), in which case it is classified at once. Events are
+  still decided on every frame. 1 classifies every frame (whose crop changed).
+
+With both at 4 (the defaults), a face on a camera-like loop of frames needs the
+detector on 32 % and the model on 29 % of them, against 50 % each with 2 and
+100 % with 1; an abrupt change of expression is reported as fast as with 1, a
+slow 10-frame cross-fade up to two frames later; on the three short shared
+clips the events are those of 1, emotion changes within 0.1 s, and on the 15 s
+talking clip (an expression hovering between neutral and happy) 16 of 1's 22
+changes come within 0.1 s, plus 8 others (``benchmarks/stable_face_rates.py``;
+benchmarks/README.md has the figures).
 """
 
 from __future__ import annotations
@@ -64,9 +71,10 @@ class PipelineOptions:
     classifier: ClassifierOptions = field(default_factory=ClassifierOptions)
     tracker: TrackerOptions = field(default_factory=TrackerOptions)
     debounce: DebounceOptions = field(default_factory=DebounceOptions)
-    detect_every: int = 2  # run the detector on every Nth frame; frames between reuse its boxes (see above)
+    detect_every: int = 4  # run the detector at least every Nth frame; frames between reuse its boxes (see above)
+    redetect_on_change: bool = True  # ... and at once when a held face's crop changed (by reclassify_change)
     reuse_unchanged_crops: bool = True  # a face whose crop did not change keeps its probabilities
-    classify_every: int = 2  # run the model on a tracked face at least every Nth frame; between, keep its probabilities
+    classify_every: int = 4  # run the model on a tracked face at least every Nth frame; between, keep its probabilities
     reclassify_change: float = 3.0  # ... unless its crop changed by more (mean abs difference, gray levels; see above)
     auto_calibration: AutoCalibrationOptions | None = None  # per-track running baselines (off; calibration/state.py)
 
@@ -104,7 +112,8 @@ class EmotionPipeline:
         self._frames_since_detection = 0
         # Per track: what the model said last and when; decides which crops need the model (_reuse.py).
         self._reuse = CropReuse(len(self.class_names), options.classify_every, options.reclassify_change,
-                                options.reuse_unchanged_crops)
+                                options.reuse_unchanged_crops,
+                                watch_changes=options.redetect_on_change and options.detect_every > 1)
         self._primary_id: int | None = None  # the primary face last reported (PrimaryFaceChanged)
 
     @property
@@ -116,19 +125,21 @@ class EmotionPipeline:
         # The detector fixes the colour order on its 128x128 input, and only the face crops are converted to gray:
         # no RGB or gray copy of the whole frame.
         pixels = check_frame(pixels, color_order)
-        if self._held is None or self._frames_since_detection + 1 >= self.options.detect_every:
-            detections = self.detector.detect(pixels, timestamp, color_order)
-            update = self.tracker.update(detections.boxes, timestamp, detections.scores)
-            events += update.events
-            for track_id in update.lost_ids:
-                self.debouncer.forget(track_id)
-            matches = update.matches
-            self._held, self._frames_since_detection = (detections, matches), 0
-            events += self._primary_change(timestamp)
+        crops = None
+        if self._detection_due():
+            detections, matches = self._detect(pixels, timestamp, color_order, events)
         else:
             detections, matches = self._held
-            self._frames_since_detection += 1
-        probs = self._classify(pixels, color_order, detections.boxes, matches)
+            crops = self.classifier.crop_faces(pixels, detections.boxes, color_order)
+            if self.options.redetect_on_change and self._reuse.changed(crops, matches):
+                crops.fill(0)  # a held face moved or changed: find the faces again on this frame
+                crops = None
+                detections, matches = self._detect(pixels, timestamp, color_order, events)
+            else:
+                self._frames_since_detection += 1
+        if crops is None:
+            crops = self.classifier.crop_faces(pixels, detections.boxes, color_order)
+        probs = self._classify(crops, matches)
         confirmed = {t.track_id for t in self.tracker.tracks if t.confirmed}
         probs, calibration_events = self.calibration.update(timestamp, matches, probs, confirmed,
                                                             self.tracker.primary_id)
@@ -139,6 +150,26 @@ class EmotionPipeline:
                 if change is not None:
                     events.append(change)
         return FrameResult(tuple(events), detections, matches, probs, self.tracker.primary_id)
+
+    def _detection_due(self) -> bool:
+        """The detector runs on the first frame, at least every ``detect_every`` frames, and on every frame
+        while a track awaits confirmation or went unseen by the last detection (so faces are found and lost
+        at the moments ``detect_every=1`` gives, give or take a frame)."""
+        if self._held is None or self._frames_since_detection + 1 >= self.options.detect_every:
+            return True
+        seen = set(self._held[1])
+        return any(not t.confirmed or t.track_id not in seen for t in self.tracker.tracks)
+
+    def _detect(self, pixels: np.ndarray, timestamp: float, color_order: str,
+                events: list) -> tuple[Detections, tuple[int, ...]]:
+        detections = self.detector.detect(pixels, timestamp, color_order)
+        update = self.tracker.update(detections.boxes, timestamp, detections.scores)
+        events += update.events
+        for track_id in update.lost_ids:
+            self.debouncer.forget(track_id)
+        self._held, self._frames_since_detection = (detections, update.matches), 0
+        events += self._primary_change(timestamp)
+        return detections, update.matches
 
     def _primary_change(self, timestamp: float) -> tuple[PrimaryFaceChanged, ...]:
         previous, current = self._primary_id, self.tracker.primary_id
@@ -151,10 +182,8 @@ class EmotionPipeline:
         """The debounced (emotion, confidence) of a track now; None for no track or one without emotion yet."""
         return None if track_id is None else self.debouncer.current(track_id)
 
-    def _classify(self, pixels: np.ndarray, color_order: str, boxes: np.ndarray,
-                  track_ids: tuple[int, ...]) -> np.ndarray:
-        """Probabilities per box; tracks whose probabilities still hold keep them (see the module docstring)."""
-        crops = self.classifier.crop_faces(pixels, boxes, color_order)
+    def _classify(self, crops: np.ndarray, track_ids: tuple[int, ...]) -> np.ndarray:
+        """Probabilities per crop; tracks whose probabilities still hold keep them (see the module docstring)."""
         try:
             return self._reuse.probabilities(crops, track_ids, lambda c: self.classifier.classify_crops(c))
         finally:

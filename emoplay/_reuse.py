@@ -50,15 +50,19 @@ def crop_change(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class CropReuse:
-    def __init__(self, classes: int, every: int = 1, change: float = 0.0, identical: bool = True) -> None:
+    def __init__(self, classes: int, every: int = 1, change: float = 0.0, identical: bool = True,
+                 watch_changes: bool = False) -> None:
         self.classes, self.every, self.change, self.identical = classes, every, change, identical
+        # Thumbnails are kept when the model may be skipped on a changed crop (every > 1) or when the
+        # pipeline asks whether a held face changed (watch_changes: the detector skips stable faces).
+        self.thumbnails = every > 1 or watch_changes
         self._kept: dict[int, _Classified] = {}
         self.model_runs = 0  # crops the model ran on (for tests and benchmarks)
 
     @property
     def active(self) -> bool:
         """Whether any probabilities are ever reused (otherwise every crop is classified)."""
-        return self.identical or self.every > 1
+        return self.identical or self.thumbnails
 
     def probabilities(self, crops: np.ndarray, track_ids: tuple[int, ...],
                       run: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
@@ -69,7 +73,7 @@ class CropReuse:
             return run(crops)
         previous, self._kept = self._kept, {}
         digests = [hashlib.blake2b(crop.tobytes(), digest_size=16).digest() for crop in crops]
-        thumbs = [thumbnail(crop) for crop in crops] if self.every > 1 else [None] * len(crops)
+        thumbs = [thumbnail(crop) for crop in crops] if self.thumbnails else [None] * len(crops)
         kept = [self._reusable(previous.get(t) if t >= 0 else None, d, th)
                 for t, d, th in zip(track_ids, digests, thumbs)]
         needed = [i for i, last in enumerate(kept) if last is None]
@@ -95,6 +99,20 @@ class CropReuse:
         alive = {id(entry) for entry in self._kept.values()}
         _wipe(entry for entry in previous.values() if id(entry) not in alive)
         return probs
+
+    def changed(self, crops: np.ndarray, track_ids: tuple[int, ...]) -> bool:
+        """Whether any tracked face's crop changed by more than ``change`` since the model last ran on it
+        (a face that moved out of its box, or a new expression). Crops without a track or a kept
+        thumbnail do not count."""
+        for crop, track_id in zip(crops, track_ids):
+            last = self._kept.get(track_id) if track_id >= 0 else None
+            if last is not None and last.thumbnail is not None:
+                thumb = thumbnail(crop)
+                moved = crop_change(thumb, last.thumbnail) > self.change
+                thumb.fill(0)
+                if moved:
+                    return True
+        return False
 
     def _reusable(self, last: _Classified | None, digest: bytes, thumb: np.ndarray | None) -> _Classified | None:
         """``last`` if its probabilities still hold for this crop, else None (the model must run)."""
