@@ -6,11 +6,14 @@ A face that neither moves nor changes its expression needs neither the detector 
 every camera frame. The pipeline runs each at least every ``detect_every`` / ``classify_every`` frames
 and at once when a held face's crop changed by more than ``reclassify_change`` (``redetect_on_change``:
 the detector; the model's own check: ``classify_every``). This script compares rates (detect every /
-classify every), with ``1/1`` (both on every frame) as the reference:
+classify every; every model run with both views unless "alternating views": a stable face refreshed with
+one view at a time, ``PipelineOptions.alternate_views``), with ``1/1`` (detector and both views on every
+frame) as the reference:
 
 * ``cpu``: process CPU ms per frame of ``EmotionPipeline.process`` on ``emoplay bench``'s camera-like
   frames (``_bench.camera_like_loop``: a smile beginning, frames near in time), detector and model runs
-  per frame; variants interleaved round after round, medians of ``--rounds``.
+  per frame (a run of one view counts as one); variants interleaved round after round, medians of
+  ``--rounds``.
 * ``latency``: stream time from a neutral → happy change to its ``EmotionChanged`` (5 FER2013 pairs), abrupt
   (as ``emoplay bench`` measures it) and as a 10-frame cross-fade (a slow change whose frames each differ
   little: the worst case for skipping a face that barely changed).
@@ -26,12 +29,13 @@ import statistics
 import sys
 
 RATES = {  # name -> PipelineOptions fields
-    "1/1": {"detect_every": 1, "classify_every": 1},
-    "2/2, no redetect (before)": {"detect_every": 2, "classify_every": 2, "redetect_on_change": False},
-    "2/2": {"detect_every": 2, "classify_every": 2},
-    "4/4": {"detect_every": 4, "classify_every": 4},
-
-
+    "1/1": {"detect_every": 1, "classify_every": 1, "alternate_views": False},
+    "2/2, no redetect (before)": {"detect_every": 2, "classify_every": 2, "redetect_on_change": False,
+                                  "alternate_views": False},
+    "2/2": {"detect_every": 2, "classify_every": 2, "alternate_views": False},
+    "4/4, both views": {"detect_every": 4, "classify_every": 4, "alternate_views": False},
+    "4/4, alternating views (defaults)": {},
+    "6/6, alternating views": {"detect_every": 6, "classify_every": 6},
 }
 
 
@@ -108,18 +112,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
-    print(f"{'rate (detect/classify)':28} {'CPU ms/frame':>12} {'detector/frame':>15} {'model/frame':>12} "
+    print(f"{'rate (detect/classify)':36} {'CPU ms/frame':>12} {'detector/frame':>15} {'model/frame':>12} "
           f"{'abrupt ms':>10} {'fade ms (worst)':>16}")
     for name, row in report["cpu"].items():
         lat = report["latency"][name]
-        print(f"{name:28} {row['cpu_ms_per_frame']:12.2f} {row['detector_runs_per_frame']:15.2f} "
+        print(f"{name:36} {row['cpu_ms_per_frame']:12.2f} {row['detector_runs_per_frame']:15.2f} "
               f"{row['model_runs_per_frame']:12.2f} {lat['abrupt_ms_max']:10.0f} "
               f"{lat['fade_ms_median']:8.0f} ({lat['fade_ms_max']:.0f})")
     for video, row in report["videos"].items():
         print(f"\n{video}: {row['changes_1/1']} changes with 1/1, {row['face_events_1/1']} found/lost")
         for name in list(RATES)[1:]:
             r = row[name]
-            print(f"  {name:28} {r['changes']:3} changes, {r['matched_0.1s']} of 1/1's within 0.1 s "
+            print(f"  {name:36} {r['changes']:3} changes, {r['matched_0.1s']} of 1/1's within 0.1 s "
                   f"({r['matched_back_0.1s']} back); found/lost same: {r['face_events_same']}, "
                   f"shift {r['face_event_shift_s_max']}")
     return 0

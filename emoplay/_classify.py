@@ -42,13 +42,18 @@ _REQUIRED_KEYS = ("emoplay.input_size", "emoplay.mean", "emoplay.std", "emoplay.
 class ClassifierOptions:
     model_path: str | None = None  # None: the shipped, checksum-verified model
     threads: int = 1  # onnxruntime intra-op threads; a game gives us a sliver of one core
-    flip_average: bool = False  # also classify the mirrored crop here (the shipped model already does, inside)
+    # Also classify the mirrored crop and average the two views' probabilities. None: as the model file says
+    # (emoplay.mirror_view = "runtime": on; the shipped model 1.1.2 is such a file). A file that mirrors
+    # inside its graph (1.1.1 and before) needs none: leave it off there.
+    flip_average: bool | None = None
     # onnxruntime's int8 kernels (see int8_kernels_for): "fast" u8 x s8; "exact" u8 x u8, which cannot saturate on
     # x86-64 CPUs without VNNI but costs more; "auto": exact only where the fast ones would saturate for this model.
     int8_kernels: str = "auto"
 
     def __post_init__(self) -> None:
         check_number("ClassifierOptions", "threads", self.threads, low=1, integer=True)
+        if self.flip_average not in (None, True, False):
+            raise TypeError(f"ClassifierOptions.flip_average must be True, False or None, got {self.flip_average!r}")
         if self.int8_kernels not in INT8_KERNELS:
             raise ValueError(f"ClassifierOptions.int8_kernels must be one of {', '.join(INT8_KERNELS)}, "
                              f"got {self.int8_kernels!r}")
@@ -93,6 +98,22 @@ class ModelInfo:
     crop_scale: float
     crop_center: tuple[float, float]  # where the detector box centre sits in the crop, as fractions
     architecture: str = ""  # e.g. "VGG-style CNN, stage widths 48-96-192-384, spatial head, 3.52 M parameters"
+    output: str = "logits"  # what the file outputs per face: "logits" or "probabilities" (emoplay.output)
+    mirror_view: str = "none"  # "runtime": emoplay runs the mirror view (1.1.2); "none": in the graph or none
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    logits = logits - logits.max(axis=1, keepdims=True)
+    probs = np.exp(logits)
+    probs /= probs.sum(axis=1, keepdims=True)
+    return probs.astype(np.float32, copy=False)
+
+
+def _choice(meta: dict[str, str], key: str, allowed: tuple[str, ...], default: str) -> str:
+    value = meta.get(key, default)
+    if value not in allowed:
+        raise ValueError(f"{key} is {value!r}, not one of {', '.join(allowed)}")
+    return value
 
 
 class EmotionClassifier:
@@ -116,6 +137,9 @@ class EmotionClassifier:
             so.add_session_config_entry(EXACT_INT8_CONFIG, "1")
             self._session = self._open(ort, path, so)
         self.info = self._read_info(path, meta)
+        # Whether this classifier runs the mirror view itself (classify_crops: both views; classify_views: one).
+        self.flip_average = (self.info.mirror_view == "runtime" if options.flip_average is None
+                             else options.flip_average)
         self._input_name = self._session.get_inputs()[0].name
         size = self.info.input_size
         self._scale = np.float32(1.0 / (255.0 * self.info.std))
@@ -148,6 +172,8 @@ class EmotionClassifier:
                 crop_center=(float(meta.get("emoplay.crop_center_x", "0.5")),
                              float(meta.get("emoplay.crop_center_y", "0.5"))),
                 architecture=meta.get("emoplay.architecture", ""),
+                output=_choice(meta, "emoplay.output", ("logits", "probabilities"), "logits"),
+                mirror_view=_choice(meta, "emoplay.mirror_view", ("runtime", "none"), "none"),
             )
         except (ValueError, TypeError) as e:
             raise ModelError(f"{path} has malformed emoplay metadata ({e}); re-export it") from e
@@ -198,34 +224,83 @@ class EmotionClassifier:
         return out
 
     def classify_crops(self, faces: np.ndarray) -> np.ndarray:
-        """Class probabilities [N, C] for gray face crops [N, size, size] uint8 (one batch)."""
+        """Class probabilities [N, C] for gray face crops [N, size, size] uint8 (one batch). With
+        ``flip_average``, each face is run with its mirror image in the same batch and the two views'
+        probabilities are averaged (for model 1.1.2, exactly what 1.1.1 computed inside its graph)."""
+        faces = self._check_faces(faces)
+        n = len(faces)
+        if n == 0:
+            return np.zeros((0, len(self.class_names)), np.float32)
+        if not self.flip_average:
+            return self._run(faces)
+        views = self._run(faces, both=True, normalise=False)
+        return self.combine_views([views[:n], views[n:]])
+
+    def classify_views(self, faces: np.ndarray, mirrored, raw: bool = False) -> np.ndarray:
+        """Probabilities [N, C] of one view per face: face i as it is, or its mirror image where
+        ``mirrored[i]``. For a classifier that runs the mirror view itself (``flip_average``): the pipeline
+        refreshes a stable face with one view at a time (PipelineOptions.alternate_views). ``raw``: the
+        file's output as it is, to be averaged with another view by ``combine_views``."""
+        if not self.flip_average:
+            raise ValueError("classify_views needs a classifier that runs the mirror view itself "
+                             "(a model file with emoplay.mirror_view = 'runtime', flip_average not False)")
+        faces = self._check_faces(faces)
+        mirrored = np.asarray(mirrored, bool).reshape(-1)
+        if len(mirrored) != len(faces):
+            raise ValueError(f"mirrored has {len(mirrored)} flags for {len(faces)} faces")
+        if len(faces) == 0:
+            return np.zeros((0, len(self.class_names)), np.float32)
+        return self._run(faces, mirrored=mirrored, normalise=not raw)
+
+    def combine_views(self, views: list[np.ndarray]) -> np.ndarray:
+        """Probabilities [N, C] from one or two ``raw`` outputs [N, C] of classify_views (the same faces' two
+        views): their float32 mean, normalised as classify_crops does, so that both views of a face give
+        classify_crops' numbers bit for bit."""
+        if len(views) == 1:
+            return self._normalise(views[0])
+        if len(views) != 2:
+            raise ValueError(f"a face has one or two views, got {len(views)}")
+        return self._normalise((views[0] + views[1]) / np.float32(2))
+
+    def _check_faces(self, faces: np.ndarray) -> np.ndarray:
         if self._session is None:
             raise SensorClosedError("this EmotionClassifier was closed; create a new one")
         faces = np.asarray(faces)
         size = self.info.input_size
         if faces.ndim != 3 or faces.shape[1:] != (size, size):
             raise ValueError(f"faces must be [N, {size}, {size}] gray crops, got shape {faces.shape}")
-        n = len(faces)
-        if n == 0:
-            return np.zeros((0, len(self.class_names)), np.float32)
-        count = 2 * n if self.options.flip_average else n
+        return faces
+
+    def _run(self, faces: np.ndarray, mirrored: np.ndarray | None = None, both: bool = False,
+             normalise: bool = True) -> np.ndarray:
+        """One model call: probabilities [N, C] of ``faces`` (those flagged in ``mirrored`` flipped
+        left-right), or [2N, C] with ``both`` (the faces, then their mirror images). ``normalise=False``:
+        a probabilities file's output as it is, for averaging views first."""
+        n, size = len(faces), self.info.input_size
+        count = 2 * n if both else n
         if len(self._batch) < count:
             self._batch = np.empty((count, 1, size, size), np.float32)
         batch = self._batch[:count]
         np.multiply(faces, self._scale, out=batch[:n, 0])
         batch[:n, 0] -= self._offset
-        if self.options.flip_average:
+        if both:
             batch[n:] = batch[:n, :, :, ::-1]
+        elif mirrored is not None and mirrored.any():
+            batch[mirrored] = batch[mirrored][:, :, :, ::-1]
         try:
-            logits = self._session.run(None, {self._input_name: batch})[0]
+            out = self._session.run(None, {self._input_name: batch})[0]
         finally:
             batch.fill(0)  # the normalised crops live for this call only
-        if self.options.flip_average:
-            logits = (logits[:n] + logits[n:]) / 2
-        logits = logits - logits.max(axis=1, keepdims=True)
-        probs = np.exp(logits)
-        probs /= probs.sum(axis=1, keepdims=True)
-        return probs.astype(np.float32, copy=False)
+        if self.info.output == "logits":
+            return _softmax(out)
+        return self._normalise(out) if normalise else out.astype(np.float32, copy=False)
+
+    @staticmethod
+    def _normalise(probs: np.ndarray) -> np.ndarray:
+        """Probabilities that sum to 1, through the log as model 1.1.1's output went (its Log, then softmax
+        here), so that 1.1.2 with its mirror view run here gives 1.1.1's numbers."""
+        with np.errstate(divide="ignore"):
+            return _softmax(np.log(probs))
 
     def classify(self, frame: np.ndarray, boxes: np.ndarray, color_order: str = "bgr") -> np.ndarray:
         """Probabilities [N, C] for the faces at ``boxes`` in one frame (gray, or colour as for crop_faces)."""

@@ -76,6 +76,7 @@ class PipelineOptions:
     reuse_unchanged_crops: bool = True  # a face whose crop did not change keeps its probabilities
     classify_every: int = 4  # run the model on a tracked face at least every Nth frame; between, keep its probabilities
     reclassify_change: float = 3.0  # ... unless its crop changed by more (mean abs difference, gray levels; see above)
+    alternate_views: bool = True  # refresh a stable face with one view at a time: the face, then its mirror (above)
     auto_calibration: AutoCalibrationOptions | None = None  # per-track running baselines (off; calibration/state.py)
 
     def __post_init__(self) -> None:
@@ -111,9 +112,12 @@ class EmotionPipeline:
         self._held: tuple[Detections, tuple[int, ...]] | None = None  # last detection and its track ids
         self._frames_since_detection = 0
         # Per track: what the model said last and when; decides which crops need the model (_reuse.py).
+        # One view per refresh needs a classifier that runs the mirror view itself (model 1.1.2 on).
+        self._alternate_views = options.alternate_views and self.classifier.flip_average
         self._reuse = CropReuse(len(self.class_names), options.classify_every, options.reclassify_change,
                                 options.reuse_unchanged_crops,
-                                watch_changes=options.redetect_on_change and options.detect_every > 1)
+                                watch_changes=(options.redetect_on_change and options.detect_every > 1)
+                                or self._alternate_views)
         self._primary_id: int | None = None  # the primary face last reported (PrimaryFaceChanged)
 
     @property
@@ -185,7 +189,8 @@ class EmotionPipeline:
     def _classify(self, crops: np.ndarray, track_ids: tuple[int, ...]) -> np.ndarray:
         """Probabilities per crop; tracks whose probabilities still hold keep them (see the module docstring)."""
         try:
-            return self._reuse.probabilities(crops, track_ids, lambda c: self.classifier.classify_crops(c))
+            return self._reuse.probabilities(crops, track_ids, self.classifier.classify_crops,
+                                             self.classifier if self._alternate_views else None)
         finally:
             crops.fill(0)  # crops live for this step only
 

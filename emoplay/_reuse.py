@@ -22,11 +22,20 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Protocol
+from dataclasses import dataclass, field
 
 import numpy as np
 
 THUMBNAIL = 12  # side of the thumbnail a crop's change is measured on
+
+
+class ViewClassifier(Protocol):
+    """What alternating views need of the classifier (EmotionClassifier with a runtime mirror view)."""
+
+    def classify_views(self, faces: np.ndarray, mirrored: np.ndarray, raw: bool = False) -> np.ndarray: ...
+
+    def combine_views(self, views: list[np.ndarray]) -> np.ndarray: ...
 
 
 @dataclass
@@ -35,6 +44,8 @@ class _Classified:
     probabilities: np.ndarray
     thumbnail: np.ndarray | None  # int16 [THUMBNAIL, THUMBNAIL] of that crop, when ``every`` > 1
     age: int = 0  # frames since the model ran on this track
+    view: int = 0  # with alternating views: the view the model ran last (0 the face, 1 its mirror image)
+    views: dict = field(default_factory=dict)  # view -> (its probabilities, the thumbnail of its crop)
 
 
 def thumbnail(crop: np.ndarray) -> np.ndarray:
@@ -54,7 +65,8 @@ class CropReuse:
                  watch_changes: bool = False) -> None:
         self.classes, self.every, self.change, self.identical = classes, every, change, identical
         # Thumbnails are kept when the model may be skipped on a changed crop (every > 1) or when the
-        # pipeline asks whether a held face changed (watch_changes: the detector skips stable faces).
+        # pipeline asks whether a held face changed (watch_changes: the detector skips stable faces, or
+        # two views of a face are averaged only while it did not change).
         self.thumbnails = every > 1 or watch_changes
         self._kept: dict[int, _Classified] = {}
         self.model_runs = 0  # crops the model ran on (for tests and benchmarks)
@@ -65,40 +77,75 @@ class CropReuse:
         return self.identical or self.thumbnails
 
     def probabilities(self, crops: np.ndarray, track_ids: tuple[int, ...],
-                      run: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+                      run: Callable[[np.ndarray], np.ndarray],
+                      views: "ViewClassifier | None" = None) -> np.ndarray:
         """Probabilities [N, C] per crop: ``run(crops[needed])`` for the crops that need the model, the
-        kept probabilities for the others. Tracks not in ``track_ids`` are forgotten."""
+        kept probabilities for the others. Tracks not in ``track_ids`` are forgotten.
+
+        ``views`` (a classifier that runs the mirror view itself: EmotionClassifier.classify_views): a
+        tracked face is refreshed with one view at a time, alternating between the face and its mirror
+        image, and its probabilities are those of the two latest views (combine_views) while its crop did not
+        change by more than ``change`` between them; otherwise the new view alone, and the other view follows
+        on the next frame. A new track gets both views at once."""
         if not self.active:
             self.model_runs += len(crops)
             return run(crops)
         previous, self._kept = self._kept, {}
         digests = [hashlib.blake2b(crop.tobytes(), digest_size=16).digest() for crop in crops]
         thumbs = [thumbnail(crop) for crop in crops] if self.thumbnails else [None] * len(crops)
-        kept = [self._reusable(previous.get(t) if t >= 0 else None, d, th)
-                for t, d, th in zip(track_ids, digests, thumbs)]
+        last_of = [previous.get(t) if t >= 0 else None for t in track_ids]
+        # With alternating views, a face whose last run had one view (it had changed) gets the other view on
+        # the next frame, however it looks then: two views of it are as good as the two-view model's.
+        kept = [None if views is not None and last is not None and len(last.views) < 2
+                else self._reusable(last, d, th) for last, d, th in zip(last_of, digests, thumbs)]
         needed = [i for i, last in enumerate(kept) if last is None]
-        if len(needed) == len(crops):
-            probs = run(crops)
-        else:
-            probs = np.empty((len(crops), self.classes), np.float32)
-            for i, last in enumerate(kept):
-                if last is not None:
-                    probs[i] = last.probabilities
-            if needed:
-                probs[needed] = run(crops[needed])
+        probs = np.empty((len(crops), self.classes), np.float32)
+        for i, last in enumerate(kept):
+            if last is not None:
+                probs[i] = last.probabilities
+        fresh: dict[int, _Classified] = {}
+        if needed and views is not None:
+            fresh = self._run_views(crops, needed, [last_of[i] for i in needed], digests, thumbs, views)
+            for i, entry in fresh.items():
+                probs[i] = entry.probabilities
+        elif needed:
+            probs[needed] = run(crops) if len(needed) == len(crops) else run(crops[needed])
+            fresh = {i: _Classified(digests[i], probs[i].copy(), thumbs[i]) for i in needed}
         self.model_runs += len(needed)
         for i, track_id in enumerate(track_ids):
             last = kept[i]
             if last is None:
-                self._kept[track_id] = _Classified(digests[i], probs[i].copy(), thumbs[i])
+                self._kept[track_id] = fresh[i]
             else:
                 last.age += not (self.identical and last.digest == digests[i])  # identical: as good as a run
                 self._kept[track_id] = last
                 if thumbs[i] is not None:
                     thumbs[i].fill(0)
-        alive = {id(entry) for entry in self._kept.values()}
-        _wipe(entry for entry in previous.values() if id(entry) not in alive)
+        _wipe(previous.values(), keep=self._kept.values())
         return probs
+
+    def _run_views(self, crops: np.ndarray, needed: list[int], last_of: list[_Classified | None],
+                   digests: list[bytes], thumbs: list[np.ndarray | None],
+                   classifier: "ViewClassifier") -> dict[int, _Classified]:
+        """One model call for the crops that need it: one view for a known track (the one its last run did
+        not use), both for a new one. The new entries, by crop index."""
+        rows: list[tuple[int, int]] = []  # (crop index, view) per batch row
+        for i, last in zip(needed, last_of):
+            rows += [(i, 1 - last.view)] if last is not None else [(i, 0), (i, 1)]
+        out = classifier.classify_views(crops[np.array([i for i, _ in rows])],
+                                        np.array([view for _, view in rows], bool), raw=True)
+        fresh: dict[int, _Classified] = {}
+        for i, last in zip(needed, last_of):
+            own = {view: (out[k].copy(), thumbs[i]) for k, (j, view) in enumerate(rows) if j == i}
+            latest = max(own) if last is None else 1 - last.view
+            if last is not None:
+                held = last.views.get(last.view)
+                if held is not None and thumbs[i] is not None and held[1] is not None \
+                        and crop_change(thumbs[i], held[1]) <= self.change:
+                    own[last.view] = held  # the same face a few frames ago: average with it
+            probs = classifier.combine_views([own[v][0][None] for v in sorted(own)])[0]
+            fresh[i] = _Classified(digests[i], probs, thumbs[i], view=latest, views=own)
+        return fresh
 
     def changed(self, crops: np.ndarray, track_ids: tuple[int, ...]) -> bool:
         """Whether any tracked face's crop changed by more than ``change`` since the model last ran on it
@@ -130,8 +177,19 @@ class CropReuse:
         self._kept = {}
 
 
-def _wipe(forgotten) -> None:
-    """Zero the thumbnails of forgotten tracks (like the crops, they are not left behind in freed memory)."""
+def _thumbnails_of(entry: _Classified):
+    if entry.thumbnail is not None:
+        yield entry.thumbnail
+    for _, thumb in entry.views.values():
+        if thumb is not None:
+            yield thumb
+
+
+def _wipe(forgotten, keep=()) -> None:
+    """Zero the thumbnails of forgotten tracks (like the crops, they are not left behind in freed memory),
+    except those an entry in ``keep`` still holds (a view carried over to a track's new entry)."""
+    kept = {id(thumb) for entry in keep for thumb in _thumbnails_of(entry)}
     for entry in forgotten:
-        if entry.thumbnail is not None:
-            entry.thumbnail.fill(0)
+        for thumb in _thumbnails_of(entry):
+            if id(thumb) not in kept:
+                thumb.fill(0)

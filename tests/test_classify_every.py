@@ -121,3 +121,80 @@ def test_crops_cut_from_a_colour_frame_equal_crops_from_its_gray_frame(happy_and
         np.testing.assert_array_equal(from_colour, from_gray)
         np.testing.assert_array_equal(classifier.classify(colour, boxes[:1], order),
                                       classifier.classify(to_gray(colour, order), boxes[:1]))
+
+
+class ViewSpy:
+    """Records the mirrored flags of every classify_views call the pipeline makes (and classify_crops calls)."""
+
+    def __init__(self, pipeline):
+        self.calls, self.crop_calls = [], 0
+        inner_views, inner_crops = pipeline.classifier.classify_views, pipeline.classifier.classify_crops
+
+        def views(faces, mirrored, raw=False):
+            self.calls.append([bool(m) for m in mirrored])
+            return inner_views(faces, mirrored, raw)
+
+        def crops(faces):
+            self.crop_calls += 1
+            return inner_crops(faces)
+
+        pipeline.classifier.classify_views, pipeline.classifier.classify_crops = views, crops
+
+
+def test_a_stable_face_is_refreshed_with_one_view_at_a_time(happy_and_neutral_frames):
+    frame = happy_and_neutral_frames["happy"][1]
+    frames = [noisy(frame, k) for k in range(13)]
+    with emoplay.EmotionPipeline(emoplay.PipelineOptions(classify_every=4)) as pipeline:
+        spy = ViewSpy(pipeline)
+        results = [pipeline.process(f, k / 30) for k, f in enumerate(frames)]
+        # the new face: both views at once; then every 4th frame the view the last run did not use
+        assert spy.calls == [[False, True], [False], [True], [False]] and spy.crop_calls == 0
+        crops = pipeline.classifier.crop_faces(frames[12], results[12].detections.boxes)
+        both = pipeline.classifier.classify_crops(crops)
+    # frame 12's probabilities: its face view averaged with frame 8's mirror view (the same face, other noise)
+    np.testing.assert_allclose(results[12].probabilities, both, atol=0.03)
+    assert np.argmax(results[12].probabilities) == emoplay.EMOTIONS.index("happy")
+
+
+def test_a_changed_face_gets_one_view_at_once_and_the_other_on_the_next_frame(happy_and_neutral_frames):
+    neutral, happy = happy_and_neutral_frames["neutral"][0], happy_and_neutral_frames["happy"][0]
+    frames = [noisy(neutral, k) for k in range(6)] + [noisy(happy, k) for k in range(6, 9)]
+    with emoplay.EmotionPipeline(emoplay.PipelineOptions(classify_every=4)) as pipeline:
+        spy = ViewSpy(pipeline)
+        results = []
+        for k, f in enumerate(frames):
+            before = len(spy.calls)
+            results.append(pipeline.process(f, k / 30))
+            if k in (6, 7):  # the change: one view at once; the other view the next frame
+                assert len(spy.calls) == before + 1 and len(spy.calls[-1]) == 1, (k, spy.calls)
+        views6, views7 = spy.calls[-2], spy.calls[-1]
+        assert views6 != views7  # the two views of the happy face
+        classifier = pipeline.classifier
+        c6 = classifier.crop_faces(frames[6], results[6].detections.boxes)
+        c7 = classifier.crop_faces(frames[7], results[7].detections.boxes)
+        v6 = classifier.classify_views(c6, views6, raw=True)
+        v7 = classifier.classify_views(c7, views7, raw=True)
+        np.testing.assert_array_equal(results[6].probabilities, classifier.combine_views([v6]))  # alone
+        np.testing.assert_array_equal(results[7].probabilities, classifier.combine_views([v6, v7]))  # both
+    assert np.argmax(results[7].probabilities) == emoplay.EMOTIONS.index("happy")
+
+
+def test_alternate_views_off_runs_both_views_each_time(happy_and_neutral_frames):
+    frame = happy_and_neutral_frames["happy"][1]
+    with emoplay.EmotionPipeline(emoplay.PipelineOptions(classify_every=2, alternate_views=False)) as pipeline:
+        spy = ViewSpy(pipeline)
+        for k in range(6):
+            pipeline.process(noisy(frame, k), k / 30)
+        assert spy.calls == [] and spy.crop_calls == 3
+
+
+def test_the_views_thumbnails_are_zeroed_when_the_stream_ends(happy_and_neutral_frames):
+    frame = happy_and_neutral_frames["happy"][1]
+    with emoplay.EmotionPipeline(emoplay.PipelineOptions(classify_every=2)) as pipeline:
+        for k in range(5):
+            pipeline.process(noisy(frame, k), k / 30)
+        (kept,) = pipeline._reuse._kept.values()
+        thumbs = [kept.thumbnail] + [thumb for _, thumb in kept.views.values()]
+        assert len(kept.views) == 2 and all(t.any() for t in thumbs)
+        pipeline.end_stream(1.0)
+        assert not any(t.any() for t in thumbs)

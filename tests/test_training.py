@@ -207,3 +207,35 @@ def test_a_teacher_that_normalises_differently_is_refused(tiny_fer, tmp_path):
                 "options": {"widths": "8,16,32,64", "head": "spatial"}}, ckpt)
     with pytest.raises(SystemExit, match="train the student on the teacher's data"):
         train.load_teacher(str(ckpt), mean=0.51, std=0.31)
+
+
+def test_split_mirror_view_gives_the_two_view_files_numbers_through_the_runtime(tiny_fer, tmp_path):
+    """models/split_mirror_view.py on a quantised two-view (FlipAverage) file: the one-view file, with the
+    mirror view run by EmotionClassifier, classifies exactly as the two-view file did; reproducible bytes."""
+    import emoplay
+    from export import export_onnx
+    from net import EmotionNet
+    from quantize import quantize
+
+    sys.path.insert(0, str(REPO / "models"))
+    from split_mirror_view import split
+
+    torch.manual_seed(0)
+    ckpt = tmp_path / "tiny.pt"
+    torch.save({"model": EmotionNet((8, 16, 32, 64)).state_dict(), "mean": 0.5, "std": 0.25, "val_acc": 0.0,
+                "epoch": 1, "options": {"widths": "8,16,32,64", "head": "spatial"}}, ckpt)
+    two_view = tmp_path / "two.onnx"
+    quantize(export_onnx(ckpt, tmp_path / "float.onnx", checksums=False), two_view, tiny_fer, calibration=128)
+    one_view = split(two_view, tmp_path / "one.onnx", "9.9.9")
+    assert split(two_view, tmp_path / "again.onnx", "9.9.9").read_bytes() == one_view.read_bytes()
+    with pytest.raises(SystemExit, match="already"):
+        split(one_view, tmp_path / "twice.onnx", "9.9.9")
+
+    faces = np.load(tiny_fer / "val.npz")["images"][:200]
+    with emoplay.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(two_view))) as before, \
+            emoplay.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(one_view))) as after:
+        assert not before.flip_average and after.flip_average  # the metadata turns the runtime's mirror on
+        assert (after.info.version, after.info.output, after.info.mirror_view) == ("9.9.9", "probabilities", "runtime")
+        expected, got = before.classify_crops(faces), after.classify_crops(faces)
+        np.testing.assert_allclose(got, expected, atol=1e-6)
+        assert np.array_equal(got.argmax(1), expected.argmax(1))

@@ -39,8 +39,9 @@ def register(subparsers) -> None:
     parser.add_argument("--limit", type=_positive_int, metavar="N",
                         help="evaluate a seeded random sample of at most N images")
     parser.add_argument("--threads", type=_positive_int, default=1, help="classifier threads (default: 1)")
-    parser.add_argument("--flip-average", action="store_true",
-                        help="average the predictions of each face and its mirror image (2x the cost)")
+    parser.add_argument("--flip-average", action=argparse.BooleanOptionalAction, default=None,
+                        help="average the predictions of each face and its mirror image (2x the cost); "
+                             "default: as the model file says (on for the shipped model)")
     parser.add_argument("--robustness", action="store_true",
                         help="also measure accuracy under brightness, contrast, noise, blur, rotation and "
                              "occlusion changes")

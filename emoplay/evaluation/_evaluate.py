@@ -376,7 +376,7 @@ def evaluate(data: LabeledImages, classifier, faces: str = "crop", detector=None
         model_version=info.version,
         model_path=info.path,
         threads=classifier.options.threads,
-        flip_average=classifier.options.flip_average,
+        flip_average=classifier.flip_average,
         robustness=tuple(results) if robustness else (),
         **calibrated,
     )
