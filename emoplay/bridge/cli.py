@@ -93,26 +93,30 @@ def _serve(args: argparse.Namespace) -> int:
         if not args.wait_for_client:
             sensor.start()  # a missing camera fails here, before the URLs are printed
         osc = OscSender(*osc_target) if osc_target else None
+        # Ctrl-C and SIGTERM end the serve loop at its next turn, so shutdown (flush clients, release the
+        # source) always runs in full; a second signal interrupts at once. Installed before the URLs are
+        # printed: a client (or a test) may signal as soon as it has read them.
+        stop = threading.Event()
+        previous = {sig: signal.signal(sig, lambda *_: _stop_then_default(stop))
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             with BridgeServer(token, bridge_options, source_name=sensor.source.name,
                               camera_state=sensor.camera_state) as server:
                 print(json.dumps({"websocket": server.websocket_url, "dashboard": server.dashboard_url,
                                   "protocol": _protocol_version(), "token_file": args.token_file}), flush=True)
-                return _run(sensor, server, osc, args)
+                return _run(sensor, server, osc, args, stop)
         finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             if osc is not None:
                 osc.close()
 
 
-def _run(sensor: Any, server: Any, osc: Any, args: argparse.Namespace) -> int:
-    """The serve loop, on this (the host's) thread: sensor events out, client commands in."""
+def _run(sensor: Any, server: Any, osc: Any, args: argparse.Namespace, stop: threading.Event) -> int:
+    """The serve loop, on this (the host's) thread: sensor events out, client commands in, until ``stop``."""
     deadline = time.monotonic() + args.max_seconds if args.max_seconds else None
     frames_seen, last_osc_probabilities = sensor.frames_processed, float("-inf")
     status, started, indicators_seen = 0, not args.wait_for_client, 0
-    stop = threading.Event()
-    # Ctrl-C and SIGTERM end the loop at its next turn, so shutdown (flush clients, release the source) always
-    # runs in full; a second signal interrupts at once.
-    previous = {sig: signal.signal(sig, lambda *_: _stop_then_default(stop)) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         while not stop.is_set():
             if not started and server.clients_paired:
@@ -146,9 +150,7 @@ def _run(sensor: Any, server: Any, osc: Any, args: argparse.Namespace) -> int:
                 break
             time.sleep(_POLL_S)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    sensor.stop()
+        sensor.stop()
     server.publish(_drain(sensor))
     return status
 
