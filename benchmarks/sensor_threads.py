@@ -1,6 +1,6 @@
 """Where a Sensor fed 30 fps spends its CPU: per thread, and cProfile of its worker thread.
 
-    python benchmarks/sensor_threads.py [--seconds 20] [--top 15]
+    python benchmarks/sensor_threads.py [--seconds 20] [--top 15] [--opencv-threads 1] [--no-profile]
 
 Feeds the bench's camera-like frames (``emoplay._bench.camera_like_loop``) to a memory-source Sensor at
 30 fps, polling each frame as a game loop does. After a 5 s warm-up it reads each thread's CPU time from
@@ -64,17 +64,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--opencv-threads", type=int, default=0, metavar="N",
+                        help="cv2.setNumThreads(N) first (process-wide; 0: OpenCV's default, one per core)")
+    parser.add_argument("--no-profile", action="store_true", help="only the per-thread figures")
     args = parser.parse_args(argv)
+    if args.opencv_threads:
+        import cv2
+
+        cv2.setNumThreads(args.opencv_threads)
 
     def report(marks: dict) -> None:
         n = marks["frames1"] - marks["frames0"]
+        total = 0.0
         print(f"per thread, {n} frames processed:")
         for key, cpu in marks["after"].items():
             used = cpu - marks["before"].get(key, 0.0)
             if used > 0:
+                total += used
                 print(f"  thread {key}: {1000 * used / n:.2f} CPU ms per frame")
+        print(f"  all threads: {1000 * total / n:.2f} CPU ms per frame")
 
     feed(args.seconds, report)
+    if args.no_profile:
+        return 0
 
     profiler, work = cProfile.Profile(), Sensor._work
 

@@ -10,7 +10,7 @@ with ``classify_every`` or ``detect_every`` > 1, a 12x12 thumbnail of it: 144 by
 show who the player is; see ``_reuse.py``). Only the face crops are converted to
 gray, never the whole frame.
 
-Three levers trade work for nothing or almost nothing (``emoplay bench`` measures
+Four levers trade work for nothing or almost nothing (``emoplay bench`` measures
 them; benchmarks/README.md has the figures):
 
 * ``reuse_unchanged_crops`` (on): a tracked face whose crop is byte-for-byte the
@@ -37,14 +37,23 @@ them; benchmarks/README.md has the figures):
   or a jump goes above), in which case it is classified at once. Events are
   still decided on every frame. 1 classifies every frame (whose crop changed).
 
-With both at 4 (the defaults), a face on a camera-like loop of frames needs the
-detector on 32 % and the model on 29 % of them, against 50 % each with 2 and
-100 % with 1; an abrupt change of expression is reported as fast as with 1, a
-slow 10-frame cross-fade up to two frames later; on the three short shared
-clips the events are those of 1, emotion changes within 0.1 s, and on the 15 s
-talking clip (an expression hovering between neutral and happy) 16 of 1's 22
-changes come within 0.1 s, plus 8 others (``benchmarks/stable_face_rates.py``;
-benchmarks/README.md has the figures).
+* ``alternate_views`` (on; a classifier that runs the mirror view itself, as for
+  model 1.1.2): a stable face's refresh runs one view, the face or its mirror
+  image in turn, and its probabilities are the mean of that view and the other
+  view's last result while the crop did not change by more than
+  ``reclassify_change``; a new face gets both views at once, a changed face one
+  view at once and the other on the next frame (``_reuse.py``). Off: both views
+  on every model run.
+
+With the defaults, a face on ``emoplay bench``'s camera-like frames needs the
+detector on 28 % of them and one view of the model on 43 % (both views on 50 %
+of frames with the former defaults, 2 and 2, and on every frame with 1 and 1):
+4.8 CPU ms per frame against 8.5 and 16.2 here. An abrupt change of expression is
+reported as fast as with 1 and 1, and so is a slow 10-frame cross-fade; on the
+three short shared clips the events are those of 1 and 1, emotion changes within
+0.1 s, and on the 15 s talking clip (an expression hovering between neutral and
+happy) 19 of 1 and 1's 22 changes come within 0.1 s, plus 5 others
+(``benchmarks/stable_face_rates.py``; benchmarks/README.md has the figures).
 """
 
 from __future__ import annotations
