@@ -10,20 +10,26 @@ said the last time it ran on that face, and runs it again only when needed:
   after its last run, or at once when its crop changed noticeably since then: the
   mean absolute difference between 12x12 thumbnails (averages of 4x4-pixel blocks
   of the 48x48 crop, gray levels 0 to 255) is above ``change``. A new face, and a
-  track whose face is unknown, is always classified.
+  track whose face is unknown, is always classified;
+* with a classifier that runs the mirror view itself (``views``), a run on a
+  known face is one view, the face or its mirror image in turn, combined with the
+  other view's last result while the crop stayed within ``change`` of the crop that
+  view saw; a new face gets both views at once, and a face whose last run had to
+  stand alone (it had changed) gets the other view on the next frame.
 
 What is kept per track between frames: a 16-byte digest of the crop last
-classified, its probabilities and (with N > 1) that 12x12 thumbnail, 144 bytes in
+classified, its probabilities, the last probabilities of each view, and (with N >
+1, or views) the 12x12 thumbnails of the crops they came from, 144 bytes each, in
 memory only, too coarse to show who the player is; all of it goes when the track
-ends or the stream is reset, and the thumbnail is zeroed then.
+ends or the stream is reset, and the thumbnails are zeroed then.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Protocol
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -109,7 +115,14 @@ class CropReuse:
             for i, entry in fresh.items():
                 probs[i] = entry.probabilities
         elif needed:
-            probs[needed] = run(crops) if len(needed) == len(crops) else run(crops[needed])
+            if len(needed) == len(crops):
+                probs[:] = run(crops)
+            else:
+                batch = crops[needed]
+                try:
+                    probs[needed] = run(batch)
+                finally:
+                    batch.fill(0)  # a copy of the crops: it lives for this step only, like them
             fresh = {i: _Classified(digests[i], probs[i].copy(), thumbs[i]) for i in needed}
         self.model_runs += len(needed)
         for i, track_id in enumerate(track_ids):
@@ -132,8 +145,11 @@ class CropReuse:
         rows: list[tuple[int, int]] = []  # (crop index, view) per batch row
         for i, last in zip(needed, last_of):
             rows += [(i, 1 - last.view)] if last is not None else [(i, 0), (i, 1)]
-        out = classifier.classify_views(crops[np.array([i for i, _ in rows])],
-                                        np.array([view for _, view in rows], bool), raw=True)
+        batch = crops[np.array([i for i, _ in rows])]
+        try:
+            out = classifier.classify_views(batch, np.array([view for _, view in rows], bool), raw=True)
+        finally:
+            batch.fill(0)  # a copy of the crops: it lives for this step only, like them
         fresh: dict[int, _Classified] = {}
         for i, last in zip(needed, last_of):
             own = {view: (out[k].copy(), thumbs[i]) for k, (j, view) in enumerate(rows) if j == i}
