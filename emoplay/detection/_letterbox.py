@@ -5,7 +5,8 @@ zero (black) padding, as MediaPipe pads with ``BORDER_ZERO``. MediaPipe maps
 output pixel (u, v) to frame point ((u - tx) / s, (v - ty) / s) — pixel
 indices, not pixel centres — and samples it bilinearly; ``cv2.warpAffine`` with
 the same matrix does exactly that, in one pass from the uint8 frame straight
-into a buffer that is reused for every frame. (``cv2.resize`` samples pixel
+into a buffer that is reused for every frame, on the calling thread alone
+(``emoplay._cv_threads``). (``cv2.resize`` samples pixel
 centres, which shifts the image by up to half a model pixel and changes the
 scores.) Pixel values become (p / 127.5) - 1, in [-1, 1].
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._cv_threads import on_this_thread
 from ._anchors import INPUT_SIZE
 
 
@@ -59,8 +61,9 @@ class Letterbox:
         if self._frame_size != (width, height):
             self._fit(width, height)
         warped = self._pixels[1 if pixels.ndim == 2 else pixels.shape[2]]
-        cv2.warpAffine(pixels, self._matrix, (self.size, self.size), dst=warped, flags=cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        with on_this_thread():  # not OpenCV's pool, whose threads spin after so small a warp (_cv_threads.py)
+            cv2.warpAffine(pixels, self._matrix, (self.size, self.size), dst=warped, flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         if warped.ndim == 2:
             warped = warped[:, :, None]  # gray: the same value in R, G and B
         elif color_order == "bgr":
