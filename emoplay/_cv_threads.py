@@ -2,8 +2,9 @@
 
 OpenCV splits even a small ``cv2.warpAffine`` (the detector's 640x480 → 128x128
 letterbox) over its pool, one thread per core, and the pool's threads then spin
-waiting for more work: measured here, 0.83-0.88 ms of another core's CPU per warp
-that itself takes about 0.3 ms (``benchmarks/README.md``). A game gives emoplay a
+waiting for more work: measured on the 2-core dev machine, 0.83-0.85 ms of another
+thread's CPU per warp that itself takes 0.36-0.41 ms (``benchmarks/opencv_pool.py``,
+``benchmarks/README.md``). A game gives emoplay a
 sliver of one core, not that. ``cv2.setNumThreads`` is process-wide, so
 :func:`on_this_thread` lowers it to 1 only for the duration of the call and then
 puts back what it found; calls on several threads at once share one lowering
