@@ -138,21 +138,24 @@ class EmotionPipeline:
         # The detector fixes the colour order on its 128x128 input, and only the face crops are converted to gray:
         # no RGB or gray copy of the whole frame.
         pixels = check_frame(pixels, color_order)
-        crops = None
+        crops = thumbs = None
         if self._detection_due():
             detections, matches = self._detect(pixels, timestamp, color_order, events)
         else:
             detections, matches = self._held
             crops = self.classifier.crop_faces(pixels, detections.boxes, color_order)
-            if self.options.redetect_on_change and self._reuse.changed(crops, matches):
+            if self.options.redetect_on_change:
+                thumbs = self._reuse.thumbnails_of(crops)  # made once: for this check, then for _classify
+            if thumbs is not None and self._reuse.changed(thumbs, matches):
                 crops.fill(0)  # a held face moved or changed: find the faces again on this frame
-                crops = None
+                self._reuse.discard(thumbs)
+                crops = thumbs = None
                 detections, matches = self._detect(pixels, timestamp, color_order, events)
             else:
                 self._frames_since_detection += 1
         if crops is None:
             crops = self.classifier.crop_faces(pixels, detections.boxes, color_order)
-        probs = self._classify(crops, matches)
+        probs = self._classify(crops, matches, thumbs)
         confirmed = {t.track_id for t in self.tracker.tracks if t.confirmed}
         probs, calibration_events = self.calibration.update(timestamp, matches, probs, confirmed,
                                                             self.tracker.primary_id)
@@ -195,11 +198,12 @@ class EmotionPipeline:
         """The debounced (emotion, confidence) of a track now; None for no track or one without emotion yet."""
         return None if track_id is None else self.debouncer.current(track_id)
 
-    def _classify(self, crops: np.ndarray, track_ids: tuple[int, ...]) -> np.ndarray:
+    def _classify(self, crops: np.ndarray, track_ids: tuple[int, ...],
+                  thumbs: list[np.ndarray | None] | None = None) -> np.ndarray:
         """Probabilities per crop; tracks whose probabilities still hold keep them (see the module docstring)."""
         try:
             return self._reuse.probabilities(crops, track_ids, self.classifier.classify_crops,
-                                             self.classifier if self._alternate_views else None)
+                                             self.classifier if self._alternate_views else None, thumbs)
         finally:
             crops.fill(0)  # crops live for this step only
 

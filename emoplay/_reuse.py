@@ -84,7 +84,8 @@ class CropReuse:
 
     def probabilities(self, crops: np.ndarray, track_ids: tuple[int, ...],
                       run: Callable[[np.ndarray], np.ndarray],
-                      views: "ViewClassifier | None" = None) -> np.ndarray:
+                      views: "ViewClassifier | None" = None,
+                      thumbs: list[np.ndarray | None] | None = None) -> np.ndarray:
         """Probabilities [N, C] per crop: ``run(crops[needed])`` for the crops that need the model, the
         kept probabilities for the others. Tracks not in ``track_ids`` are forgotten.
 
@@ -92,13 +93,14 @@ class CropReuse:
         tracked face is refreshed with one view at a time, alternating between the face and its mirror
         image, and its probabilities are those of the two latest views (combine_views) while its crop did not
         change by more than ``change`` between them; otherwise the new view alone, and the other view follows
-        on the next frame. A new track gets both views at once."""
+        on the next frame. A new track gets both views at once. ``thumbs``: ``thumbnails_of(crops)`` if the
+        caller already made them (for ``changed``); they are kept or zeroed here like those made here."""
         if not self.active:
             self.model_runs += len(crops)
             return run(crops)
         previous, self._kept = self._kept, {}
         digests = [hashlib.blake2b(crop.tobytes(), digest_size=16).digest() for crop in crops]
-        thumbs = [thumbnail(crop) for crop in crops] if self.thumbnails else [None] * len(crops)
+        thumbs = self.thumbnails_of(crops) if thumbs is None else thumbs
         last_of = [previous.get(t) if t >= 0 else None for t in track_ids]
         # With alternating views, a face whose last run had one view (it had changed) gets the other view on
         # the next frame, however it looks then: two views of it are as good as the two-view model's.
@@ -163,19 +165,28 @@ class CropReuse:
             fresh[i] = _Classified(digests[i], probs, thumbs[i], view=latest, views=own)
         return fresh
 
-    def changed(self, crops: np.ndarray, track_ids: tuple[int, ...]) -> bool:
-        """Whether any tracked face's crop changed by more than ``change`` since the model last ran on it
-        (a face that moved out of its box, or a new expression). Crops without a track or a kept
-        thumbnail do not count."""
-        for crop, track_id in zip(crops, track_ids):
+    def thumbnails_of(self, crops: np.ndarray) -> list[np.ndarray | None]:
+        """The crops' thumbnails (None each when no thumbnails are kept), for ``changed`` and then
+        ``probabilities`` on the same crops, or for ``discard``."""
+        return [thumbnail(crop) for crop in crops] if self.thumbnails else [None] * len(crops)
+
+    def changed(self, thumbs: list[np.ndarray | None], track_ids: tuple[int, ...]) -> bool:
+        """Whether any tracked face's crop (its thumbnail from ``thumbnails_of``) changed by more than
+        ``change`` since the model last ran on it (a face that moved out of its box, or a new expression).
+        Crops without a track or a kept thumbnail do not count."""
+        for thumb, track_id in zip(thumbs, track_ids):
             last = self._kept.get(track_id) if track_id >= 0 else None
-            if last is not None and last.thumbnail is not None:
-                thumb = thumbnail(crop)
-                moved = crop_change(thumb, last.thumbnail) > self.change
-                thumb.fill(0)
-                if moved:
-                    return True
+            if thumb is not None and last is not None and last.thumbnail is not None \
+                    and crop_change(thumb, last.thumbnail) > self.change:
+                return True
         return False
+
+    @staticmethod
+    def discard(thumbs: list[np.ndarray | None]) -> None:
+        """Zero thumbnails that will not be used (their crops were cut from boxes found stale)."""
+        for thumb in thumbs:
+            if thumb is not None:
+                thumb.fill(0)
 
     def _reusable(self, last: _Classified | None, digest: bytes, thumb: np.ndarray | None) -> _Classified | None:
         """``last`` if its probabilities still hold for this crop, else None (the model must run)."""
