@@ -337,12 +337,18 @@ def read_frames(path) -> list[tuple[np.ndarray, float]]:
     return frames
 
 
-def _emotion_changes(options, frames) -> list[tuple[str, float]]:
+def events_of(options, frames) -> list:
+    """Every event of ``frames`` ((pixels, stream time) pairs) through a fresh pipeline with ``options``."""
     import emoplay
 
     with emoplay.EmotionPipeline(options) as pipeline:
-        events = [e for pixels, t in frames for e in pipeline.process(pixels, t).events]
-    return [(e.current, e.timestamp) for e in events if isinstance(e, emoplay.EmotionChanged)]
+        return [e for pixels, t in frames for e in pipeline.process(pixels, t).events]
+
+
+def _emotion_changes(options, frames) -> list[tuple[str, float]]:
+    import emoplay
+
+    return [(e.current, e.timestamp) for e in events_of(options, frames) if isinstance(e, emoplay.EmotionChanged)]
 
 
 def _matched(reference: list[tuple[str, float]], other: list[tuple[str, float]], tolerance_s: float) -> int:

@@ -71,15 +71,12 @@ def measure_latency() -> dict[str, dict[str, float]]:
 def compare_videos() -> dict[str, dict]:
     import emoplay
     from emoplay._bench import shared_dir
-    from pipeline_levers import _matched, read_frames
+    from pipeline_levers import _matched, events_of, read_frames
 
     out = {}
     for path in sorted(p for p in (shared_dir() / "data" / "videos").iterdir() if p.suffix in (".mp4", ".mov")):
         frames = read_frames(path)
-        events = {}
-        for name in RATES:
-            with emoplay.EmotionPipeline(_options(name)) as pipeline:
-                events[name] = [e for pixels, t in frames for e in pipeline.process(pixels, t).events]
+        events = {name: events_of(_options(name), frames) for name in RATES}
         changes = {name: [(e.current, e.timestamp) for e in got if isinstance(e, emoplay.EmotionChanged)]
                    for name, got in events.items()}
         faces = {name: [(type(e).__name__, e.timestamp) for e in got if isinstance(e, (emoplay.FaceFound, emoplay.FaceLost))]
