@@ -9,7 +9,7 @@ input is mirrored (Slice), both views go through the network as one batch (Conca
 log of the mean of the two views' probabilities. This script (build time: it needs the ``onnx`` package)
 rewires such a file so that the network sees the input alone and its output is that view's probabilities
 (``emoplay.output = "probabilities"``). Nothing else changes: the same int8 weights and the same quantisation scales (the script
-checks that the mirror branch and the batch shared the input's scale, so each view's numbers are the
+checks that the mirror branch and the batch shared the input's scale and zero point, so each view's numbers are the
 ones it had inside the two-view graph). The runtime then averages the probabilities of a face and its mirror
 image itself (``ClassifierOptions.flip_average``, which the new ``emoplay.mirror_view = "runtime"``
 metadata turns on), so ``emoplay eval`` and every classification of a lone face give the two-view file's
@@ -41,15 +41,16 @@ def split(source: Path, out: Path, version: str) -> Path:
         for i in n.input:
             consumers.setdefault(i, []).append(n)
 
-    (concat,) = [n for n in nodes if n.op_type == "Concat" and any(by_output.get(i) is not None
-                                                                  and by_output[i].op_type == "DequantizeLinear"
-                                                                  for i in n.input) and len(n.input) == 2]
+    # The batch of two views: a Concat of two dequantised tensors, the face and its mirror image.
+    (concat,) = [n for n in nodes if n.op_type == "Concat" and len(n.input) == 2
+                 and all(i in by_output and by_output[i].op_type == "DequantizeLinear" for i in n.input)]
     face_view, mirror_view = concat.input
     (batch_q,) = consumers[concat.output[0]]  # the batch's QuantizeLinear
-    scales = {numpy_helper.to_array(i).item() for i in graph.initializer
-              if i.name in (by_output[face_view].input[1], by_output[mirror_view].input[1], batch_q.input[1])}
-    if len(scales) != 1:
-        raise SystemExit(f"the two views and the batch are quantised with different scales {sorted(scales)}: "
+    initializers = {i.name: i for i in graph.initializer}
+    quantisations = {tuple(numpy_helper.to_array(initializers[name]).item() for name in node.input[1:3])
+                     for node in (by_output[face_view], by_output[mirror_view], batch_q)}  # (scale, zero point)
+    if len(quantisations) != 1:
+        raise SystemExit(f"the two views and the batch are quantised differently {sorted(quantisations)}: "
                          "one view on its own would not give the numbers it had in the two-view graph")
     (softmax,) = [n for n in nodes if n.op_type == "Softmax"]
     (softmax_q,) = consumers[softmax.output[0]]
@@ -76,9 +77,9 @@ def split(source: Path, out: Path, version: str) -> Path:
     del graph.node[:]
     graph.node.extend(kept)
     used = {i for n in kept for i in n.input}
-    initializers = [i for i in graph.initializer if i.name in used]
+    kept_initializers = [i for i in graph.initializer if i.name in used]
     del graph.initializer[:]
-    graph.initializer.extend(initializers)
+    graph.initializer.extend(kept_initializers)
     del graph.value_info[:]  # shapes of the removed batch of two; onnxruntime infers the rest
     meta.update({"emoplay.model_version": version, "emoplay.mirror_view": "runtime", "emoplay.output": "probabilities",
                  "emoplay.derived_from": f"model {meta.get('emoplay.model_version', '?')}: the same weights and "
