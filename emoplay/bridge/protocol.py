@@ -1,4 +1,4 @@
-"""The bridge protocol: message shapes, their JSON Schema, and the valence/arousal table.
+"""The bridge protocol: message shapes and their JSON Schema (the valence/arousal table is emoplay._affect's).
 
 Messages are JSON objects with a ``type``; both sides ignore fields they do not know.
 Events are serialised generically from the event dataclasses (the same fields as
@@ -18,24 +18,11 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
+from .._affect import VALENCE_AROUSAL, valence_arousal
 from .._events import EMOTIONS, EVENT_TYPES
 from .._jsonable import event_to_dict
 
 PROTOCOL_VERSION = 1
-
-# Approximate positions of the seven classes on Russell's circumplex of affect (valence: unpleasant -1 ..
-# pleasant +1; arousal: calm -1 .. activated +1), read off the usual circumplex figures. They are coarse and
-# approximate: a label says nothing about how strongly a person feels. valence/arousal in messages are the
-# probability-weighted mean of these points.
-VALENCE_AROUSAL: dict[str, tuple[float, float]] = {
-    "angry": (-0.6, 0.7),
-    "disgust": (-0.7, 0.3),
-    "fear": (-0.6, 0.6),
-    "happy": (0.8, 0.4),
-    "sad": (-0.7, -0.4),
-    "surprise": (0.3, 0.8),
-    "neutral": (0.0, 0.0),
-}
 
 # Client -> server message types, and the fields each may carry.
 CLIENT_TYPES = ("hello", "indicator", "pause", "resume", "ping")
@@ -45,16 +32,6 @@ MAX_PROBABILITY_HZ = 30.0
 
 class ProtocolError(ValueError):
     """A client message that does not follow the protocol (the connection is closed with the reason)."""
-
-
-def valence_arousal(probabilities: Mapping[str, float]) -> tuple[float, float]:
-    """Probability-weighted circumplex coordinates, each in [-1, 1]; (0, 0) without probabilities."""
-    total = sum(float(p) for name, p in probabilities.items() if name in VALENCE_AROUSAL)
-    if total <= 0:
-        return 0.0, 0.0
-    valence = sum(float(p) * VALENCE_AROUSAL[n][0] for n, p in probabilities.items() if n in VALENCE_AROUSAL)
-    arousal = sum(float(p) * VALENCE_AROUSAL[n][1] for n, p in probabilities.items() if n in VALENCE_AROUSAL)
-    return round(valence / total, 4), round(arousal / total, 4)
 
 
 def event_message(event: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@
 
 Frames without a face carry no probabilities and are left out of every mean; a participant counts in a bin
 only if they had a face in it. Valence and arousal are a coarse linear projection of the 7 probabilities onto
-Russell's circumplex with the coefficients in :data:`CIRCUMPLEX` — a summary, not a measurement.
+Russell's circumplex, the bridge's table (``emoplay._affect``) — a summary, not a measurement.
 """
 
 from __future__ import annotations
@@ -20,24 +20,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._affect import valence_arousal
 from .._events import EMOTIONS
 from .logs import ParticipantLog
 from .recording import BASELINE
 
-# (valence, arousal) per emotion, placed on Russell's circumplex (our coefficients; see docs/study/GUIDE.md).
-CIRCUMPLEX = {
-    "angry": (-0.6, 0.7), "disgust": (-0.6, 0.3), "fear": (-0.7, 0.8), "happy": (0.8, 0.5),
-    "sad": (-0.7, -0.4), "surprise": (0.2, 0.8), "neutral": (0.0, 0.0),
-}
 ALL = "all"  # the group name that pools every participant
 COLUMNS = ("participant", "group", "stimulus", "stimulus_title", "position", "media_time_s", "face_found",
            *(f"p_{e}" for e in EMOTIONS), "valence", "arousal")
-
-
-def valence_arousal(probabilities: dict[str, float]) -> tuple[float, float]:
-    valence = sum(probabilities[e] * CIRCUMPLEX[e][0] for e in EMOTIONS)
-    arousal = sum(probabilities[e] * CIRCUMPLEX[e][1] for e in EMOTIONS)
-    return round(valence, 6), round(arousal, 6)
 
 
 def frame_rows(participants: list[ParticipantLog]) -> list[dict]:

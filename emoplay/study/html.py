@@ -8,7 +8,7 @@ from html import escape
 from pathlib import Path
 
 from .._events import EMOTIONS
-from .aggregate import CIRCUMPLEX
+from .._affect import VALENCE_AROUSAL
 
 
 def _table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
@@ -84,7 +84,7 @@ def write_html(path: Path, *, study: str, title: str, participants: list[dict], 
         for png, caption in stimulus["plots"]:
             parts.append(f"<p class='caption'>{escape(caption)}</p>{_image(png, caption)}")
         parts.append("</section>")
-    coefficients = ", ".join(f"{e} ({v:+.1f}, {a:+.1f})" for e, (v, a) in CIRCUMPLEX.items())
+    coefficients = ", ".join(f"{e} ({v:+.1f}, {a:+.1f})" for e, (v, a) in VALENCE_AROUSAL.items())
     parts.append("<h2>Method</h2><ul>"
                  "<li>Media time is the playback time of the video shown, taken at the moment each camera frame "
                  "was captured; pauses (Esc) stop it.</li>"

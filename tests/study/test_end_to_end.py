@@ -25,6 +25,7 @@ import pytest
 
 import emoplay
 from conftest import VIDEOS, require, require_shared
+from emoplay.bridge import valence_arousal
 from emoplay.study import RunOptions, build_report, load_study, run_study
 from emoplay.study.recording import StudyRecorder
 from syscall_audit import run_traced, strace_path
@@ -209,9 +210,17 @@ def test_the_csv_holds_exactly_the_logged_frames(report, study):
                 expected = "" if frame.probabilities is None else repr(frame.probabilities[e])
                 assert row[f"p_{e}"] == expected
             if frame.probabilities:
+                # The bridge's published table (docs/bridge/PROTOCOL.md): a study and a live host see the
+                # same valence and arousal for the same face.
                 valence = sum(frame.probabilities[e] * c for e, c in
-                              zip(EMOTIONS, (-0.6, -0.6, -0.7, 0.8, -0.7, 0.2, 0.0)))
-                assert float(row["valence"]) == pytest.approx(valence, abs=1e-6)
+                              zip(EMOTIONS, (-0.6, -0.7, -0.6, 0.8, -0.7, 0.3, 0.0)))
+                arousal = sum(frame.probabilities[e] * c for e, c in
+                              zip(EMOTIONS, (0.7, 0.3, 0.6, 0.4, -0.4, 0.8, 0.0)))
+                total = sum(frame.probabilities.values())
+                assert float(row["valence"]) == pytest.approx(valence / total, abs=1e-4)
+                assert float(row["arousal"]) == pytest.approx(arousal / total, abs=1e-4)
+                assert (float(row["valence"]), float(row["arousal"])) == \
+                    valence_arousal(frame.probabilities)
 
 
 def _by_hand(rows: list[dict], stimulus: str, width: float) -> dict:
