@@ -1,11 +1,14 @@
 """Where a Sensor fed 30 fps spends its CPU: per thread, and cProfile of its worker thread.
 
-    python benchmarks/sensor_threads.py [--seconds 20] [--top 15] [--opencv-threads 1] [--no-profile]
+    python benchmarks/sensor_threads.py [--seconds 20] [--top 15] [--opencv-threads 1] [--no-profile] [--models]
 
 Feeds the bench's camera-like frames (``emoplay._bench.camera_like_loop``) to a memory-source Sensor at
 30 fps, polling each frame as a game loop does. After a 5 s warm-up it reads each thread's CPU time from
 /proc/self/task (Linux) and prints ms per processed frame; then, in a second run, it profiles the
-sensor's worker thread with cProfile and prints the top functions by own time.
+sensor's worker thread with cProfile and prints the top functions by own time. ``--models`` adds a run
+that splits the worker's CPU (``time.thread_time``, no profiler) into the two models' inference calls,
+the rest of ``EmotionPipeline.process``, and the worker's loop outside it: how often each model ran per
+frame and what one call cost inside a Sensor, where a model call finds colder caches than in a tight loop.
 """
 
 from __future__ import annotations
@@ -60,6 +63,70 @@ def feed(seconds: float, on_marks=None) -> int:
     return marks["frames1"] - marks["frames0"]
 
 
+class _TimedSession:
+    """An onnxruntime session whose ``run`` calls add their thread CPU time to ``totals[key]``."""
+
+    def __init__(self, session, key: str, totals: dict) -> None:
+        self._session, self._key, self._totals = session, key, totals
+
+    def __getattr__(self, name: str):
+        return getattr(self._session, name)
+
+    def run(self, *args, **kwargs):
+        start = time.thread_time()
+        try:
+            return self._session.run(*args, **kwargs)
+        finally:
+            if self._totals["counting"]:
+                self._totals[self._key] += time.thread_time() - start
+                self._totals[self._key + "_calls"] += 1
+
+
+def model_split(seconds: float) -> dict[str, float]:
+    """Worker CPU ms per processed frame after the warm-up: detector and classifier inference and the rest of
+    process(); model calls per frame and CPU ms per call."""
+    totals = dict.fromkeys(("detector", "detector_calls", "classifier", "classifier_calls", "process", "frames"), 0)
+    totals["counting"] = False
+    ensure = Sensor._ensure_pipeline
+
+    def timed(self):
+        pipeline = ensure(self)
+        if not isinstance(pipeline.detector._session, _TimedSession):
+            pipeline.detector._session = _TimedSession(pipeline.detector._session, "detector", totals)
+            pipeline.classifier._session = _TimedSession(pipeline.classifier._session, "classifier", totals)
+            process, created = pipeline.process, time.perf_counter()
+
+            def timed_process(*args, **kwargs):
+                totals["counting"] = time.perf_counter() - created >= WARMUP_S  # as feed()'s warm-up
+                start = time.thread_time()
+                try:
+                    return process(*args, **kwargs)
+                finally:
+                    if totals["counting"]:
+                        totals["process"] += time.thread_time() - start
+                        totals["frames"] += 1
+            pipeline.process = timed_process
+        return pipeline
+
+    marks: dict = {}
+    Sensor._ensure_pipeline = timed
+    try:
+        feed(seconds, marks.update)
+    finally:
+        Sensor._ensure_pipeline = ensure
+    worker = max((cpu - marks["before"].get(key, 0.0) for key, cpu in marks["after"].items()))
+    n = totals["frames"]
+    per = {key: 1000 * totals[key] / n for key in ("detector", "classifier", "process")}
+    return {"frames": n, "detector_ms": per["detector"], "classifier_ms": per["classifier"],
+            "process_rest_ms": per["process"] - per["detector"] - per["classifier"],
+            "process_ms": per["process"],
+            "detector_calls_per_frame": totals["detector_calls"] / n,
+            "classifier_calls_per_frame": totals["classifier_calls"] / n,
+            "detector_ms_per_call": 1000 * totals["detector"] / max(totals["detector_calls"], 1),
+            "classifier_ms_per_call": 1000 * totals["classifier"] / max(totals["classifier_calls"], 1),
+            "worker_ms_after_warmup": 1000 * worker / (marks["frames1"] - marks["frames0"])}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
@@ -67,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--opencv-threads", type=int, default=0, metavar="N",
                         help="cv2.setNumThreads(N) first (process-wide; 0: OpenCV's default, one per core)")
     parser.add_argument("--no-profile", action="store_true", help="only the per-thread figures")
+    parser.add_argument("--models", action="store_true",
+                        help="also split the worker's CPU into model calls and the rest (a third run)")
     args = parser.parse_args(argv)
     if args.opencv_threads:
         import cv2
@@ -85,6 +154,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  all threads: {1000 * total / n:.2f} CPU ms per frame")
 
     feed(args.seconds, report)
+    if args.models:
+        split = model_split(args.seconds)
+        print(f"the worker thread, {split['frames']} frames after the warm-up, CPU ms per frame:")
+        print(f"  detector inference  {split['detector_ms']:.2f}  ({split['detector_calls_per_frame']:.3f} calls "
+              f"per frame, {split['detector_ms_per_call']:.2f} ms each)")
+        print(f"  emotion model       {split['classifier_ms']:.2f}  ({split['classifier_calls_per_frame']:.3f} calls "
+              f"per frame, {split['classifier_ms_per_call']:.2f} ms each)")
+        print(f"  rest of process()   {split['process_rest_ms']:.2f}")
+        print(f"  process() in all    {split['process_ms']:.2f}  (the worker thread after the warm-up: "
+              f"{split['worker_ms_after_warmup']:.2f})")
     if args.no_profile:
         return 0
 

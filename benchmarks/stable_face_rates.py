@@ -36,6 +36,7 @@ RATES = {  # name -> PipelineOptions fields
     "4/4, both views": {"detect_every": 4, "classify_every": 4, "alternate_views": False},
     "4/4, alternating views (defaults)": {},
     "6/6, alternating views": {"detect_every": 6, "classify_every": 6},
+    "8/4, alternating views": {"detect_every": 8},
 }
 
 
