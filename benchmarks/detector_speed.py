@@ -75,7 +75,7 @@ def model_alternatives(repeats: int) -> dict[str, float]:
     """
     import numpy as np
 
-    from emoplay._classify import import_onnxruntime
+    from emoplay.pipeline._classify import import_onnxruntime
     from emoplay._model_files import models_dir
 
     ort = import_onnxruntime()

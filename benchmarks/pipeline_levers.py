@@ -321,7 +321,7 @@ def compare_videos() -> dict[str, dict]:
 
 def read_frames(path) -> list[tuple[np.ndarray, float]]:
     """Every frame of a video with its stream time, in memory."""
-    from emoplay._sources import EndOfStream, VideoFileSource
+    from emoplay.sensor._sources import EndOfStream, VideoFileSource
 
     frames = []
     source = VideoFileSource(path)

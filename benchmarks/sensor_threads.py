@@ -22,7 +22,7 @@ import threading
 import time
 
 from emoplay import _bench
-from emoplay._sensor import Sensor, SensorOptions
+from emoplay.sensor._sensor import Sensor, SensorOptions
 
 WARMUP_S = 5.0
 

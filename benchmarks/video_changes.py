@@ -14,7 +14,7 @@ from pathlib import Path
 
 from emoplay import ClassifierOptions, EmotionChanged, EmotionPipeline, PipelineOptions
 from emoplay import VideoFileSource
-from emoplay._sources import EndOfStream
+from emoplay.sensor._sources import EndOfStream
 
 VIDEOS = ("single_face.mp4", "talking_smiling.mp4", "face_then_noface.mov", "noface_then_face.mov")
 

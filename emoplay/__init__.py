@@ -19,9 +19,9 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from ._classify import ClassifierOptions, EmotionClassifier, ModelInfo
+from .pipeline._classify import ClassifierOptions, EmotionClassifier, ModelInfo
 from ._clock import ManualClock, monotonic_clock
-from ._debounce import DebounceOptions, Debouncer
+from .pipeline._debounce import DebounceOptions, Debouncer
 from .detection import DetectorOptions, Detections, FaceDetector
 from ._errors import (
     BridgeError,
@@ -62,10 +62,10 @@ from ._events import (
     SensorFailed,
 )
 from ._frames import Frame
-from ._pipeline import EmotionPipeline, FrameResult, PipelineOptions
-from ._sensor import Sensor, SensorOptions
-from ._sources import CameraSource, EndOfStream, FrameSource, ImageFolderSource, MemorySource, VideoFileSource
-from ._track import FaceTracker, TrackerOptions
+from .pipeline._pipeline import EmotionPipeline, FrameResult, PipelineOptions
+from .sensor._sensor import Sensor, SensorOptions
+from .sensor._sources import CameraSource, EndOfStream, FrameSource, ImageFolderSource, MemorySource, VideoFileSource
+from .pipeline._track import FaceTracker, TrackerOptions
 from .calibration import AutoCalibrationOptions, Baseline, CalibrationOptions
 
 __version__ = "0.1.0"

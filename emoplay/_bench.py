@@ -272,7 +272,7 @@ def _run_child(code: str, timeout: float) -> dict:
 # -- the measurements --------------------------------------------------------------------------------------------
 def measure_stages(frames: list[np.ndarray], settings: BenchSettings) -> tuple[dict, np.ndarray]:
     """Detection and classification alone, median ms; also the face box of the first frame."""
-    from ._classify import EmotionClassifier
+    from .pipeline._classify import EmotionClassifier
     from .detection import DetectorOptions, FaceDetector
     from ._frames import to_rgb_and_gray
 
@@ -294,8 +294,8 @@ def measure_stages(frames: list[np.ndarray], settings: BenchSettings) -> tuple[d
 
 def _run_video(path: Path, count: int, options) -> dict[str, float]:
     """Decode ``count`` frames of a (looping) video and push each through the pipeline on this thread."""
-    from ._pipeline import EmotionPipeline
-    from ._sources import VideoFileSource
+    from .pipeline._pipeline import EmotionPipeline
+    from .sensor._sources import VideoFileSource
 
     with EmotionPipeline(options) as pipeline:
         source = VideoFileSource(path, loop=True)
@@ -316,7 +316,7 @@ def _run_video(path: Path, count: int, options) -> dict[str, float]:
 
 
 def _decode_ms(path: Path, count: int) -> float:
-    from ._sources import VideoFileSource
+    from .sensor._sources import VideoFileSource
 
     source = VideoFileSource(path, loop=True)
     source.open()
@@ -332,7 +332,7 @@ def _decode_ms(path: Path, count: int) -> float:
 def measure_end_to_end(frames: list[np.ndarray], box: np.ndarray, settings: BenchSettings, workdir: Path,
                        options=None) -> dict[str, float]:
     """decode → detect → crop → classify → track → debounce → events, frames per second on one thread."""
-    from ._pipeline import PipelineOptions
+    from .pipeline._pipeline import PipelineOptions
 
     options = options or PipelineOptions()
     one = write_video(frames, workdir / "one_face.mp4")
@@ -362,7 +362,7 @@ def measure_event_latency(settings: BenchSettings, options=None) -> tuple[dict[s
     fer = shared_dir() / "data" / "fer2013" / "val.npz"
     if not fer.is_file():
         return _debounce_only_latency(), "debouncer alone on a clean probability step (no FER2013 data here)"
-    from ._pipeline import EmotionPipeline, PipelineOptions
+    from .pipeline._pipeline import EmotionPipeline, PipelineOptions
 
     pairs = 1 if settings.fast else 5
     faces = _confident_fer_faces(fer, pairs)
@@ -392,7 +392,7 @@ def _confident_fer_faces(path: Path, count: int) -> dict[str, list[np.ndarray]]:
     """Frames of FER val faces the model is sure about (like the tests' ``happy_and_neutral_frames``)."""
     import cv2
 
-    from ._classify import EmotionClassifier
+    from .pipeline._classify import EmotionClassifier
     from .detection import DetectorOptions, FaceDetector
 
     with np.load(path) as data:
@@ -417,7 +417,7 @@ def _confident_fer_faces(path: Path, count: int) -> dict[str, list[np.ndarray]]:
 
 
 def _debounce_only_latency() -> dict[str, float]:
-    from ._debounce import Debouncer
+    from .pipeline._debounce import Debouncer
     from ._events import EMOTIONS
 
     neutral = np.full(len(EMOTIONS), 0.2 / (len(EMOTIONS) - 1))
@@ -438,8 +438,8 @@ def _debounce_only_latency() -> dict[str, float]:
 
 def measure_camera_off(frames: list[np.ndarray], settings: BenchSettings) -> dict[str, float]:
     """A live memory source stands in for a camera: time from stop()/withdraw_consent() to its release."""
-    from ._sensor import Sensor, SensorOptions
-    from ._sources import MemorySource
+    from .sensor._sensor import Sensor, SensorOptions
+    from .sensor._sources import MemorySource
 
     class TimedSource(MemorySource):
         released_at = 0.0
@@ -508,8 +508,8 @@ class _BlockedDriver:
 
 def _measure_camera_off_blocked(frames: list[np.ndarray], settings: BenchSettings) -> dict[str, float]:
     """A real CameraSource over a driver whose read() blocks: stop()/withdraw_consent() must still return fast."""
-    from ._sensor import Sensor, SensorOptions
-    from ._sources import CameraSource
+    from .sensor._sensor import Sensor, SensorOptions
+    from .sensor._sources import CameraSource
 
     returned, released = [], []
     block_s = 1.0 if settings.fast else 3.0
@@ -605,8 +605,8 @@ def fed_30fps_child(seconds: float, detect_every: int = 0, classify_every: int =
     CPU share and memory slope are taken after a warm-up (a tenth of the run, 5 to 60 s) in which
     onnxruntime, MediaPipe and the allocator reach their working sizes.
     """
-    from ._pipeline import PipelineOptions
-    from ._sensor import Sensor, SensorOptions
+    from .pipeline._pipeline import PipelineOptions
+    from .sensor._sensor import Sensor, SensorOptions
 
     frames, _ = bench_frames()
     frames = camera_like_loop(frames)
@@ -667,7 +667,7 @@ def machine() -> dict[str, str]:
 
 def run_bench(settings: BenchSettings, progress=None) -> dict:
     """Every measurement; a JSON-ready dict with ``results``, ``targets`` (with met flags) and ``info``."""
-    from ._classify import EmotionClassifier
+    from .pipeline._classify import EmotionClassifier
 
     say = progress or (lambda message: None)
     results: dict[str, float] = {}

@@ -69,7 +69,7 @@ def _models() -> list[dict]:
 def stage_timings() -> dict[str, float]:
     """Median milliseconds per stage on a synthetic 640x480 frame, one thread."""
     from ._bench import median_ms
-    from ._classify import EmotionClassifier
+    from .pipeline._classify import EmotionClassifier
     from .detection import DetectorOptions, FaceDetector
     from ._frames import to_rgb_and_gray
 
@@ -92,7 +92,7 @@ def _telemetry() -> str:
     import os
     import sys
 
-    from ._classify import TELEMETRY_ENV
+    from .pipeline._classify import TELEMETRY_ENV
 
     value = os.environ.get(TELEMETRY_ENV)
     if "onnxruntime" in sys.modules and value != "1":

@@ -20,7 +20,7 @@ _SUBCOMMAND_MODULES = (".evaluation._cli", ".sessionlog._cli", "._cli_bench", ".
 
 def _watch(args: argparse.Namespace) -> int:
     from ._events import SensorFailed
-    from ._sensor import Sensor
+    from .sensor._sensor import Sensor
 
     options = sensor_options_from_args(args)
     key = None
@@ -125,9 +125,9 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
 
 def sensor_options_from_args(args: argparse.Namespace, **options: object):
     """SensorOptions from add_source_arguments' options, plus ``options``."""
-    from ._classify import ClassifierOptions
-    from ._pipeline import PipelineOptions
-    from ._sensor import SensorOptions
+    from .pipeline._classify import ClassifierOptions
+    from .pipeline._pipeline import PipelineOptions
+    from .sensor._sensor import SensorOptions
 
     source = "camera" if args.source == "camera" else args.source
     return SensorOptions(source=source, realtime=args.realtime, width=args.width, height=args.height, fps=args.fps,

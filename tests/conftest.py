@@ -80,7 +80,7 @@ def few_faces(per_class: int = 2) -> tuple[np.ndarray, np.ndarray]:
 
 def run_video(pipeline, path: Path):
     """Every frame of a video through ``pipeline``: (events, per-frame probabilities, last timestamp)."""
-    from emoplay._sources import EndOfStream, VideoFileSource
+    from emoplay.sensor._sources import EndOfStream, VideoFileSource
 
     source = VideoFileSource(path)
     source.open()

@@ -19,7 +19,7 @@ from emoplay import (
     PrimaryFaceChanged,
     SensorFailed,
 )
-from emoplay._dispatch import EventDispatcher
+from emoplay.sensor._dispatch import EventDispatcher
 from emoplay._events import EVENT_TYPES
 
 EVENTS = {

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import face_frame, few_faces
-from emoplay._classify import EmotionClassifier
+from emoplay.pipeline._classify import EmotionClassifier
 from emoplay.evaluation._datasets import FER2013_CLASSES, LabeledImages
 from emoplay._errors import DataError
 from emoplay.evaluation._evaluate import (

@@ -506,7 +506,7 @@ def frame_folder(tmp_path_factory, name: str, images: list[np.ndarray], frames: 
 def relaxed_face(tmp_path_factory):
     """The neutral start of single_face.mp4 (0.13-0.5 s) as a long image-folder stream (~70 s at 30 fps)."""
     from conftest import VIDEOS, require_shared
-    from emoplay._sources import VideoFileSource
+    from emoplay.sensor._sources import VideoFileSource
 
     source = VideoFileSource(require_shared(VIDEOS / "single_face.mp4"))
     source.open()

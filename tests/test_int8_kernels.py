@@ -12,7 +12,7 @@ import pytest
 
 import emoplay
 from emoplay import _cpu
-from emoplay._classify import int8_kernels_for
+from emoplay.pipeline._classify import int8_kernels_for
 
 FULL_RANGE = "int8 static QDQ, per-channel weights, calibrated on 1000 training images"
 SEVEN_BIT = "int8 static QDQ, per-channel 7-bit weights (no 16-bit saturation on CPUs without VNNI)"
@@ -63,7 +63,7 @@ def test_exact_kernels_agree_with_the_float_evaluation_of_the_same_model(fer_val
     """On any CPU: the argmax of "exact" matches onnxruntime's float evaluation (Q/DQ not fused) on >= 99 % of
     real faces. (On this project's AMD EPYC without VNNI the fast kernels matched on 91.7 % of FER val with
     full-range weights: benchmarks/README.md.)"""
-    from emoplay._classify import import_onnxruntime
+    from emoplay.pipeline._classify import import_onnxruntime
 
     images = fer_val[0][:240]
     ort = import_onnxruntime()

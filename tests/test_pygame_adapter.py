@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import emoplay
-from emoplay._sources import MemorySource
+from emoplay.sensor._sources import MemorySource
 
 from conftest import require_module
 

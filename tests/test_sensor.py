@@ -10,7 +10,7 @@ import pytest
 
 import emoplay
 from emoplay import CameraState, CameraStateChanged, EmotionChanged, FaceFound, FaceLost, SensorFailed
-from emoplay._sources import MemorySource
+from emoplay.sensor._sources import MemorySource
 
 
 def drain_until(sensor, predicate, timeout=20.0):

@@ -18,7 +18,7 @@ from emoplay import (
     VideoFileSource,
     VideoReadError,
 )
-from emoplay._sources import EndOfStream, source_from_spec
+from emoplay.sensor._sources import EndOfStream, source_from_spec
 
 FPS = 25.0
 N_FRAMES = 10

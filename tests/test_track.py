@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from emoplay import FaceFound, FaceLost, FaceTracker, TrackerOptions
-from emoplay._track import TrackUpdate, iou_matrix
+from emoplay.pipeline._track import TrackUpdate, iou_matrix
 
 FPS = 30.0
 NONE = np.empty((0, 4))

@@ -54,7 +54,7 @@ def register(sub: Any) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .._sensor import Sensor
+    from ..sensor._sensor import Sensor
     from ..cli import ask_camera_consent, sensor_options_from_args
 
     try:

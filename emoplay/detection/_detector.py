@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import check_number
-from .._classify import import_onnxruntime
+from ..pipeline._classify import import_onnxruntime
 from .._errors import ModelError, SensorClosedError
 from .._frames import check_pixels
 from .._model_files import FACE_DETECTOR_MODEL, shipped_model

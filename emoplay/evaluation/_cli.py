@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .._classify import ClassifierOptions, EmotionClassifier
+    from ..pipeline._classify import ClassifierOptions, EmotionClassifier
     from ._datasets import load_labeled_images
     from ._evaluate import evaluate, plot_confusion
 

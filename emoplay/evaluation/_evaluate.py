@@ -324,7 +324,7 @@ def evaluate(data: LabeledImages, classifier, faces: str = "crop", detector=None
              calibration_strength: float = 0.5) -> EvalReport:
     """Classify every image of ``data`` and measure the results.
 
-    ``classifier`` is an :class:`~emoplay._classify.EmotionClassifier`; ``detector`` a
+    ``classifier`` is an :class:`~emoplay.pipeline._classify.EmotionClassifier`; ``detector`` a
     :class:`~emoplay.detection.FaceDetector` in image mode, needed for ``faces="detect"``.
     ``calibration`` ("per-subject" or "per-subject-auto", with ``subject_pattern``) calibrates each
     image on its subject's other neutral images (emoplay/calibration/per_subject.py).

@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _options(args: argparse.Namespace, faces: str):
-    from .._classify import ClassifierOptions
+    from ..pipeline._classify import ClassifierOptions
     from ._occlusion import OcclusionOptions
     from ._saliency import SaliencyOptions
 

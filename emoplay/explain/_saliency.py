@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._classify import ClassifierOptions, EmotionClassifier
+from ..pipeline._classify import ClassifierOptions, EmotionClassifier
 from ..detection import DetectorOptions
 from ._occlusion import OcclusionOptions, occlusion_maps
 

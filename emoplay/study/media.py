@@ -134,7 +134,7 @@ class VideoAsCamera:
         self._thread.start()
 
     def _feed(self) -> None:
-        from .._sources import EndOfStream, VideoFileSource
+        from ..sensor._sources import EndOfStream, VideoFileSource
 
         # The source paces the frames at the file's rate (and restarts its schedule after a stall instead of
         # bursting); a read waits at most 0.1 s, so a stop is seen within that.

@@ -250,8 +250,8 @@ class _Run:
     def start_camera(self, order, seed) -> None:
         from .. import __version__
         from .._model_files import EMOTION_MODEL, expected_checksums
-        from .._sources import MemorySource
-        from .._sensor import Sensor, SensorOptions
+        from ..sensor._sources import MemorySource
+        from ..sensor._sensor import Sensor, SensorOptions
         from ..pygame import CameraIndicator
 
         self.state.screen = "starting"

@@ -12,7 +12,7 @@ import pytest
 from conftest import SHARED, require_shared
 from emoplay.evaluation._cli import register
 from emoplay.evaluation._datasets import read_image_folder
-from emoplay._classify import EmotionClassifier
+from emoplay.pipeline._classify import EmotionClassifier
 from emoplay.calibration import Baseline
 from emoplay.calibration.per_subject import calibrate_per_subject, subjects_of
 

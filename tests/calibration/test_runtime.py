@@ -16,7 +16,7 @@ NEUTRAL_START_S = 0.4
 
 def frames_of(name: str, tile: bool = False):
     """Every frame of a shared video as (pixels, timestamp); ``tile``: the frame twice side by side (two faces)."""
-    from emoplay._sources import EndOfStream, VideoFileSource
+    from emoplay.sensor._sources import EndOfStream, VideoFileSource
 
     source = VideoFileSource(require_shared(VIDEOS / name))
     source.open()

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import check_number
-from ._errors import ModelError, SensorClosedError
-from ._model_files import EMOTION_MODEL, shipped_model
+from .._checks import check_number
+from .._errors import ModelError, SensorClosedError
+from .._model_files import EMOTION_MODEL, shipped_model
 
 # onnxruntime (1.2x and later, on Linux too) starts Microsoft's 1DS telemetry when it is imported: it writes a
 # device id and an SQLite event store under ~/.cache/Microsoft/DeveloperTools and can upload them. Our privacy
@@ -77,7 +77,7 @@ def int8_kernels_for(choice: str, quantization: str | None, weight_bits: str | N
     """
     if choice != "auto":
         return choice
-    from ._cpu import int8_sums_saturate
+    from .._cpu import int8_sums_saturate
 
     if quantization is None:
         return "fast"  # a float model has no int8 kernels to choose
@@ -199,7 +199,7 @@ class EmotionClassifier:
         """
         import cv2
 
-        from ._frames import gray_of
+        from .._frames import gray_of
 
         size = self.info.input_size
         out = np.empty((len(boxes), size, size), np.uint8)

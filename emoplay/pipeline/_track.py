@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import check_number
-from ._events import FaceFound, FaceLost
+from .._checks import check_number
+from .._events import FaceFound, FaceLost
 
 
 @dataclass(frozen=True)

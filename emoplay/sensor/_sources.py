@@ -23,10 +23,10 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ._clock import Clock, monotonic_clock
-from ._errors import CameraUnavailableError, SourceError, VideoReadError
+from .._clock import Clock, monotonic_clock
+from .._errors import CameraUnavailableError, SourceError, VideoReadError
 from ._exit import finish_threads_at_exit
-from ._frames import Frame, check_pixels
+from .._frames import Frame, check_pixels
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -208,7 +208,7 @@ class CameraSource:
                 return False
         return True
 
-    def _exit_stop(self) -> None:  # emoplay._exit: the grab thread ends after its current read
+    def _exit_stop(self) -> None:  # emoplay.sensor._exit: the grab thread ends after its current read
         self._stop.set()
 
     def _exit_join(self, timeout: float) -> bool:

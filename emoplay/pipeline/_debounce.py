@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import check_number
-from ._clock import Clock, monotonic_clock
-from ._events import UNKNOWN, EmotionChanged
+from .._checks import check_number
+from .._clock import Clock, monotonic_clock
+from .._events import UNKNOWN, EmotionChanged
 
 
 @dataclass(frozen=True)

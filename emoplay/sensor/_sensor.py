@@ -1,4 +1,4 @@
-"""The Sensor: a frame source and the pipeline on a worker thread, events to the host's thread.
+"""The Sensor: a frame source and the pipeline on a worker thread (its loop: _worker.py), events to the host's thread.
 
 Life cycle and camera states::
 
@@ -46,7 +46,7 @@ Guarantees (each one is a test in ``tests/faults/``):
   others (camera state, faces lost on stop, failures); before the first frame,
   0.0 for files and folders and the sensor clock for cameras and submitted frames.
 * **Clean exit.** A script may end right after ``stop()`` (or without it): an exit hook
-  (``emoplay._exit``) stops the worker and a camera's grab thread and waits for them, at
+  (``emoplay.sensor._exit``) stops the worker and a camera's grab thread and waits for them, at
   most ``EXIT_WAIT_S``, before the interpreter finalises; a daemon thread still inside
   ONNX Runtime or OpenCV then would abort the process ("terminate called ..."). ``close()``
   waits up to ``_CLOSE_WAIT_S`` for the worker; ``stop()``/``pause()`` never wait for it.
@@ -66,21 +66,19 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._checks import check_number
-from ._clock import Clock, monotonic_clock
+from .._checks import check_number
+from .._clock import Clock, monotonic_clock
 from ._dispatch import EventDispatcher
-from ._errors import ConsentRequiredError, SensorClosedError, SensorStateError, WorkerError
+from .._errors import ConsentRequiredError, SensorClosedError, SensorStateError, WorkerError
 from ._event_queue import EventQueue
-from ._events import CameraState, CameraStateChanged, FaceFound, FaceLost, PrimaryFaceChanged, SensorFailed
+from .._events import CameraState, CameraStateChanged, FaceFound, FaceLost, PrimaryFaceChanged, SensorFailed
 from ._exit import finish_threads_at_exit
-from ._pipeline import EmotionPipeline, PipelineOptions
-from ._sources import EndOfStream, FrameSource, MemorySource, source_from_spec
+from ..pipeline._pipeline import EmotionPipeline, PipelineOptions
+from ._sources import FrameSource, MemorySource, source_from_spec
+from ._worker import Run, SensorWorker
 
-# How long the worker waits for a frame before it re-checks stop requests and the indicator heartbeat.
-# A source that honours it lets stop()/pause() find the worker finished within one wait.
-_READ_TIMEOUT_S = 0.02
 # How long stop()/pause()/withdraw_consent() wait for the worker before leaving the source's release to it:
-# one read timeout and a little, so the 100 ms camera-off promise holds with room to spare.
+# one read timeout (_worker.READ_TIMEOUT_S) and a little, so the 100 ms camera-off promise holds with room to spare.
 _JOIN_WAIT_S = 0.03
 # Then how long they wait for the worker to leave read() before the worker is left to release the source.
 _SOURCE_WAIT_S = 0.01
@@ -116,29 +114,7 @@ class SensorOptions:
         check_number("SensorOptions", "fps", self.fps, low=0, low_open=True, optional=True)
 
 
-class _Run:
-    """One start() .. stop() of the worker: its thread, its stop flag, and who releases the source."""
-
-    def __init__(self, predecessor: "_Run | None", waited: bool) -> None:
-        self.predecessor = predecessor
-        self.waited = waited  # start(wait=True): an opening failure is raised by start(), not queued
-        self.thread: threading.Thread | None = None
-        self.stop = threading.Event()
-        self.ready = threading.Event()  # the source opened, failed to, or the run was stopped
-        self.cancelled = False  # the host took over (stop/pause): the worker's events are dropped; emit lock
-        self.release = True  # the run's end closes the source (False: a paused file keeps its place)
-        self.forget_faces = True  # the run's end resets the tracks (False: a paused file keeps them)
-        self.source_lock = threading.Lock()  # held by whoever reads, opens or closes the source
-        self.source_open = False
-        self.fresh = True  # a new stream (not a resumed paused file): the pipeline starts from scratch
-        self.finished = False  # the worker is done with the pipeline (under the pipeline lock)
-        self.error: BaseException | None = None
-
-    def alive(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
-
-
-class Sensor:
+class Sensor(SensorWorker):
     def __init__(self, options: SensorOptions | None = None, **kwargs: Any) -> None:
         if options is not None and kwargs:
             raise TypeError("pass either SensorOptions or keyword options, not both")
@@ -157,8 +133,8 @@ class Sensor:
         self._state = CameraState.OFF
         self._events = EventQueue(self.options.max_queued_events)
         self._dispatcher = EventDispatcher()
-        self._run: _Run | None = None  # the current run
-        self._last_run: _Run | None = None  # the newest run, current or ending
+        self._run: Run | None = None  # the current run
+        self._last_run: Run | None = None  # the newest run, current or ending
         self._heartbeat_seen = threading.Event()
         self._last_heartbeat = self.clock()
         self._consent = False
@@ -223,7 +199,7 @@ class Sensor:
                 raise ConsentRequiredError(
                     "the camera may not open before the player consents: show your consent screen, then call "
                     "sensor.grant_consent()")
-            run = _Run(self._last_run, waited=wait)
+            run = Run(self._last_run, waited=wait)
             run.fresh = self._state is not CameraState.PAUSED
             self._last_heartbeat = self.clock()
             with self._emit_lock:
@@ -302,7 +278,7 @@ class Sensor:
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         return True if waiter is None else bool(waiter(left))
 
-    # -- interpreter exit (emoplay._exit) ----------------------------------------------------------------------
+    # -- interpreter exit (emoplay.sensor._exit) ----------------------------------------------------------------------
     def _exit_stop(self) -> None:
         """At exit: ask the worker to finish (no lock: a host thread may hold it; no events: nobody polls)."""
         run = self._last_run
@@ -388,7 +364,7 @@ class Sensor:
         self._faces.clear()
         self._primary_id, self._primary = None, None
 
-    def _publish(self, run: _Run, events=(), state: CameraState | None = None, reason: str = "",
+    def _publish(self, run: Run, events=(), state: CameraState | None = None, reason: str = "",
                  failure: BaseException | None = None) -> bool:
         """The worker's way to queue: nothing once the host took over (False then)."""
         with self._emit_lock:
@@ -407,136 +383,6 @@ class Sensor:
                 if self._run is run:
                     self._run = None
             return True
-
-    # -- the worker ------------------------------------------------------------------------------------------
-    def _ensure_pipeline(self) -> EmotionPipeline:
-        with self._pipeline_lock:
-            if self._pipeline is not None:
-                return self._pipeline
-        created = EmotionPipeline(self.options.pipeline)  # loads the models (a second or so): under no lock
-        with self._pipeline_lock:
-            pipeline = self._pipeline
-            if pipeline is None and not self._closed:
-                self._pipeline = pipeline = created
-                created = None
-        if created is not None:  # another thread was quicker, or the sensor closed meanwhile
-            created.close()
-        if pipeline is None:
-            raise SensorClosedError("this Sensor was closed while its models were loading")
-        return pipeline
-
-    def _close_pipeline(self) -> None:
-        with self._pipeline_lock:
-            pipeline, self._pipeline = self._pipeline, None
-        if pipeline is not None:
-            pipeline.close()
-
-    def _open_source(self, run: _Run) -> bool:
-        with run.source_lock:
-            if run.stop.is_set():
-                return False
-            self.source.open()
-            run.source_open = True
-            return True
-
-    def _close_source(self, run: _Run) -> None:
-        with run.source_lock:
-            if run.source_open:
-                run.source_open = False
-                self.source.close()
-
-    def _work(self, run: _Run) -> None:
-        if run.predecessor is not None and run.predecessor.thread is not None:
-            run.predecessor.thread.join()  # the previous run releases the source (and the pipeline) first
-        run.predecessor = None  # no chain of every run ever made
-        pipeline = None
-        ended = False  # the stream ended or failed: faces and source are done with
-        try:
-            if run.stop.is_set():
-                return  # stopped before it began: no model load (native work) after a stop request
-            pipeline = self._ensure_pipeline()
-            if run.fresh and pipeline.tracker.tracks:
-                pipeline.end_stream(0.0)  # a paused file was stopped: its tracks do not carry over
-            if not self._open_source(run):
-                return
-            self._publish(run, state=CameraState.CAPTURING, reason="capturing")
-            run.ready.set()
-            while not run.stop.is_set():
-                if self._needs_indicator and self.clock() - self._last_heartbeat > self.options.indicator_timeout_s:
-                    if not self._wait_for_indicator(run, pipeline):
-                        return
-                with run.source_lock:
-                    if run.stop.is_set() or not run.source_open:
-                        break
-                    frame = self.source.read(_READ_TIMEOUT_S)
-                if frame is None:
-                    continue
-                if run.stop.is_set():
-                    break  # a frame read after stop() is not processed
-                result = pipeline.process(frame.pixels, frame.timestamp, frame.color_order)
-                timestamp = frame.timestamp
-                del frame  # pixels are not kept past the pipeline step
-                with self._emit_lock:
-                    if run.cancelled:
-                        break
-                    self._stream_time = timestamp
-                    self.frames_processed += 1
-                    self.last_result = result
-                    self._queue(result.events)
-                    self._primary = pipeline.emotion_of(self._primary_id)
-                if self.options.on_frame is not None:
-                    self.options.on_frame(timestamp, result)
-        except EndOfStream:
-            ended = True
-            events = pipeline.end_stream(self._now())
-            self._close_source(run)
-            self._publish(run, events, CameraState.OFF, "end of stream")
-        except BaseException as e:  # noqa: BLE001 - every worker failure must reach the host
-            ended = True
-            run.error = e
-            self._close_source(run)
-            self._publish(run, state=CameraState.ERROR, reason=f"{type(e).__name__}: {e}", failure=e)
-        finally:
-            self._end_run(run, pipeline, ended)
-
-    def _end_run(self, run: _Run, pipeline: EmotionPipeline | None, ended: bool) -> None:
-        """The worker's last act: release what the host left to it, forget faces, free crops."""
-        if run.release or ended:
-            self._close_source(run)
-        if pipeline is not None:
-            try:
-                if ended or run.forget_faces:
-                    pipeline.end_stream(0.0)  # its events were sent (or replaced by the host's), state reset
-            except Exception:  # noqa: BLE001 - a broken pipeline is reset by the next start, or closed
-                pass
-        run.ready.set()
-        with self._pipeline_lock:
-            run.finished = True
-            close_now = self._closed
-        if close_now:
-            self._close_pipeline()
-
-    def _wait_for_indicator(self, run: _Run, pipeline: EmotionPipeline) -> bool:
-        """Pause capture (camera released) until the indicator is drawn again; False if stopping."""
-        self._close_source(run)
-        with self._emit_lock:
-            if run.cancelled:
-                return False
-            events = pipeline.end_stream(self._now())
-            self._publish(run, events, CameraState.PAUSED,
-                          f"camera indicator not drawn for {self.options.indicator_timeout_s:g} s")
-        while not run.stop.is_set():
-            self._heartbeat_seen.clear()
-            if self.clock() - self._last_heartbeat <= self.options.indicator_timeout_s:
-                break
-            self._heartbeat_seen.wait(0.1)
-        if run.stop.is_set():
-            return False
-        self._publish(run, state=CameraState.STARTING, reason="camera indicator drawn again")
-        if not self._open_source(run):
-            return False
-        self._publish(run, state=CameraState.CAPTURING, reason="capturing")
-        return True
 
     # -- host side -------------------------------------------------------------------------------------------
     def submit(self, pixels: np.ndarray, timestamp: float | None = None) -> bool:
@@ -655,7 +501,7 @@ class Sensor:
     # -- session log -----------------------------------------------------------------------------------------
     def start_log(self, path: str | Path, key: Any, include_probabilities: bool = False) -> None:
         """Write the events from now on to a new encrypted session log (opt-in; events only, never pixels)."""
-        from .sessionlog._log import SessionLogWriter
+        from ..sessionlog._log import SessionLogWriter
 
         self._check_open()
         if self._log is not None:

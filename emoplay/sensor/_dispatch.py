@@ -12,7 +12,7 @@ from __future__ import annotations
 import weakref
 from typing import Any, Callable
 
-from ._events import EVENT_TYPES, event_name
+from .._events import EVENT_TYPES, event_name
 
 
 class EventDispatcher:

@@ -62,16 +62,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import check_number
+from .._checks import check_number
 from ._classify import ClassifierOptions, EmotionClassifier
 from ._debounce import DebounceOptions, Debouncer
-from .detection import DetectorOptions, Detections, FaceDetector
-from ._events import EmotionChanged, FaceFound, FaceLost, PrimaryFaceChanged
-from ._frames import check_frame
+from ..detection import DetectorOptions, Detections, FaceDetector
+from .._events import EmotionChanged, FaceFound, FaceLost, PrimaryFaceChanged
+from .._frames import check_frame
 from ._reuse import CropReuse
 from ._track import FaceTracker, TrackerOptions
-from .calibration.calibrator import CalibrationOptions
-from .calibration.state import AutoCalibrationOptions, CalibrationState
+from ..calibration.calibrator import CalibrationOptions
+from ..calibration.state import AutoCalibrationOptions, CalibrationState
 
 
 @dataclass(frozen=True)

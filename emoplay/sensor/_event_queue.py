@@ -12,7 +12,7 @@ from __future__ import annotations
 import collections
 import threading
 
-from ._events import EventsDropped
+from .._events import EventsDropped
 
 
 class EventQueue:
