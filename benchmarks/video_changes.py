@@ -12,17 +12,21 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from emoplay import ClassifierOptions, EmotionChanged, EmotionPipeline, PipelineOptions
+from emoplay import CalibrationFailed, CalibrationFinished, ClassifierOptions, EmotionChanged, EmotionPipeline, PipelineOptions
 from emoplay import VideoFileSource
 from emoplay.sensor._sources import EndOfStream
 
 VIDEOS = ("single_face.mp4", "talking_smiling.mp4", "face_then_noface.mov", "noface_then_face.mov")
 
 
-def emotion_changes(video: Path, options: PipelineOptions) -> list[tuple[float, str]]:
-    """(stream time, new emotion) of every ``EmotionChanged`` of ``video`` through a pipeline with ``options``."""
+def emotion_changes(video: Path, options: PipelineOptions, calibrate=None) -> list[tuple[float, str]]:
+    """(stream time, new emotion) of every ``EmotionChanged`` of ``video`` through a pipeline with ``options``;
+    ``calibrate`` (CalibrationOptions): calibrate the primary face from the first frame on; its outcome is listed
+    too, as "calibrated" or "calibration failed: REASON"."""
     found = []
     with EmotionPipeline(options) as pipeline:
+        if calibrate is not None:
+            pipeline.calibrate(options=calibrate)
         source = VideoFileSource(video)
         source.open()
         try:
@@ -34,6 +38,10 @@ def emotion_changes(video: Path, options: PipelineOptions) -> list[tuple[float, 
                 for event in pipeline.process(frame.pixels, frame.timestamp).events:
                     if isinstance(event, EmotionChanged):
                         found.append((event.timestamp, event.current))
+                    elif isinstance(event, CalibrationFinished):
+                        found.append((event.timestamp, "calibrated"))
+                    elif isinstance(event, CalibrationFailed):
+                        found.append((event.timestamp, f"calibration failed: {event.reason}"))
         finally:
             source.close()
     return found

@@ -14,7 +14,9 @@ what labelled neutral images give (``emoplay eval --data ckplus --calibration pe
 it changes nothing on the three clips whose events are over within 3 s and, on talking_smiling.mp4,
 turns the talking face's neutral spells into unknown (19 emotion changes without, 20 with). Too
 small a gain, against the risk of a first expression being taken for the resting face, to turn
-it on by default: it is off.
+it on by default: it is off. Its strength stays 0.5 (``AUTO_STRENGTH``), the strength these
+figures were measured at: a baseline taken from frames the model merely calls neutral is less sure
+to be the resting face than one the player was asked for.
 """
 
 from __future__ import annotations
@@ -24,18 +26,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .baseline import DEFAULT_STRENGTH, Baseline, check_strength
+from .baseline import Baseline, check_strength
 from .calibrator import CalibrationOptions, Calibrator
 from .profile import export_profile, import_profile
 
 NEUTRAL = "neutral"
+AUTO_STRENGTH = 0.5  # automatic baselines (see above); an explicit calibration's default is DEFAULT_STRENGTH
 
 
 @dataclass(frozen=True)
 class AutoCalibrationOptions:
     seconds: float = 3.0  # the first seconds of each track are collected
     min_frames: int = 10  # neutral-looking frames needed for a track's baseline
-    strength: float = DEFAULT_STRENGTH
+    strength: float = AUTO_STRENGTH
 
     def __post_init__(self) -> None:
         if not 0 < self.seconds <= 600:

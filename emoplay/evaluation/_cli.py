@@ -53,8 +53,9 @@ def register(subparsers) -> None:
     parser.add_argument("--subject-pattern", metavar="REGEX",
                         help=r"with --calibration: the subject of an image is the first group of REGEX searched "
                              r"in its file name, e.g. '^(S\d+)_' for S005_001_00000001.png")
-    parser.add_argument("--calibration-strength", type=_strength, default=0.5, metavar="S",
-                        help="how much of the baseline is taken out, in (0, 1] (default: 0.5, the runtime's)")
+    parser.add_argument("--calibration-strength", type=_strength, default=None, metavar="S",
+                        help="how much of the baseline is taken out, in (0, 1] (default: the runtime's, 0.75 for "
+                             "per-subject, 0.5 for per-subject-auto)")
     parser.set_defaults(func=run)
 
 

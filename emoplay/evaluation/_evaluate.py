@@ -321,7 +321,7 @@ class EvalReport:
 
 def evaluate(data: LabeledImages, classifier, faces: str = "crop", detector=None,
              robustness: bool = False, calibration: str | None = None, subject_pattern: str | None = None,
-             calibration_strength: float = 0.5) -> EvalReport:
+             calibration_strength: float | None = None) -> EvalReport:
     """Classify every image of ``data`` and measure the results.
 
     ``classifier`` is an :class:`~emoplay.pipeline._classify.EmotionClassifier`; ``detector`` a
@@ -383,9 +383,15 @@ def evaluate(data: LabeledImages, classifier, faces: str = "crop", detector=None
 
 
 def _calibrate(data: LabeledImages, labels: np.ndarray, predicted: np.ndarray, probs: np.ndarray, classifier,
-               method: str, pattern: str, strength: float) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Per-subject calibrated predictions and probabilities, and the report's calibration fields."""
+               method: str, pattern: str, strength: float | None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Per-subject calibrated predictions and probabilities, and the report's calibration fields. ``strength``
+    None: the runtime's default for ``method`` (an explicit calibration's, or automatic mode's)."""
+    from ..calibration.baseline import DEFAULT_STRENGTH
     from ..calibration.per_subject import calibrate_per_subject, subjects_of
+    from ..calibration.state import AUTO_STRENGTH
+
+    if strength is None:
+        strength = AUTO_STRENGTH if method == "per-subject-auto" else DEFAULT_STRENGTH
 
     if not data.names:
         raise DataError(f"{data.source} has no file names; per-subject calibration needs them (use an image folder)")

@@ -13,7 +13,7 @@ from conftest import SHARED, require_shared
 from emoplay.evaluation._cli import register
 from emoplay.evaluation._datasets import read_image_folder
 from emoplay.pipeline._classify import EmotionClassifier
-from emoplay.calibration import Baseline
+from emoplay.calibration import AutoCalibrationOptions, Baseline, CalibrationOptions
 from emoplay.calibration.per_subject import calibrate_per_subject, subjects_of
 
 CKPLUS = SHARED / "data" / "ckplus"
@@ -153,3 +153,14 @@ def test_detect_mode_calibrates_the_detected_faces(leak_sensitive_folder, tmp_pa
     assert report["n"] == plain["n"] and report["no_face"] == plain["no_face"] < report["n"]
     assert report["calibration"]["accuracy_uncalibrated"] == pytest.approx(plain["accuracy"])
     assert report["calibration"]["uncalibrated"] >= 1 and report["subjects"] == 2
+
+
+@pytest.mark.parametrize("method, runtime_default", [
+    ("per-subject", CalibrationOptions().strength), ("per-subject-auto", AutoCalibrationOptions().strength)])
+def test_cli_calibrates_at_the_runtime_strength_unless_told(leak_sensitive_folder, method, runtime_default, capsys):
+    folder = leak_sensitive_folder[0]
+    assert emoplay("eval", "--data", folder, "--calibration", method, "--subject-pattern", PATTERN, "--json") == 0
+    assert json.loads(capsys.readouterr().out)["calibration"]["strength"] == runtime_default
+    assert emoplay("eval", "--data", folder, "--calibration", method, "--subject-pattern", PATTERN, "--json",
+                   "--calibration-strength", "0.3") == 0
+    assert json.loads(capsys.readouterr().out)["calibration"]["strength"] == 0.3
