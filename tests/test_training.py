@@ -102,6 +102,32 @@ def test_players_preset_warps_faces_that_model_1_1s_augmentation_leaves_alone():
     assert float((warped - plain).abs().mean()) > 0.05
 
 
+def test_neutral_mix_blends_expressive_faces_with_neutral_ones_and_shares_the_target():
+    from augment import mix_with_neutral
+
+    neutral, classes = 6, 7
+    x = torch.rand(64, 1, 48, 48)
+    y = torch.arange(64) % classes  # every class, neutral included
+    partners = torch.rand(5, 1, 48, 48)
+    gen = torch.Generator().manual_seed(4)
+    mixed, target = mix_with_neutral(x, y, partners, neutral, classes, gen, prob=0.5, low=0.4)
+    assert torch.allclose(target.sum(1), torch.ones(64))
+    changed = (mixed != x).flatten(1).any(1)
+    assert 0 < int(changed.sum()) < int((y != neutral).sum())  # about half of the expressive faces
+    assert not changed[y == neutral].any()
+    for i in changed.nonzero().flatten().tolist():
+        lam = float(target[i, y[i]])
+        assert 0.4 <= lam <= 1 and float(target[i, neutral]) == pytest.approx(1 - lam, abs=1e-6)
+        # the face is lam of itself and 1 - lam of one of the neutral partners
+        assert min(float((mixed[i] - lam * x[i] - (1 - lam) * p).abs().max()) for p in partners) < 1e-5
+    assert torch.equal(target[~changed], torch.nn.functional.one_hot(y[~changed], classes).float())
+
+    before = gen.get_state()
+    same, one_hot = mix_with_neutral(x, y, partners, neutral, classes, gen, prob=0.0, low=0.4)
+    assert same is x and torch.equal(gen.get_state(), before)  # off: model 1.1's batches, unchanged
+    assert torch.equal(one_hot, torch.nn.functional.one_hot(y, classes).float())
+
+
 def test_network_shapes_and_checkpoints_from_before_the_options():
     from net import EmotionNet, build, parse_widths
 

@@ -14,6 +14,10 @@ stronger lighting changes, histogram equalisation (a rank transform blended in)
 and low-resolution faces (downscaled, then scaled back up). Every new transform
 is off in the defaults and draws no random numbers when off, so the default
 options (model 1.1's) give exactly the batches they always gave.
+
+:func:`mix_with_neutral` (``train.py --neutral-mix``) is aimed at faint expressions, the faces model
+1.1 calls neutral: it blends some expressive faces with a neutral training face and gives the blend
+a soft target with the same shares, so that a face with part of an expression says so in part.
 """
 
 from __future__ import annotations
@@ -153,3 +157,24 @@ def augment_batch(x: torch.Tensor, gen: torch.Generator, opts: AugmentOptions = 
     fill = torch.rand(b, generator=gen)[:, None, None].expand(b, h, w)
     x = torch.where(box[:, None], fill[:, None], x)
     return x.clamp(0, 1)
+
+
+def mix_with_neutral(x: torch.Tensor, y: torch.Tensor, neutral_faces: torch.Tensor, neutral: int, classes: int,
+                     gen: torch.Generator, prob: float, low: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Soft targets [B, classes] for labels ``y``, and ``x`` with a share ``prob`` of its expressive faces
+    blended with random ``neutral_faces``: ``lam * face + (1 - lam) * neutral face``, lam uniform in
+    [``low``, 1], target ``lam`` on the face's class and ``1 - lam`` on ``neutral``. ``prob`` 0: one-hot
+    targets, ``x`` itself, and no random numbers drawn."""
+    target = F.one_hot(y, classes).float()
+    if prob <= 0:
+        return x, target
+    picked = (torch.rand(len(y), generator=gen) < prob) & (y != neutral)
+    lam = _uniform(gen, int(picked.sum()), low, 1.0)
+    partners = neutral_faces[torch.randint(len(neutral_faces), (len(lam),), generator=gen)]
+    x = x.clone()
+    shares = lam.view(-1, 1, 1, 1)
+    x[picked] = shares * x[picked] + (1 - shares) * partners
+    mixed = target[picked] * lam[:, None]
+    mixed[:, neutral] += 1 - lam
+    target[picked] = mixed
+    return x, target

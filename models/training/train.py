@@ -32,8 +32,10 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from augment import PRESETS, AugmentOptions, augment_batch  # noqa: E402
+from augment import PRESETS, AugmentOptions, augment_batch, mix_with_neutral  # noqa: E402
 from net import CLASS_NAMES, HEAD, STAGE_WIDTHS, EmotionNet, FlipAverage, parse_widths  # noqa: E402
+
+NEUTRAL = CLASS_NAMES.index("neutral")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "fer2013"
@@ -63,6 +65,8 @@ class TrainOptions:
     teacher: str = ""  # distil from this checkpoint, run on each augmented batch with flip averaging (model 1.2)
     distill_weight: float = 0.5  # share of the loss that matches the teacher; the rest is the labels' loss
     distill_temperature: float = 2.0
+    neutral_mix: float = 0.0  # share of expressive faces blended with a neutral face, soft target (augment.py)
+    neutral_mix_low: float = 0.35  # the smallest share of the expressive face in such a blend
     augment: dict = field(default_factory=lambda: asdict(AugmentOptions()))
 
 
@@ -154,6 +158,9 @@ def train(opts: TrainOptions, run_dir: Path, resume: bool) -> Path:
     x_train, y_train = to_tensor(x_train_u8), torch.from_numpy(y_train_np)
     x_val, y_val = to_tensor(x_val_u8), torch.from_numpy(y_val_np)
     mean, std = float(x_train.mean()), float(x_train.std())
+    neutral_faces = x_train[y_train == NEUTRAL]  # partners for --neutral-mix
+    if opts.neutral_mix > 0 and not 0 < opts.neutral_mix_low <= 1:
+        raise SystemExit(f"neutral-mix-low {opts.neutral_mix_low}: give the expressive share's minimum in (0, 1]")
 
     counts = np.bincount(y_train_np, minlength=len(CLASS_NAMES)).astype(np.float64)
     weights = (counts.sum() / np.maximum(counts, 1)) ** opts.class_weight_power
@@ -201,10 +208,12 @@ def train(opts: TrainOptions, run_dir: Path, resume: bool) -> Path:
         total_loss, correct = 0.0, 0
         for b in range(batches):
             idx = order[b * opts.batch_size:(b + 1) * opts.batch_size]
-            xb = ((augment_batch(x_train[idx], gen, aug) - mean) / std).contiguous(memory_format=torch.channels_last)
+            xb, target = mix_with_neutral(x_train[idx], y_train[idx], neutral_faces, NEUTRAL, len(CLASS_NAMES),
+                                          gen, opts.neutral_mix, opts.neutral_mix_low)
+            xb = ((augment_batch(xb, gen, aug) - mean) / std).contiguous(memory_format=torch.channels_last)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 logits = model(xb)
-            loss = F.cross_entropy(logits.float(), y_train[idx], weight=weights,
+            loss = F.cross_entropy(logits.float(), target if opts.neutral_mix > 0 else y_train[idx], weight=weights,
                                    label_smoothing=opts.label_smoothing)
             if teacher is not None:
                 with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
