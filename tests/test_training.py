@@ -122,6 +122,10 @@ def test_neutral_mix_blends_expressive_faces_with_neutral_ones_and_shares_the_ta
         assert min(float((mixed[i] - lam * x[i] - (1 - lam) * p).abs().max()) for p in partners) < 1e-5
     assert torch.equal(target[~changed], torch.nn.functional.one_hot(y[~changed], classes).float())
 
+    hard_x, hard = mix_with_neutral(x, y, partners, neutral, classes, torch.Generator().manual_seed(4), prob=0.5,
+                                    low=0.4, neutral_share=0.0)  # the same blends, each with its face's label
+    assert torch.equal(hard_x, mixed) and torch.equal(hard, torch.nn.functional.one_hot(y, classes).float())
+
     before = gen.get_state()
     same, one_hot = mix_with_neutral(x, y, partners, neutral, classes, gen, prob=0.0, low=0.4)
     assert same is x and torch.equal(gen.get_state(), before)  # off: model 1.1's batches, unchanged

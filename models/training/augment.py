@@ -160,11 +160,14 @@ def augment_batch(x: torch.Tensor, gen: torch.Generator, opts: AugmentOptions = 
 
 
 def mix_with_neutral(x: torch.Tensor, y: torch.Tensor, neutral_faces: torch.Tensor, neutral: int, classes: int,
-                     gen: torch.Generator, prob: float, low: float) -> tuple[torch.Tensor, torch.Tensor]:
+                     gen: torch.Generator, prob: float, low: float,
+                     neutral_share: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Soft targets [B, classes] for labels ``y``, and ``x`` with a share ``prob`` of its expressive faces
     blended with random ``neutral_faces``: ``lam * face + (1 - lam) * neutral face``, lam uniform in
-    [``low``, 1], target ``lam`` on the face's class and ``1 - lam`` on ``neutral``. ``prob`` 0: one-hot
-    targets, ``x`` itself, and no random numbers drawn."""
+    [``low``, 1]. The blend's target puts ``(1 - lam) * neutral_share`` on ``neutral`` and the rest on the
+    face's class (``neutral_share`` 1: the blend's own shares; 0: the expression's label, so that a faint
+    expression is still called what it is). ``prob`` 0: one-hot targets, ``x`` itself, and no random
+    numbers drawn."""
     target = F.one_hot(y, classes).float()
     if prob <= 0:
         return x, target
@@ -174,7 +177,8 @@ def mix_with_neutral(x: torch.Tensor, y: torch.Tensor, neutral_faces: torch.Tens
     x = x.clone()
     shares = lam.view(-1, 1, 1, 1)
     x[picked] = shares * x[picked] + (1 - shares) * partners
-    mixed = target[picked] * lam[:, None]
-    mixed[:, neutral] += 1 - lam
+    to_neutral = (1 - lam) * neutral_share
+    mixed = target[picked] * (1 - to_neutral)[:, None]
+    mixed[:, neutral] += to_neutral
     target[picked] = mixed
     return x, target

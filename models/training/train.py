@@ -67,6 +67,7 @@ class TrainOptions:
     distill_temperature: float = 2.0
     neutral_mix: float = 0.0  # share of expressive faces blended with a neutral face, soft target (augment.py)
     neutral_mix_low: float = 0.35  # the smallest share of the expressive face in such a blend
+    neutral_mix_target: float = 1.0  # the blend's target gives neutral (1 - share) * this; 0: the face's label
     augment: dict = field(default_factory=lambda: asdict(AugmentOptions()))
 
 
@@ -209,7 +210,7 @@ def train(opts: TrainOptions, run_dir: Path, resume: bool) -> Path:
         for b in range(batches):
             idx = order[b * opts.batch_size:(b + 1) * opts.batch_size]
             xb, target = mix_with_neutral(x_train[idx], y_train[idx], neutral_faces, NEUTRAL, len(CLASS_NAMES),
-                                          gen, opts.neutral_mix, opts.neutral_mix_low)
+                                          gen, opts.neutral_mix, opts.neutral_mix_low, opts.neutral_mix_target)
             xb = ((augment_batch(xb, gen, aug) - mean) / std).contiguous(memory_format=torch.channels_last)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 logits = model(xb)
