@@ -12,9 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from emoplay import CalibrationFailed, CalibrationFinished, ClassifierOptions, EmotionChanged, EmotionPipeline, PipelineOptions
-from emoplay import VideoFileSource
-from emoplay.sensor._sources import EndOfStream
+from emoplay import (CalibrationFailed, CalibrationFinished, ClassifierOptions, EmotionChanged, EmotionPipeline,
+                     EndOfStream, PipelineOptions, VideoFileSource)
 
 VIDEOS = ("single_face.mp4", "talking_smiling.mp4", "face_then_noface.mov", "noface_then_face.mov")
 

@@ -25,15 +25,22 @@ from pathlib import Path
 import numpy as np
 
 
-def _folder_images(data: Path, limit: int) -> list[tuple[str, str, np.ndarray]]:
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def read_gray(path: Path) -> np.ndarray:
+    """An image file as gray uint8; a clear error if it cannot be read."""
     import cv2
 
-    found = []
-    for path in sorted(p for p in data.glob("*/*") if p.suffix.lower() in (".png", ".jpg", ".jpeg")):
-        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-        if image is None:
-            raise SystemExit(f"{path} is not a readable image: remove it or replace it")
-        found.append((path.parent.name, path.stem, image))
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise SystemExit(f"{path} is not a readable image: remove it or replace it")
+    return image
+
+
+def _folder_images(data: Path, limit: int) -> list[tuple[str, str, np.ndarray]]:
+    found = [(path.parent.name, path.stem, read_gray(path))
+             for path in sorted(p for p in data.glob("*/*") if p.suffix.lower() in IMAGE_SUFFIXES)]
     if not found:
         raise SystemExit(f"no images in {data}/<class>/: give an image folder or an .npz file")
     return found[:limit] if limit else found

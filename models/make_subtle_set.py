@@ -27,12 +27,15 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_fullframe_set import IMAGE_SUFFIXES, read_gray  # noqa: E402  (the sibling script's image reading)
+
 NEUTRAL = "neutral"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 def sequence_of(stem: str) -> tuple[str, str]:
@@ -51,15 +54,6 @@ def blend(relaxed: np.ndarray, peak: np.ndarray, weight: float) -> np.ndarray:
     return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
 
 
-def _read(path: Path) -> np.ndarray:
-    import cv2
-
-    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if image is None:
-        raise SystemExit(f"{path} is not a readable image: remove it or replace it")
-    return image
-
-
 def build(data: Path, out: Path, weight: float) -> dict[str, int]:
     """Write the set; counts of blends per class, of relaxed faces copied and of peaks left out."""
     import cv2
@@ -69,15 +63,13 @@ def build(data: Path, out: Path, weight: float) -> dict[str, int]:
         raise SystemExit(f"no {relaxed_dir}: give the CK+ crops folder (class folders and neutral/)")
     if out.resolve() == data.resolve() or data.resolve() in out.resolve().parents:
         raise SystemExit(f"--out {out} is inside --data {data}: write the set somewhere else")
-    relaxed = {}
-    for path in sorted(p for p in relaxed_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
-        relaxed.setdefault(sequence_of(path.stem), path)  # the first frame of each sequence
-    counts: dict[str, int] = {"left_out": 0}
     (out / NEUTRAL).mkdir(parents=True, exist_ok=True)
-    for path in relaxed_dir.iterdir():
-        if path.suffix.lower() in IMAGE_SUFFIXES:
-            shutil.copyfile(path, out / NEUTRAL / path.name)
-    counts[NEUTRAL] = len(list((out / NEUTRAL).iterdir()))
+    relaxed_faces = sorted(p for p in relaxed_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    relaxed = {}
+    for path in relaxed_faces:
+        relaxed.setdefault(sequence_of(path.stem), path)  # the first frame of each sequence
+        shutil.copyfile(path, out / NEUTRAL / path.name)
+    counts: dict[str, int] = {"left_out": 0, NEUTRAL: len(relaxed_faces)}
     for class_dir in sorted(p for p in data.iterdir() if p.is_dir() and p.name != NEUTRAL):
         for path in sorted(p for p in class_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
             first = relaxed.get(sequence_of(path.stem))
@@ -85,7 +77,8 @@ def build(data: Path, out: Path, weight: float) -> dict[str, int]:
                 counts["left_out"] += 1
                 continue
             (out / class_dir.name).mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(out / class_dir.name / f"{path.stem}.png"), blend(_read(first), _read(path), weight))
+            faint = blend(read_gray(first), read_gray(path), weight)
+            cv2.imwrite(str(out / class_dir.name / f"{path.stem}.png"), faint)
             counts[class_dir.name] = counts.get(class_dir.name, 0) + 1
     return counts
 

@@ -12,6 +12,9 @@ Two ways to pick a subject's neutral images:
   relax gives);
 * ``per-subject-auto``: the images the model itself calls neutral, labels unused (what the
   automatic mode, which sees no labels, would collect).
+
+Unless told otherwise, each method calibrates at the strength of its runtime counterpart
+(:func:`runtime_strength`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 
 from .._errors import DataError
 from .baseline import DEFAULT_STRENGTH, Baseline
+from .state import AUTO_STRENGTH
 
 METHODS = ("per-subject", "per-subject-auto")
 NEUTRAL = "neutral"
@@ -35,6 +39,7 @@ class SubjectCalibration:
     calibrated: np.ndarray  # bool [N]
     subjects: int  # distinct subjects among the names that matched
     unmatched: int  # images whose name has no subject (left uncalibrated)
+    strength: float  # the strength the baselines were made with
 
 
 def subjects_of(names: tuple[str, ...] | list[str], pattern: str) -> list[str | None]:
@@ -53,12 +58,21 @@ def subjects_of(names: tuple[str, ...] | list[str], pattern: str) -> list[str | 
     return subjects
 
 
-def calibrate_per_subject(probabilities: np.ndarray, labels: np.ndarray, found: np.ndarray,
-                          subjects: list[str | None], class_names: tuple[str, ...], *, method: str = "per-subject",
-                          strength: float = DEFAULT_STRENGTH, model_version: str = "") -> SubjectCalibration:
-    """Calibrate every image with a found face on its subject's other neutral images (leave one out)."""
+def runtime_strength(method: str) -> float:
+    """The strength the runtime calibrates at for ``method``: an explicit calibration's default for
+    ``per-subject``, automatic mode's for ``per-subject-auto``."""
     if method not in METHODS:
         raise ValueError(f"calibration method must be one of {', '.join(METHODS)}, got {method!r}")
+    return AUTO_STRENGTH if method == "per-subject-auto" else DEFAULT_STRENGTH
+
+
+def calibrate_per_subject(probabilities: np.ndarray, labels: np.ndarray, found: np.ndarray,
+                          subjects: list[str | None], class_names: tuple[str, ...], *, method: str = "per-subject",
+                          strength: float | None = None, model_version: str = "") -> SubjectCalibration:
+    """Calibrate every image with a found face on its subject's other neutral images (leave one out);
+    ``strength`` None: :func:`runtime_strength` of ``method``."""
+    default = runtime_strength(method)  # and the method is checked
+    strength = default if strength is None else strength
     if NEUTRAL not in class_names:
         raise DataError(f"per-subject calibration needs a {NEUTRAL!r} class; the model has {', '.join(class_names)}")
     probs = np.asarray(probabilities, np.float32)
@@ -84,4 +98,4 @@ def calibrate_per_subject(probabilities: np.ndarray, labels: np.ndarray, found: 
                                                    model_version=model_version)
             out[i] = baseline.apply(probs[i])
             calibrated[i] = True
-    return SubjectCalibration(out, calibrated, len(groups), sum(s is None for s in subjects))
+    return SubjectCalibration(out, calibrated, len(groups), sum(s is None for s in subjects), strength)

@@ -386,12 +386,7 @@ def _calibrate(data: LabeledImages, labels: np.ndarray, predicted: np.ndarray, p
                method: str, pattern: str, strength: float | None) -> tuple[np.ndarray, np.ndarray, dict]:
     """Per-subject calibrated predictions and probabilities, and the report's calibration fields. ``strength``
     None: the runtime's default for ``method`` (an explicit calibration's, or automatic mode's)."""
-    from ..calibration.baseline import DEFAULT_STRENGTH
     from ..calibration.per_subject import calibrate_per_subject, subjects_of
-    from ..calibration.state import AUTO_STRENGTH
-
-    if strength is None:
-        strength = AUTO_STRENGTH if method == "per-subject-auto" else DEFAULT_STRENGTH
 
     if not data.names:
         raise DataError(f"{data.source} has no file names; per-subject calibration needs them (use an image folder)")
@@ -404,7 +399,7 @@ def _calibrate(data: LabeledImages, labels: np.ndarray, predicted: np.ndarray, p
     result = calibrate_per_subject(probs, labels, found, subjects, class_names, method=method, strength=strength,
                                    model_version=classifier.info.version)
     recall_uncalibrated = precision_recall_f1(labels, predicted, len(class_names))[1]
-    fields = dict(calibration=method, subject_pattern=pattern, calibration_strength=strength,
+    fields = dict(calibration=method, subject_pattern=pattern, calibration_strength=result.strength,
                   subjects=result.subjects, uncalibrated=int((found & ~result.calibrated).sum()),
                   unmatched=result.unmatched, accuracy_uncalibrated=accuracy(labels, predicted),
                   recall_uncalibrated=tuple(float(v) for v in recall_uncalibrated))
