@@ -116,6 +116,28 @@ def test_letterbox_reuses_its_buffer():
     assert box.prepare(np.zeros((360, 640, 3), np.uint8)) is first
 
 
+def test_letterbox_gives_every_colour_order_the_same_rgb_input():
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (480, 640, 3), np.uint8)
+    box = Letterbox()
+    expected = box.prepare(rgb).copy()
+    for pixels, order in ((rgb[:, :, ::-1].copy(), "bgr"), (np.dstack([rgb[:, :, ::-1], rgb[:, :, :1]]), "bgr"),
+                          (np.dstack([rgb, rgb[:, :, :1]]), "rgb")):
+        np.testing.assert_array_equal(box.prepare(pixels, order), expected)
+
+
+def test_the_detectors_downscaled_copy_of_a_frame_is_zeroed_once_the_model_ran(fer_val):
+    from conftest import face_frame
+
+    images, _, _ = fer_val
+    with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
+        for frame, order in ((face_frame(images[0]), "bgr"), (face_frame(images[0])[:, :, 0].copy(), "rgb")):
+            assert len(detector.detect(frame, color_order=order)) == 1
+            box = detector._letterbox
+            buffers = [box.tensor, box._rgb, *box._pixels.values()]
+            assert not any(buffer.any() for buffer in buffers), "a 128x128 copy of the frame was left behind"
+
+
 def test_every_pixel_format_gives_the_rgb_frames_detections(fer_val):
     import cv2
 

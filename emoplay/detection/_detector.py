@@ -97,7 +97,10 @@ class FaceDetector:
             raise ValueError(f"color_order must be 'rgb' or 'bgr', got {color_order!r}")
         pixels = check_pixels(pixels)
         tensor = self._letterbox.prepare(pixels, color_order)
-        regressors, logits = self._session.run([_BOXES, _SCORES], {_INPUT: tensor})
+        try:
+            regressors, logits = self._session.run([_BOXES, _SCORES], {_INPUT: tensor})
+        finally:
+            self._letterbox.clear()  # its 128x128 copy of the frame lives for this call only
         faces = weighted_nms(decode(regressors[0], logits[0], self._anchors, self.options.min_confidence),
                              self.options.min_suppression)
         corners = self._letterbox.to_frame(faces.boxes)

@@ -17,6 +17,10 @@ convert the whole frame to RGB first.
 
 Coordinates that the model gives in fractions of its input are mapped back to
 fractions of the frame by :meth:`Letterbox.to_frame`.
+
+The buffers hold a 128x128 copy of the frame: :meth:`Letterbox.clear` zeroes them,
+which the detector does as soon as the model has run, so that the frame does not
+outlive its pipeline step in a downscaled copy either.
 """
 
 from __future__ import annotations
@@ -32,9 +36,11 @@ class Letterbox:
 
     def __init__(self, size: int = INPUT_SIZE) -> None:
         self.size = size
-        self._pixels = {channels: np.empty((size, size, channels) if channels > 1 else (size, size), np.uint8)
+        self._pixels = {channels: np.zeros((size, size, channels) if channels > 1 else (size, size), np.uint8)
                         for channels in (1, 3, 4)}  # the warped frame, by its number of channels
-        self.tensor = np.empty((1, size, size, 3), np.float32)  # the model input, rewritten by each prepare()
+        self._channels = 1  # those of the last frame prepared
+        self._rgb = np.zeros((size, size, 3), np.uint8)  # the warped frame in RGB order (colour frames)
+        self.tensor = np.zeros((1, size, size, 3), np.float32)  # the model input, rewritten by each prepare()
         self._frame_size: tuple[int, int] | None = None
         self._matrix = np.zeros((2, 3), np.float64)
         self._offset = np.zeros(2, np.float32)  # padding in fractions of the input (left, top)
@@ -60,19 +66,29 @@ class Letterbox:
         height, width = pixels.shape[:2]
         if self._frame_size != (width, height):
             self._fit(width, height)
-        warped = self._pixels[1 if pixels.ndim == 2 else pixels.shape[2]]
+        self._channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+        warped = self._pixels[self._channels]
         with on_this_thread():  # not OpenCV's pool, whose threads spin after so small a warp (_cv_threads.py)
             cv2.warpAffine(pixels, self._matrix, (self.size, self.size), dst=warped, flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        if warped.ndim == 2:
-            warped = warped[:, :, None]  # gray: the same value in R, G and B
-        elif color_order == "bgr":
-            warped = warped[:, :, 2::-1]
-        else:
-            warped = warped[:, :, :3]
+            # RGB in a contiguous buffer: numpy scales it five times faster than a channel-reversed view.
+            if warped.ndim == 2:
+                warped = warped[:, :, None]  # gray: the same value in R, G and B
+            elif color_order == "bgr":
+                code = cv2.COLOR_BGR2RGB if warped.shape[2] == 3 else cv2.COLOR_BGRA2RGB
+                warped = cv2.cvtColor(warped, code, dst=self._rgb)
+            elif warped.shape[2] == 4:
+                warped = cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB, dst=self._rgb)
         np.multiply(warped, np.float32(1 / 127.5), out=self.tensor[0], casting="unsafe")
         self.tensor -= np.float32(1.0)
         return self.tensor
+
+    def clear(self) -> None:
+        """Zero the buffers that hold the last frame prepared (its warped pixels, their RGB copy, the model
+        input)."""
+        self._pixels[self._channels].fill(0)
+        self._rgb.fill(0)
+        self.tensor.fill(0)
 
     def to_frame(self, points: np.ndarray) -> np.ndarray:
         """x, y pairs (last axis, repeated: x0, y0, x1, y1, ...) in fractions of the input → of the frame."""
