@@ -26,6 +26,7 @@ import numpy as np
 from .._clock import Clock, monotonic_clock
 from .._errors import CameraUnavailableError, SourceError, VideoReadError
 from ._exit import finish_threads_at_exit
+from ._failures import without_frame_locals
 from .._frames import Frame, check_pixels
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -170,9 +171,10 @@ class CameraSource:
                 self._slot.put(Frame(pixels, self.clock(), index))
                 index += 1
         except Exception as e:  # noqa: BLE001 - the driver failed: the sensor must hear of it, not a dead thread
+            pixels = None  # the last frame read is not kept by the failure
             self._failure = CameraUnavailableError(f"{self.name} failed while reading a frame "
                                                    f"({type(e).__name__}: {e}); check the camera and its cable")
-            self._failure.__cause__ = e
+            self._failure.__cause__ = without_frame_locals(e)
         finally:
             cap.release()  # the grab thread always releases the device it read from
             if stop.is_set():

@@ -14,6 +14,7 @@ import threading
 from .._errors import SensorClosedError
 from .._events import CameraState
 from ..pipeline._pipeline import EmotionPipeline
+from ._failures import without_frame_locals
 from ._sources import EndOfStream
 
 # How long the worker waits for a frame before it re-checks stop requests and the indicator heartbeat.
@@ -134,7 +135,8 @@ class SensorWorker:
             self._publish(run, events, CameraState.OFF, "end of stream")
         except BaseException as e:  # noqa: BLE001 - every worker failure must reach the host
             ended = True
-            run.error = e
+            frame = None  # the failed step's pixels are not kept by the error the host gets
+            run.error = without_frame_locals(e)
             self._close_source(run)
             self._publish(run, state=CameraState.ERROR, reason=f"{type(e).__name__}: {e}", failure=e)
         finally:

@@ -270,6 +270,64 @@ def test_no_buffer_keeps_a_crop_or_a_frame_after_stop(happy_frame):
     sensor.close()
 
 
+class _OneBadFrame:
+    """A source whose first frame the pipeline refuses (two channels): the worker fails inside its step."""
+
+    name, is_live = "bad frame source", False
+
+    def __init__(self) -> None:
+        self.delivered: list = []  # weak references to the pixels handed to the sensor
+
+    def open(self) -> None:
+        pass
+
+    def read(self, timeout: float):
+        import weakref
+
+        pixels = np.full((60, 80, 2), 77, np.uint8)
+        self.delivered.append(weakref.ref(pixels))
+        return emoplay.Frame(pixels, 0.0, 0)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_failed_step_keeps_no_frame_in_the_error_the_host_gets():
+    source = _OneBadFrame()
+    sensor = Sensor(source=source)
+    sensor.start(wait=False)
+    error, events = poll_until_failure(sensor)
+    assert "unsupported frame shape" in str(error)
+    failures = [e for e in events if isinstance(e, SensorFailed)]
+    assert failures and failures[0].error is sensor._last_run.error  # the errors the host may keep
+    sensor.close()
+    gc.collect()
+    assert source.delivered and all(ref() is None for ref in source.delivered), \
+        "the failed frame's pixels live on through the error's traceback"
+
+
+def test_a_failed_camera_keeps_no_frame_in_its_stored_failure(happy_frame):
+    import weakref
+
+    class RecordingCapture(RaisingCapture):
+        def read(self):
+            ok, pixels = super().read()
+            self.delivered.append(weakref.ref(pixels))
+            return ok, pixels
+
+    capture = RecordingCapture(happy_frame, OSError("VIDIOC_DQBUF: No such device"), fail_from=10)
+    capture.delivered = []
+    camera = CameraSource(0, opener=lambda device: capture)
+    sensor = camera_sensor(camera)
+    sensor.start()
+    error, _ = poll_until_failure(sensor)
+    assert isinstance(error.__cause__, emoplay.CameraUnavailableError) and capture.released.wait(10)
+    sensor.close()
+    gc.collect()
+    assert len(capture.delivered) == 9
+    assert all(ref() is None for ref in capture.delivered), "a camera frame lives on through the stored failure"
+
+
 def test_the_classifier_keeps_no_crop_after_classifying_or_closing(fer_val):
     images = fer_val[0][:4]
     with emoplay.EmotionClassifier() as classifier:
