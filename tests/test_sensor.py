@@ -149,6 +149,20 @@ def test_pause_resume_stop_close_and_use_after_close(video):
         sensor.start()
 
 
+def test_a_paused_memory_source_refuses_frames_and_keeps_none(happy_and_neutral_frames):
+    frame = happy_and_neutral_frames["happy"][0]
+    with emoplay.Sensor(source="memory") as sensor:
+        sensor.start()
+        assert sensor.submit(frame, 0.0)
+        drain_until(sensor, lambda ev: sensor.frames_processed == 1)
+        sensor.pause()
+        assert sensor.submit(frame, 0.1) is False and sensor.source.refused == 1
+        assert sensor.source.read(0.01) is None  # nothing was kept for later
+        sensor.resume()
+        assert sensor.submit(frame, 0.2)
+        drain_until(sensor, lambda ev: sensor.frames_processed == 2)
+
+
 def test_worker_errors_reach_the_host_as_event_and_exception(tmp_path, happy_and_neutral_frames):
     import cv2
 

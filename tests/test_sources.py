@@ -182,6 +182,19 @@ def test_image_folder_in_name_order(tmp_path):
     assert [f.timestamp for f in frames] == pytest.approx([0.0, 0.1, 0.2])
 
 
+def test_an_image_folder_opened_again_continues_and_after_close_starts_over(tmp_path):
+    for k in range(4):
+        write_image(tmp_path / f"{k}.png", np.full((20, 30), 10 * k, np.uint8))
+    source = ImageFolderSource(tmp_path)
+    source.open()
+    assert [source.read(1.0).index for _ in range(2)] == [0, 1]
+    source.open()  # a paused sensor's next run opens its source again: it resumes at the image it reached
+    assert [f.index for f in read_all(source)] == [2, 3]
+    source.close()
+    source.open()  # a stopped one starts over
+    assert source.read(1.0).index == 0
+
+
 def test_image_folder_skips_sub_folders(tmp_path):
     write_image(tmp_path / "a.png", np.full((20, 30), 50, np.uint8))
     (tmp_path / "sub.png").mkdir()

@@ -53,8 +53,9 @@ def import_profile(profile: bytes, class_names: tuple[str, ...] | None = None,
         fields = json.loads(body.decode("utf-8"))
         baseline = Baseline(tuple(fields["class_names"]), tuple(float(v) for v in fields["log_probabilities"]),
                             fields["frames"], fields["strength"], fields["model_version"])
-    except (ValueError, KeyError, TypeError) as e:
-        raise CalibrationError(f"the calibration profile is damaged ({e}): calibrate the player again") from e
+    except (ValueError, KeyError, TypeError, RecursionError) as e:  # RecursionError: JSON nested too deep
+        raise CalibrationError(f"the calibration profile is damaged ({type(e).__name__}: {e}): calibrate the "
+                               "player again") from e
     if class_names is not None and tuple(class_names) != baseline.class_names:
         raise CalibrationError(f"the profile's classes {list(baseline.class_names)} are not the model's "
                                f"{list(class_names)}: calibrate the player again with this model")

@@ -212,8 +212,8 @@ class Sensor(SensorWorker):
             finish_threads_at_exit(self)  # the worker runs native code: it must end before the interpreter does
         if wait:
             run.ready.wait()
-            if run.error is not None:
-                raise run.error
+            if run.open_error is not None:
+                raise run.open_error
 
     def pause(self) -> None:
         """Stop capturing (within 100 ms) and release a camera; resume() continues."""
@@ -319,6 +319,8 @@ class Sensor(SensorWorker):
                 finally:
                     holder.source_lock.release()
             # else: the worker is inside read(); it closes the source as soon as that read returns
+        elif isinstance(self.source, MemorySource):
+            self.source.close()  # it has no place to keep: submit() refuses frames until the next start()
         with self._emit_lock:
             if release or state is CameraState.OFF:
                 self._lose_faces()

@@ -337,6 +337,8 @@ class ImageFolderSource:
         self._index = 0
 
     def open(self) -> None:
+        if self._files:
+            return  # already open: a paused folder resumes at the image it had reached
         if not self.path.is_dir():
             raise SourceError(f"image folder {self.path} does not exist; check the path")
         self._files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())

@@ -4,7 +4,9 @@ pipeline and publishes what it found (:class:`SensorWorker`, which :class:`emopl
 The host side (``emoplay/sensor/_sensor.py``) starts and stops runs and drains the events; everything here runs
 on the worker thread, except :meth:`SensorWorker._ensure_pipeline`, which a host call may also use to load the
 models early (calibration before start). The worker never blocks the host: it takes the life-cycle lock
-nowhere, and once the host has taken over a run (``run.cancelled``) nothing it publishes reaches the queue.
+nowhere, and once the host has taken over a run (``run.cancelled``) nothing it publishes reaches the queue,
+except what the frame in flight at that moment changed for longer than the run: all of its events when the
+run keeps its tracks (a paused file or memory source), only a calibration's outcome when it does not (stop).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import threading
 
 from .._errors import SensorClosedError
-from .._events import CameraState
+from .._events import CalibrationFailed, CalibrationFinished, CameraState
 from ..pipeline._pipeline import EmotionPipeline
 from ._failures import without_frame_locals
 from ._sources import EndOfStream
@@ -20,6 +22,10 @@ from ._sources import EndOfStream
 # How long the worker waits for a frame before it re-checks stop requests and the indicator heartbeat.
 # A source that honours it lets stop()/pause() find the worker finished within one wait.
 READ_TIMEOUT_S = 0.02
+
+
+# Events whose effect outlives the run that made them (a baseline stays in use after stop()).
+_OUTLIVE_THE_RUN = (CalibrationFinished, CalibrationFailed)
 
 
 class Run:
@@ -31,7 +37,7 @@ class Run:
         self.thread: threading.Thread | None = None
         self.stop = threading.Event()
         self.ready = threading.Event()  # the source opened, failed to, or the run was stopped
-        self.cancelled = False  # the host took over (stop/pause): the worker's events are dropped; emit lock
+        self.cancelled = False  # the host took over (stop/pause): the worker's events are dropped (but see _work)
         self.release = True  # the run's end closes the source (False: a paused file keeps its place)
         self.forget_faces = True  # the run's end resets the tracks (False: a paused file keeps them)
         self.source_lock = threading.Lock()  # held by whoever reads, opens or closes the source
@@ -39,6 +45,7 @@ class Run:
         self.fresh = True  # a new stream (not a resumed paused file): the pipeline starts from scratch
         self.finished = False  # the worker is done with the pipeline (under the pipeline lock)
         self.error: BaseException | None = None
+        self.open_error: BaseException | None = None  # the failure, when it came before the source was open
 
     def alive(self) -> bool:
         return self.thread is not None and self.thread.is_alive()
@@ -119,13 +126,20 @@ class SensorWorker:
                 timestamp = frame.timestamp
                 del frame  # pixels are not kept past the pipeline step
                 with self._emit_lock:
-                    if run.cancelled:
+                    if run.cancelled and run.forget_faces:
+                        # Stopped while this frame was in flight: its faces go with the run (the host reported
+                        # them lost), but a calibration it ended keeps its baseline, so the host hears of it.
+                        self._queue(tuple(e for e in result.events if isinstance(e, _OUTLIVE_THE_RUN)))
                         break
+                    # A paused file or memory source keeps its tracks: a frame in flight when the host paused
+                    # counts, or the host would never hear of what it changed (a face found, an emotion).
                     self._stream_time = timestamp
                     self.frames_processed += 1
                     self.last_result = result
                     self._queue(result.events)
                     self._primary = pipeline.emotion_of(self._primary_id)
+                    if run.cancelled:
+                        break
                 if self.options.on_frame is not None:
                     self.options.on_frame(timestamp, result)
         except EndOfStream:
@@ -137,6 +151,8 @@ class SensorWorker:
             ended = True
             frame = None  # the failed step's pixels are not kept by the error the host gets
             run.error = without_frame_locals(e)
+            if not run.ready.is_set():
+                run.open_error = run.error  # start(wait=True) raises it; a later failure is SensorFailed's alone
             self._close_source(run)
             self._publish(run, state=CameraState.ERROR, reason=f"{type(e).__name__}: {e}", failure=e)
         finally:

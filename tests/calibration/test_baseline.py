@@ -154,3 +154,14 @@ def test_damaged_or_foreign_profiles_are_refused_with_a_way_out():
         import_profile(newer)
     with pytest.raises(TypeError, match="bytes"):
         import_profile("EMOPCAL")
+
+
+def test_an_edited_profile_with_a_valid_checksum_but_json_nested_too_deep_is_damaged():
+    import struct
+    import zlib
+
+    from emoplay.calibration.profile import FORMAT_VERSION, MAGIC
+
+    data = MAGIC + bytes([FORMAT_VERSION]) + b"[" * 2000 + b"]" * 2000  # a hand-edited save file, under the size cap
+    with pytest.raises(emoplay.CalibrationError, match="damaged.*RecursionError.*calibrate the player again"):
+        import_profile(data + struct.pack(">I", zlib.crc32(data)))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import emoplay
-from emoplay import CameraSource, CameraState, EmotionChanged, FaceFound, FaceLost, PrimaryFaceChanged, Sensor
+from emoplay import CameraSource, CameraState, CameraStateChanged, EmotionChanged, FaceFound, FaceLost, PrimaryFaceChanged, Sensor
 from emoplay import SensorFailed, SensorOptions
 
 from test_sensor import drain_until as poll_until
@@ -205,6 +205,80 @@ def test_every_event_of_a_video_carries_stream_time_also_when_stopped(video):
     last_frame = max(e.timestamp for e in events if isinstance(e, (FaceFound, EmotionChanged)))
     assert lost and all(e.timestamp >= last_frame for e in lost)
     assert events[-1].timestamp == lost[-1].timestamp  # the stop's state change: same axis, same moment
+
+
+class _FailsOnFirstFrame:
+    """Opens, then cannot decode its first frame (a video damaged after its header)."""
+
+    name, is_live = "damaged source", False
+
+    def open(self) -> None:
+        pass
+
+    def read(self, timeout: float):
+        raise emoplay.VideoReadError("frame 0 cannot be decoded")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_failure_after_the_source_opened_is_not_raised_by_start_but_reported_once_by_poll():
+    for _ in range(3):
+        with Sensor(source=_FailsOnFirstFrame()) as sensor:
+            sensor.start()  # the source opened: start() has nothing to raise, whenever the first read fails
+            error, events = poll_until_failure(sensor)
+            assert isinstance(error.__cause__, emoplay.VideoReadError)
+            assert len([e for e in events if isinstance(e, SensorFailed)]) == 1
+
+
+# -- the frame in flight when the host pauses or stops ------------------------------------------------------------
+
+def _hold_after(sensor: Sensor, event_type):
+    """Make the worker wait, after processing the first frame that produced an ``event_type``, until released: the
+    host's pause() or stop() then lands while that frame is in flight. (in flight, release) events."""
+    pipeline = sensor._ensure_pipeline()
+    process, in_flight, release = pipeline.process, threading.Event(), threading.Event()
+
+    def held(*args, **kwargs):
+        result = process(*args, **kwargs)
+        if not in_flight.is_set() and any(isinstance(e, event_type) for e in result.events):
+            in_flight.set()
+            release.wait(10)
+        return result
+
+    pipeline.process = held
+    return in_flight, release
+
+
+def test_a_paused_file_reports_what_the_frame_in_flight_changed(video):
+    with Sensor(source=video("single_face.mp4")) as sensor:
+        in_flight, release = _hold_after(sensor, FaceFound)
+        sensor.start()
+        assert in_flight.wait(60)
+        sensor.pause()  # while the frame that found the face is still being published
+        release.set()
+        assert sensor.wait_released(10)
+        sensor.resume()
+        events = poll_until(sensor, lambda seen: any(isinstance(e, CameraStateChanged) and e.current is CameraState.OFF
+                                                     for e in seen), timeout=120)
+    found = {e.track_id for e in events if isinstance(e, FaceFound)}
+    told = {e.track_id for e in events if isinstance(e, (EmotionChanged, FaceLost))}
+    assert found == {1} and told <= found, "the host heard of a face it was never told was found"
+    assert [(e.previous, e.current) for e in events if isinstance(e, PrimaryFaceChanged)][0] == (None, 1)
+
+
+def test_a_calibration_ended_by_the_frame_in_flight_at_stop_reports_its_outcome(video):
+    with Sensor(source=video("talking_smiling.mp4")) as sensor:
+        in_flight, release = _hold_after(sensor, emoplay.CalibrationFinished)
+        sensor.calibrate(options=emoplay.CalibrationOptions(seconds=0.5, max_instability=1.0))
+        sensor.start()
+        assert in_flight.wait(120)
+        sensor.stop()
+        release.set()
+        assert sensor.wait_released(10)
+        events = sensor.poll()
+        outcomes = [e for e in events if isinstance(e, (emoplay.CalibrationFinished, emoplay.CalibrationFailed))]
+        assert sensor.calibrated and [type(e) for e in outcomes] == [emoplay.CalibrationFinished]
 
 
 # -- item 3: crops and frames live for one step -------------------------------------------------------------------
