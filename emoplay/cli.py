@@ -186,6 +186,18 @@ def main(argv: list[str] | None = None) -> int:
     except EmoplayError as e:
         print(f"emoplay: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader of our output left (`emoplay log show F | head`): stop quietly
+        _quiet_stdout()
+        return 1
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at the null device, so that the interpreter's last flush does not fail on the closed pipe."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":

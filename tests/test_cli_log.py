@@ -92,7 +92,7 @@ def test_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert len(rows) == len(SESSION)
     assert (rows[2]["emotion"], rows[2]["p_happy"], rows[2]["p_neutral"], rows[0]["p_happy"]) == (
         "happy", "0.9", "0.1", "")
-    assert list(rows[0])[7:] == ["p_angry", "p_fear", "p_happy", "p_sad", "p_surprise", "p_neutral"]
+    assert list(rows[0])[7:] == ["count", "data", "p_angry", "p_fear", "p_happy", "p_sad", "p_surprise", "p_neutral"]
 
     assert emoplay("log", "show", log, "--key-file", key_file) == EXIT_OK
     table = capsys.readouterr().out.splitlines()
@@ -168,6 +168,17 @@ def test_key_from_args_prompts_on_a_terminal() -> None:
         parser.parse_args(["--key-file", "a", "--passphrase-env", "B"])
 
 
+def test_ctrl_d_at_the_passphrase_prompt_is_no_passphrase() -> None:
+    parser = argparse.ArgumentParser()
+    add_key_arguments(parser)
+
+    def end_of_input(_question: str) -> str:
+        raise EOFError
+
+    with pytest.raises(LogError, match="no passphrase entered"):
+        key_from_args(parser.parse_args([]), prompt=end_of_input, isatty=lambda: True)
+
+
 def test_tampered_and_truncated_logs(tmp_path: Path, capsys) -> None:
     key = LogKey.from_bytes(os.urandom(32))
     key_file = tmp_path / "k.key"
@@ -234,6 +245,46 @@ def test_plot_of_an_empty_log(tmp_path: Path, capsys) -> None:
     assert png.read_bytes()[:8] == PNG_MAGIC
 
 
+def test_a_plot_that_cannot_be_written_is_one_clear_line(tmp_path: Path, capsys) -> None:
+    key = LogKey.from_bytes(bytes(32))
+    (tmp_path / "k.key").write_bytes(bytes(32))
+    with SessionLogWriter(tmp_path / "e.emolog", key) as writer:
+        writer.write(SESSION[0])
+    (tmp_path / "a_file").write_text("")
+    for out in (tmp_path, tmp_path / "a_file" / "x.png"):  # a folder; a path under a file
+        assert emoplay("log", "plot", tmp_path / "e.emolog", "--key-file", tmp_path / "k.key", "--out", out) \
+            == EXIT_ERROR
+        assert f"cannot write the plot to {out}" in capsys.readouterr().err
+
+
+def test_a_log_whose_clock_was_not_in_unix_seconds_still_shows(tmp_path: Path, capsys) -> None:
+    key = LogKey.from_bytes(bytes(32))
+    (tmp_path / "k.key").write_bytes(bytes(32))
+    with SessionLogWriter(tmp_path / "ms.emolog", key, clock=ManualClock(time.time() * 1000)) as writer:  # ms
+        writer.write(SESSION[0])
+    assert emoplay("log", "show", tmp_path / "ms.emolog", "--key-file", tmp_path / "k.key") == EXIT_OK
+    assert "not a date: the writer's clock was not in Unix seconds" in capsys.readouterr().out
+    assert emoplay("log", "verify", tmp_path / "ms.emolog", "--key-file", tmp_path / "k.key") == EXIT_OK
+
+
+def test_show_into_a_pipe_that_closes_early_stops_quietly(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    key = LogKey.from_bytes(bytes(32))
+    (tmp_path / "k.key").write_bytes(bytes(32))
+    with SessionLogWriter(tmp_path / "long.emolog", key) as writer:
+        for i in range(3000):
+            writer.write(FaceLost(i, float(i)))
+    command = [sys.executable, "-m", "emoplay.cli", "log", "show", tmp_path / "long.emolog", "--key-file",
+               tmp_path / "k.key"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as child:
+        assert child.stdout.readline().startswith(b"# long.emolog")
+        child.stdout.close()  # as `| head -1` does
+        err = child.stderr.read().decode()
+        assert child.wait(timeout=60) == 1 and err == ""
+
+
 def test_crashed_log_with_dropped_events_is_shown_with_what_was_lost(tmp_path: Path, capsys) -> None:
     """A log whose writer died leaving zero bytes (a crash) still shows every record, says how much was lost,
     and draws EventsDropped (no track) without a face lane."""
@@ -260,7 +311,7 @@ def test_crashed_log_with_dropped_events_is_shown_with_what_was_lost(tmp_path: P
     assert out.splitlines()[5].split() == ["3", "3.500", "EventsDropped", "17", "lost"]
     assert emoplay("log", "show", log, "--key-file", key_file, "--format", "csv") == EXIT_TRUNCATED
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert (rows[3]["type"], rows[3]["track_id"]) == ("EventsDropped", "")
+    assert (rows[3]["type"], rows[3]["track_id"], rows[3]["count"]) == ("EventsDropped", "", "17")
     png = tmp_path / "timeline.png"
     assert emoplay("log", "plot", log, "--key-file", key_file, "--out", png) == EXIT_TRUNCATED
     assert png.read_bytes()[:8] == PNG_MAGIC

@@ -110,19 +110,29 @@ def key_from_args(
             "no log key given and stdin is not a terminal to ask for a passphrase; "
             "pass --key-file FILE or --passphrase-env VAR"
         )
-    passphrase = prompt("Session log passphrase: ")
+    passphrase = _ask(prompt, "Session log passphrase: ")
     if not passphrase:
         raise LogError("no passphrase entered")
-    if confirm and prompt("Repeat the passphrase: ") != passphrase:
+    if confirm and _ask(prompt, "Repeat the passphrase: ") != passphrase:
         raise LogError("the two passphrases differ; nothing was written")
     return LogKey.from_passphrase(passphrase)
+
+
+def _ask(prompt: Callable[[str], str], question: str) -> str:
+    try:
+        return prompt(question)
+    except EOFError:  # Ctrl-D at the prompt
+        return ""
 
 
 # --- formatting ------------------------------------------------------------------------------
 
 
 def _local_time(unix_seconds: float) -> str:
-    return _dt.datetime.fromtimestamp(unix_seconds).astimezone().isoformat(sep=" ", timespec="seconds")
+    try:
+        return _dt.datetime.fromtimestamp(unix_seconds).astimezone().isoformat(sep=" ", timespec="seconds")
+    except (ValueError, OverflowError, OSError):  # an authentic log whose writer had a clock in other units
+        return f"at {unix_seconds!r} s (not a date: the writer's clock was not in Unix seconds)"
 
 
 def _summary(log: SessionLog) -> str:
@@ -169,13 +179,15 @@ def _write_csv(log: SessionLog, out) -> None:
                 names.append(name)
     names.sort(key=lambda n: (_LANES.index(n) if n in _LANES else len(_LANES), n))
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["index", "type", "timestamp", "track_id", "emotion", "previous", "confidence",
-                     *(f"p_{n}" for n in names)])
+    writer.writerow(["index", "type", "timestamp", "track_id", "emotion", "previous", "confidence", "count",
+                     "data", *(f"p_{n}" for n in names)])
     for r in log.records:
         probs = r.probabilities or {}
         writer.writerow([r.index, r.type, repr(r.timestamp), "" if r.track_id is None else r.track_id,
                          r.emotion or "", r.previous or "",
                          "" if r.confidence is None else repr(r.confidence),
+                         "" if r.count is None else r.count,  # EventsDropped: how many never reached the log
+                         "" if r.data is None else json.dumps(dict(r.data), sort_keys=True),  # a study record's
                          *("" if n not in probs else repr(probs[n]) for n in names)])
 
 
@@ -266,8 +278,11 @@ def plot_timeline(log: SessionLog, out: str | os.PathLike) -> Path:
     if len(tracks) > len(ids):
         fig.text(0.01, 0.005, f"{len(tracks) - len(ids)} more tracks not shown", fontsize=8)
     axes[-1].set_xlabel("seconds since the first logged event")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, format="png")
+    except OSError as exc:
+        raise LogError(f"cannot write the plot to {out}: {exc.strerror or exc}; choose another --out") from exc
     return out
 
 

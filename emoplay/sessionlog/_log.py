@@ -227,10 +227,15 @@ def generate_key_file(path: str | os.PathLike) -> Path:
         raise LogError(f"{path} already exists; emoplay never overwrites a key file") from exc
     except OSError as exc:
         raise LogError(f"cannot create key file {path}: {exc.strerror or exc}") from exc
-    with os.fdopen(fd, "wb") as f:
-        f.write(key)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(key)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:  # a full disk or a failing device: no half-written key is left to be used
+        path.unlink(missing_ok=True)
+        raise LogError(f"cannot write key file {path}: {exc.strerror or exc}; free some space or choose "
+                       "another place, then run keygen again") from exc
     return path
 
 
@@ -758,6 +763,7 @@ class SessionLogWriter:
                         self._fail(exc, "writing the final record")
             finally:
                 self._file.close()
+                self._changed.notify_all()  # a sync() waiting on another thread: everything is synced (or failed)
             if self._failure is not None and not self._failure_reported:
                 self._raise_failure()
 
@@ -985,8 +991,6 @@ def _decode(data: bytes, key: LogKey) -> _Decoded:
 def _damaged_tail(header, records, data, pos, index, damage: _Unreadable, aead, lengths) -> _Decoded:
     """Classify the bytes from the first unreadable record on: a crash tail, a damaged tail, or a modification."""
     lost = len(data) - pos
-    if damage.cut:
-        return _Decoded(header, records, False, None, lost, damage.what)
     later = _authentic_offset_after(aead, header.file_id, data, pos, index, lengths)
     gap = data[pos:later] if later is not None else data[pos:]
     if gap and not gap.strip(b"\0"):  # zero bytes: what a crash leaves on many file systems
@@ -994,7 +998,12 @@ def _damaged_tail(header, records, data, pos, index, damage: _Unreadable, aead, 
             "; authentic records after them are not returned" if later is not None else "")
         return _Decoded(header, records, False, None, lost, what)
     if later is not None:  # damage with authentic records after it: modified, not cut
-        raise damage.error
+        # A length field that runs past the end, with authentic records inside its reach, was changed.
+        raise damage.error or LogAuthenticationError(
+            f"record {index}'s length runs past the end of the file, yet authentic records follow it: the log "
+            "was modified")
+    if damage.cut:
+        return _Decoded(header, records, False, None, lost, damage.what)
     end = damage.end
     if end is not None and not data[end - TAG_SIZE : end].strip(b"\0") and not data[end:].strip(b"\0"):
         # A record whose tag is zero bytes, then only zero bytes: its write was torn by a crash.

@@ -223,6 +223,27 @@ def test_full_disk_from_the_kernel_keeps_every_written_record(tmp_path, key):
     assert [r.track_id for r in log.records] == [0, 1, 2] and log.lost_bytes == 150
 
 
+def test_keygen_on_a_full_disk_says_so_and_leaves_no_partial_key(tmp_path):
+    """The kernel refuses the key's bytes (RLIMIT_FSIZE of 10 bytes, as a full disk would): a clear message, and no
+    10-byte file that would block the retry ("already exists") and never open a log."""
+    import resource
+
+    def small_disk():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (10, 10))
+
+    path = tmp_path / "session.key"
+    command = [sys.executable, "-m", "emoplay.cli", "log", "keygen", str(path)]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=REPO, preexec_fn=small_disk,
+                         env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert "cannot write key file" in out.stderr and "run keygen again" in out.stderr
+    assert not path.exists()
+    retry = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=REPO,
+                           env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert retry.returncode == 0 and path.stat().st_size == 32
+
+
 # --- item 2: a damaged tail does not lose the log --------------------------------------------------------------
 
 
@@ -287,6 +308,25 @@ def test_damage_followed_by_authentic_records_is_a_modification(tmp_path, key):
         with pytest.raises(LogAuthenticationError, match="record 1 failed authentication") as info:
             read_session_log(path, key, allow_truncated=allow)
         assert not hasattr(info.value, "records")
+
+
+def test_a_length_field_changed_to_run_past_the_end_is_a_modification_not_a_cut(tmp_path, key):
+    """A file cut inside a record and one whose record length was raised past the end look alike at that record;
+    the authentic records within the false length's reach tell them apart (LOG_FORMAT.md, step 8)."""
+    path = tmp_path / "s.emolog"
+    with SessionLogWriter(path, key) as writer:
+        for i in range(5):
+            writer.write(event(i))
+    data = bytearray(path.read_bytes())
+    struct.pack_into(">I", data, HEADER_SIZE + 276, 60_000)  # record 1's length, now beyond the end of the file
+    path.write_bytes(bytes(data))
+    for allow in (False, True):
+        with pytest.raises(LogAuthenticationError, match="record 1's length runs past the end.*modified") as info:
+            read_session_log(path, key, allow_truncated=allow)
+        assert not hasattr(info.value, "records")
+    path.write_bytes(bytes(data[: HEADER_SIZE + 276 + 100]))  # a real cut inside record 1: still crash-like
+    with pytest.raises(LogTruncatedError, match="1 complete records recovered"):
+        read_session_log(path, key)
 
 
 def test_zero_filled_hole_before_authentic_records_keeps_the_records_before_it(tmp_path, key):
@@ -365,6 +405,45 @@ def test_killed_writer_loses_no_record_whose_write_returned(tmp_path, kind):
 
 
 # --- item 16: neither scrypt nor fsync runs on the caller's (game) thread --------------------------------------------
+
+
+def test_a_sync_waiting_on_another_thread_wakes_when_close_has_synced_everything(tmp_path, key):
+    """The interleaving is forced: thread A's sync() has computed its target when close() (main thread) stops the
+    writer's thread, which leaves the last record to close()'s own fsync; A must wake when close() is done."""
+    writer = SessionLogWriter(tmp_path / "s.emolog", key, sync_interval_s=5.0)
+    writer.write(event(0))
+    deadline = time.monotonic() + 10
+    while writer.records_synced < 1 and time.monotonic() < deadline:  # the thread's first fsync, unhurried
+        time.sleep(0.01)
+    writer.write(event(1))  # not synced yet: the thread waits out its 5 s interval
+    thread, wake, target_known = writer._thread, writer._wake, threading.Event()
+
+    class WakeAfterTheThreadEnded:  # what sync() calls right after it computed its target
+        def __getattr__(self, name):
+            return getattr(wake, name)
+
+        def set(self):
+            if threading.current_thread().name == "A":
+                target_known.set()
+                thread.join()  # the writer's thread ends (close() stopped it) before A starts waiting
+            wake.set()
+
+    class JoinThenPause:  # close() takes a moment between stopping the thread and its final fsync
+        def __getattr__(self, name):
+            return getattr(thread, name)
+
+        def join(self, *args):
+            thread.join(*args)
+            time.sleep(0.3)
+
+    writer._wake, writer._thread = WakeAfterTheThreadEnded(), JoinThenPause()
+    synced = []
+    waiter = threading.Thread(target=lambda: synced.append(writer.sync(timeout=None)), name="A", daemon=True)
+    waiter.start()
+    assert target_known.wait(10)
+    writer.close()
+    waiter.join(10)  # a deadline, not a timing: without the wake-up, A waits forever
+    assert not waiter.is_alive() and synced == [True] and writer.records_synced == 2
 
 
 def test_write_never_fsyncs_on_the_calling_thread_and_fsyncs_in_batches(tmp_path, key, monkeypatch):
