@@ -202,8 +202,20 @@ class _Converter:
 
     def op_pad(self, op, inputs, outputs) -> None:
         paddings = self.constant(inputs[1]).astype(np.int64)  # [[n0, n1], [h0, h1], [w0, w1], [c0, c1]] (NHWC)
-        nchw = paddings[[0, 3, 1, 2]]
         name = self.value_name(outputs[0])
+        if not paddings[:3].any() and paddings[3, 0] == 0:
+            # Zero channels appended (BlazeFace's residual blocks that widen): a 1x1 convolution whose weights
+            # copy the C input channels and add zero ones computes the same values. onnxruntime runs every
+            # convolution in its blocked channel layout; a Pad is not one of its blocked operators, so around
+            # each Pad it converted the activations out of that layout and back, and could not fuse the
+            # following Add and Relu into the convolutions (benchmarks/README.md has the times).
+            channels = self.shape(inputs[0])[3]
+            copy = np.zeros((channels + int(paddings[3, 1]), channels, 1, 1), np.float32)
+            copy[np.arange(channels), np.arange(channels)] = 1.0
+            weights = self.initializer(name + "/W", copy)
+            self.names[outputs[0]] = self.node("Conv", [self.names[inputs[0]], weights], name, kernel_shape=[1, 1])
+            return
+        nchw = paddings[[0, 3, 1, 2]]
         pads = self.initializer(name + "/pads", np.concatenate([nchw[:, 0], nchw[:, 1]]))
         self.names[outputs[0]] = self.node("Pad", [self.names[inputs[0]], pads], name, mode="constant")
 
