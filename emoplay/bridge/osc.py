@@ -40,6 +40,9 @@ class OscSender:
             self._client = SimpleUDPClient(host, port)
         except OSError as e:
             raise BridgeError(f"cannot send OSC to {host}:{port}: {e.strerror or e}") from None
+        except UnicodeError as e:  # a host name that is not valid IDNA (a label over 63 characters, say)
+            raise BridgeError(f"cannot send OSC to {host}:{port}: not a valid host name ({e}); check --osc") \
+                from None
 
     def send_events(self, events: Iterable[Any]) -> None:
         for event in events:

@@ -78,7 +78,7 @@ def parse_client_message(text: str | bytes) -> dict[str, Any]:
             raise ProtocolError("messages are UTF-8 JSON text") from None
     try:
         message = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested too deep to decode
         raise ProtocolError("a message must be one JSON object") from None
     if not isinstance(message, dict):
         raise ProtocolError("a message must be a JSON object")

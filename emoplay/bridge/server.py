@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import math
 import queue
 import threading
 from dataclasses import dataclass, field
@@ -81,8 +82,8 @@ class BridgeOptions:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
         for name in ("hello_timeout_s", "keepalive_s"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be > 0")
+            if not math.isfinite(getattr(self, name)) or getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be a number of seconds > 0, got {getattr(self, name)!r}")
 
     @property
     def url_host(self) -> str:
@@ -119,6 +120,7 @@ class BridgeServer:
         self._primary: int | None = None
         self._clients: set[_Client] = set()
         self._closing: set[asyncio.Future] = set()
+        self._connections: set[Any] = set()  # every accepted WebSocket connection still being handled
         self._open = 0  # connections in the handler, paired or not
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._indicators = 0
@@ -208,7 +210,12 @@ class BridgeServer:
         self._loop = loop
         try:
             loop.run_until_complete(self._main())
+        except BaseException as e:  # noqa: BLE001 - start() must never wait for a loop that died
+            if not self._ready.is_set():
+                self._startup_error = BridgeError(f"the bridge could not start: {type(e).__name__}: {e}")
+            raise
         finally:
+            self._ready.set()
             loop.close()
 
     async def _main(self) -> None:
@@ -229,16 +236,29 @@ class BridgeServer:
                    if e.errno in (98, 48, 10048) else "check --host and --port"))
             self._ready.set()
             return
+        except Exception as e:  # noqa: BLE001 - e.g. UnicodeError for a host name that is not valid IDNA
+            self._startup_error = BridgeError(f"cannot listen on {o.url_host}:{o.port}: {type(e).__name__}: {e}; "
+                                              "check --host")
+            self._ready.set()
+            return
         self.port = server.sockets[0].getsockname()[1]
         self._ready.set()
         try:
             await self._stop
             server.close(close_connections=False)
             for client in list(self._clients):
-                client.queue.put_nowait(None)  # the sender sends what is queued, then closes
+                try:
+                    client.queue.put_nowait(None)  # the sender sends what is queued, then closes
+                except asyncio.QueueFull:  # a stalled client: its backlog is not waited for
+                    self._drop(client, f"too slow: more than {o.client_queue} messages waiting at shutdown")
             waiters = [c.connection.wait_closed() for c in self._clients]
             if waiters:
                 await asyncio.wait([asyncio.ensure_future(w) for w in waiters], timeout=_FLUSH_TIMEOUT_S)
+            for connection in list(self._connections):
+                # Past the flush: a client that stopped reading cannot take its close frame either (its TCP
+                # window is full); waiting for it would hold close() until the keepalive gave up on it.
+                if connection.transport is not None and not connection.transport.is_closing():
+                    connection.transport.abort()
             server.close()
             await server.wait_closed()
         finally:
@@ -302,6 +322,7 @@ class BridgeServer:
             await connection.close(CLOSE_TOO_MANY, "too many clients")
             return
         self._open += 1
+        self._connections.add(connection)
         client = None
         try:
             client = await self._pair(connection)
@@ -322,6 +343,7 @@ class BridgeServer:
             pass
         finally:
             self._open -= 1
+            self._connections.discard(connection)
 
     async def _pair(self, connection: Any) -> _Client | None:
         o = self.options

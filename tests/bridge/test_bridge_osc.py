@@ -46,3 +46,13 @@ def test_serve_sends_emotions_probabilities_valence_arousal_and_faces_over_osc(t
     assert by_address["/emoplay/face_found"][0] == (1, 1)  # track 1, the primary face
     assert by_address["/emoplay/face_lost"] == [(1,)]
     assert by_address["/emoplay/camera"][-1] == ("off",)
+
+
+def test_an_osc_host_that_is_not_a_valid_name_is_a_bridge_error():
+    import pytest
+
+    from emoplay import BridgeError
+    from emoplay.bridge.osc import OscSender
+
+    with pytest.raises(BridgeError, match="not a valid host name.*check --osc"):
+        OscSender("a" * 64 + ".example", 9000)

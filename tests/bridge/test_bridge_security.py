@@ -73,7 +73,8 @@ def test_a_client_that_sends_no_hello_is_closed_after_the_timeout(served):
 
 
 @pytest.mark.parametrize("garbage", ["not json", "[1, 2]", '{"type": "subscribe"}', '{"no": "type"}',
-                                     '{"type": "pause"}', '{"type": "hello"}', b"\x00\xff\x00binary"])
+                                     '{"type": "pause"}', '{"type": "hello"}', b"\x00\xff\x00binary",
+                                     "[" * 2000 + "]" * 2000])  # nested too deep for json to decode
 def test_garbage_first_messages_close_the_connection_with_nothing_sent(served, garbage):
     with _open(served) as ws:
         received, code, _ = _close_of(ws, garbage)

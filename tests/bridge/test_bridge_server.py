@@ -61,6 +61,73 @@ def test_publish_returns_at_once_even_with_a_client_that_never_reads():
         client.close()
 
 
+def test_close_does_not_wait_for_a_stalled_client_and_the_others_get_their_close_frame():
+    """A client that stopped reading, its queue full to the brim but not yet over it (it is dropped only by the
+    next message): close() drops it, cuts it off and still closes the healthy client with 1001."""
+    from websockets.sync.client import connect
+
+    from emoplay import SensorFailed
+
+    from bridge_helpers import raw_websocket, send_text_frame
+
+    errors = []
+    hook, threading.excepthook = threading.excepthook, lambda args: errors.append(args.exc_value)
+    server = BridgeServer(TOKEN, BridgeOptions(client_queue=16, keepalive_s=30)).start()
+    try:
+        with connect(server.websocket_url, close_timeout=1) as good:
+            good.send('{"type": "hello", "token": "%s", "client": "good"}' % TOKEN)
+            good.recv(5)
+            reader = threading.Thread(target=lambda: [None for _ in good], daemon=True)  # keeps up, to the close
+            reader.start()
+            stalled = raw_websocket(server.port, rcvbuf=4096)
+            send_text_frame(stalled, '{"type": "hello", "token": "%s", "client": "stalled"}' % TOKEN)
+            deadline = time.monotonic() + 30
+            while server.client_count < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            queue = next(c for c in server._clients if c.name == "stalled").queue
+            big = SensorFailed("m" * 3000, 1.0)
+            while not queue.full() and time.monotonic() < deadline:  # its socket fills, then its queue
+                if queue.qsize() == 0:
+                    server.publish([big] * 8)  # 8 at once: fewer than its queue holds
+                    time.sleep(0.002)
+                else:
+                    server.publish([big])  # topped up one by one: full, not over
+                    time.sleep(0.05)
+            assert queue.full() and server.clients_dropped == 0
+            closing = threading.Thread(target=server.close)
+            closing.start()
+            closing.join(15)  # a deadline, not a timing: it only keeps a failing test from hanging
+            reader.join(15)
+            assert not closing.is_alive() and errors == []
+            assert good.close_code == 1001 and server.clients_dropped == 1
+            stalled.close()
+    finally:
+        threading.excepthook = hook
+        server.close()
+
+
+def test_start_reports_a_host_it_cannot_listen_on_instead_of_waiting_forever():
+    server = BridgeServer(TOKEN, BridgeOptions(host="a" * 64 + ".example", allow_remote=True))
+    outcome = []
+
+    def start() -> None:
+        try:
+            server.start()
+        except BridgeError as e:
+            outcome.append(e)
+
+    starting = threading.Thread(target=start, daemon=True)
+    starting.start()
+    starting.join(15)  # a deadline: start() used to wait forever for a loop thread that had died
+    assert not starting.is_alive() and outcome and "cannot listen on" in str(outcome[0])
+
+
+def test_timeouts_must_be_finite():
+    for name in ("hello_timeout_s", "keepalive_s"):
+        with pytest.raises(ValueError, match=f"{name} must be a number of seconds > 0, got nan"):
+            BridgeOptions(**{name: float("nan")})
+
+
 def test_connect_with_retry_backs_off_until_the_server_is_up():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
