@@ -33,9 +33,13 @@ def expected_checksums(folder: Path | None = None) -> dict[str, str]:
     if not sums.exists():
         raise ModelError(f"{sums} is missing; reinstall emoplay (pip install --force-reinstall emoplay)")
     result = {}
-    for line in sums.read_text().splitlines():
+    for number, line in enumerate(sums.read_text().splitlines(), 1):
         if line.strip():
-            digest, name = line.split(maxsplit=1)
+            fields = line.split(maxsplit=1)
+            if len(fields) != 2:
+                raise ModelError(f"{sums} line {number} is not 'SHA256  FILE' ({line.strip()[:40]!r}); reinstall "
+                                 "emoplay (pip install --force-reinstall emoplay)")
+            digest, name = fields
             result[name.strip()] = digest
     return result
 

@@ -12,6 +12,7 @@ import sys
 import time
 from importlib import import_module
 
+from ._arguments import non_negative_float, positive_float, positive_int
 from ._errors import EmoplayError
 
 # Modules that add subcommands with register(subparsers).
@@ -19,7 +20,7 @@ _SUBCOMMAND_MODULES = (".evaluation._cli", ".sessionlog._cli", "._cli_bench", ".
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from ._events import SensorFailed
+    from ._errors import WorkerError
     from .sensor._sensor import Sensor
 
     options = sensor_options_from_args(args)
@@ -32,33 +33,40 @@ def _watch(args: argparse.Namespace) -> int:
         refused = ask_camera_consent(sensor, args.yes)
         if refused is not None:
             return refused
-        if key is not None:
-            sensor.start_log(args.log, key)
-        sensor.start()
-        deadline = time.monotonic() + args.max_seconds if args.max_seconds else None
         try:
-            while True:
-                # This terminal is the camera indicator: state changes are printed as they happen.
-                sensor.heartbeat()
-                for event in sensor.poll():
-                    _print_event(event, args.json)
-                    if isinstance(event, SensorFailed):
-                        return 1
-                if not sensor.running and sensor.camera_state.value in ("off", "error"):
-                    for event in sensor.poll():
-                        _print_event(event, args.json)
-                    break
-                if deadline is not None and time.monotonic() > deadline:
-                    sensor.stop()
-                    for event in sensor.poll():
-                        _print_event(event, args.json)
-                    break
-                time.sleep(0.01)
-        except KeyboardInterrupt:
+            sensor.start()
+            if key is not None:  # after start(): a source that does not open leaves no empty log behind
+                sensor.start_log(args.log, key)  # the events queued meanwhile are logged by the next poll()
+            return _watch_events(sensor, args)
+        except WorkerError as error:  # the source or the model failed mid-stream: its last events still count
+            for event in error.events:
+                _print_event(event, args.json)
+            return 1
+        except KeyboardInterrupt:  # Ctrl-C, also while the models load or the source opens
             sensor.stop()
             for event in sensor.poll():
                 _print_event(event, args.json)
-    return 0
+            return 0
+
+
+def _watch_events(sensor, args: argparse.Namespace) -> int:
+    """Print the sensor's events until its stream ends, --max-seconds pass, or it fails (WorkerError)."""
+    deadline = time.monotonic() + args.max_seconds if args.max_seconds else None
+    while True:
+        # This terminal is the camera indicator: state changes are printed as they happen.
+        sensor.heartbeat()
+        for event in sensor.poll():
+            _print_event(event, args.json)
+        if not sensor.running and sensor.camera_state.value in ("off", "error"):
+            for event in sensor.poll():
+                _print_event(event, args.json)
+            return 0
+        if deadline is not None and time.monotonic() > deadline:
+            sensor.stop()
+            for event in sensor.poll():
+                _print_event(event, args.json)
+            return 0
+        time.sleep(0.01)
 
 
 def ask_camera_consent(sensor, yes: bool) -> int | None:
@@ -69,8 +77,12 @@ def ask_camera_consent(sensor, yes: bool) -> int | None:
         if not sys.stdin.isatty():
             print("emoplay: the camera opens only with consent: pass --yes to confirm", file=sys.stderr)
             return 2
-        answer = input("emoplay will use your camera to read facial expressions on this machine only. "
-                       "Start the camera? [y/N] ")
+        try:
+            answer = input("emoplay will use your camera to read facial expressions on this machine only. "
+                           "Start the camera? [y/N] ")
+        except (EOFError, KeyboardInterrupt):  # Ctrl-D or Ctrl-C at the question: no
+            print(file=sys.stderr)
+            return 1
         if answer.strip().lower() not in ("y", "yes"):
             return 1
     sensor.grant_consent()
@@ -115,10 +127,10 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", default="camera", help="'camera', a camera index, /dev/videoN, a video file or "
                                                            "a folder of images (default: camera)")
     parser.add_argument("--realtime", action="store_true", help="play video files at their own speed")
-    parser.add_argument("--width", type=int, help="camera: requested frame width")
-    parser.add_argument("--height", type=int, help="camera: requested frame height")
-    parser.add_argument("--fps", type=float, help="camera: requested frame rate")
-    parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default 1)")
+    parser.add_argument("--width", type=positive_int, help="camera: requested frame width")
+    parser.add_argument("--height", type=positive_int, help="camera: requested frame height")
+    parser.add_argument("--fps", type=positive_float, help="camera: requested frame rate")
+    parser.add_argument("--threads", type=positive_int, default=1, help="onnxruntime threads (default 1)")
     parser.add_argument("--yes", "--consent", dest="yes", action="store_true",
                         help="the user consents to the camera (no prompt)")
 
@@ -144,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
                            allow_abbrev=False)
     add_source_arguments(watch)
     watch.add_argument("--json", action="store_true", help="one JSON object per event and line")
-    watch.add_argument("--max-seconds", type=float, default=0, help="stop after this many seconds (0: never)")
+    watch.add_argument("--max-seconds", type=non_negative_float, default=0,
+                       help="stop after this many seconds (0: never)")
     watch.add_argument("--log", metavar="FILE", help="also write an encrypted session log (events only) to FILE")
     try:
         from .sessionlog._cli import add_key_arguments
@@ -159,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--probe-cameras", action="store_true",
                         help="open camera indices 0..--max-cameras-1 to list them (only with the user's consent: "
                              "opening a camera may switch on its light); without it no camera is touched")
-    doctor.add_argument("--max-cameras", type=int, default=4, help="camera indices to probe (default 4)")
+    doctor.add_argument("--max-cameras", type=positive_int, default=4, help="camera indices to probe (default 4)")
     doctor.set_defaults(func=_doctor)
 
     for name in _SUBCOMMAND_MODULES:
@@ -189,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader of our output left (`emoplay log show F | head`): stop quietly
         _quiet_stdout()
         return 1
+    except KeyboardInterrupt:  # Ctrl-C before a command could take it (imports, model loading)
+        return 130
 
 
 def _quiet_stdout() -> None:

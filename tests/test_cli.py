@@ -52,6 +52,97 @@ def test_watch_missing_file_and_corrupt_video_are_one_clear_line(tmp_path, capsy
     assert "cannot decode" in err and "bad.mp4" in err
 
 
+def _face_folder(folder, frames, count: int = 8):
+    import cv2
+
+    folder.mkdir()
+    for k in range(count):
+        assert cv2.imwrite(str(folder / f"{k:02d}.png"), frames[k % len(frames)])
+    return folder
+
+
+def test_watch_prints_the_last_events_of_a_stream_that_fails_and_exits_1(tmp_path, happy_and_neutral_frames,
+                                                                         capsys):
+    folder = _face_folder(tmp_path / "frames", happy_and_neutral_frames["happy"])
+    (folder / "99.png").write_bytes(b"not a png at all")  # the stream fails on its last image
+    assert main(["watch", "--source", str(folder), "--json"]) == 1
+    events = events_of(capsys)
+    kinds = [e["event"] for e in events]
+    assert "FaceFound" in kinds and kinds.count("FaceLost") == kinds.count("FaceFound")  # the failure's batch
+    assert kinds[-1] == "SensorFailed" and "99.png" in events[-1]["message"]
+    assert [e["current"] for e in events if e["event"] == "CameraStateChanged"][-1] == "error"
+
+
+def test_an_image_that_went_away_mid_stream_is_reported_as_unreadable_not_undecodable(tmp_path,
+                                                                                        happy_and_neutral_frames):
+    folder = _face_folder(tmp_path / "frames", happy_and_neutral_frames["happy"], count=2)
+    source = emoplay.ImageFolderSource(folder)
+    source.open()
+    (folder / "01.png").unlink()  # listed when the folder opened, gone when its turn came
+    assert source.read(1.0).index == 0
+    with pytest.raises(emoplay.VideoReadError, match="cannot read image .*01.png: No such file"):
+        source.read(1.0)
+
+
+def test_a_folder_that_cannot_be_listed_is_a_source_error(tmp_path, monkeypatch):
+    import pathlib
+
+    def refuse(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(pathlib.Path, "iterdir", refuse)  # as root, mode 000 would not stop the listing
+    with pytest.raises(emoplay.SourceError, match="cannot list image folder .*Permission denied.*permissions"):
+        emoplay.ImageFolderSource(tmp_path).open()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["watch", "--threads", "0"], "must be at least 1"), (["watch", "--width", "-640"], "must be at least 1"),
+    (["watch", "--fps", "-1"], "must be greater than 0"), (["watch", "--fps", "nan"], "finite"),
+    (["watch", "--max-seconds", "-1"], "must be 0 or more"), (["doctor", "--max-cameras", "-2"], "at least 1"),
+])
+def test_bad_option_values_are_usage_errors_not_tracebacks(argv, message, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_log_is_not_created_when_the_source_does_not_open(tmp_path, capsys):
+    key = tmp_path / "k.key"
+    assert main(["log", "keygen", str(key)]) == 0
+    log = tmp_path / "session.emolog"
+    assert main(["watch", "--source", str(tmp_path / "typo.mp4"), "--log", str(log), "--key-file", str(key)]) == 2
+    assert "typo.mp4 does not exist" in capsys.readouterr().err
+    assert not log.exists()  # the corrected rerun is not refused with "already exists"
+
+
+def test_ctrl_d_or_ctrl_c_at_the_consent_question_is_a_no(capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    for key in (EOFError, KeyboardInterrupt):
+        def answer(_question, key=key):
+            raise key
+
+        monkeypatch.setattr("builtins.input", answer)
+        assert main(["watch", "--source", "7"]) == 1  # no camera opened: camera 7 would be an error (2)
+
+
+def test_ctrl_c_while_watch_starts_stops_it_cleanly(video, capsys, monkeypatch):
+    from emoplay.sensor._sensor import Sensor
+
+    def interrupted(self, wait=True):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Sensor, "start", interrupted)
+    assert main(["watch", "--source", str(video("single_face.mp4"))]) == 0
+
+
+def test_a_malformed_checksum_list_is_a_model_error(tmp_path):
+    from emoplay._model_files import expected_checksums
+
+    (tmp_path / "SHA256SUMS").write_text("ab" * 32 + "  a.onnx\ndeadbeef\n")
+    with pytest.raises(emoplay.ModelError, match="line 2 is not 'SHA256  FILE'.*reinstall"):
+        expected_checksums(tmp_path)
+
+
 def test_watch_camera_without_consent_does_not_open_it(capsys, monkeypatch):
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     assert main(["watch", "--source", "camera"]) == 2

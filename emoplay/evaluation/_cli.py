@@ -16,6 +16,7 @@ import json
 import sys
 from pathlib import Path
 
+from .._arguments import positive_int
 from .._errors import DataError, EmoplayError
 
 
@@ -36,9 +37,9 @@ def register(subparsers) -> None:
                              "full frame, the face detector picks the face, images without one count as misses")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the text report")
     parser.add_argument("--plot", metavar="FILE", help="also write the confusion matrix as a PNG")
-    parser.add_argument("--limit", type=_positive_int, metavar="N",
+    parser.add_argument("--limit", type=positive_int, metavar="N",
                         help="evaluate a seeded random sample of at most N images")
-    parser.add_argument("--threads", type=_positive_int, default=1, help="classifier threads (default: 1)")
+    parser.add_argument("--threads", type=positive_int, default=1, help="classifier threads (default: 1)")
     parser.add_argument("--flip-average", action=argparse.BooleanOptionalAction, default=None,
                         help="average the predictions of each face and its mirror image (2x the cost); "
                              "default: as the model file says (on for the shipped model)")
@@ -57,16 +58,6 @@ def register(subparsers) -> None:
                         help="how much of the baseline is taken out, in (0, 1] (default: the runtime's, 0.75 for "
                              "per-subject, 0.5 for per-subject-auto)")
     parser.set_defaults(func=run)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _strength(text: str) -> float:

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..evaluation._cli import _positive_int
+from .._arguments import positive_int
 from .._errors import DataError, EmoplayError
 
 EXIT_NO_FACE = 1
@@ -62,13 +62,13 @@ def register(subparsers) -> None:
                         help="crop: each image is one face crop (default); detect: find the faces with the face "
                              "detector and crop them the way the model expects")
     parser.add_argument("--out", metavar="DIR", help="write the PNGs into DIR (created if missing)")
-    parser.add_argument("--patch", type=_positive_int, default=8, help="occluder side in crop pixels (default 8 of 48)")
-    parser.add_argument("--stride", type=_positive_int, default=4,
+    parser.add_argument("--patch", type=positive_int, default=8, help="occluder side in crop pixels (default 8 of 48)")
+    parser.add_argument("--stride", type=positive_int, default=4,
                         help="occluder step in crop pixels (default 4: 121 model runs per face; 2: 441)")
     parser.add_argument("--class", dest="target", metavar="NAME",
                         help="explain this class's probability instead of the predicted class's")
     parser.add_argument("--json", action="store_true", help="print one JSON object per face (or for the grid)")
-    parser.add_argument("--threads", type=_positive_int, default=1, help="onnxruntime threads (default 1)")
+    parser.add_argument("--threads", type=positive_int, default=1, help="onnxruntime threads (default 1)")
     parser.add_argument("--model", metavar="ONNX", help="an emotion model to explain (default: the shipped one)")
     grid = parser.add_argument_group("class grid (the model card's figure)")
     grid.add_argument("--class-grid", action="store_true",
@@ -76,8 +76,8 @@ def register(subparsers) -> None:
                            f"writes DIR/{CLASS_GRID}")
     grid.add_argument("--data", metavar="PATH", help="labelled face crops: a .npz like val.npz, a fer2013.csv or "
                                                      "class folders")
-    grid.add_argument("--limit", type=_positive_int, metavar="N", help="use a seeded random sample of N faces")
-    grid.add_argument("--per-class", type=_positive_int, metavar="N",
+    grid.add_argument("--limit", type=positive_int, metavar="N", help="use a seeded random sample of N faces")
+    grid.add_argument("--per-class", type=positive_int, metavar="N",
                       help="use at most N seeded random faces of each class (every face of a smaller class)")
     parser.set_defaults(func=run)
 

@@ -260,6 +260,7 @@ class VideoFileSource:
         first = cap.read() if ok else (False, None)
         if not first[0]:
             cap.release()
+            _check_readable(self.path, "video file")
             raise VideoReadError(f"cannot decode {self.path}: not a video OpenCV can read, or the file is corrupt; "
                                  "try re-encoding it (e.g. to H.264 .mp4)")
         cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
@@ -323,6 +324,16 @@ class VideoFileSource:
             self._cap = None
 
 
+def _check_readable(path: Path, what: str) -> None:
+    """OpenCV says only that it could not decode a file; a VideoReadError naming the reason if it cannot even be
+    read (its permissions), so the advice is not to re-encode a file that is fine."""
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as e:
+        raise VideoReadError(f"cannot read {what} {path}: {e.strerror or e}; check its permissions") from e
+
+
 class ImageFolderSource:
     """Every image of a folder in name order, as frames ``1 / fps`` seconds apart."""
 
@@ -341,7 +352,12 @@ class ImageFolderSource:
             return  # already open: a paused folder resumes at the image it had reached
         if not self.path.is_dir():
             raise SourceError(f"image folder {self.path} does not exist; check the path")
-        self._files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        try:
+            self._files = sorted(p for p in self.path.iterdir()
+                                 if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        except OSError as e:
+            raise SourceError(f"cannot list image folder {self.path}: {e.strerror or e}; check its permissions") \
+                from e
         if not self._files:
             raise SourceError(f"{self.path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
         self._index = 0
@@ -354,6 +370,7 @@ class ImageFolderSource:
         path = self._files[self._index]
         pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         if pixels is None:
+            _check_readable(path, "image")
             raise VideoReadError(f"cannot decode image {path}; remove it or convert it to PNG/JPEG")
         if pixels.dtype != np.uint8:
             pixels = (pixels / max(int(pixels.max()), 1) * 255).astype(np.uint8)
