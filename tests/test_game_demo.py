@@ -7,6 +7,7 @@ import copy
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from pathlib import Path
@@ -29,7 +30,7 @@ from examples.game_demo import Game, GameOptions, StoryError, load_story, run_he
 from examples.game_demo import audio, story as story_module  # noqa: E402
 from examples.game_demo.scenes import (CalibrationScene, ConsentScene, EndingScene, PassphraseScene,  # noqa: E402
                                        PauseScene, StoryScene, TitleScene)
-from examples.game_demo.sensing import KEY_EMOTIONS  # noqa: E402
+from examples.game_demo.sensing import KEY_EMOTIONS, Reading  # noqa: E402
 
 STORY = load_story()
 SHOTS = Path(os.environ.get("GAME_DEMO_SHOTS", "/tmp/game_demo_shots"))
@@ -284,6 +285,16 @@ def test_both_ways_to_launch_it(in_tmp):
     assert list(in_tmp.iterdir()) == []
 
 
+def test_a_script_with_letters_or_a_bad_token_prints_no_pygame_warning(in_tmp):
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy", "PYTHONPATH": str(REPO)}
+    game = [sys.executable, "-m", "examples.game_demo", "--keyboard", "--mute", "--max-frames", "30", "--script"]
+    played = subprocess.run([*game, "enter k 1 space"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert played.returncode == 0 and played.stderr == ""
+    bad = subprocess.run([*game, "enter bogus"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr == "error: unknown script token 'bogus'\n"
+    assert list(in_tmp.iterdir()) == []
+
+
 # -- music -----------------------------------------------------------------------------------------------------
 def test_mood_loops_are_seamless_stereo_and_never_clip():
     for mood in audio.MOODS:
@@ -384,6 +395,86 @@ def test_pausing_the_game_pauses_capture(single_face):
         game.close()
 
 
+class SlowOpen:
+    """Holds the sensor's source in open() until ``let_go()`` (a camera that takes its time), so a start stays in
+    flight; counts whether the source is open. ``live=True``: it plays a camera's part (pause() releases it)."""
+
+    LET_GO_S = 5.0  # safety net: the open goes ahead by itself after this long (a game that waits for it, then)
+
+    def __init__(self, source, live: bool = False) -> None:
+        self._open, self._close = source.open, source.close
+        source.open, source.close = self.open, self.close
+        if live:
+            source.is_live = True
+        self.entered, self.opened, self._gate = threading.Event(), threading.Event(), threading.Event()
+        self.is_open = False
+
+    def open(self) -> None:
+        self.entered.set()
+        self._gate.wait(self.LET_GO_S)
+        self._open()
+        self.is_open = True
+        self.opened.set()
+
+    def close(self) -> None:
+        self._close()
+        self.is_open = False
+
+    def let_go(self) -> None:
+        self._gate.set()
+
+
+def start_slowly(source: str, live: bool = False) -> tuple[Game, SlowOpen]:
+    """A game whose sensor is starting (models loaded) and stuck opening its source."""
+    game = new_game(source=source)
+    slow = SlowOpen(game.feelings.sensor.source, live=live)
+    key(game, pygame.K_RETURN)  # begin: the helper thread starts the sensor
+    assert slow.entered.wait(WAIT_S), "the sensor never began to open its source"
+    return game, slow
+
+
+def test_camera_off_while_the_camera_starts_returns_at_once_and_the_camera_ends_released(single_face):
+    game, slow = start_slowly(single_face)
+    sensor = game.feelings.sensor
+    try:
+        key(game, pygame.K_c)
+        assert not slow.opened.is_set()  # the frame went on while the start was still blocked in open()
+        assert not game.feelings.sensing and game.feelings.status == ""
+        key(game, emotion_key("angry"))
+        assert game.feelings.reading() == Reading("angry", None, "simulated")  # the keys answer at once
+        slow.let_go()
+        run_until(game, lambda: slow.opened.is_set() and not game.feelings.busy, "the start to end")
+        assert sensor.wait_released(WAIT_S) and not slow.is_open  # opened, then released by the sensor at once
+        assert sensor.camera_state is emoplay.CameraState.OFF and not sensor.running
+        assert sensor.frames_processed == 0 and not game.feelings.problem
+        run(game, 5)
+        assert game.feelings.reading().origin == "simulated"
+    finally:
+        slow.let_go()
+        game.close()
+
+
+def test_pausing_while_the_camera_starts_returns_at_once_and_capture_stays_paused(single_face):
+    game, slow = start_slowly(single_face, live=True)
+    sensor = game.feelings.sensor
+    try:
+        key(game, pygame.K_ESCAPE)
+        assert isinstance(game.stack.top, PauseScene)
+        assert not slow.opened.is_set()  # the pause menu is up while the start is still blocked in open()
+        assert game.feelings.held and not game.feelings.sensing
+        slow.let_go()
+        run_until(game, lambda: slow.opened.is_set() and not game.feelings.busy, "the start to end")
+        assert sensor.wait_released(WAIT_S) and not slow.is_open  # a camera is released while paused
+        assert sensor.camera_state is emoplay.CameraState.PAUSED and sensor.frames_processed == 0
+        assert game.feelings.held and game.feelings.status == ""
+        key(game, pygame.K_ESCAPE)  # resume: capture starts
+        run_until(game, lambda: sensor.camera_state is emoplay.CameraState.CAPTURING, "capture after the pause")
+        assert slow.is_open
+    finally:
+        slow.let_go()
+        game.close()
+
+
 def test_a_missing_camera_is_reported_and_the_keyboard_offered(in_tmp):
     game = new_game(source="/dev/video99")  # a camera that does not exist
     try:
@@ -405,11 +496,30 @@ def test_a_missing_camera_is_reported_and_the_keyboard_offered(in_tmp):
     assert list(in_tmp.iterdir()) == []
 
 
-def test_declining_consent_keeps_the_camera_closed():
+def test_only_y_allows_the_camera_enter_answers_nothing_on_the_consent_screen():
+    game = new_game(source="/dev/video99")  # a camera: the consent screen comes first
+    try:
+        key(game, pygame.K_RETURN)
+        consent = game.stack.top
+        assert isinstance(consent, ConsentScene)
+        for k in (pygame.K_RETURN, pygame.K_KP_ENTER, pygame.K_SPACE):  # the title's begin key, once too often
+            key(game, k)
+            assert game.stack.top is consent
+            assert not game.feelings.sensor.has_consent
+            assert game.feelings.sensor.camera_state is emoplay.CameraState.OFF and not game.feelings.busy
+        assert consent.hints().startswith("Y allow")
+        key(game, pygame.K_y)
+        assert game.feelings.sensor.has_consent and isinstance(game.stack.top, StoryScene)
+    finally:
+        game.close()
+
+
+@pytest.mark.parametrize("no", [pygame.K_n, pygame.K_k, pygame.K_ESCAPE], ids=["N", "K", "Esc"])
+def test_declining_consent_keeps_the_camera_closed(no):
     game = new_game(source="/dev/video99")
     try:
         key(game, pygame.K_RETURN)
-        key(game, pygame.K_n)
+        key(game, no)
         assert isinstance(game.stack.top, StoryScene)
         assert not game.feelings.sensor.has_consent and not game.feelings.sensor.running
         key(game, pygame.K_c)  # asking for the camera later asks for consent again

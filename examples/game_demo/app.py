@@ -55,7 +55,9 @@ class Game:
     def __init__(self, options: GameOptions) -> None:
         self.options = options
         self.story: Story = load_story(options.story)  # StoryError before any window opens
-        pygame.display.init()
+        pygame.display.init()  # before the script check: pygame names keys only once video is initialised
+        for token in options.script:
+            script_events(token)  # an unknown token is a ValueError before any window opens
         pygame.font.init()
         flags = pygame.FULLSCREEN | pygame.SCALED if options.fullscreen else 0
         self.screen = pygame.display.set_mode((WIDTH, HEIGHT), flags)
@@ -429,10 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           script=args.script.split() if args.script else [], log_dir=args.log_dir,
                           log_key_file=args.log_key_file, mute=args.mute, calibrate=not args.no_calibration)
     try:
-        if options.script:
-            for token in options.script:
-                script_events(token)
-        game = Game(options)
+        game = Game(options)  # checks the story and the script first
     except (StoryError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -22,6 +22,8 @@ TYPE_SPEED = 55.0  # characters per second for the keeper's words; SPACE shows t
 CAMERA_HOLD_S = 1.5  # a face must hold one expression this long before the keeper answers it
 KEYS_HOLD_S = 1.5  # after a number key: long enough to change your mind, short enough to feel responsive
 CONFIRM_KEYS = (pygame.K_SPACE, pygame.K_RETURN, pygame.K_KP_ENTER)
+ALLOW_KEYS = (pygame.K_y,)  # the consent screen: only Y opens the camera, never ENTER (the title's begin key)
+DECLINE_KEYS = (pygame.K_n, pygame.K_k, pygame.K_ESCAPE)
 CALIBRATION_WAIT_S = 20.0  # give up on a calibration that has not ended by then (a camera that never starts)
 THANKS_S = 1.2  # how long "thank you" shows before the story goes on
 
@@ -209,7 +211,11 @@ class TitleScene(Scene):
 
 
 class ConsentScene(Scene):
-    """Asked before the camera ever opens. ``then`` runs after the answer (either way)."""
+    """Asked before the camera ever opens. ``then`` runs after the answer (either way).
+
+    Only Y allows the camera. N, K or Esc decline. ENTER and SPACE (the keys that got the player here) answer
+    nothing: pressing ENTER twice on the title must not open the camera.
+    """
 
     LINES = (
         "Maren can react to your facial expression, read through your webcam.",
@@ -229,19 +235,19 @@ class ConsentScene(Scene):
         self.heading = f.heading.render("May the keeper see your face?", True, AMBER)
         self.blocks = [TextBlock(f.small, line, 780, INK if i == 0 else DIM) for i, line in enumerate(self.LINES)]
         self.yes = f.name.render("Y  allow the camera", True, INK)
-        self.no = f.name.render("N  no, play with the keyboard", True, INK)
+        self.no = f.name.render("N  no, play with the keyboard (or K, Esc)", True, INK)
 
     def handle_event(self, event: pygame.event.Event) -> bool:
         if event.type != pygame.KEYDOWN:
             return False
-        if event.key in (pygame.K_y, pygame.K_RETURN, pygame.K_KP_ENTER):
+        if event.key in ALLOW_KEYS:
             self.game.feelings.grant_consent()
             self.game.camera_on()
             self.game.toast("Camera allowed. Press C to turn it off at any time.")
-        elif event.key in (pygame.K_n, pygame.K_k, pygame.K_ESCAPE):
+        elif event.key in DECLINE_KEYS:
             self.game.toast("Camera stays off. Keys 1-7 set your expression (simulated).")
         else:
-            return True  # every other key waits for an answer
+            return True  # every other key, ENTER included, waits for an answer
         self.game.stack.pop()
         self.then()
         return True
@@ -260,7 +266,7 @@ class ConsentScene(Scene):
         surface.blit(self.no, (card.x + 40, card.bottom - 46))
 
     def hints(self) -> str:
-        return "Y allow    N keyboard instead"
+        return "Y allow    N, K or Esc keyboard instead"
 
 
 class CalibrationScene(Scene):

@@ -6,7 +6,9 @@ capture allowed), camera off/on with ``stop()``/``start()`` (the device is relea
 ``pause()``/``resume()`` for the pause menu, and an opt-in encrypted session log.
 
 Slow calls (``Sensor.start()`` loads the models and opens the camera; a passphrase log key runs
-scrypt) run on a short-lived helper thread so the 60 fps game loop never stalls.
+scrypt) run on a short-lived helper thread so the 60 fps game loop never stalls. Pausing or turning
+the camera off while it starts does not wait for the start either: ``pause()``/``stop()`` are bounded,
+may be called from any thread and cancel a start in progress, so a helper calls them at once.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ KEY_EMOTIONS = ("happy", "sad", "angry", "surprise", "fear", "disgust", "neutral
 
 SIMULATED, CAMERA, VIDEO = "simulated", "camera", "video"
 
+# What a helper thread does: start or resume the sensor, start the log, or pause/stop a sensor that is starting.
+STARTING, LOG, PAUSING, STOPPING = "starting", "log", "pausing", "stopping"
+
 
 @dataclass(frozen=True)
 class Reading:
@@ -32,6 +37,33 @@ class Reading:
     emotion: str | None
     confidence: float | None
     origin: str  # SIMULATED, CAMERA or VIDEO
+
+
+class Helper:
+    """One slow call on a short-lived thread; the game thread reports how it ended once it has."""
+
+    def __init__(self, job: Callable[[], object], kind: str, done: str = "") -> None:
+        self.kind = kind  # STARTING, LOG, PAUSING or STOPPING
+        self.done = done  # the message for the player when it succeeds
+        self.error: BaseException | None = None
+        self.cancelled = False  # overtaken (the camera was turned off): not reported, and not run if not begun
+        self._thread = threading.Thread(target=self._run, args=(job,), name="game-demo-helper", daemon=True)
+        self._thread.start()
+
+    def _run(self, job: Callable[[], object]) -> None:
+        if self.cancelled:
+            return
+        try:
+            job()
+        except BaseException as exc:  # noqa: BLE001 - reported on the game thread by pump()
+            self.error = exc
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self) -> None:
+        self._thread.join()
 
 
 class Feelings:
@@ -49,10 +81,7 @@ class Feelings:
         self.problem = False  # the sensor failed: the game offers the keyboard
         self.log_path: Path | None = None
         self._simulated = "neutral"
-        self._helper: threading.Thread | None = None
-        self._helper_error: BaseException | None = None
-        self._helper_done: str | None = None
-        self._helper_kind = "sensor"
+        self._helpers: list[Helper] = []  # in the order they began, so they are reported in that order
         self._held = False
         self._start_on_unhold = False
         self.pressed_at = float("-inf")  # clock time of the last number key
@@ -76,10 +105,10 @@ class Feelings:
     @property
     def sensing(self) -> bool:
         """The sensor is what answers (it is capturing or about to); otherwise the keys do."""
-        if self.sensor is None or self.problem:
+        if self.sensor is None or self.problem or self._running(PAUSING, STOPPING):
             return False
         return self.sensor.camera_state in (emoplay.CameraState.CAPTURING, emoplay.CameraState.STARTING) or \
-            (self.busy and self._helper_kind == "sensor")
+            bool(self._running(STARTING))
 
     def reading(self) -> Reading:
         if self.sensing:
@@ -111,7 +140,7 @@ class Feelings:
 
     @property
     def busy(self) -> bool:
-        return self._helper is not None and self._helper.is_alive()
+        return any(helper.alive for helper in self._helpers)
 
     def grant_consent(self) -> None:
         if self.sensor is not None:
@@ -123,7 +152,7 @@ class Feelings:
             return
         self.problem = False
         self.status = "Starting the camera..." if self.origin == CAMERA else "Starting the video..."
-        self._run_helper(self.sensor.start, done="")
+        self._run_helper(self.sensor.start, STARTING)
 
     def camera_on(self) -> str:
         if self.sensor is None:
@@ -137,9 +166,8 @@ class Feelings:
         if self.sensor is None:
             self.problem, self.status = False, ""
             return "Keyboard: keys 1-7 set your expression (simulated)."
-        self._join_helper()
         self._held = self._start_on_unhold = False
-        self.sensor.stop()  # joins the worker and releases the device before it returns
+        self._take_over(self.sensor.stop, STOPPING)  # the device is released within ~100 ms, even mid-start
         self.problem = False
         self.status = ""
         return "Camera off and released. Keys 1-7 set your expression (simulated)."
@@ -154,19 +182,24 @@ class Feelings:
     @property
     def held(self) -> bool:
         """Capture is paused by hold() (the pause menu) and resumes with unhold()."""
-        return self._held and self.sensor is not None and self.sensor.camera_state is emoplay.CameraState.PAUSED
+        return self._held and self.sensor is not None and \
+            (self.sensor.camera_state is emoplay.CameraState.PAUSED or bool(self._running(PAUSING)))
 
     def hold(self) -> None:
-        """The game paused: pause capture (a camera is released) until unhold()."""
-        self._join_helper()
-        if self.sensor is not None and self.sensor.camera_state is emoplay.CameraState.CAPTURING:
+        """The game paused: pause capture (a camera is released) until unhold(). Never waits for a start."""
+        if self.sensor is None:
+            return
+        if self._running(STARTING):
+            self._held = True
+            self._take_over(self.sensor.pause, PAUSING)
+        elif self.sensor.camera_state is emoplay.CameraState.CAPTURING:
             self.sensor.pause()
             self._held = True
 
     def unhold(self) -> None:
-        self._join_helper()
+        self._join_helpers()
         if self.held:
-            self._run_helper(self.sensor.resume, done="")
+            self._run_helper(self.sensor.resume, STARTING)
         elif self._start_on_unhold:
             self.start()
         self._held = self._start_on_unhold = False
@@ -183,7 +216,7 @@ class Feelings:
     # -- once per frame ---------------------------------------------------------------------------------------
     def pump(self) -> None:
         """Move the sensor's events into pygame's queue and notice finished helper jobs."""
-        self._collect_helper()
+        self._collect_helpers()
         if self.bridge is not None:
             try:
                 self.bridge.pump()  # also writes the log, if one is open
@@ -250,7 +283,7 @@ class Feelings:
         """Start an encrypted log of the sensor's events (never images) with a passphrase or --log-key-file."""
         if self.sensor is None:
             return "Nothing to log in keyboard mode: the log records the sensor's events."
-        self._join_helper()  # the camera may still be starting: a short wait, once, on a key press
+        self._join_helpers()  # the camera may still be starting: a short wait, once, on a key press
         if self.logging:
             return f"Already logging to {self.log_path.name}."
         try:
@@ -264,12 +297,12 @@ class Feelings:
             n += 1
             self.log_path = self.log_dir / time.strftime(f"game_demo-%Y%m%d-%H%M%S-{n}.emolog")
         # A passphrase key runs scrypt (a fraction of a second): keep it off the game thread.
-        self._run_helper(lambda: self.sensor.start_log(self.log_path, key), done=f"Logging to {self.log_path.name}.",
-                         kind="log")
+        self._run_helper(lambda: self.sensor.start_log(self.log_path, key), LOG,
+                         done=f"Logging to {self.log_path.name}.")
         return "Starting the encrypted log..."
 
     def stop_log(self) -> str:
-        self._join_helper()
+        self._join_helpers()
         if not self.logging:
             return "The log is off."
         self.sensor.stop_log()
@@ -283,7 +316,7 @@ class Feelings:
         self.notices.append(f"The log stopped: {error}")
 
     def close(self) -> None:
-        self._join_helper()
+        self._join_helpers()
         if self.sensor is not None:
             self.sensor.close()  # stops capture, releases the camera, closes the log
 
@@ -304,39 +337,59 @@ class Feelings:
         self.indicator = CameraIndicator(self.sensor, font_size=24)
         self.bridge = PygameEventBridge(self.sensor)
 
-    def _run_helper(self, job: Callable[[], object], done: str, kind: str = "sensor") -> None:
-        self._helper_kind = kind
+    def _run_helper(self, job: Callable[[], object], kind: str, done: str = "") -> None:
+        self._helpers.append(Helper(job, kind, done))
 
-        def run() -> None:
-            try:
-                job()
-                self._helper_done = done
-            except BaseException as exc:  # noqa: BLE001 - reported on the game thread by pump()
-                self._helper_error = exc
+    def _running(self, *kinds: str) -> list[Helper]:
+        """The helpers of these kinds still at work (and not overtaken)."""
+        return [h for h in self._helpers if h.kind in kinds and h.alive and not h.cancelled]
 
-        self._helper = threading.Thread(target=run, name="game-demo-helper", daemon=True)
-        self._helper.start()
+    def _take_over(self, call: Callable[[], None], kind: str) -> None:
+        """``sensor.pause()`` or ``stop()`` now, without waiting on the game thread for a start in flight.
 
-    def _join_helper(self) -> None:
-        if self._helper is not None:
-            self._helper.join()
-            self._collect_helper()
+        With no start (or pause) in flight, ``call()`` runs here (bounded). Otherwise a helper runs it at once (it
+        may be called from any thread and makes the start return at once, cancelled; a source still opening is
+        released by emoplay's worker as soon as the open returns), waits for the start, and runs it again in case
+        the start had not yet reached the sensor. A stop overtakes the start: how it would have ended is not reported.
+        """
+        in_flight = self._running(STARTING, PAUSING)
+        if not in_flight:
+            call()
+            return
+        if kind == STOPPING:
+            for helper in in_flight:
+                helper.cancelled = True
 
-    def _collect_helper(self) -> None:
-        if self._helper is not None and not self._helper.is_alive():
-            self._helper = None
-            error, self._helper_error = self._helper_error, None
-            done, self._helper_done = self._helper_done, None
-            if error is not None and self._helper_kind == "log":
-                self.log_path = None
-                self.notices.append(f"The log could not start: {error}")
-            elif error is not None:
-                self._fail(error)
-            else:
-                if self._helper_kind == "sensor":
-                    self.status = ""
-                if done:
-                    self.notices.append(done)
+        def job() -> None:
+            call()
+            for helper in in_flight:
+                helper.join()
+            call()
+
+        self._run_helper(job, kind)
+
+    def _join_helpers(self) -> None:
+        for helper in list(self._helpers):
+            helper.join()
+        self._collect_helpers()
+
+    def _collect_helpers(self) -> None:
+        for helper in [h for h in self._helpers if not h.alive]:
+            self._helpers.remove(helper)
+            if not helper.cancelled:
+                self._report(helper)
+
+    def _report(self, helper: Helper) -> None:
+        if helper.error is not None and helper.kind == LOG:
+            self.log_path = None
+            self.notices.append(f"The log could not start: {helper.error}")
+        elif helper.error is not None:
+            self._fail(helper.error)
+        else:
+            if helper.kind == STARTING:
+                self.status = ""
+            if helper.done:
+                self.notices.append(helper.done)
 
     def _fail(self, error: BaseException) -> None:
         what = "camera" if self.origin == CAMERA else "video"
