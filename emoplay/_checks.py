@@ -30,3 +30,9 @@ def check_number(owner: str, name: str, value: object, *, low: float | None = No
         lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
         hi = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
         raise ValueError(f"{where} must be {' and '.join(p for p in (lo, hi) if p)}, got {value!r}")
+
+
+def check_flag(owner: str, name: str, value: object) -> None:
+    """Raise TypeError unless ``value`` is True or False (a string such as "no" would act as True)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{owner}.{name} must be True or False, got {value!r}")

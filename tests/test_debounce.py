@@ -279,3 +279,26 @@ def test_non_finite_probabilities_are_rejected_and_leave_the_track_alone():
         debouncer.update(1, np.full(len(EMOTIONS), np.nan), 1.0)
     assert feed(debouncer, steady(HAPPY, 1.0), start=1.0 + 1 / FPS) == []
     assert debouncer.current(1) == ("happy", pytest.approx(0.8))
+
+
+def test_a_non_finite_timestamp_is_rejected_and_leaves_the_track_alone():
+    debouncer = Debouncer(EMOTIONS)
+    feed(debouncer, steady(HAPPY, 1.0))
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="timestamp must be a finite number"):
+            debouncer.update(1, NEUTRAL, bad)
+    assert debouncer.current(1) == ("happy", pytest.approx(0.8))
+    assert feed(debouncer, steady(HAPPY, 1.0), start=1.0 + 1 / FPS) == []
+
+
+def test_an_emotion_below_the_floor_goes_within_the_dwell_even_when_its_rival_flickers_at_the_floor():
+    """The current emotion fell below the floor; the best rival hovers at it, so the candidate alternates between
+    unknown and that rival on every frame. The dwell runs from the fall, not from each flip."""
+    debouncer = Debouncer(EMOTIONS)
+    feed(debouncer, steady(probs(happy=0.9, sad=0.02), 1.0))
+    assert feed(debouncer, steady(probs(happy=0.5, sad=0.35), 1.0), start=1.0) == []  # happy leads: it stays
+    flicker = [probs(happy=0.3, sad=0.3625 if i % 2 else 0.3375) for i in range(90)]
+    events = feed(debouncer, flicker, start=2.0)
+    assert [e.previous for e in events] == ["happy"] and events[0].current in ("sad", UNKNOWN)
+    assert events[0].timestamp - 2.0 < 0.5  # smoothing (~0.1 s) brings happy under the floor, then 0.15 s of dwell
+    assert debouncer.current(1)[0] != "happy"

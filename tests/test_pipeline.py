@@ -104,6 +104,54 @@ def test_empty_and_malformed_frames_are_clear_errors(pipeline):
         pipeline.process(np.zeros((10, 10, 3), np.float32), 0.0)
 
 
+def test_timestamps_must_be_finite_and_in_order_within_a_stream(pipeline, happy_and_neutral_frames):
+    frame = happy_and_neutral_frames["happy"][0]
+    pipeline.end_stream(0.0)
+    pipeline.process(frame, 10.0)
+    for bad in (float("nan"), float("inf"), "soon"):
+        with pytest.raises(ValueError, match="finite number of seconds"):
+            pipeline.process(frame, bad)
+    with pytest.raises(ValueError, match="earlier than the previous frame's 10.0.*end_stream"):
+        pipeline.process(frame, 9.5)
+    pipeline.process(frame, 10.0)  # the same moment again is fine (a host submitting one frame twice)
+    pipeline.end_stream(10.0)
+    pipeline.process(frame, 0.0)  # a new stream starts its own clock
+
+
+@pytest.mark.parametrize("make", [
+    lambda: emoplay.PipelineOptions(reuse_unchanged_crops="no"), lambda: emoplay.PipelineOptions(alternate_views="false"),
+    lambda: emoplay.PipelineOptions(redetect_on_change=1), lambda: emoplay.PipelineOptions(auto_calibration=True),
+    lambda: emoplay.DetectorOptions(video_mode="off"),
+])
+def test_options_refuse_values_that_would_silently_act_as_true(make):
+    with pytest.raises(TypeError, match="must be"):
+        make()
+
+
+def test_a_detector_blink_between_held_frames_does_not_end_the_face(video):
+    """With detect_every > 1 the frames between detector runs keep the face seen, so one missed detection ends it no
+    sooner than with detect_every=1 (the tracker's grace counts from the last frame the face was held on)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(video("single_face.mp4")))
+    ok, frame = capture.read()
+    capture.release()
+    assert ok
+    kinds = {}
+    for every in (1, 4):
+        with emoplay.EmotionPipeline(emoplay.PipelineOptions(detect_every=every)) as p:
+            real = p.detector.detect
+
+            def blinking(pixels, timestamp=None, color_order="rgb", real=real):
+                return emoplay.Detections() if timestamp == 2.0 else real(pixels, timestamp, color_order)
+
+            p.detector.detect = blinking  # the detector misses the face once, at 2 s
+            events = [e for i in range(20) for e in p.process(frame, i / 5).events]  # a still face at 5 fps
+        kinds[every] = [(type(e).__name__, getattr(e, "track_id", None)) for e in events
+                        if isinstance(e, (FaceFound, FaceLost))]
+    assert kinds[4] == kinds[1] == [("FaceFound", 1)]
+
+
 def test_several_faces_are_classified_in_one_batch(pipeline, happy_and_neutral_frames):
     row = np.hstack([happy_and_neutral_frames["happy"][0], happy_and_neutral_frames["neutral"][0]])
     pipeline.end_stream(0.0)

@@ -163,6 +163,20 @@ def test_a_paused_memory_source_refuses_frames_and_keeps_none(happy_and_neutral_
         drain_until(sensor, lambda ev: sensor.frames_processed == 2)
 
 
+def test_a_new_start_is_a_new_stream_whose_timestamps_start_again():
+    frame = np.zeros((120, 160, 3), np.uint8)  # no face: no track to end, only the clock
+    with emoplay.Sensor(source="memory") as sensor:
+        sensor.start()
+        sensor.submit(frame, 100.0)
+        drain_until(sensor, lambda ev: sensor.frames_processed == 1)
+        sensor.pause()  # a paused source keeps its stream; stop() while paused ends it
+        sensor.stop()
+        sensor.start()
+        sensor.submit(frame, 0.0)  # the host's clock for the new stream starts at 0
+        drain_until(sensor, lambda ev: sensor.frames_processed == 2)
+        assert sensor.camera_state is CameraState.CAPTURING
+
+
 def test_worker_errors_reach_the_host_as_event_and_exception(tmp_path, happy_and_neutral_frames):
     import cv2
 

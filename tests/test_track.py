@@ -167,6 +167,25 @@ def test_primary_stays_until_lost_then_passes_to_the_largest():
     assert tracker.primary_id == 3
 
 
+def test_a_face_confirmed_as_the_primary_is_lost_is_announced_as_primary_after_that_loss():
+    tracker = FaceTracker(TrackerOptions(lost_after_s=0.42))  # the first is lost at 15/30 s: 13/30 s unseen
+    first, second = [10, 10, 100, 100], [300, 10, 80, 80]
+    run(tracker, [[first]] * 3)  # confirmed and primary; last seen at 2/30 s
+    run(tracker, [[]] * 10, start=3 / FPS)  # gone, not yet lost
+    updates = run(tracker, [[second]] * 3, start=13 / FPS)  # confirmed on its third frame: 15/30 s, as the first is lost
+    events = events_of(updates)
+    assert [(type(e), e.track_id) for e in events] == [(FaceLost, 1), (FaceFound, 2)]
+    assert events[1].is_primary and tracker.primary_id == 2
+
+
+def test_seen_extends_the_grace_of_tracks_held_without_a_detection():
+    tracker = FaceTracker(TrackerOptions(lost_after_s=0.5))
+    run(tracker, [[[10, 10, 100, 100]]] * 3)
+    tracker.seen((1,), 1.0)  # the pipeline held the face until t = 1 s without running the detector
+    assert run(tracker, [[]], start=1.4)[0].events == ()  # a blink at 1.4 s: within 0.5 s of the last sighting
+    assert [type(e) for e in run(tracker, [[]], start=1.6)[0].events] == [FaceLost]
+
+
 def test_primary_does_not_flap_when_another_face_grows_larger():
     tracker = FaceTracker()
     frames = [[[0, 0, 100, 100], [300, 0, 80 + 4 * i, 80 + 4 * i]] for i in range(60)]

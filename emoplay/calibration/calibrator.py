@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._checks import check_number
 from .._events import CalibrationFailed, CalibrationFinished, CalibrationProgress
 from .baseline import DEFAULT_STRENGTH, Baseline, check_strength
 
@@ -45,14 +46,10 @@ class CalibrationOptions:
             raise ValueError(f"calibration seconds must be between {MIN_SECONDS} and 600, got {self.seconds!r} "
                              "(3 s of a relaxed face is typical)")
         check_strength(self.strength)
-        if self.face_timeout_s <= 0:
-            raise ValueError(f"face_timeout_s must be > 0, got {self.face_timeout_s}")
-        if self.min_frames < 1:
-            raise ValueError(f"min_frames must be >= 1, got {self.min_frames}")
-        if not 0 < self.max_instability <= 1:
-            raise ValueError(f"max_instability must be in (0, 1], got {self.max_instability}")
-        if not 0 < self.progress_step <= 1:
-            raise ValueError(f"progress_step must be in (0, 1], got {self.progress_step}")
+        check_number("CalibrationOptions", "face_timeout_s", self.face_timeout_s, low=0, low_open=True)
+        check_number("CalibrationOptions", "min_frames", self.min_frames, low=1, integer=True)
+        check_number("CalibrationOptions", "max_instability", self.max_instability, low=0, high=1, low_open=True)
+        check_number("CalibrationOptions", "progress_step", self.progress_step, low=0, high=1, low_open=True)
 
 
 def instability(probabilities: np.ndarray) -> float:

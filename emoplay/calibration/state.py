@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._checks import check_number
 from .baseline import Baseline, check_strength
 from .calibrator import CalibrationOptions, Calibrator
 from .profile import export_profile, import_profile
@@ -41,10 +42,8 @@ class AutoCalibrationOptions:
     strength: float = AUTO_STRENGTH
 
     def __post_init__(self) -> None:
-        if not 0 < self.seconds <= 600:
-            raise ValueError(f"auto-calibration seconds must be in (0, 600], got {self.seconds!r}")
-        if self.min_frames < 1:
-            raise ValueError(f"min_frames must be >= 1, got {self.min_frames}")
+        check_number("AutoCalibrationOptions", "seconds", self.seconds, low=0, high=600, low_open=True)
+        check_number("AutoCalibrationOptions", "min_frames", self.min_frames, low=1, integer=True)
         check_strength(self.strength)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import check_number
+from .._checks import check_flag, check_number
 from ..pipeline._classify import import_onnxruntime
 from .._errors import ModelError, SensorClosedError
 from .._frames import check_pixels
@@ -73,6 +73,7 @@ class DetectorOptions:
         check_number("DetectorOptions", "min_suppression", self.min_suppression, low=0, high=1, high_open=True)
         check_number("DetectorOptions", "min_face_size", self.min_face_size, low=1, integer=True)
         check_number("DetectorOptions", "threads", self.threads, low=1, integer=True)
+        check_flag("DetectorOptions", "video_mode", self.video_mode)
 
 
 class FaceDetector:

@@ -67,6 +67,8 @@ class Debouncer:
 
     def update(self, track_id: int, probabilities: np.ndarray, timestamp: float | None = None) -> EmotionChanged | None:
         now = self.clock() if timestamp is None else timestamp
+        if not math.isfinite(now):
+            raise ValueError(f"timestamp must be a finite number of seconds, got {now!r}; the frame was ignored")
         probs = np.asarray(probabilities, np.float64)
         if probs.shape != (len(self.class_names),):
             raise ValueError(f"expected {len(self.class_names)} probabilities, got shape {probs.shape}")
@@ -85,7 +87,12 @@ class Debouncer:
             state.pending = None
             return None
         if candidate != state.pending:
-            state.pending, state.pending_since = candidate, now
+            # A new challenger restarts the dwell, unless the current emotion fell below the floor: then the
+            # dwell runs from its fall, however the candidate flickers (unknown, a rival at the floor), so that
+            # an emotion is never kept below the floor for longer than the dwell.
+            if state.pending is None or not self._below_floor(state):
+                state.pending_since = now
+            state.pending = candidate
         if now - state.pending_since < self.options.dwell_s:
             return None
         previous, state.current, state.pending = state.current, candidate, None
@@ -107,6 +114,10 @@ class Debouncer:
             if top_p - current_p < self.options.margin and current_p >= self.options.confidence_floor:
                 return state.current
         return name
+
+    def _below_floor(self, state: _TrackState) -> bool:
+        return state.current != UNKNOWN and \
+            float(state.smoothed[self.class_names.index(state.current)]) < self.options.confidence_floor
 
     def current(self, track_id: int) -> tuple[str, float] | None:
         state = self._tracks.get(track_id)

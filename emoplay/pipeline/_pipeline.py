@@ -6,8 +6,9 @@ frame from tests, benchmarks, offline tools or a host's own loop; the
 crops live for one step: they are only borrowed for the duration of
 :meth:`EmotionPipeline.process` and never kept (to recognise an unchanged face
 the pipeline keeps, per track, a 16-byte digest of the crop last classified and,
-with ``classify_every`` or ``detect_every`` > 1, a 12x12 thumbnail of it: 144 bytes, too coarse to
-show who the player is; see ``_reuse.py``). Only the face crops are converted to
+with ``classify_every`` or ``detect_every`` > 1 or ``alternate_views``, 12x12 thumbnails of the crops
+the model last saw (one per view with alternating views): 144 bytes each, too coarse to show who the
+player is; see ``_reuse.py``). Only the face crops are converted to
 gray, never the whole frame.
 
 Four levers trade work for nothing or almost nothing (``emoplay bench`` measures
@@ -58,11 +59,12 @@ happy) 19 of 1 and 1's 22 changes come within 0.1 s, plus 5 others
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._checks import check_number
+from .._checks import check_flag, check_number
 from ._classify import ClassifierOptions, EmotionClassifier
 from ._debounce import DebounceOptions, Debouncer
 from ..detection import DetectorOptions, Detections, FaceDetector
@@ -89,6 +91,11 @@ class PipelineOptions:
     auto_calibration: AutoCalibrationOptions | None = None  # per-track running baselines (off; calibration/state.py)
 
     def __post_init__(self) -> None:
+        for flag in ("redetect_on_change", "reuse_unchanged_crops", "alternate_views"):
+            check_flag("PipelineOptions", flag, getattr(self, flag))
+        if self.auto_calibration is not None and not isinstance(self.auto_calibration, AutoCalibrationOptions):
+            raise TypeError(f"PipelineOptions.auto_calibration must be AutoCalibrationOptions or None, got "
+                            f"{self.auto_calibration!r}")
         check_number("PipelineOptions", "detect_every", self.detect_every, low=1, integer=True)
         check_number("PipelineOptions", "classify_every", self.classify_every, low=1, integer=True)
         check_number("PipelineOptions", "reclassify_change", self.reclassify_change, low=0, high=255)
@@ -128,6 +135,7 @@ class EmotionPipeline:
                                 watch_changes=(options.redetect_on_change and options.detect_every > 1)
                                 or self._alternate_views)
         self._primary_id: int | None = None  # the primary face last reported (PrimaryFaceChanged)
+        self._last_timestamp: float | None = None  # of the stream's latest frame
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -138,6 +146,7 @@ class EmotionPipeline:
         # The detector fixes the colour order on its 128x128 input, and only the face crops are converted to gray:
         # no RGB or gray copy of the whole frame.
         pixels = check_frame(pixels, color_order)
+        self._check_timestamp(timestamp)
         crops = thumbs = None
         if self._detection_due():
             detections, matches = self._detect(pixels, timestamp, color_order, events)
@@ -153,6 +162,7 @@ class EmotionPipeline:
                 detections, matches = self._detect(pixels, timestamp, color_order, events)
             else:
                 self._frames_since_detection += 1
+                self.tracker.seen(matches, timestamp)  # its unchanged crop shows the face still there
         if crops is None:
             crops = self.classifier.crop_faces(pixels, detections.boxes, color_order)
         probs = self._classify(crops, matches, thumbs)
@@ -166,6 +176,19 @@ class EmotionPipeline:
                 if change is not None:
                     events.append(change)
         return FrameResult(tuple(events), detections, matches, probs, self.tracker.primary_id)
+
+    def _check_timestamp(self, timestamp: float) -> None:
+        """Frames of one stream come in time order; before any state changes, refuse one that does not."""
+        try:
+            seconds = float(timestamp)
+        except (TypeError, ValueError):
+            seconds = math.nan
+        if not math.isfinite(seconds):
+            raise ValueError(f"timestamp must be a finite number of seconds, got {timestamp!r}")
+        if self._last_timestamp is not None and seconds < self._last_timestamp:
+            raise ValueError(f"timestamp {timestamp!r} is earlier than the previous frame's {self._last_timestamp!r}: "
+                             "frames of one stream need increasing timestamps; call end_stream() before a new one")
+        self._last_timestamp = seconds
 
     def _detection_due(self) -> bool:
         """The detector runs on the first frame, at least every ``detect_every`` frames, and on every frame
@@ -231,12 +254,18 @@ class EmotionPipeline:
         """Use a profile from export_calibration(); CalibrationError if it is damaged or from another model."""
         self.calibration.import_profile(profile)
 
+    def new_stream(self) -> None:
+        """The next frame starts a stream of its own: its timestamps need not follow the last frame's. (end_stream()
+        does this too, and ends the faces; this keeps a calibration that was asked for before the stream began.)"""
+        self._last_timestamp = None
+
     def end_stream(self, timestamp: float) -> tuple:
         """The stream ended: every face is lost (and a running calibration fails), state is reset."""
         lost = tuple(self.tracker.close_all(timestamp)) + self._primary_change(timestamp)
         lost += tuple(self.calibration.end_stream(timestamp))
         self.debouncer.reset()
         self._held, self._frames_since_detection = None, 0
+        self._last_timestamp = None
         self._reuse.clear()
         self.detector.reset()
         return lost

@@ -115,13 +115,7 @@ class FaceTracker:
                     and track.best_score >= self.options.confirm_score):
                 track.confirmed = True
                 newly_confirmed.append(track)
-        if self.primary_id is None and newly_confirmed:
-            self.primary_id = max(newly_confirmed, key=lambda t: int(t.box[2]) * int(t.box[3])).track_id
-        for track in newly_confirmed:
-            x, y, w, h = (int(v) for v in track.box)
-            events.append(FaceFound(track.track_id, (x, y, w, h), timestamp,
-                                    is_primary=track.track_id == self.primary_id))
-        lost = []
+        lost = []  # first the faces that went, so that a face found on the same frame knows if it is primary
         for track in list(self._tracks.values()):
             if timestamp - track.last_seen > self.options.lost_after_s or (
                     not track.confirmed and track.last_seen < timestamp):
@@ -132,7 +126,21 @@ class FaceTracker:
                     events.append(FaceLost(track.track_id, timestamp))
         if self.primary_id is not None and self.primary_id not in self._tracks:
             self.primary_id = self._largest_confirmed()
+        if self.primary_id is None and newly_confirmed:
+            self.primary_id = max(newly_confirmed, key=lambda t: int(t.box[2]) * int(t.box[3])).track_id
+        for track in newly_confirmed:
+            x, y, w, h = (int(v) for v in track.box)
+            events.append(FaceFound(track.track_id, (x, y, w, h), timestamp,
+                                    is_primary=track.track_id == self.primary_id))
         return TrackUpdate(tuple(matches), tuple(events), tuple(lost))
+
+    def seen(self, track_ids: tuple[int, ...], timestamp: float) -> None:
+        """These tracks' faces are still there at ``timestamp`` without a detection (their crops did not change:
+        the pipeline's frames between detector runs), so their grace period counts from now."""
+        for track_id in track_ids:
+            track = self._tracks.get(track_id)
+            if track is not None:
+                track.last_seen = max(track.last_seen, timestamp)
 
     def _largest_confirmed(self) -> int | None:
         confirmed = [t for t in self._tracks.values() if t.confirmed]

@@ -104,8 +104,10 @@ class SensorWorker:
             if run.stop.is_set():
                 return  # stopped before it began: no model load (native work) after a stop request
             pipeline = self._ensure_pipeline()
-            if run.fresh and pipeline.tracker.tracks:
-                pipeline.end_stream(0.0)  # a paused file was stopped: its tracks do not carry over
+            if run.fresh:
+                if pipeline.tracker.tracks:
+                    pipeline.end_stream(0.0)  # a paused file was stopped: its tracks do not carry over
+                pipeline.new_stream()  # and its time base neither
             if not self._open_source(run):
                 return
             self._publish(run, state=CameraState.CAPTURING, reason="capturing")

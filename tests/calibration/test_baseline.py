@@ -120,10 +120,21 @@ def test_instability_is_the_mean_total_variation_from_the_mean():
 
 
 @pytest.mark.parametrize("kwargs", [{"seconds": 0.1}, {"seconds": "3"}, {"min_frames": 0}, {"strength": 2},
-                                    {"max_instability": 0}, {"face_timeout_s": 0}])
+                                    {"max_instability": 0}, {"face_timeout_s": 0}, {"face_timeout_s": float("nan")},
+                                    {"min_frames": float("nan")}, {"min_frames": 2.5}, {"min_frames": True},
+                                    {"progress_step": float("nan")}])
 def test_bad_calibration_options(kwargs):
-    with pytest.raises(ValueError):
+    with pytest.raises((ValueError, TypeError)):
         CalibrationOptions(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [{"seconds": float("nan")}, {"seconds": 0}, {"min_frames": float("nan")},
+                                    {"min_frames": 0}, {"min_frames": 2.5}])
+def test_bad_automatic_calibration_options(kwargs):
+    from emoplay.calibration.state import AutoCalibrationOptions
+
+    with pytest.raises((ValueError, TypeError)):
+        AutoCalibrationOptions(**kwargs)
 
 
 # -- the profile ---------------------------------------------------------------------------------------------

@@ -111,7 +111,8 @@ def test_a_neutral_baseline_takes_neutral_out_of_the_smile_and_the_events_follow
     assert calibrated[:, neutral].mean() < 0.6 * raw[:, neutral].mean()
     assert (calibrated.argmax(axis=1) == happy).mean() >= 0.9 and (raw.argmax(axis=1) == happy).mean() >= 0.9
     changes = [e for e in side_by_side["events"] if isinstance(e, emoplay.EmotionChanged)]
-    assert changes[-1].current == "happy" and changes[-1].confidence > 0.6
+    # Reported as happy takes the lead: neutral, divided down, fell below the floor, so the dwell ran from its fall.
+    assert changes[-1].current == "happy" and changes[-1].confidence > 0.55
     last = next(e for e in reversed(side_by_side["raw_events"]) if isinstance(e, emoplay.EmotionChanged))
     assert changes[-1].probabilities["neutral"] < last.probabilities["neutral"]  # the debounced figures too
 
