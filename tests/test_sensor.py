@@ -177,6 +177,19 @@ def test_a_new_start_is_a_new_stream_whose_timestamps_start_again():
         assert sensor.camera_state is CameraState.CAPTURING
 
 
+def test_submit_refuses_a_timestamp_that_is_not_finite_or_goes_backwards():
+    frame = np.zeros((120, 160, 3), np.uint8)
+    with emoplay.Sensor(source="memory") as sensor:
+        sensor.start()
+        assert sensor.submit(frame, 5.0)
+        for bad in (float("nan"), float("inf"), "later"):
+            with pytest.raises(ValueError, match="finite number of seconds"):
+                sensor.submit(frame, bad)
+        with pytest.raises(ValueError, match="earlier than the last frame's 5.0"):
+            sensor.submit(frame, 4.0)
+        assert sensor.submit(frame, 5.0) and sensor.running  # the worker never saw the bad ones
+
+
 def test_worker_errors_reach_the_host_as_event_and_exception(tmp_path, happy_and_neutral_frames):
     import cv2
 

@@ -16,6 +16,7 @@ sensor clock (``"clock"``); files and folders with stream time from 0.0
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from pathlib import Path
@@ -400,19 +401,37 @@ class MemorySource:
         self._slot = _LatestFrameSlot()
         self._index = 0
         self._open = False
+        self._last_time: float | None = None  # of the last frame submitted in this stream
         self.refused = 0  # frames submitted while closed: not kept
 
     def open(self) -> None:
         self._slot.clear()
+        self._last_time = None  # a new stream: its timestamps start afresh
         self._open = True
+
+    def _checked_time(self, timestamp: object) -> float:
+        """The host's timestamp, refused here (at the host's call) rather than by the worker, which would fail."""
+        try:
+            seconds = float(timestamp)
+        except (TypeError, ValueError):
+            seconds = math.nan
+        if not math.isfinite(seconds):
+            raise ValueError(f"submit() timestamp must be a finite number of seconds, got {timestamp!r}")
+        if self._last_time is not None and seconds < self._last_time:
+            raise ValueError(f"submit() timestamp {seconds!r} is earlier than the last frame's {self._last_time!r}: "
+                             "timestamps of one stream must not go backwards (stop() and start() begin a new one)")
+        return seconds
 
     def submit(self, pixels: np.ndarray, timestamp: float | None = None) -> bool:
         """Offer a frame; False (the frame is not kept) while the source is closed (sensor stopped or paused)."""
         pixels = check_pixels(pixels)
+        if timestamp is not None:
+            timestamp = self._checked_time(timestamp)
         if not self._open:
             self.refused += 1
             return False
-        frame = Frame(pixels, self.clock() if timestamp is None else float(timestamp), self._index, self.color_order)
+        frame = Frame(pixels, self.clock() if timestamp is None else timestamp, self._index, self.color_order)
+        self._last_time = frame.timestamp
         self._index += 1
         self._slot.put(frame)
         if not self._open:  # closed while we were putting: do not leave the frame behind
