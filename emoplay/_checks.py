@@ -36,3 +36,18 @@ def check_flag(owner: str, name: str, value: object) -> None:
     """Raise TypeError unless ``value`` is True or False (a string such as "no" would act as True)."""
     if not isinstance(value, bool):
         raise TypeError(f"{owner}.{name} must be True or False, got {value!r}")
+
+
+def check_timestamp(what: str, value: object, previous: float | None, new_stream: str) -> float:
+    """``value`` as seconds; ValueError unless it is a finite number no earlier than ``previous`` (the stream's last
+    timestamp, or None). ``new_stream`` says how the caller begins a new stream, whose clock may start again."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not math.isfinite(seconds):
+        raise ValueError(f"{what} must be a finite number of seconds, got {value!r}")
+    if previous is not None and seconds < previous:
+        raise ValueError(f"{what} {seconds!r} is earlier than the previous frame's {previous!r}: timestamps of one "
+                         f"stream must not go backwards ({new_stream})")
+    return seconds

@@ -185,7 +185,7 @@ def test_submit_refuses_a_timestamp_that_is_not_finite_or_goes_backwards():
         for bad in (float("nan"), float("inf"), "later"):
             with pytest.raises(ValueError, match="finite number of seconds"):
                 sensor.submit(frame, bad)
-        with pytest.raises(ValueError, match="earlier than the last frame's 5.0"):
+        with pytest.raises(ValueError, match="earlier than the previous frame's 5.0"):
             sensor.submit(frame, 4.0)
         assert sensor.submit(frame, 5.0) and sensor.running  # the worker never saw the bad ones
 

@@ -59,12 +59,11 @@ happy) 19 of 1 and 1's 22 changes come within 0.1 s, plus 5 others
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._checks import check_flag, check_number
+from .._checks import check_flag, check_number, check_timestamp
 from ._classify import ClassifierOptions, EmotionClassifier
 from ._debounce import DebounceOptions, Debouncer
 from ..detection import DetectorOptions, Detections, FaceDetector
@@ -179,15 +178,7 @@ class EmotionPipeline:
 
     def _check_timestamp(self, timestamp: float) -> None:
         """Frames of one stream come in time order; before any state changes, refuse one that does not."""
-        try:
-            seconds = float(timestamp)
-        except (TypeError, ValueError):
-            seconds = math.nan
-        if not math.isfinite(seconds):
-            raise ValueError(f"timestamp must be a finite number of seconds, got {timestamp!r}")
-        if self._last_timestamp is not None and seconds < self._last_timestamp:
-            raise ValueError(f"timestamp {timestamp!r} is earlier than the previous frame's {self._last_timestamp!r}: "
-                             "frames of one stream need increasing timestamps; call end_stream() before a new one")
+        seconds = check_timestamp("timestamp", timestamp, self._last_timestamp, "call end_stream() before a new one")
         self._last_timestamp = seconds
 
     def _detection_due(self) -> bool:

@@ -16,7 +16,6 @@ sensor clock (``"clock"``); files and folders with stream time from 0.0
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from .._checks import check_timestamp
 from .._clock import Clock, monotonic_clock
 from .._errors import CameraUnavailableError, SourceError, VideoReadError
 from ._exit import finish_threads_at_exit
@@ -411,16 +411,7 @@ class MemorySource:
 
     def _checked_time(self, timestamp: object) -> float:
         """The host's timestamp, refused here (at the host's call) rather than by the worker, which would fail."""
-        try:
-            seconds = float(timestamp)
-        except (TypeError, ValueError):
-            seconds = math.nan
-        if not math.isfinite(seconds):
-            raise ValueError(f"submit() timestamp must be a finite number of seconds, got {timestamp!r}")
-        if self._last_time is not None and seconds < self._last_time:
-            raise ValueError(f"submit() timestamp {seconds!r} is earlier than the last frame's {self._last_time!r}: "
-                             "timestamps of one stream must not go backwards (stop() and start() begin a new one)")
-        return seconds
+        return check_timestamp("submit() timestamp", timestamp, self._last_time, "stop() and start() begin a new one")
 
     def submit(self, pixels: np.ndarray, timestamp: float | None = None) -> bool:
         """Offer a frame; False (the frame is not kept) while the source is closed (sensor stopped or paused)."""
