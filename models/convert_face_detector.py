@@ -45,8 +45,10 @@ def _read_model(path: Path):
 class _Converter:
     """Walks the tflite operators in order and emits the matching ONNX nodes."""
 
-    def __init__(self, model) -> None:
+    def __init__(self, model, channel_pads_as_conv: bool = True) -> None:
         import tflite
+
+        self.channel_pads_as_conv = channel_pads_as_conv  # False: keep them as Pad (benchmarks/detector_graph.py)
 
         self.tfl = tflite
         self.model = model
@@ -203,7 +205,7 @@ class _Converter:
     def op_pad(self, op, inputs, outputs) -> None:
         paddings = self.constant(inputs[1]).astype(np.int64)  # [[n0, n1], [h0, h1], [w0, w1], [c0, c1]] (NHWC)
         name = self.value_name(outputs[0])
-        if not paddings[:3].any() and paddings[3, 0] == 0:
+        if self.channel_pads_as_conv and not paddings[:3].any() and paddings[3, 0] == 0:
             # Zero channels appended (BlazeFace's residual blocks that widen): a 1x1 convolution whose weights
             # copy the C input channels and add zero ones computes the same values. onnxruntime runs every
             # convolution in its blocked channel layout; a Pad is not one of its blocked operators, so around
@@ -238,11 +240,11 @@ class _Converter:
         self.names[outputs[0]] = self._activation(options, result)
 
 
-def convert(source: Path, target: Path) -> None:
+def convert(source: Path, target: Path, channel_pads_as_conv: bool = True) -> None:
     import onnx
     from onnx import helper
 
-    graph = _Converter(_read_model(source)).convert()
+    graph = _Converter(_read_model(source), channel_pads_as_conv).convert()
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="emoplay models/convert_face_detector.py")
     model.ir_version = 8
