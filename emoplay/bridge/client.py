@@ -32,13 +32,16 @@ class BridgeClient:
     def connect(cls, url: str, token: str, *, client: str = "python", events: list[str] | None = None,
                 probabilities_hz: float = 0.0, timeout: float = 5.0) -> "BridgeClient":
         """Open the connection, send the hello, wait for the welcome; BridgeError if refused."""
-        from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+        from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
         from websockets.sync.client import connect
 
         closer = contextlib.ExitStack()
         try:
             connection = closer.enter_context(
                 connect(url, open_timeout=timeout, close_timeout=1.0, max_size=2**20, compression=None))
+        except InvalidURI:
+            raise BridgeError(f"{url!r} is not a WebSocket URL: use the ws://127.0.0.1:PORT/ws that emoplay serve "
+                              "printed") from None
         except InvalidStatus as e:
             raise BridgeError(f"the bridge at {url} refused the connection: HTTP {e.response.status_code}") from None
         except (OSError, InvalidHandshake, TimeoutError) as e:

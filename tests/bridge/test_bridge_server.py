@@ -149,6 +149,11 @@ def test_connect_with_retry_backs_off_until_the_server_is_up():
     assert delays[:3] == [0.25, 0.5, 1.0]
 
 
+def test_a_url_that_is_not_a_websocket_url_is_a_bridge_error():
+    with pytest.raises(BridgeError, match="not a WebSocket URL"):
+        BridgeClient.connect("http://127.0.0.1:9/ws", TOKEN)
+
+
 def test_connect_with_retry_gives_up_with_the_last_error():
     with pytest.raises(BridgeError, match="is `emoplay serve` running"):
         connect_with_retry("ws://127.0.0.1:9/ws", TOKEN, attempts=2, sleep=lambda s: None)
