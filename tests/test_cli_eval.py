@@ -128,7 +128,9 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, npz, capsys):
     (tmp_path / "notes.txt").write_text("hi")
     (tmp_path / "bad.csv").write_text("emotion,pixels,Usage\n0,1 2 3,PublicTest\n")
     (tmp_path / "classes" / "bored").mkdir(parents=True)
+    (tmp_path / "cut.npz").write_bytes(npz.read_bytes()[:500])  # a download cut short
     cases = [
+        (["--data", tmp_path / "cut.npz"], "not a readable .npz"),
         (["--data", tmp_path / "missing.npz"], "does not exist"),
         (["--data", tmp_path / "notes.txt"], "unknown data layout"),
         (["--data", tmp_path / "bad.csv"], "line 2: 3 pixels"),

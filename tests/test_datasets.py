@@ -83,6 +83,23 @@ def test_a_file_that_is_not_an_npz_is_a_data_error(tmp_path):
         load_labeled_images(tmp_path / "x.npz")
 
 
+def test_a_truncated_npz_is_a_data_error(tmp_path, faces):
+    images, labels = faces
+    np.savez(tmp_path / "full.npz", images=images, labels=labels, classes=np.array(FER2013_CLASSES))
+    data = (tmp_path / "full.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])  # a download cut short
+    with pytest.raises(DataError, match="cut.npz is not a readable .npz"):
+        load_labeled_images(tmp_path / "cut.npz")
+
+
+@pytest.mark.parametrize("name", ["classes", "ids"])
+def test_npz_names_that_are_not_a_list_are_a_data_error(tmp_path, faces, name):
+    images, labels = faces
+    np.savez(tmp_path / "x.npz", images=images, labels=labels, **{name: np.array("angry")})
+    with pytest.raises(DataError, match=f"{name} must be a 1-d array of names, got one of shape \\(\\)"):
+        read_npz(tmp_path / "x.npz")
+
+
 # --- fer2013.csv -------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -110,6 +127,15 @@ def test_csv_usage_picks_the_split(fer_csv, usage):
 def test_csv_default_split_is_public_test(fer_csv):
     path, _, _, usages = fer_csv
     assert len(read_fer_csv(path)) == usages.count("PublicTest")
+
+
+def test_csv_saved_with_a_byte_order_mark_is_read(fer_csv):
+    path, images, labels, usages = fer_csv
+    bom = path.with_name("excel.csv")
+    bom.write_bytes("\ufeff".encode("utf-8") + path.read_bytes())  # Excel's "CSV UTF-8"
+    data = read_fer_csv(bom)
+    np.testing.assert_array_equal(data.images, read_fer_csv(path).images)
+    assert len(data) == usages.count("PublicTest") > 0
 
 
 def test_csv_without_usage_column_is_read_whole(tmp_path, faces):

@@ -13,6 +13,8 @@ message that says what to fix. cv2 is imported only when images are decoded.
 from __future__ import annotations
 
 import csv
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,20 +90,32 @@ def _sampled(source: str, n_total: int, n: int, seed: int) -> str:
     return source if n == n_total else f"{source}, random sample of {n} of {n_total} (seed {seed})"
 
 
+def _names(path: Path, data, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """The 1-d array of texts ``key`` of an npz (class names, image ids), or ``default`` when it has none."""
+    if key not in data.files:
+        return default
+    values = data[key]
+    if values.ndim != 1:
+        raise DataError(f"{path}: {key} must be a 1-d array of names, got one of shape {values.shape}; "
+                        f"write it with numpy.savez(..., {key}=np.array([...]))")
+    return tuple(str(v) for v in values)
+
+
 def read_npz(path: str | Path, limit: int | None = None, seed: int = 0) -> LabeledImages:
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as data:
+        # np.load(path) leaves its file open when the zip is unreadable, so the file is ours to close
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
             missing = [k for k in ("images", "labels") if k not in data.files]
             if missing:
                 raise DataError(f"{path} lacks array(s) {missing}; an evaluation .npz needs images (uint8 "
                                 "[N, H, W]), labels ([N] class indices) and classes (class names)")
             images, labels = data["images"], data["labels"]
-            classes = tuple(str(c) for c in data["classes"]) if "classes" in data.files else FER2013_CLASSES
-            ids = tuple(str(i) for i in data["ids"]) if "ids" in data.files else ()
+            classes = _names(path, data, "classes", FER2013_CLASSES)
+            ids = _names(path, data, "ids", ())
     except DataError:
         raise
-    except (OSError, ValueError, EOFError) as e:  # not a zip, truncated, or holds pickled objects
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:  # not a zip, truncated, pickled
         raise DataError(f"{path} is not a readable .npz ({e}); write it with numpy.savez") from e
     if images.ndim == 4 and images.shape[3] == 1:
         images = images[..., 0]
@@ -135,7 +149,7 @@ def read_fer_csv(path: str | Path, usage: str = "PublicTest", limit: int | None 
     rows: list[tuple[int, str, str]] = []  # (line number, emotion, pixels) of the chosen split
     usages_seen: set[str] = set()
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: Excel's "CSV UTF-8" starts with a BOM
             reader = csv.reader(f)
             header = next(reader, None)
             if header is None:

@@ -24,8 +24,8 @@ from .._affect import valence_arousal
 from .._events import EMOTIONS
 from .logs import ParticipantLog
 from .recording import BASELINE
+from .spec import POOLED_GROUP as ALL  # the group name that pools every participant
 
-ALL = "all"  # the group name that pools every participant
 COLUMNS = ("participant", "group", "stimulus", "stimulus_title", "position", "media_time_s", "face_found",
            *(f"p_{e}" for e in EMOTIONS), "valence", "arousal")
 

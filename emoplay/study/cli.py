@@ -99,7 +99,7 @@ def run_report(args: argparse.Namespace) -> int:
     result = build_report(args.logs, key, args.out, study=study, titles=titles, bin_seconds=args.bin_seconds,
                           keep_ids=args.keep_ids, plots=not args.no_plots)
     for item in result.left_out:
-        print(f"emoplay study report: left out {item.path}: {item.reason}", file=sys.stderr)
+        print(f"emoplay study report: left out log {item.position} ({item.path}): {item.reason}", file=sys.stderr)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"wrote {len(result.files)} files for {result.participants} participants to {result.out} "

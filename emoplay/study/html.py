@@ -58,9 +58,12 @@ def write_html(path: Path, *, study: str, title: str, participants: list[dict], 
              "was made with <code>--keep-ids</code>. Expressions are estimates of what a face shows, not of what "
              "a person feels.</div>"]
     if left_out or notes:
-        parts.append("<div class='box'><b>Left out or incomplete</b><ul>")
-        parts += [f"<li><code>{escape(item['file'])}</code> was left out: {escape(item['reason'])}.</li>"
-                  for item in left_out]
+        parts.append("<div class='box'><b>Left out or incomplete</b>")
+        if left_out:
+            parts.append(" (logs are numbered in the order they were given to <code>emoplay study report</code>, "
+                         "whose terminal output names their files)")
+        parts.append("<ul>")
+        parts += [f"<li>{escape(item['log'])} was left out: {escape(item['reason'])}.</li>" for item in left_out]
         parts += [f"<li>{escape(note)}</li>" for note in notes]
         parts.append("</ul></div>")
     parts.append("<h2>Participants</h2>")

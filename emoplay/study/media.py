@@ -24,6 +24,8 @@ def probe_video(path: Path) -> tuple[float, int, float]:
     """(fps, frame count, duration in seconds) of a video; :class:`StudyError` when OpenCV cannot read it."""
     import cv2
 
+    if not Path(path).exists():
+        raise StudyError(f"{path} does not exist; check the path")
     cap = cv2.VideoCapture(str(path))
     try:
         ok = cap.isOpened() and cap.read()[0]

@@ -89,19 +89,37 @@ def _safe_name(stimulus: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in stimulus)
 
 
+def _make_folder(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise StudyError(f"--out {out} is a file; give a folder for the report (it is created if missing)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StudyError(f"--out {out}: cannot create this folder ({exc.strerror or exc}); choose another") from None
+
+
 def build_report(logs: list[Path], key: LogKey, out: Path, *, study: str | None = None,
                  titles: dict[str, str] | None = None, bin_seconds: float = 0.5, keep_ids: bool = False,
                  plots: bool = True) -> ReportResult:
-    """Read ``logs`` with ``key`` and write the report to ``out``; raises StudyError only if no log is usable."""
+    """Read ``logs`` with ``key`` and write the report to ``out``.
+
+    Raises StudyError, before writing anything, if no log is usable, none holds a frame, or ``out`` cannot be
+    a folder. Notes and reasons never name a log's file (it may hold a participant code): a left-out log is
+    "log N", its place in ``logs``.
+    """
     if not bin_seconds > 0:
         raise StudyError(f"--bin-seconds must be above 0, got {bin_seconds}")
-    loaded = load_logs([Path(p) for p in logs], key, study=study, keep_ids=keep_ids)
+    paths = [Path(p) for p in logs]
+    loaded = load_logs(paths, key, study=study, keep_ids=keep_ids)
     if not loaded.participants:
         reasons = "; ".join(f"{x.path.name}: {x.reason}" for x in loaded.left_out) or "no logs given"
         raise StudyError(f"no usable study log, so no report was written ({reasons})")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     rows = frame_rows(loaded.participants)
+    if not rows:
+        raise StudyError("none of the usable logs holds a frame (each session ended before the camera delivered "
+                         "one), so no report was written; report them together with logs that do")
+    out = Path(out)
+    _make_folder(out)
     files: list[Path] = [write_csv(out / "frames.csv", rows, COLUMNS)]
     parquet = write_parquet(out / "frames.parquet", rows)
     if parquet:
@@ -165,7 +183,8 @@ def build_report(logs: list[Path], key: LogKey, out: Path, *, study: str | None 
     files.append(html)
     from .html import write_html
 
+    left_out = [{"log": f"Log {x.position} of {len(paths)}", "reason": x.reason} for x in loaded.left_out]
     write_html(html, study=loaded.study or "", title=loaded.participants[0].title, participants=people,
-               left_out=[{"file": x.path.name, "reason": x.reason} for x in loaded.left_out], notes=notes,
-               stimuli=sections, summary_rows=summary_rows, files=[f.name for f in files], bin_width=bin_seconds)
+               left_out=left_out, notes=notes, stimuli=sections, summary_rows=summary_rows,
+               files=[f.name for f in files], bin_width=bin_seconds)
     return ReportResult(out, tuple(files), len(loaded.participants), tuple(loaded.left_out), tuple(notes), parquet)

@@ -22,7 +22,7 @@ from .._errors import MissingExtraError, StudyError
 from .calibration import UNAVAILABLE, calibration_outcome, start_calibration
 from .media import StimulusPlayer, VideoAsCamera, probe_video
 from .recording import BASELINE, FrameTap, Playhead, StudyRecorder
-from .spec import StudySpec
+from .spec import POOLED_GROUP, StudySpec
 
 BACKGROUND = (18, 18, 22)
 TEXT = (235, 235, 235)
@@ -74,6 +74,9 @@ def check_participant(spec: StudySpec, participant: str, group: str) -> None:
                          "(use a pseudonymous code such as P017, not a name)")
     if spec.groups and group not in spec.groups:
         raise StudyError(f"--group {group!r} is not one of the study's groups: {', '.join(spec.groups)}")
+    if group == POOLED_GROUP:
+        raise StudyError(f"--group {POOLED_GROUP!r} is reserved: the report uses it for all participants pooled; "
+                         "choose another group name")
     if not group or len(group) > 200:
         raise StudyError("--group must be a non-empty text of at most 200 characters")
 

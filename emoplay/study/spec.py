@@ -41,6 +41,7 @@ _TOP_FIELDS = {"id", "title", "order", "calibration", "calibration_seconds", "re
                "consent", "stimuli"}
 _STIMULUS_FIELDS = {"id", "file", "title", "audio"}
 MAX_TEXT = 200  # the log's limit for any string (see emoplay/sessionlog/_study_records.py)
+POOLED_GROUP = "all"  # the report's name for every participant pooled, so no group may be called that
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,9 @@ def parse_study(data: dict, path: Path, check_media: bool = True) -> StudySpec:
         raise _fail(where, "groups", "must be a list of non-empty texts, e.g. [\"18-29\", \"30-49\", \"50+\"]")
     if len(set(groups)) != len(groups):
         raise _fail(where, "groups", "lists a group twice")
+    if POOLED_GROUP in groups:
+        raise _fail(where, "groups", f"{POOLED_GROUP!r} is reserved: the report uses it for all participants "
+                                     "pooled; name that group otherwise, e.g. \"everyone\"")
     for i, g in enumerate(groups):
         _text(where, f"groups[{i}]", g)
     stimuli_data = data.get("stimuli")

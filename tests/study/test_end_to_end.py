@@ -181,13 +181,16 @@ def test_the_report_uses_the_usable_logs_and_says_what_it_left_out(report):
     assert "another key" in reasons["other_key.emolog"]
     assert "another study ('pilot')" in reasons["other_study.emolog"]
     assert "not a readable emoplay session log" in reasons["notes.emolog"]
+    assert [x.position for x in result.left_out] == [5, 6, 7]  # their places among the 7 logs given
     notes = " ".join(result.notes)
-    assert "P04: p4_cut.emolog was cut short" in notes
+    assert "P04: their log was cut short" in notes
     assert "P03:" in notes and "did not play to the end" in notes
     html = (report["out"] / "report.html").read_text()
-    for name in reasons:
-        assert name in html
+    for name in [*reasons, *(p.name for p in report["logs"])]:  # a file name may hold a participant code
+        assert name not in html
+    assert "Log 5 of 7 was left out: it does not open with this key" in html
     assert "was cut short" in html and "Left out or incomplete" in html
+    assert not any(pid in html for pid, *_ in PARTICIPANTS) and "id-dora" not in html
 
 
 def test_the_csv_holds_exactly_the_logged_frames(report, study):

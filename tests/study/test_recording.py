@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 import emoplay
@@ -67,6 +69,7 @@ def test_declining_consent_records_nothing(study_dir, tmp_path):
     ({"participant": ""}, "--participant must be a non-empty"),
     ({"source": "camera", "autoplay": True}, "--autoplay advances the consent screen by itself"),
     ({"log_path": "existing"}, "already exists"),
+    ({"source": "participnt.mp4"}, "participnt.mp4 does not exist; check the path"),
 ])
 def test_the_runner_refuses_bad_options_before_opening_anything(study_dir, tmp_path, options, message):
     spec = load_study(study_dir / "study.toml")
@@ -78,6 +81,16 @@ def test_the_runner_refuses_bad_options_before_opening_anything(study_dir, tmp_p
     with pytest.raises(emoplay.StudyError, match=message):
         run_study(spec, RunOptions(**values), emoplay.LogKey.from_bytes(bytes(32)))
     assert (tmp_path / "existing").read_text() == "keep me" and not (tmp_path / "p.emolog").exists()
+
+
+def test_a_study_open_to_any_group_refuses_the_pooled_group_all(study_dir, tmp_path):
+    spec = dataclasses.replace(load_study(study_dir / "study.toml"), groups=())  # any --group is allowed
+    with pytest.raises(emoplay.StudyError, match="--group 'all' is reserved: the report uses it for all participants"):
+        run_study(spec, RunOptions(participant="P1", group="all", log_path=tmp_path / "p.emolog",
+                                   source=str(require_shared(VIDEOS / "single_face.mp4")), window_size=(320, 180),
+                                   on_tick=_post("K_q")),
+                  emoplay.LogKey.from_bytes(bytes(32)))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_unreadable_participant_video_fails_before_the_window_opens(study_dir, tmp_path):

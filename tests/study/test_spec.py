@@ -36,6 +36,7 @@ def test_shuffled_orders_come_from_their_seed(study_dir):
     (lambda t: t.replace('calibration = true', 'calibration = "yes"'), "calibration"),
     (lambda t: t.replace('rest_seconds = 0.5', 'rest_seconds = -1'), "rest_seconds"),
     (lambda t: t.replace('groups = ["18-29", "50+"]', 'groups = ["a", "a"]'), "groups"),
+    (lambda t: t.replace('groups = ["18-29", "50+"]', 'groups = ["all", "50+"]'), "groups"),  # the pooled group
     (lambda t: t.replace('file = "room.mp4"', 'file = "missing.mp4"'), "stimuli[1].file"),
     (lambda t: t.replace('id = "room"', 'id = "animation"'), "stimuli[1].id"),
     (lambda t: t.replace('audio = "animation.wav"', 'audio = "room.mp4"'), "stimuli[0].audio"),
