@@ -8,7 +8,8 @@ the pads kept as ``Pad`` nodes, as before. Prints one-thread CPU ms per inferenc
 frames of the shared videos (thread CPU time, the two interleaved round after round, the median of the
 rounds), the largest difference between their outputs, and onnxruntime's own profile of each: the time
 of its layout conversions (``Reorder*``) and of the operators it could not fuse into the convolutions.
-Nothing is written outside a temporary folder.
+``--classifier`` adds the same profile of the shipped emotion model. Nothing is written outside a temporary
+folder.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _converter():
     return module
 
 
-def operator_profile(path: Path, frame, runs: int) -> dict[str, float]:
+def operator_profile(path: Path, frame, runs: int, input_name: str = "input") -> dict[str, float]:
     """Microseconds per inference by operator type, from onnxruntime's profiler (which inflates small ops)."""
     import onnxruntime as ort
 
@@ -43,7 +44,7 @@ def operator_profile(path: Path, frame, runs: int) -> dict[str, float]:
     options.profile_file_prefix = str(path.with_suffix(""))
     model = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     for _ in range(runs):
-        model.run(None, {"input": frame})
+        model.run(None, {input_name: frame})
     report = Path(model.end_profiling())
     totals: collections.Counter = collections.Counter()
     for entry in json.loads(report.read_text()):
@@ -62,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--videos", type=Path, default=REPO.parent / "shared" / "data" / "videos")
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--runs", type=int, default=150, help="inferences per model and round")
+    parser.add_argument("--classifier", action="store_true",
+                        help="also profile the shipped emotion model (one face, one view) the same way")
     args = parser.parse_args(argv)
     frames = letterboxed_frames(args.videos)
     convert = _converter().convert
@@ -86,6 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:28} {statistics.median(values):.3f} CPU ms per inference (median of {args.rounds} rounds: "
               f"{', '.join(f'{v:.2f}' for v in values)})")
     print(f"largest difference between their outputs over {len(frames)} frames: {difference:.2g}")
+    if args.classifier:
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = Path(tmp) / "emotion_cnn.onnx"
+            copy.write_bytes((REPO / "models" / "emotion_cnn.onnx").read_bytes())
+            face = np.random.default_rng(0).uniform(-1, 1, (1, 1, 48, 48)).astype(np.float32)
+            profiles["emotion model 1.1.2 (one view)"] = operator_profile(copy, face, args.runs, "face")
     for name, profile in profiles.items():
         shown = ", ".join(f"{op} {us:.0f}" for op, us in profile.items())
         print(f"{name}: onnxruntime profile, us per inference: {shown} (sum {sum(profile.values()):.0f})")

@@ -26,6 +26,25 @@ def test_face_detection_640x480(benchmark, frames, stream_time):
     assert len(found) == 1
 
 
+def test_letterbox_bgr_640x480(benchmark, frames):
+    from emoplay.detection._letterbox import Letterbox
+
+    letterbox = Letterbox()
+    tensor = benchmark(letterbox.prepare, frames[0], "bgr")
+    assert tensor.shape == (1, 128, 128, 3)
+
+
+def test_change_check_of_one_held_face(benchmark, classifier, frames, face_box):
+    """What a frame between detector runs costs besides its crop: the thumbnail and its change since the last run."""
+    from emoplay.pipeline._reuse import CropReuse
+
+    reuse = CropReuse(7, every=4, change=3.0, watch_changes=True)
+    crops = classifier.crop_faces(frames[0], face_box[None], "bgr")
+    reuse.probabilities(crops, (1,), classifier.classify_crops)  # the track's last run
+    later = classifier.crop_faces(frames[1], face_box[None], "bgr")
+    benchmark(lambda: reuse.changed(reuse.thumbnails_of(later), (1,)))
+
+
 def test_crop_one_face(benchmark, classifier, frames, face_box):
     gray = to_rgb_and_gray(frames[0])[1]
     benchmark(classifier.crop_faces, gray, face_box[None])

@@ -53,7 +53,7 @@ of frames with the former defaults, 2 and 2, and on every frame with 1 and 1):
 reported as fast as with 1 and 1, and so is a slow 10-frame cross-fade; on the
 three short shared clips the events are those of 1 and 1, emotion changes within
 0.1 s, and on the 15 s talking clip (an expression hovering between neutral and
-happy) 19 of 1 and 1's 22 changes come within 0.1 s, plus 5 others
+happy) 20 of 1 and 1's 26 changes come within 0.1 s, plus 8 others
 (``benchmarks/stable_face_rates.py``; benchmarks/README.md has the figures).
 """
 
