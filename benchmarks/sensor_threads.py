@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     def report(marks: dict) -> None:
         n = marks["frames1"] - marks["frames0"]
         total = 0.0
+        print(f"frames: {_bench.bench_frames()[1]}")  # without ../shared (EMOPLAY_SHARED), a photo stands in
         print(f"per thread, {n} frames processed:")
         for key, cpu in marks["after"].items():
             used = cpu - marks["before"].get(key, 0.0)
