@@ -71,7 +71,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("camera_off_ms_median", "camera off -> device released, median", "ms"),
     ("camera_off_ms_max", "camera off -> device released, worst", "ms"),
     ("camera_off_return_ms_max", "camera off -> stop() returned, worst", "ms"),
-    ("camera_off_blocked_read_return_ms_max", "camera off, driver read blocked 3 s -> stop() returned, worst", "ms"),
+    ("camera_off_blocked_read_return_ms_max", "camera off, driver read blocked -> stop() returned, worst", "ms"),
     ("camera_off_blocked_read_release_ms_max", "camera off, driver read blocked -> released after it returned, worst",
      "ms"),
     ("soak_seconds", "soak run length, fed 30 fps", "s"),

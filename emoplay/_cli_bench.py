@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from ._arguments import non_negative_float
+
 
 def register(subparsers) -> None:
     bench = subparsers.add_parser(
@@ -18,9 +20,9 @@ def register(subparsers) -> None:
     bench.add_argument("--fast", action="store_true",
                        help="few repetitions and a 20 s soak: a quick check that the benchmark works, not figures "
                             "to quote")
-    bench.add_argument("--soak", type=float, default=None, metavar="SECONDS",
+    bench.add_argument("--soak", type=non_negative_float, default=None, metavar="SECONDS",
                        help="how long to feed 30 fps while sampling memory (default 600, or 20 with --fast; "
-                            "at least 5)")
+                            "less than 5 runs 5)")
     bench.set_defaults(func=run)
 
 
@@ -28,9 +30,6 @@ def run(args: argparse.Namespace) -> int:
     from ._bench import BenchSettings, format_table, run_bench
 
     soak = args.soak if args.soak is not None else (20.0 if args.fast else 600.0)
-    if soak < 0:
-        print("emoplay: --soak must be >= 0 seconds", file=sys.stderr)
-        return 2
     settings = BenchSettings(fast=args.fast, soak_s=soak)
     report = run_bench(settings, progress=lambda step: print(f"bench: {step} ...", file=sys.stderr, flush=True))
     if args.json:

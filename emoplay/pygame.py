@@ -77,9 +77,10 @@ class PygameEventBridge:
 
     @staticmethod
     def _post(events) -> int:
-        for event in events:
-            pygame.event.post(pygame.event.Event(EVENT_IDS[type(event).__name__], emoplay=event))
-        return len(events)
+        posted = 0
+        for event in events:  # post() is False when pygame refuses it (the type blocked, the queue full)
+            posted += bool(pygame.event.post(pygame.event.Event(EVENT_IDS[type(event).__name__], emoplay=event)))
+        return posted
 
     def process_event(self, event: pygame.event.Event) -> bool:
         """True if ``event`` is an emoplay event (for hosts that route events through widgets)."""

@@ -64,3 +64,12 @@ def test_without_shared_data_the_bench_uses_a_sample_photo_and_the_debouncer(mon
     latency, how = measure_event_latency(BenchSettings(fast=True))
     assert "debouncer" in how
     assert 0 < latency["event_latency_ms_median"] == latency["event_latency_ms_max"]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1"])
+def test_a_soak_that_is_not_a_finite_number_of_seconds_is_a_usage_error(value, capsys):
+    from emoplay.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["bench", "--soak", value])
+    assert exited.value.code == 2 and "--soak" in capsys.readouterr().err

@@ -79,3 +79,18 @@ def test_bridge_posts_emoplay_events_into_the_pygame_queue(screen, video):
     emotions = [e.emoplay.current for e in got if e.type == EMOTION_CHANGED]
     assert emotions[-1] == "happy"
     assert len({EMOTION_CHANGED, FACE_FOUND, CAMERA_STATE_CHANGED}) == 3
+
+
+def test_pump_counts_only_the_events_pygame_accepted(screen, video):
+    from emoplay.pygame import CAMERA_STATE_CHANGED, PygameEventBridge
+
+    with emoplay.Sensor(source=str(video("single_face.mp4"))) as sensor:
+        bridge = PygameEventBridge(sensor)
+        pygame.event.set_blocked(CAMERA_STATE_CHANGED)  # the host does not want these: post() refuses them
+        try:
+            sensor.start()  # starting, capturing: two CameraStateChanged queued, and nothing else yet or soon
+            posted = bridge.pump()
+            arrived = [e for e in pygame.event.get() if bridge.process_event(e)]
+        finally:
+            pygame.event.set_allowed(CAMERA_STATE_CHANGED)
+    assert posted == len(arrived)

@@ -190,6 +190,14 @@ def test_submit_refuses_a_timestamp_that_is_not_finite_or_goes_backwards():
         assert sensor.submit(frame, 5.0) and sensor.running  # the worker never saw the bad ones
 
 
+def test_the_last_frames_results_go_when_the_sensor_closes(video):
+    sensor = emoplay.Sensor(source=str(video("single_face.mp4")))
+    sensor.start()
+    drain_until(sensor, lambda ev: sensor.last_result is not None and len(sensor.last_result.track_ids) > 0)
+    sensor.close()
+    assert sensor.last_result is None  # DATA_FLOW.md: "until the next frame or the sensor closes"
+
+
 def test_worker_errors_reach_the_host_as_event_and_exception(tmp_path, happy_and_neutral_frames):
     import cv2
 

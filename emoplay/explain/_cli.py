@@ -117,6 +117,24 @@ def _out_dir(args: argparse.Namespace, inputs: Path | None = None) -> Path | Non
     return out
 
 
+def _output_stems(files: list[Path]) -> dict[Path, str]:
+    """A distinct name stem per input for its PNGs: the file's stem, with its suffix when two inputs share the stem
+    (a.png, a.jpg), and a number when even that is taken (a.png and a_png.bmp would both be a_png)."""
+    counts: dict[str, int] = {}
+    for file in files:
+        counts[file.stem] = counts.get(file.stem, 0) + 1
+    taken: set[str] = set()
+    stems = {}
+    for file in files:
+        stem = file.stem if counts[file.stem] == 1 else f"{file.stem}_{file.suffix.lstrip('.')}"
+        unique, n = stem, 2
+        while unique in taken:
+            unique, n = f"{stem}_{n}", n + 1
+        taken.add(unique)
+        stems[file] = unique
+    return stems
+
+
 def _write(out: Path, name: str, image) -> None:
     """Write one PNG into ``out``, creating the folder on the first picture (nothing is made before)."""
     from ._overlay import write_png
@@ -155,7 +173,7 @@ def _run_images(args: argparse.Namespace) -> int:
     path = Path(args.path)
     files = _input_files(path)
     out = _out_dir(args, path)
-    stems = [p.stem for p in files]
+    stems = _output_stems(files)
     panels, skipped, seconds, n_faces, n_read = [], [], 0.0, 0, 0
     with SaliencyExplainer(_options(args, args.faces)) as explainer:
         for file in files:
@@ -173,7 +191,7 @@ def _run_images(args: argparse.Namespace) -> int:
             if not faces:
                 skipped.append(f"{file.name}: no face found")
                 continue
-            stem = file.stem if stems.count(file.stem) == 1 else f"{file.stem}_{file.suffix.lstrip('.')}"
+            stem = stems[file]
             for k, face in enumerate(faces, start=1):
                 n_faces += 1
                 label = file.name if len(faces) == 1 else f"{file.name} face {k}"
@@ -227,7 +245,7 @@ def _run_class_grid(args: argparse.Namespace) -> int:
         raise DataError("--class-grid needs --data PATH (labelled face crops, e.g. val.npz)")
     if args.path or args.faces != "crop" or args.target:
         raise DataError("--class-grid takes no IMAGE|DIR, --faces or --class: it explains each face's true class")
-    out = _out_dir(args)
+    out = _out_dir(args, Path(args.data))
     if args.limit and args.per_class:
         raise DataError("give --limit or --per-class, not both")
     data = load_labeled_images(args.data, limit=args.limit)

@@ -255,6 +255,8 @@ class Sensor(SensorWorker):
             if close_now:
                 self._close_pipeline()
             self.stop_log()
+            with self._emit_lock:
+                self.last_result = None  # the last frame's boxes and probabilities go with the sensor
 
     def __enter__(self) -> "Sensor":
         return self

@@ -141,3 +141,30 @@ def test_a_folder_with_one_unreadable_file_explains_the_rest_and_says_what_it_sk
     assert main(["explain", str(tmp_path / "faces"), *FAST]) == 0
     captured = capsys.readouterr()
     assert "skipped broken.png" in captured.err and "happy.png: happy" in captured.out
+
+
+def test_class_grid_refuses_to_write_into_its_data_folder(tmp_path, fer_val, capsys):
+    import cv2
+
+    images, labels, classes = fer_val
+    data = tmp_path / "faces"
+    for c in (0, 3):
+        (data / classes[c]).mkdir(parents=True)
+        cv2.imwrite(str(data / classes[c] / "a.png"), images[int(np.flatnonzero(labels == c)[0])])
+    assert main(["explain", "--class-grid", "--data", str(data), "--out", str(data)]) == 2
+    assert "is the input folder" in capsys.readouterr().err
+    assert not (data / "saliency_by_class.png").exists()
+
+
+def test_inputs_whose_names_would_collide_get_distinct_pngs(tmp_path, fer_val, capsys):
+    import cv2
+
+    images = fer_val[0]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for k, name in enumerate(("a.png", "a.jpg", "a_png.bmp")):
+        cv2.imwrite(str(folder / name), images[k])
+    out = tmp_path / "out"
+    assert main(["explain", str(folder), "--out", str(out), *FAST]) == 0
+    written = sorted(p.name for p in out.glob("*_saliency.png"))
+    assert len(written) == 3, written  # one per face: none written over another
