@@ -202,8 +202,8 @@ class EvalReport:
     subject_pattern: str | None = None
     calibration_strength: float | None = None
     subjects: int | None = None
-    uncalibrated: int | None = None  # images with a face whose subject has no other neutral image
-    unmatched: int | None = None  # images whose file name has no subject (also uncalibrated)
+    uncalibrated: int | None = None  # images with a face left uncalibrated: no subject, or no other neutral image
+    unmatched: int | None = None  # images whose file name has no subject, with a face found or not
     accuracy_uncalibrated: float | None = None  # the same run without calibration
     recall_uncalibrated: tuple[float, ...] = ()
 
@@ -257,8 +257,9 @@ class EvalReport:
         lines = ["", f"calibration {self.calibration} (subject: first group of {self.subject_pattern!r} in the file "
                      f"name; strength {self.calibration_strength:g}): {self.subjects} subjects, each image "
                      "calibrated on its subject's other neutral images",
-                 f"  not calibrated: {self.uncalibrated} images (no other neutral image of their subject)"
-                 + (f", {self.unmatched} without a subject" if self.unmatched else ""),
+                 f"  not calibrated: {self.uncalibrated} images with a face (their subject has no other neutral "
+                 "image" + (f", or they have none: {self.unmatched} file names match no subject" if self.unmatched
+                            else "") + ")",
                  f"  accuracy uncalibrated {self.accuracy_uncalibrated:.4f} -> calibrated {self.accuracy:.4f}",
                  f"  {'class':<10}{'recall uncalibrated':>20}{'calibrated':>12}"]
         for i, name in enumerate(self.class_names):

@@ -86,6 +86,16 @@ def test_the_dashboard_shows_live_events_from_a_video(browser, served, tmp_path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_page_opened_while_a_face_is_in_view_outlines_the_primary_face_from_the_welcome(browser, served):
+    browser.get(served.dashboard)
+    _wait(browser, "return document.querySelectorAll('.face.primary').length === 1", "the primary face outlined")
+    browser.refresh()  # a new connection: its welcome holds the faces in view and which one is primary
+    _wait(browser, "return document.querySelector('#connection').textContent === 'connected' && "
+                   "document.querySelectorAll('.face').length >= 1", "the faces of the welcome")
+    # The welcome's cards are built in the same step as 'connected': no FaceFound has come since.
+    assert browser.execute_script("return document.querySelectorAll('.face.primary').length") == 1
+
+
 def test_pause_and_resume_buttons_drive_the_sensor(browser, served):
     browser.get(served.dashboard)
     _wait(browser, "return !document.querySelector('#pause').disabled", "an enabled Pause button")

@@ -75,3 +75,13 @@ def test_the_demo_scene_loads_without_script_errors(tmp_path):
     godot = _godot(tmp_path, "--quit", env={"EMOPLAY_URL": "ws://127.0.0.1:9/ws"})
     output, _ = godot.communicate(timeout=60)
     assert godot.returncode == 0 and not _script_errors(output), output[-3000:]
+
+
+def test_the_addon_drops_a_stale_indicator_request_and_honours_a_disconnect_from_its_handler(tmp_path):
+    """examples/godot/test/addon_unit_test.gd: an indicator asked for before a (re)connection is not sent after its
+    welcome (the indicator may be gone by then), and disconnect_from_bridge() in a `disconnected` handler is final."""
+    godot = _godot(tmp_path, "-s", "res://test/addon_unit_test.gd")
+    output, _ = godot.communicate(timeout=60)
+    checks = [line.split(" ", 1)[1] for line in output.splitlines() if line.startswith("EMOPLAY_UNIT ")]
+    assert checks == ["stale_indicator ok", "disconnect_in_handler ok"], output[-3000:]
+    assert godot.returncode == 0 and not _script_errors(output), output[-3000:]

@@ -119,6 +119,22 @@ def test_cli_text_report_shows_both(leak_sensitive_folder, capsys):
     assert "calibration per-subject" in out and "not calibrated: 1 images" in out and "accuracy uncalibrated" in out
 
 
+def test_the_text_report_counts_faces_without_a_subject_inside_the_uncalibrated_ones(leak_sensitive_folder,
+                                                                                      tmp_path, capsys):
+    folder = tmp_path / "ck"
+    shutil.copytree(leak_sensitive_folder[0], folder)
+    one = next(p for p in sorted(folder.rglob("*.png")))
+    one.rename(one.with_name("nosubject_" + one.name.split("_", 1)[1]))  # a name the pattern does not match
+    assert emoplay("eval", "--data", folder, "--calibration", "per-subject", "--subject-pattern", PATTERN,
+                   "--json") == 0
+    report = json.loads(capsys.readouterr().out)["calibration"]
+    assert report["unmatched"] == 1 and report["uncalibrated"] >= 2  # the lonely neutral image and this one
+    assert emoplay("eval", "--data", folder, "--calibration", "per-subject", "--subject-pattern", PATTERN) == 0
+    out = capsys.readouterr().out
+    assert f"not calibrated: {report['uncalibrated']} images with a face" in out
+    assert "or they have none: 1 file names match no subject" in out
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--calibration", "per-subject"], "needs --subject-pattern"),
     (["--subject-pattern", PATTERN], "only used with --calibration"),

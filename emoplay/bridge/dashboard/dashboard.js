@@ -53,7 +53,9 @@ function onMessage(m) {
       $("source").textContent = m.source || "";
       setConnection("connected", "ok");
       for (const id of [...faces.keys()]) removeFace(id);
-      for (const f of m.faces) updateFace(f.track_id, {emotion: f.emotion, confidence: f.confidence});
+      for (const f of m.faces) {
+        updateFace(f.track_id, {emotion: f.emotion, confidence: f.confidence, primary: f.track_id === m.primary_track_id});
+      }
       setCamera(m.camera_state);
       break;
     case "probabilities":
@@ -72,6 +74,11 @@ function onMessage(m) {
     case "FaceLost":
       removeFace(m.track_id);
       logEvent(m, `face ${m.track_id} lost`);
+      break;
+    case "PrimaryFaceChanged":   // the outline follows the primary face
+      if (faces.has(m.previous)) updateFace(m.previous, {primary: false});
+      if (m.current !== null && m.current !== undefined) updateFace(m.current, {primary: true});
+      logEvent(m, `primary face: ${m.current === null ? "none" : m.current}`);
       break;
     case "CameraStateChanged":
       setCamera(m.current);

@@ -141,6 +141,7 @@ func _dispatch(m):
 	if kind == "welcome":
 		_paired = true
 		_backoff = FIRST_RETRY_S
+		_indicator_due = false  # asked for before this connection: the indicator may be gone since
 		emit_signal("connected", m)
 	elif kind == "EmotionChanged":
 		emit_signal("emotion_changed", int(m["track_id"]), m["current"], float(m["confidence"]))
@@ -175,6 +176,8 @@ func _ended():
 	_client_done = true
 	if was_paired or _close_code != 1006:
 		emit_signal("disconnected", _close_code, _close_reason)
+		if _client == null:
+			return  # the handler called disconnect_from_bridge(): no retry
 	if _close_code == CLOSE_UNAUTHORIZED:
 		emit_signal("pairing_refused", _close_reason)
 		return
