@@ -99,6 +99,7 @@ def test_a_folder_that_cannot_be_listed_is_a_source_error(tmp_path, monkeypatch)
     (["watch", "--threads", "0"], "must be at least 1"), (["watch", "--width", "-640"], "must be at least 1"),
     (["watch", "--fps", "-1"], "must be greater than 0"), (["watch", "--fps", "nan"], "finite"),
     (["watch", "--max-seconds", "-1"], "must be 0 or more"), (["doctor", "--max-cameras", "-2"], "at least 1"),
+    (["serve", "--max-seconds", "nan"], "finite"),
 ])
 def test_bad_option_values_are_usage_errors_not_tracebacks(argv, message, capsys):
     with pytest.raises(SystemExit) as exited:

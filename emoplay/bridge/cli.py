@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Any
 
+from .._arguments import non_negative_float
 from .._errors import BridgeError, WorkerError
 
 # How often the serve loop polls the sensor, forwards events and checks client commands.
@@ -49,7 +50,8 @@ def register(sub: Any) -> None:
     serve.add_argument("--require-indicator", action="store_true",
                        help="pause capture while no client shows the indicator, for video files too "
                             "(always on for cameras)")
-    serve.add_argument("--max-seconds", type=float, default=0, help="stop after this many seconds (0: never)")
+    serve.add_argument("--max-seconds", type=non_negative_float, default=0,
+                       help="stop after this many seconds (0: never)")
     serve.set_defaults(func=_serve)
 
 

@@ -120,8 +120,7 @@ class BridgeServer:
         self._primary: int | None = None
         self._clients: set[_Client] = set()
         self._closing: set[asyncio.Future] = set()
-        self._connections: set[Any] = set()  # every accepted WebSocket connection still being handled
-        self._open = 0  # connections in the handler, paired or not
+        self._connections: set[Any] = set()  # connections in the handler, paired or not
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._indicators = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -288,7 +287,7 @@ class BridgeServer:
             return connection.respond(HTTPStatus.FORBIDDEN, "Foreign Origin.\n")
         path = request.path.split("?", 1)[0]
         if path == WS_PATH:
-            if self._open >= self.options.max_clients:
+            if len(self._connections) >= self.options.max_clients:
                 return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "Too many clients.\n")
             return None  # go on with the WebSocket handshake
         if path in DASHBOARD_FILES:
@@ -318,10 +317,9 @@ class BridgeServer:
     async def _handle(self, connection: Any) -> None:
         from websockets.exceptions import ConnectionClosed
 
-        if self._open >= self.options.max_clients:
+        if len(self._connections) >= self.options.max_clients:
             await connection.close(CLOSE_TOO_MANY, "too many clients")
             return
-        self._open += 1
         self._connections.add(connection)
         client = None
         try:
@@ -342,7 +340,6 @@ class BridgeServer:
         except ConnectionClosed:
             pass
         finally:
-            self._open -= 1
             self._connections.discard(connection)
 
     async def _pair(self, connection: Any) -> _Client | None:
