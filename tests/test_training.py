@@ -269,3 +269,32 @@ def test_split_mirror_view_gives_the_two_view_files_numbers_through_the_runtime(
         expected, got = before.classify_crops(faces), after.classify_crops(faces)
         np.testing.assert_allclose(got, expected, atol=1e-6)
         assert np.array_equal(got.argmax(1), expected.argmax(1))
+
+
+def test_pruning_keeps_the_channels_that_carry_the_function(tiny_fer):
+    """prune.py keeps each layer's most useful channels: where half of every layer's channels are dead (always
+    zero after their ReLU), the narrower network computes exactly what the wide one does; at the same widths
+    it is the same network."""
+    from net import EmotionNet
+    from prune import prune
+
+    torch.manual_seed(0)
+    wide = EmotionNet((8, 16, 32, 64)).eval()
+    faces = torch.from_numpy(np.load(tiny_fer / "val.npz")["images"][:64]).float()[:, None] / 255 - 0.5
+    with torch.no_grad():
+        for m in wide.modules():
+            if isinstance(m, torch.nn.BatchNorm2d) and m is not wide.classifier[1]:
+                m.running_var.uniform_(0.5, 2.0)
+                dead = torch.randperm(m.num_features)[: m.num_features // 2]
+                m.weight[dead], m.bias[dead] = 0.0, -1.0  # these channels are zero after the ReLU
+        expected = wide(faces)
+        narrow = prune(wide, (4, 8, 16, 32), faces).eval()
+        same = prune(wide, (8, 16, 32, 64), faces).eval()
+        assert [c.out_channels for c in narrow.features if isinstance(c, torch.nn.Conv2d)] == [4, 4, 8, 8, 16, 16,
+                                                                                                32, 32]
+        torch.testing.assert_close(narrow(faces), expected, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(same(faces), expected, atol=1e-5, rtol=1e-5)
+        # a narrower cut than the live channels loses some of the function
+        assert not torch.allclose(prune(wide, (2, 4, 8, 16), faces).eval()(faces), expected, atol=1e-6, rtol=1e-4)
+    with pytest.raises(SystemExit, match="must not exceed"):
+        prune(wide, (16, 16, 32, 64), faces)
