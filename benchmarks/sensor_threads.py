@@ -1,6 +1,7 @@
 """Where a Sensor fed 30 fps spends its CPU: per thread, and cProfile of its worker thread.
 
     python benchmarks/sensor_threads.py [--seconds 20] [--top 15] [--opencv-threads 1] [--no-profile] [--models]
+    python benchmarks/sensor_threads.py --model-file A.onnx --model-file B.onnx [--rounds 2] [--seconds 15]
 
 Feeds the bench's camera-like frames (``emoplay._bench.camera_like_loop``) to a memory-source Sensor at
 30 fps, polling each frame as a game loop does. After a 5 s warm-up it reads each thread's CPU time from
@@ -9,6 +10,11 @@ sensor's worker thread with cProfile and prints the top functions by own time. `
 that splits the worker's CPU (``time.thread_time``, no profiler) into the two models' inference calls,
 the rest of ``EmotionPipeline.process``, and the worker's loop outside it: how often each model ran per
 frame and what one call cost inside a Sensor, where a model call finds colder caches than in a tight loop.
+
+``--model-file`` (repeatable) compares emotion model files instead: each round feeds a Sensor with each file in
+turn (``ClassifierOptions.model_path``, nothing in models/ is touched) and prints its CPU ms per frame, all
+threads; then the median per file. This machine's speed drifts within minutes, so only such interleaved runs
+measure what a model changes.
 """
 
 from __future__ import annotations
@@ -21,7 +27,11 @@ import pstats
 import threading
 import time
 
+import statistics
+
 from emoplay import _bench
+from emoplay.pipeline._classify import ClassifierOptions
+from emoplay.pipeline._pipeline import PipelineOptions
 from emoplay.sensor._sensor import Sensor, SensorOptions
 
 WARMUP_S = 5.0
@@ -41,9 +51,10 @@ def thread_cpu_s() -> dict[str, float]:
     return out
 
 
-def feed(seconds: float, on_marks=None) -> int:
+def feed(seconds: float, on_marks=None, model_file: str | None = None) -> int:
     frames = _bench.camera_like_loop(_bench.bench_frames()[0])
-    sensor = Sensor(SensorOptions(source="memory"))
+    pipeline = PipelineOptions(classifier=ClassifierOptions(model_path=model_file))
+    sensor = Sensor(SensorOptions(source="memory", pipeline=pipeline))
     sensor.start()
     stop, start, marks = threading.Event(), time.perf_counter(), {}
 
@@ -127,6 +138,27 @@ def model_split(seconds: float) -> dict[str, float]:
             "worker_ms_after_warmup": 1000 * worker / (marks["frames1"] - marks["frames0"])}
 
 
+def all_threads_ms(marks: dict) -> float:
+    """CPU ms per processed frame, all threads, between feed()'s marks."""
+    used = sum(max(cpu - marks["before"].get(key, 0.0), 0.0) for key, cpu in marks["after"].items())
+    return 1000 * used / (marks["frames1"] - marks["frames0"])
+
+
+def compare_models(files: list[str], rounds: int, seconds: float) -> int:
+    print(f"frames: {_bench.bench_frames()[1]}")
+    figures: dict[str, list[float]] = {f: [] for f in files}
+    for r in range(1, rounds + 1):
+        for model_file in files:
+            marks: dict = {}
+            feed(seconds, marks.update, model_file)
+            figures[model_file].append(all_threads_ms(marks))
+            print(f"round {r}, {model_file}: {figures[model_file][-1]:.2f} CPU ms per frame, all threads")
+    for model_file, values in figures.items():
+        print(f"median of {rounds}, {model_file}: {statistics.median(values):.2f} CPU ms per frame "
+              f"({100 * statistics.median(values) * _bench.FPS / 1000:.1f} % of a core at {_bench.FPS:g} fps)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
@@ -136,7 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-profile", action="store_true", help="only the per-thread figures")
     parser.add_argument("--models", action="store_true",
                         help="also split the worker's CPU into model calls and the rest (a third run)")
+    parser.add_argument("--model-file", action="append", default=[], metavar="ONNX",
+                        help="compare these emotion model files, interleaved (repeat the option)")
+    parser.add_argument("--rounds", type=int, default=2, help="with --model-file: runs of each file")
     args = parser.parse_args(argv)
+    if args.model_file:
+        return compare_models(args.model_file, args.rounds, args.seconds)
     if args.opencv_threads:
         import cv2
 

@@ -96,6 +96,29 @@ def test_a_page_opened_while_a_face_is_in_view_outlines_the_primary_face_from_th
     assert browser.execute_script("return document.querySelectorAll('.face.primary').length") == 1
 
 
+def test_a_primary_face_whose_card_comes_after_the_welcome_is_outlined(browser, served):
+    """The welcome lists the faces that have an emotion; the primary face can be found but not yet classified
+    then, and gets its card from a later message. That card must be outlined as the welcome said (a page
+    opened in that moment showed no primary face until the primary changed). Messages go straight into the
+    page's handler, in one script, so no live event comes between them."""
+    browser.get(served.dashboard)
+    _wait(browser, "return document.querySelector('#connection').textContent === 'connected'", "connected")
+    outlined = browser.execute_script("""
+        onMessage({type: "welcome", protocol: 1, camera_state: "capturing", source: "clip.mp4", faces: [],
+                   primary_track_id: 990, events: [], emotions: null, probability_hz: 10});
+        onMessage({type: "probabilities", track_id: 990, probabilities: {happy: 0.9, neutral: 0.1},
+                   valence: 0.5, arousal: 0.3});
+        const found = [...document.querySelectorAll('.face.primary')].map(c => c.dataset.track);
+        onMessage({type: "FaceFound", track_id: 991, is_primary: false, timestamp: 1});
+        onMessage({type: "FaceLost", track_id: 990, timestamp: 2});
+        onMessage({type: "EmotionChanged", track_id: 990, previous: "unknown", current: "happy", confidence: 0.9,
+                   probabilities: {happy: 0.9}, valence: 0.5, arousal: 0.3, timestamp: 3});
+        return [found, [...document.querySelectorAll('.face.primary')].map(c => c.dataset.track)];
+    """)
+    # outlined from the welcome; once lost, a late message for that track makes an ordinary card
+    assert outlined == [["990"], []]
+
+
 def test_pause_and_resume_buttons_drive_the_sensor(browser, served):
     browser.get(served.dashboard)
     _wait(browser, "return !document.querySelector('#pause').disabled", "an enabled Pause button")

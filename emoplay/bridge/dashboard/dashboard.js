@@ -17,6 +17,7 @@ let cameraState = "off";
 let isVideo = false;
 let backoffMs = 500;
 let eventCount = 0;
+let primaryTrack = null;         // the primary face's track id: a card made after the message that named it is outlined
 
 function connect() {
   if (!token) {
@@ -53,8 +54,9 @@ function onMessage(m) {
       $("source").textContent = m.source || "";
       setConnection("connected", "ok");
       for (const id of [...faces.keys()]) removeFace(id);
+      primaryTrack = m.primary_track_id ?? null;  // it may have no card yet: found, not yet classified
       for (const f of m.faces) {
-        updateFace(f.track_id, {emotion: f.emotion, confidence: f.confidence, primary: f.track_id === m.primary_track_id});
+        updateFace(f.track_id, {emotion: f.emotion, confidence: f.confidence, primary: f.track_id === primaryTrack});
       }
       setCamera(m.camera_state);
       break;
@@ -68,14 +70,17 @@ function onMessage(m) {
       logEvent(m, `face ${m.track_id}: ${m.previous} → ${m.current} (${m.confidence.toFixed(2)})`);
       break;
     case "FaceFound":
+      if (m.is_primary) primaryTrack = m.track_id;
       updateFace(m.track_id, {primary: !!m.is_primary});
       logEvent(m, `face ${m.track_id} found${m.is_primary ? " (primary)" : ""}`);
       break;
     case "FaceLost":
+      if (m.track_id === primaryTrack) primaryTrack = null;
       removeFace(m.track_id);
       logEvent(m, `face ${m.track_id} lost`);
       break;
     case "PrimaryFaceChanged":   // the outline follows the primary face
+      primaryTrack = m.current ?? null;
       if (faces.has(m.previous)) updateFace(m.previous, {primary: false});
       if (m.current !== null && m.current !== undefined) updateFace(m.current, {primary: true});
       logEvent(m, `primary face: ${m.current === null ? "none" : m.current}`);
@@ -118,7 +123,7 @@ function setButtons() {
 function updateFace(id, change) {
   let face = faces.get(id);
   if (!face) {
-    face = {emotion: "unknown", confidence: 0, probabilities: {}, primary: false, card: makeCard(id)};
+    face = {emotion: "unknown", confidence: 0, probabilities: {}, primary: id === primaryTrack, card: makeCard(id)};
     faces.set(id, face);
     const box = $("faces");
     box.querySelector(".empty")?.remove();
