@@ -24,10 +24,9 @@ import cProfile
 import io
 import os
 import pstats
+import statistics
 import threading
 import time
-
-import statistics
 
 from emoplay import _bench
 from emoplay.pipeline._classify import ClassifierOptions
@@ -181,15 +180,13 @@ def main(argv: list[str] | None = None) -> int:
 
     def report(marks: dict) -> None:
         n = marks["frames1"] - marks["frames0"]
-        total = 0.0
         print(f"frames: {_bench.bench_frames()[1]}")  # without ../shared (EMOPLAY_SHARED), a photo stands in
         print(f"per thread, {n} frames processed:")
         for key, cpu in marks["after"].items():
             used = cpu - marks["before"].get(key, 0.0)
             if used > 0:
-                total += used
                 print(f"  thread {key}: {1000 * used / n:.2f} CPU ms per frame")
-        print(f"  all threads: {1000 * total / n:.2f} CPU ms per frame")
+        print(f"  all threads: {all_threads_ms(marks):.2f} CPU ms per frame")
 
     feed(args.seconds, report)
     if args.models:

@@ -72,17 +72,15 @@ def _copy_bn(dst: nn.BatchNorm2d, src: nn.BatchNorm2d, keep: torch.Tensor) -> No
 @torch.no_grad()
 def prune(net: EmotionNet, widths: tuple[int, ...], faces: torch.Tensor) -> EmotionNet:
     """A network of the same design with ``widths``, holding ``net``'s most important channels."""
-    head = "spatial" if isinstance(net.classifier[0], nn.Conv2d) else "gap"
-    if head != "spatial":
+    if not isinstance(net.classifier[0], nn.Conv2d):
         raise SystemExit("prune.py narrows networks with the spatial head (model 1.1's)")
     old_widths = [conv.out_channels for conv, _ in _conv_bn_pairs(net)][1::2]
     if any(new > old for new, old in zip(widths, old_widths)):
         raise SystemExit(f"widths {widths} must not exceed the network's own {tuple(old_widths)}")
-    small = EmotionNet(widths, head)
-    importance = channel_importance(net, faces)
-    keeps = []
-    for k, scores in enumerate(importance):
-        keeps.append(scores.topk(widths[k // 2]).indices.sort().values)
+    small = EmotionNet(widths, "spatial")
+    # two convolutions per stage: both keep the stage's width
+    keeps = [scores.topk(widths[k // 2]).indices.sort().values
+             for k, scores in enumerate(channel_importance(net, faces))]
     inputs = torch.tensor([0])
     for (src, src_bn), (dst, dst_bn), keep in zip(_conv_bn_pairs(net), _conv_bn_pairs(small), keeps):
         dst.weight.copy_(src.weight[keep][:, inputs])

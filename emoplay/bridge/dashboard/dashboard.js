@@ -82,7 +82,7 @@ function onMessage(m) {
     case "PrimaryFaceChanged":   // the outline follows the primary face
       primaryTrack = m.current ?? null;
       if (faces.has(m.previous)) updateFace(m.previous, {primary: false});
-      if (m.current !== null && m.current !== undefined) updateFace(m.current, {primary: true});
+      if (primaryTrack !== null) updateFace(primaryTrack, {primary: true});
       logEvent(m, `primary face: ${m.current === null ? "none" : m.current}`);
       break;
     case "CameraStateChanged":
