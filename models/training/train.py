@@ -68,11 +68,21 @@ class TrainOptions:
     neutral_mix: float = 0.0  # share of expressive faces blended with a neutral face, soft target (augment.py)
     neutral_mix_low: float = 0.35  # the smallest share of the expressive face in such a blend
     neutral_mix_target: float = 1.0  # the blend's target gives neutral (1 - share) * this; 0: the face's label
+    labels: str = "fer2013"  # "fer2013" (hard labels) or "ferplus" (the FER+ crowd's vote distributions)
+    pixels: str = "equalized"  # "equalized" (train.npz) or "original" (train_original.npz, what a camera gives)
+    ferplus_votes: str = ""  # the FER+ votes CSV; empty: data_dir/ferplus_votes.csv
+    max_unreadable_votes: int = 4  # with ferplus: leave out faces with more unknown + not-a-face votes than this
     augment: dict = field(default_factory=lambda: asdict(AugmentOptions()))
 
 
-def load_split(data_dir: Path, name: str, limit: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    path = data_dir / f"{name}.npz"
+PIXEL_FILES = {"equalized": "{split}.npz", "original": "{split}_original.npz"}
+
+
+def load_split(data_dir: Path, name: str, limit: int = 0,
+               pixels: str = "equalized") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if pixels not in PIXEL_FILES:
+        raise SystemExit(f"pixels {pixels!r}: choose one of {', '.join(PIXEL_FILES)}")
+    path = data_dir / PIXEL_FILES[pixels].format(split=name)
     if not path.exists():
         raise SystemExit(f"no {path}: pass --data-dir pointing at a folder with train.npz and val.npz")
     with np.load(path) as d:
@@ -80,9 +90,31 @@ def load_split(data_dir: Path, name: str, limit: int = 0) -> tuple[np.ndarray, n
         if classes != CLASS_NAMES:
             raise SystemExit(f"{path}: classes {classes} differ from {CLASS_NAMES}")
         images, labels = d["images"], d["labels"]
+        ids = d["ids"] if "ids" in d.files else np.array([f"{name}_{i}" for i in range(len(labels))])
     if limit:
-        images, labels = images[:limit], labels[:limit]
-    return images, labels.astype(np.int64)
+        images, labels, ids = images[:limit], labels[:limit], ids[:limit]
+    return images, labels.astype(np.int64), ids
+
+
+def crowd_targets(opts: "TrainOptions", ids: np.ndarray, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """FER+ soft targets [N, 7] and the mask of faces kept for ``split`` (see emoplay.evaluation.ferplus).
+
+    Training keeps every face with a seven-class vote and at most ``max_unreadable_votes`` unknown and
+    not-a-face votes; validation keeps the faces with a seven-class majority label (the scoring protocol).
+    """
+    from emoplay.evaluation.ferplus import FERPLUS_COLUMNS, read_ferplus_votes
+
+    path = Path(opts.ferplus_votes) if opts.ferplus_votes else Path(opts.data_dir) / "ferplus_votes.csv"
+    votes = read_ferplus_votes(path, [str(i) for i in ids], CLASS_NAMES)
+    if split == "train":
+        unreadable = votes.all_votes[:, [FERPLUS_COLUMNS.index("unknown"), FERPLUS_COLUMNS.index("NF")]].sum(1)
+        keep = votes.has_votes & (unreadable <= opts.max_unreadable_votes)
+    else:
+        keep = votes.majority >= 0
+    soft = votes.soft
+    if split != "train":  # score on the majority label
+        soft = np.eye(len(CLASS_NAMES), dtype=np.float32)[np.maximum(votes.majority, 0)]
+    return soft.astype(np.float32), keep
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -154,8 +186,22 @@ def train(opts: TrainOptions, run_dir: Path, resume: bool) -> Path:
     torch.set_num_threads(opts.threads)
     torch.manual_seed(opts.seed)
     data_dir = Path(opts.data_dir)
-    x_train_u8, y_train_np = load_split(data_dir, "train", opts.limit_train)
-    x_val_u8, y_val_np = load_split(data_dir, "val", opts.limit_val)
+    x_train_u8, y_train_np, ids_train = load_split(data_dir, "train", opts.limit_train, opts.pixels)
+    x_val_u8, y_val_np, ids_val = load_split(data_dir, "val", opts.limit_val, opts.pixels)
+    soft_train = None
+    if opts.labels == "ferplus":
+        soft_np, keep = crowd_targets(opts, ids_train, "train")
+        x_train_u8, soft_np = x_train_u8[keep], soft_np[keep]
+        y_train_np = soft_np.argmax(1)
+        soft_train = torch.from_numpy(soft_np)
+        val_soft, val_keep = crowd_targets(opts, ids_val, "val")
+        x_val_u8, y_val_np = x_val_u8[val_keep], val_soft[val_keep].argmax(1)
+        print(f"FER+ crowd labels: {len(x_train_u8)} training faces, {len(x_val_u8)} val faces with a majority",
+              file=sys.stderr)
+        if opts.neutral_mix > 0:
+            raise SystemExit("--neutral-mix blends hard labels; with --labels ferplus the crowd's votes are the targets")
+    elif opts.labels != "fer2013":
+        raise SystemExit(f"labels {opts.labels!r}: choose fer2013 or ferplus")
     x_train, y_train = to_tensor(x_train_u8), torch.from_numpy(y_train_np)
     x_val, y_val = to_tensor(x_val_u8), torch.from_numpy(y_val_np)
     mean, std = float(x_train.mean()), float(x_train.std())
@@ -214,8 +260,11 @@ def train(opts: TrainOptions, run_dir: Path, resume: bool) -> Path:
             xb = ((augment_batch(xb, gen, aug) - mean) / std).contiguous(memory_format=torch.channels_last)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 logits = model(xb)
-            loss = F.cross_entropy(logits.float(), target if opts.neutral_mix > 0 else y_train[idx], weight=weights,
-                                   label_smoothing=opts.label_smoothing)
+            if soft_train is not None:
+                target = soft_train[idx]
+            elif opts.neutral_mix <= 0:
+                target = y_train[idx]
+            loss = F.cross_entropy(logits.float(), target, weight=weights, label_smoothing=opts.label_smoothing)
             if teacher is not None:
                 with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                     teacher_out = teacher(xb).float()
