@@ -100,6 +100,22 @@ class ModelInfo:
     architecture: str = ""  # e.g. "VGG-style CNN, stage widths 48-96-192-384, spatial head, 3.52 M parameters"
     output: str = "logits"  # what the file outputs per face: "logits" or "probabilities" (emoplay.output)
     mirror_view: str = "none"  # "runtime": emoplay runs the mirror view (1.1.2); "none": in the graph or none
+    # The pixels the model expects (emoplay.pixels): "original", a crop as the camera gives it, or "equalized",
+    # FER2013's contrast stretch and histogram equalisation applied to each crop first (equalize_crop). Files
+    # without the key are run on original pixels, as they always were.
+    pixels: str = "original"
+    labels: str = "fer2013"  # what the model learned from (emoplay.labels): "fer2013" or "ferplus-probability"
+
+
+PIXEL_VERSIONS = ("original", "equalized")
+
+
+def equalize_crop(face: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """FER2013's pixel filter on one gray uint8 crop: contrast x1.2 with clipping, then histogram equalisation
+    (``cv2.equalizeHist(cv2.convertScaleAbs(face, alpha=1.2))``, as the equalised FER2013 copy was made)."""
+    import cv2
+
+    return cv2.equalizeHist(cv2.convertScaleAbs(face, alpha=1.2), dst=out)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -174,6 +190,8 @@ class EmotionClassifier:
                 architecture=meta.get("emoplay.architecture", ""),
                 output=_choice(meta, "emoplay.output", ("logits", "probabilities"), "logits"),
                 mirror_view=_choice(meta, "emoplay.mirror_view", ("runtime", "none"), "none"),
+                pixels=_choice(meta, "emoplay.pixels", PIXEL_VERSIONS, "original"),
+                labels=meta.get("emoplay.labels", "fer2013"),
             )
         except (ValueError, TypeError) as e:
             raise ModelError(f"{path} has malformed emoplay metadata ({e}); re-export it") from e
@@ -281,6 +299,8 @@ class EmotionClassifier:
         if len(self._batch) < count:
             self._batch = np.empty((count, 1, size, size), np.float32)
         batch = self._batch[:count]
+        if self.info.pixels == "equalized":
+            faces = np.stack([equalize_crop(face) for face in faces])
         np.multiply(faces, self._scale, out=batch[:n, 0])
         batch[:n, 0] -= self._offset
         if both:
