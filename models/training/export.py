@@ -25,8 +25,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from net import CLASS_NAMES, INPUT_SIZE, Ensemble, FlipAverage, build  # noqa: E402
 
-MODEL_VERSION = "1.1.1"
-TRAINING_DATA = "FER2013 Training split (28,709 images); selected on PublicTest (val.npz)"
+MODEL_VERSION = "2.0.0"
+TRAINING_DATA = {
+    "fer2013": "FER2013 Training split (28,709 images), FER2013 labels; selected on PublicTest (val.npz)",
+    "ferplus": "FER2013 Training split, FER+ crowd vote distributions as soft targets (faces with a "
+               "seven-class vote and at most {unreadable} unknown or not-a-face votes); selected on PublicTest's "
+               "FER+ majority labels",
+}
+# emoplay.labels: what the model learned from, and so what emoplay.val_accuracy scores against.
+LABEL_SOURCES = {"fer2013": "fer2013", "ferplus": "ferplus-probability"}
 
 
 def update_checksums(model_path: Path) -> None:
@@ -86,15 +93,21 @@ def export_onnx(checkpoint: Path | list[Path], out: Path, version: str = MODEL_V
                               dynamic_axes={"face": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17,
                               dynamo=False)
         proto = onnx.load(str(raw))
+    options = state.get("options") or {}
+    labels = options.get("labels", "fer2013")
     metadata = {
         "emoplay.input_size": str(INPUT_SIZE),
+        # the pixels the model was trained on; "equalized": the runtime applies FER2013's contrast stretch and
+        # histogram equalisation to each crop (emoplay.pipeline's EmotionClassifier)
+        "emoplay.pixels": options.get("pixels", "equalized"),
+        "emoplay.labels": LABEL_SOURCES[labels],
         "emoplay.input_format": "gray float32 NCHW, value = (pixel / 255 - mean) / std",
         "emoplay.mean": repr(state["mean"]),
         "emoplay.std": repr(state["std"]),
         "emoplay.class_names": json.dumps(list(CLASS_NAMES)),
         "emoplay.output": "logits",
         "emoplay.model_version": version,
-        "emoplay.training_data": TRAINING_DATA,
+        "emoplay.training_data": TRAINING_DATA[labels].format(unreadable=options.get("max_unreadable_votes", 4)),
         "emoplay.val_accuracy": f"{state['val_acc']:.4f}",
         "emoplay.epoch": "+".join(str(s["epoch"]) for s in states),
         "emoplay.architecture": describe(model),

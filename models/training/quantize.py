@@ -59,13 +59,32 @@ def measure(path: Path, x: np.ndarray, y: np.ndarray) -> dict:
             "cpu_ms_per_face": float(np.median(cpu) * 1000)}
 
 
+def split_file(data_dir: Path, split: str, meta: dict[str, str]) -> Path:
+    """The .npz of ``split`` ("train" or "val") in the pixel version the model's metadata names."""
+    pixels = meta.get("emoplay.pixels", "equalized")
+    return data_dir / (f"{split}.npz" if pixels == "equalized" else f"{split}_{pixels}.npz")
+
+
+def val_set(data_dir: Path, meta: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised val images and the labels the model is scored on: FER2013's, or for a model trained on the
+    FER+ crowd (``emoplay.labels`` "ferplus…") the crowd's seven-class majority, on the faces that have one."""
+    with np.load(split_file(data_dir, "val", meta)) as d:
+        images, labels, ids = d["images"], d["labels"], [str(i) for i in d["ids"]]
+    if meta.get("emoplay.labels", "fer2013").startswith("ferplus"):
+        sys.path.insert(0, str(REPO_ROOT))
+        from emoplay.evaluation.ferplus import read_ferplus_votes
+
+        majority = read_ferplus_votes(data_dir / "ferplus_votes.csv", ids).majority
+        images, labels = images[majority >= 0], majority[majority >= 0]
+    return _normalise(images, meta), labels
+
+
 def measure_on_val(model: Path, data_dir: Path) -> dict:
-    """Accuracy on val.npz and single-thread ms per face of one ONNX model."""
+    """Accuracy on val (see val_set) and single-thread ms per face of one ONNX model."""
     import onnx
 
     meta = {p.key: p.value for p in onnx.load(str(model)).metadata_props}
-    with np.load(data_dir / "val.npz") as d:
-        return measure(model, _normalise(d["images"], meta), d["labels"])
+    return measure(model, *val_set(data_dir, meta))
 
 
 def quantize(model: Path, out: Path, data_dir: Path, calibration: int = 1000, reduce_range: bool = True) -> dict:
@@ -81,12 +100,11 @@ def quantize(model: Path, out: Path, data_dir: Path, calibration: int = 1000, re
 
     proto = onnx.load(str(model))
     meta = {p.key: p.value for p in proto.metadata_props}
-    with np.load(data_dir / "train.npz") as d:
+    with np.load(split_file(data_dir, "train", meta)) as d:
         rng = np.random.default_rng(0)
         pick = rng.choice(len(d["labels"]), min(calibration, len(d["labels"])), replace=False)
         calib = _normalise(d["images"][pick], meta)
-    with np.load(data_dir / "val.npz") as d:
-        x_val, y_val = _normalise(d["images"], meta), d["labels"]
+    x_val, y_val = val_set(data_dir, meta)
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
