@@ -152,3 +152,45 @@ def test_invalid_options_are_usage_errors(npz, argv, capsys):
         emoplay("eval", "--data", npz, *argv)
     assert exc.value.code == 2
     assert "usage:" in capsys.readouterr().err
+
+
+def test_ferplus_labels_score_against_the_crowd(tmp_path, capsys):
+    """--labels ferplus: the crowd's majority, worked out here from the CSV by hand, is what is scored."""
+    from conftest import FER, require_shared
+
+    votes_csv = require_shared(FER / "ferplus_votes.csv")
+    with np.load(require_shared(FER / "val_original.npz")) as d:
+        images, ids = d["images"][:120], [str(i) for i in d["ids"][:120]]
+    data = tmp_path / "val120.npz"
+    np.savez(data, images=images, labels=np.zeros(len(ids), np.int64), ids=np.array(ids),
+             classes=np.array(FER2013_CLASSES))
+    columns = {"neutral": "neutral", "happiness": "happy", "surprise": "surprise", "sadness": "sad",
+               "anger": "angry", "disgust": "disgust", "fear": "fear", "contempt": None, "unknown": None, "NF": None}
+    with open(votes_csv, newline="") as f:
+        rows = {r["id"]: r for r in csv.DictReader(f) if r["id"] in set(ids)}
+    keep, majority, shares = [], [], []
+    for i, name in enumerate(ids):
+        counts = {c: int(rows[name][c]) for c in columns} if name in rows else {}
+        top = max(counts.values(), default=0)
+        winners = [c for c, v in counts.items() if v == top]
+        if top and len(winners) == 1 and columns[winners[0]]:
+            keep.append(i)
+            majority.append(FER2013_CLASSES.index(columns[winners[0]]))
+            seven = np.array([counts[c] for c in ("anger", "disgust", "fear", "happiness", "sadness", "surprise",
+                                                  "neutral")], float)
+            shares.append(seven / seven.sum())
+    with EmotionClassifier() as clf:
+        probs = clf.classify_crops(images[keep])
+    assert emoplay("eval", "--data", data, "--labels", "ferplus", "--votes", votes_csv, "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["labels"] == "ferplus" and report["n"] == len(keep) < 120
+    assert report["accuracy"] == pytest.approx(float(np.mean(probs.argmax(1) == np.array(majority))))
+    shares = np.array(shares)
+    assert report["crowd_agreement"] == pytest.approx(float(shares[np.arange(len(keep)), probs.argmax(1)].mean()))
+    assert report["soft_cross_entropy"] == pytest.approx(
+        float(-(shares * np.log(np.clip(probs, 1e-7, 1))).sum(1).mean()), rel=1e-5)
+    # FER2013-style data without ids cannot be paired, and --votes alone is a usage mistake
+    assert emoplay("eval", "--data", tmp_path / "val120.npz", "--votes", votes_csv) == 2
+    np.savez(tmp_path / "noids.npz", images=images, labels=np.zeros(120, np.int64), classes=np.array(FER2013_CLASSES))
+    assert emoplay("eval", "--data", tmp_path / "noids.npz", "--labels", "ferplus", "--votes", votes_csv) == 2
+    assert "ids" in capsys.readouterr().err

@@ -2,7 +2,7 @@
 
     emoplay eval --data PATH [--usage PublicTest|PrivateTest|Training] [--faces crop|detect]
                  [--json] [--plot FILE] [--limit N] [--threads 1] [--flip-average] [--robustness]
-                 [--model ONNX] [--calibration per-subject|per-subject-auto --subject-pattern REGEX
+                 [--model ONNX] [--labels data|ferplus [--votes CSV]] [--calibration per-subject|per-subject-auto --subject-pattern REGEX
                  [--calibration-strength S]]
 
 Exit codes: 0 done; 2 an emoplay error (the data or the --plot path cannot be used, a broken
@@ -46,6 +46,11 @@ def register(subparsers) -> None:
     parser.add_argument("--robustness", action="store_true",
                         help="also measure accuracy under brightness, contrast, noise, blur, rotation and "
                              "occlusion changes")
+    parser.add_argument("--labels", default="data", choices=("data", "ferplus"),
+                        help="data: the data set's own labels; ferplus: the FER+ crowd's seven-class majority for "
+                             "FER2013 images (an .npz with ids), with soft figures against the vote shares")
+    parser.add_argument("--votes", metavar="CSV",
+                        help="with --labels ferplus: the FER+ votes CSV (default: ferplus_votes.csv beside --data)")
     parser.add_argument("--model", metavar="ONNX", help="an emotion model to evaluate (default: the shipped one)")
     parser.add_argument("--calibration", choices=("per-subject", "per-subject-auto"),
                         help="calibrate each image on its subject's other neutral images (never itself), as the "
@@ -76,6 +81,8 @@ def _check_calibration_args(args: argparse.Namespace) -> str | None:
         return r"--calibration needs --subject-pattern REGEX (its first group is the subject id, e.g. '^(S\d+)_')"
     if args.subject_pattern and not args.calibration:
         return "--subject-pattern is only used with --calibration per-subject"
+    if args.votes and args.labels != "ferplus":
+        return "--votes is only used with --labels ferplus"
     if args.calibration and args.robustness:
         return "--calibration and --robustness cannot be combined: run them separately"
     return None
@@ -106,9 +113,15 @@ def _run(args: argparse.Namespace) -> int:
 
         matplotlib_figure("emoplay eval --plot")  # a missing extra fails now, not after the evaluation
     data = load_labeled_images(args.data, usage=args.usage, limit=args.limit)
+    crowd = {}
+    if args.labels == "ferplus":
+        from .ferplus import crowd_majority_set
+
+        votes = Path(args.votes) if args.votes else Path(args.data).resolve().parent / "ferplus_votes.csv"
+        data, crowd["crowd_votes"] = crowd_majority_set(data, votes)
     options = ClassifierOptions(model_path=args.model, threads=args.threads, flip_average=args.flip_average)
     calibration = dict(calibration=args.calibration, subject_pattern=args.subject_pattern,
-                       calibration_strength=args.calibration_strength)
+                       calibration_strength=args.calibration_strength, **crowd)
     with EmotionClassifier(options) as classifier:
         if args.faces == "detect":
             from ..detection import DetectorOptions, FaceDetector

@@ -206,6 +206,11 @@ class EvalReport:
     unmatched: int | None = None  # images whose file name has no subject, with a face found or not
     accuracy_uncalibrated: float | None = None  # the same run without calibration
     recall_uncalibrated: tuple[float, ...] = ()
+    # Scored against a crowd's votes (emoplay eval --labels ferplus): the labels are the crowd's majority, and
+    # two soft figures compare the probabilities with the vote distributions; None otherwise.
+    labels: str = "data"  # "data": the data set's own labels; "ferplus": the FER+ crowd's majority
+    soft_cross_entropy: float | None = None  # mean -sum(votes share x log p), nats; lower is better
+    crowd_agreement: float | None = None  # mean share of annotators who chose the predicted class
 
     @property
     def accuracy_on_faces(self) -> float | None:
@@ -236,6 +241,9 @@ class EvalReport:
             "model": {"version": self.model_version, "path": self.model_path, "threads": self.threads,
                       "flip_average": self.flip_average},
             "robustness": dict(self.robustness) if self.robustness else None,
+            "labels": self.labels,
+            "soft_cross_entropy": self.soft_cross_entropy,
+            "crowd_agreement": self.crowd_agreement,
             **self._calibration_dict(),
         }
 
@@ -272,6 +280,7 @@ class EvalReport:
         width = max(10, *(len(name) + 2 for name in names))
         lines = [
             f"data      {self.source}",
+            f"labels    {'the FER+ crowd majority' if self.labels == 'ferplus' else 'as given in the data'}",
             f"faces     {self.faces}" + ("" if self.faces == "crop" else
                                           f" (no face detected in {self.no_face} of {self.n} images: "
                                           "counted as misses)"),
@@ -288,6 +297,9 @@ class EvalReport:
         lines += [
             f"macro-F1      {self.macro_f1:.4f}",
             f"ECE ({ECE_BINS} bins) {'-' if self.ece is None else f'{self.ece:.4f}'}",
+            *([f"soft CE       {self.soft_cross_entropy:.4f} (nats, against the crowd's vote shares)",
+               f"crowd agree   {self.crowd_agreement:.4f} (share of annotators who chose the predicted class)"]
+              if self.soft_cross_entropy is not None else []),
             f"ms per face   {'-' if self.ms_per_face is None else f'{self.ms_per_face:.2f}'}"
             " (classifier only, one face per call)",
             "",
@@ -322,13 +334,15 @@ class EvalReport:
 
 def evaluate(data: LabeledImages, classifier, faces: str = "crop", detector=None,
              robustness: bool = False, calibration: str | None = None, subject_pattern: str | None = None,
-             calibration_strength: float | None = None) -> EvalReport:
+             calibration_strength: float | None = None, crowd_votes: np.ndarray | None = None) -> EvalReport:
     """Classify every image of ``data`` and measure the results.
 
     ``classifier`` is an :class:`~emoplay.pipeline._classify.EmotionClassifier`; ``detector`` a
     :class:`~emoplay.detection.FaceDetector` in image mode, needed for ``faces="detect"``.
     ``calibration`` ("per-subject" or "per-subject-auto", with ``subject_pattern``) calibrates each
-    image on its subject's other neutral images (emoplay/calibration/per_subject.py).
+    image on its subject's other neutral images (emoplay/calibration/per_subject.py). ``crowd_votes``
+    [N, C] (vote shares per image, in ``data.class_names`` order; see emoplay.evaluation.ferplus) marks
+    ``data``'s labels as the crowd's majority and adds the soft figures.
     """
     if calibration is not None and robustness:
         raise ValueError("robustness and calibration cannot be measured in one run: pick one")
@@ -357,6 +371,9 @@ def evaluate(data: LabeledImages, classifier, faces: str = "crop", detector=None
         for name in PERTURBATIONS:
             changed = perturb(data.images, name)
             results.append((name, accuracy(labels, _predict(changed, classifier, faces, detector)[0])))
+    soft = {}
+    if crowd_votes is not None:
+        soft = _soft_figures(np.asarray(crowd_votes, np.float64), data, class_names, probs, predicted)
     info = classifier.info
     return EvalReport(
         class_names=class_names,
@@ -380,7 +397,23 @@ def evaluate(data: LabeledImages, classifier, faces: str = "crop", detector=None
         flip_average=classifier.flip_average,
         robustness=tuple(results) if robustness else (),
         **calibrated,
+        **soft,
     )
+
+
+def _soft_figures(votes: np.ndarray, data: LabeledImages, class_names: tuple[str, ...], probs: np.ndarray,
+                  predicted: np.ndarray) -> dict:
+    """The report's crowd fields: soft cross-entropy and crowd agreement over the faces classified."""
+    if votes.shape != (len(data), len(data.class_names)):
+        raise ValueError(f"crowd_votes must be [{len(data)}, {len(data.class_names)}], got {votes.shape}")
+    votes = votes[:, [data.class_names.index(name) for name in class_names]]  # into the model's class order
+    found = predicted >= 0
+    if not found.any():
+        return dict(labels="ferplus")
+    p = np.clip(probs[found].astype(np.float64), 1e-7, 1.0)
+    cross_entropy = float(-(votes[found] * np.log(p)).sum(axis=1).mean())
+    agreement = float(votes[found, predicted[found]].mean())
+    return dict(labels="ferplus", soft_cross_entropy=cross_entropy, crowd_agreement=agreement)
 
 
 def _calibrate(data: LabeledImages, labels: np.ndarray, predicted: np.ndarray, probs: np.ndarray, classifier,

@@ -115,3 +115,25 @@ def read_ferplus_votes(path: str | Path, ids: tuple[str, ...] | list[str] | np.n
              sorted(FERPLUS_TO_EMOPLAY.items(), key=lambda kv: class_names.index(kv[1]))]
     return CrowdVotes(ids=ids, votes=all_votes[:, order].astype(np.float32), all_votes=all_votes,
                       class_names=tuple(class_names))
+
+
+def crowd_majority_set(data, votes_path: str | Path):
+    """``data`` (a :class:`~emoplay.evaluation._datasets.LabeledImages` whose names are FER2013 ids, as an
+    ``.npz`` with ``ids`` gives) relabelled with the crowd's seven-class majority, keeping only the faces
+    that have one; and the kept faces' seven-class vote distributions [n, 7], in ``data.class_names`` order.
+    """
+    from ._datasets import LabeledImages
+
+    if not data.names:
+        raise DataError(f"{data.source} has no image ids to pair with FER+ votes; pass an .npz with 'ids' "
+                        f"(val.npz, val_original.npz)")
+    if tuple(sorted(data.class_names)) != tuple(sorted(EMOTIONS)):
+        raise DataError(f"{data.source}: classes {data.class_names} are not the seven FER2013 classes")
+    votes = read_ferplus_votes(votes_path, data.names, tuple(data.class_names))
+    keep = np.flatnonzero(votes.majority >= 0)
+    images = data.images[keep] if isinstance(data.images, np.ndarray) else [data.images[i] for i in keep]
+    relabelled = LabeledImages(images=images, labels=votes.majority[keep], class_names=tuple(data.class_names),
+                               source=f"{data.source}, FER+ crowd majority ({len(keep)} of {len(data)} faces "
+                                      f"have one)",
+                               names=tuple(data.names[i] for i in keep))
+    return relabelled, votes.soft[keep]
