@@ -4,7 +4,9 @@
 
 For each model it runs, through the public CLI (the same code path a user runs):
 
-* FER2013 val.npz (PublicTest, 3,589 crops);
+* FER2013 val (PublicTest, 3,589 crops) in the pixel version the model file names (``emoplay.pixels``:
+  val_original.npz or val.npz), scored on FER2013's labels and on the FER+ crowd's seven-class majority
+  (``--labels ferplus``, 3,370 faces);
 * CK+ crops (``--faces crop``), uncalibrated and per-subject calibrated (``--subject-pattern '^(S\\d+)_'``);
 * CK+ full frames through the face detector (``--faces detect``): each crop upscaled to 240 px inside a
   480 px frame by ``make_fullframe_set.py``, uncalibrated and calibrated: the closest thing here to
@@ -33,9 +35,9 @@ REPO = Path(__file__).resolve().parents[1]
 SUBJECT = r"^(S\d+)_"
 
 
-def run_eval(model: Path, data: Path, faces: str, calibrated: bool) -> dict:
+def run_eval(model: Path, data: Path, faces: str, calibrated: bool, labels: str = "data") -> dict:
     command = [sys.executable, "-m", "emoplay.cli", "eval", "--data", str(data), "--faces", faces, "--json",
-               "--model", str(model)]
+               "--model", str(model), "--labels", labels]
     if calibrated:
         command += ["--calibration", "per-subject", "--subject-pattern", SUBJECT]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -62,14 +64,23 @@ def summarise(report: dict) -> dict:
         "expressive_called_neutral": sum(row[neutral] for row in expressive) / expressive_n,
         "recall": {name: report["per_class"][name]["recall"] for name in names},
         "ece": report["ece"],
+        "soft_cross_entropy": report.get("soft_cross_entropy"),
     }
     if report.get("calibrated"):
         out["uncalibrated_images"] = report["calibration"]["uncalibrated"]
     return out
 
 
+def pixels_of(model: Path) -> str:
+    import onnx
+
+    meta = {p.key: p.value for p in onnx.load(str(model), load_external_data=False).metadata_props}
+    return meta.get("emoplay.pixels", "original")
+
+
 def figures(model: Path, shared: Path, workdir: Path) -> dict:
-    fer, ck = shared / "fer2013" / "val.npz", shared / "ckplus"
+    val_name = "val.npz" if pixels_of(model) == "equalized" else "val_original.npz"
+    fer, ck = shared / "fer2013" / val_name, shared / "ckplus"
     for path in (fer, ck):
         if not path.exists():
             raise SystemExit(f"no {path}: pass --shared pointing at the folder with fer2013/ and ckplus/")
@@ -83,6 +94,7 @@ def figures(model: Path, shared: Path, workdir: Path) -> dict:
     return {
         "model": str(model),
         "val": summarise(run_eval(model, fer, "crop", False)),
+        "val_ferplus": summarise(run_eval(model, fer, "crop", False, labels="ferplus")),
         "ck_crops": summarise(run_eval(model, ck, "crop", False)),
         "ck_crops_calibrated": summarise(run_eval(model, ck, "crop", True)),
         "ck_frames": summarise(run_eval(model, frames, "detect", False)),
@@ -94,7 +106,7 @@ def figures(model: Path, shared: Path, workdir: Path) -> dict:
     }
 
 
-ROWS = (("val", "FER2013 val.npz"), ("ck_crops", "CK+ crops"), ("ck_crops_calibrated", "CK+ crops, calibrated"),
+ROWS = (("val_ferplus", "FER2013 val, FER+ crowd majority"), ("val", "FER2013 val, FER2013 labels"), ("ck_crops", "CK+ crops"), ("ck_crops_calibrated", "CK+ crops, calibrated"),
         ("ck_frames", "CK+ full frames, detector"), ("ck_frames_calibrated", "CK+ full frames, calibrated"),
         ("subtle_crops", "CK+ subtle crops"), ("subtle_crops_calibrated", "CK+ subtle crops, calibrated"),
         ("subtle_frames", "CK+ subtle full frames, detector"),
