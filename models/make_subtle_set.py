@@ -1,6 +1,6 @@
 """Build a CK+ development set of subtle expressions: each peak face blended with its own relaxed face.
 
-Issue 12's failure mode is subtle posed expressions called *neutral*. CK+ has one peak frame per
+The model's known failure is subtle posed expressions called *neutral*. CK+ has one peak frame per
 sequence, the strongest moment of the expression, which even model 1.1 gets right on 4 expressive
 faces of 5; it does not show the failure. But every CK+ sequence starts from the same person's relaxed
 face, filmed seconds earlier by the same camera in the same light, so a pixel blend of the two,

@@ -10,10 +10,10 @@ For each model it runs, through the public CLI (the same code path a user runs):
 * CK+ crops (``--faces crop``), uncalibrated and per-subject calibrated (``--subject-pattern '^(S\\d+)_'``);
 * CK+ full frames through the face detector (``--faces detect``): each crop upscaled to 240 px inside a
   480 px frame by ``make_fullframe_set.py``, uncalibrated and calibrated: the closest thing here to
-  the issue's "full-frame posed faces through the detector";
+  full-frame posed faces through the detector;
 * CK+ subtle (``make_subtle_set.py``): each peak face blended half and half with its sequence's first,
   relaxed frame, as crops and as full frames through the detector, uncalibrated and calibrated: the
-  faint expressions that issue 12 saw called neutral, which CK+'s peak frames do not show.
+  faint expressions the model calls neutral, which CK+'s peak frames do not show.
 
 CK+ is 66 % neutral (575 of 873), so its overall accuracy mostly says how often a relaxed face is called
 neutral; the table adds the accuracy on the 298 expressive faces (292 in the subtle set), the share of

@@ -61,8 +61,8 @@ def test_the_classifier_reports_the_kernels_it_opened():
 
 def test_exact_kernels_agree_with_the_float_evaluation_of_the_same_model(fer_val):
     """On any CPU: the argmax of "exact" matches onnxruntime's float evaluation (Q/DQ not fused) on >= 99 % of
-    real faces. (On this project's AMD EPYC without VNNI the fast kernels matched on 91.7 % of FER val with
-    full-range weights: benchmarks/README.md.)"""
+    real faces. (On an AMD EPYC without VNNI the fast kernels matched on 91.7 % of FER val with
+    full-range weights: models/EXPERIMENTS.md.)"""
     from emoplay.pipeline._classify import import_onnxruntime
 
     images = fer_val[0][:240]

@@ -7,19 +7,19 @@ renormalises::
     log q = log p - strength * mean(log b)       q normalised to sum 1
 
 With ``strength`` 1 this divides the probabilities by the baseline's geometric
-mean (the simple method of issue 12, in the log domain): whatever the model
+mean (a per-subject prototype baseline, in the log domain): whatever the model
 sees in this person's resting face is taken out. A neutral face then comes out
 close to uniform, so with 1 the neutral class is lost on faces that really are
 neutral; lower strengths take out part of it (in log terms).
 
-The default, 0.75, was chosen on faint expressions, the faces issue 12 saw
-called neutral: CK+ peak faces blended half and half with the same person's
+The default, 0.75, was chosen on faint expressions, the faces the model tends
+to call neutral: CK+ peak faces blended half and half with the same person's
 relaxed first frame (``models/make_subtle_set.py``), as 480 px frames through
 the detector, each calibrated on its subject's other relaxed faces (``emoplay
 eval --data DIR --faces detect --calibration per-subject --subject-pattern
 '^(S\\d+)_' --calibration-strength S``, model 1.1.2). Rule: the highest balanced
-accuracy (mean recall of the 7 classes: the posed sets of issue 12 hold each
-class about equally often) among 0.25, 0.5, 0.75 and 1, as long as the CK+
+accuracy (mean recall of the 7 classes: full-frame posed sets of subtle
+expressions hold each class about equally often) among 0.25, 0.5, 0.75 and 1, as long as the CK+
 peak frames lose no more than 0.01 of theirs. Faint faces: 0.468
 uncalibrated; 0.515, 0.538, **0.597** and 0.550 at 0.25-1; expressive faces
 right 42.1 % uncalibrated, 53.1 % at 0.5, 63.7 % at 0.75, and called neutral

@@ -1,6 +1,6 @@
 """The study's calibration step, wired to the sensor's calibration API where this emoplay has one.
 
-The calibration itself belongs to ``emoplay.calibration`` (issue 12): ``sensor.calibrate(seconds=...)``
+The calibration itself belongs to ``emoplay.calibration``: ``sensor.calibrate(seconds=...)``
 starts it and the sensor reports the result as an event (``CalibrationFinished``, or a failure event).
 This module is the only place the study runner touches it, so the step works the same either way: the
 participant relaxes for the study's ``calibration_seconds`` while their probabilities are recorded as the

@@ -1,4 +1,4 @@
-"""Faulty frame sources and camera drivers for the fault-injection tests (issue 11).
+"""Faulty frame sources and camera drivers for the fault-injection tests.
 
 Each one is a plain class that satisfies emoplay's ``FrameSource`` protocol (or, for
 ``BlockingCapture``/``RaisingCapture``, the part of ``cv2.VideoCapture`` a ``CameraSource`` uses), so

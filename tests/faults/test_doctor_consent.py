@@ -1,4 +1,4 @@
-"""Item 15 of issue 11: `emoplay doctor` opens no camera unless asked with --probe-cameras."""
+"""`emoplay doctor` opens no camera unless asked with --probe-cameras."""
 
 from __future__ import annotations
 

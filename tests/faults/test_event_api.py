@@ -1,4 +1,4 @@
-"""Item 19 of issue 11: events are named as events and hashable; any FrameSource-shaped object is a source."""
+"""Events are named as events and hashable; any FrameSource-shaped object is a source."""
 
 from __future__ import annotations
 

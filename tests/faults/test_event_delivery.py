@@ -1,4 +1,4 @@
-"""Event delivery under faults (issue 11, items 4, 12, 13, 14): raising callbacks, a host that never polls,
+"""Event delivery under faults: raising callbacks, a host that never polls,
 close() with events still queued, a debouncer kept below its floor, NaN options."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def key():
     return LogKey.from_bytes(bytes(range(32)))
 
 
-# -- item 4: one raising callback loses nothing -------------------------------------------------------------------
+# -- one raising callback loses nothing ---------------------------------------------------------------------------
 
 def test_a_raising_callback_does_not_cost_other_subscribers_or_the_log_any_event(video, tmp_path, key):
     sensor = Sensor(source=str(video("single_face.mp4")))
@@ -59,7 +59,7 @@ def test_a_raising_callback_does_not_cost_other_subscribers_or_the_log_any_event
     assert logged == face_kinds(batch)
 
 
-# -- item 13: dropped events are counted and announced; close() logs what is queued --------------------------
+# -- dropped events are counted and announced; close() logs what is queued -----------------------------------
 
 def test_events_dropped_by_the_queue_limit_are_counted_in_an_event(video):
     unlimited = finished_run(video)
@@ -118,7 +118,7 @@ def test_a_stop_with_faces_in_view_is_logged_by_close(happy_and_neutral_frames, 
     assert [r.type for r in read_session_log(tmp_path / "s.emolog", key).records][-1] == "FaceLost"
 
 
-# -- item 12: the floor holds for the current emotion ------------------------------------------------------------
+# -- the floor holds for the current emotion ---------------------------------------------------------------------
 
 def test_the_current_emotion_is_not_kept_below_the_confidence_floor():
     debouncer = emoplay.Debouncer(EMOTIONS)  # floor 0.35, margin 0.1
@@ -132,7 +132,7 @@ def test_the_current_emotion_is_not_kept_below_the_confidence_floor():
     assert emotion == "sad" and confidence >= 0.35
 
 
-# -- item 14: options reject NaN and infinity ------------------------------------------------------------------
+# -- options reject NaN and infinity ---------------------------------------------------------------------------
 
 NOT_FINITE = [
     (emoplay.DebounceOptions, "smoothing_s"), (emoplay.DebounceOptions, "dwell_s"),

@@ -1,12 +1,13 @@
 """Interpreter exit with a sensor that just stopped, was never stopped, or whose camera read is blocked.
 
-stop() returns within 100 ms and leaves a worker that is still inside native code (an ONNX inference, a cv2
-read) to finish by itself. If the script ends right then, the interpreter used to stop that daemon thread when
-it took the GIL back, unwinding it through C++ frames: ``terminate called without an active exception`` and
-exit code 134, about one run in two. Each case here is a real Python process with the real video, detector and
-model; every run must exit 0 with nothing from the C++ runtime on stderr, and what the sensor held must be
-released by the time the interpreter finalises. A few processes run side by side: the load makes the worker's
-frame outlast stop()'s wait, which is what triggered the abort.
+stop() returns within 100 ms and leaves a worker that is still inside native code (an ONNX inference, a cv2 read)
+to finish by itself. If the script ends right then, the interpreter, unless emoplay waits for the worker at exit
+(``emoplay/sensor/_exit.py``), stops that daemon thread when it takes the GIL back, unwinding it through C++
+frames: ``terminate called without an active exception`` and exit code 134, about one run in two. Each case here
+is a real Python process with the real video, detector and model; every run must exit 0 with nothing from the C++
+runtime on stderr, and what the sensor held must be released by the time the interpreter finalises. A few
+processes run side by side: the load makes the worker's frame outlast stop()'s wait, which is what triggers the
+abort.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Fault injection on encrypted session logs (issue 11, items 1, 2, 13 and 16; privacy/LOG_FORMAT.md, Guarantees).
+"""Fault injection on encrypted session logs (privacy/LOG_FORMAT.md, Guarantees).
 
 Real encryption, real files, real system calls. Failures come from the kernel where
 it can make them (a file-size limit that gives a short write then EFBIG, a process
@@ -108,7 +108,7 @@ def fail_fsync_of(path, monkeypatch) -> threading.Event:
     return failing
 
 
-# --- item 1: no nonce reuse after a failed write --------------------------------------------------------------
+# --- no nonce reuse after a failed write ----------------------------------------------------------------------
 
 
 def test_failed_fsync_poisons_the_writer_and_never_reuses_a_nonce(tmp_path, key, monkeypatch):
@@ -244,7 +244,7 @@ def test_keygen_on_a_full_disk_says_so_and_leaves_no_partial_key(tmp_path):
     assert retry.returncode == 0 and path.stat().st_size == 32
 
 
-# --- item 2: a damaged tail does not lose the log --------------------------------------------------------------
+# --- a damaged tail does not lose the log ----------------------------------------------------------------------
 
 
 def five_records(tmp_path: Path, key: LogKey) -> bytes:
@@ -404,7 +404,7 @@ def test_killed_writer_loses_no_record_whose_write_returned(tmp_path, kind):
     assert_no_nonce_reuse(path, key)
 
 
-# --- item 16: neither scrypt nor fsync runs on the caller's (game) thread --------------------------------------------
+# --- neither scrypt nor fsync runs on the caller's (game) thread -----------------------------------------------------
 
 
 def test_a_sync_waiting_on_another_thread_wakes_when_close_has_synced_everything(tmp_path, key):
@@ -501,7 +501,7 @@ def test_sync_interval_must_be_a_finite_non_negative_number(tmp_path, key):
     assert not (tmp_path / "s.emolog").exists()
 
 
-# --- item 13 (log side): events dropped by the sensor's queue are counted in the log ---------------------------------
+# --- events dropped by the sensor's queue are counted in the log -----------------------------------------------------
 
 
 def test_events_dropped_are_logged_with_their_count(tmp_path, key):

@@ -1,4 +1,4 @@
-"""Sensor fault injection (issue 11, items 3, 5, 6, 7, 10, 11, 16): the real detector, model and threads
+"""Sensor fault injection: the real detector, model and threads
 against cameras that block or raise, sources that fail mid-stream, and hosts that stop at any moment."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def camera_sensor(source) -> Sensor:
     return sensor
 
 
-# -- item 7: camera-off within 100 ms while read() blocks ----------------------------------------------------------
+# -- camera-off within 100 ms while read() blocks ------------------------------------------------------------------
 
 @pytest.mark.parametrize("how", ["stop", "pause", "withdraw_consent"])
 def test_camera_off_returns_within_100_ms_while_read_blocks_and_the_source_is_still_released(happy_frame, how):
@@ -73,7 +73,7 @@ def test_camera_source_with_a_blocked_driver_read_turns_off_within_100_ms(happy_
     sensor.close()
 
 
-# -- item 16: start() neither holds the lock nor runs on the game thread ----------------------------------------
+# -- start() neither holds the lock nor runs on the game thread -------------------------------------------------
 
 def test_stop_is_not_blocked_by_a_start_that_is_opening_the_camera(happy_frame):
     camera = SlowOpeningCamera(happy_frame, open_s=5.0)
@@ -108,7 +108,7 @@ def test_start_without_waiting_opens_on_the_worker_and_reports_capturing(happy_f
     assert sensor.wait_released(10) and not camera.is_open
 
 
-# -- item 6: a camera whose read() raises ------------------------------------------------------------------------
+# -- a camera whose read() raises --------------------------------------------------------------------------------
 
 def test_a_camera_whose_read_raises_fails_the_sensor_and_releases_the_device(happy_frame):
     capture = RaisingCapture(happy_frame, OSError("VIDIOC_DQBUF: No such device"), fail_from=30)
@@ -125,7 +125,7 @@ def test_a_camera_whose_read_raises_fails_the_sensor_and_releases_the_device(hap
         assert [e.current for e in events if isinstance(e, emoplay.CameraStateChanged)][-1] is CameraState.ERROR
 
 
-# -- item 5: a worker failure loses every face and the current emotion -------------------------------------------
+# -- a worker failure loses every face and the current emotion ---------------------------------------------------
 
 def test_a_failure_mid_stream_reports_every_face_lost_and_clears_the_emotion(video):
     source = FailingVideo(video("single_face.mp4"), frames=65, error=RuntimeError("decoder crashed"))
@@ -169,7 +169,7 @@ def test_the_pygame_bridge_posts_the_failure_and_raises_worker_error(video):
         pygame.quit()
 
 
-# -- item 11: primary emotion current without poll(), nothing stale after stop --------------------------------
+# -- primary emotion current without poll(), nothing stale after stop -----------------------------------------
 
 def test_primary_emotion_is_current_without_poll_and_cleared_by_stop(happy_frame):
     sensor = Sensor(source="memory")
@@ -190,7 +190,7 @@ def test_primary_emotion_is_current_without_poll_and_cleared_by_stop(happy_frame
     sensor.close()
 
 
-# -- item 10: one time base for every event of a stream ---------------------------------------------------------
+# -- one time base for every event of a stream ------------------------------------------------------------------
 
 def test_every_event_of_a_video_carries_stream_time_also_when_stopped(video):
     with Sensor(source=str(video("single_face.mp4"))) as sensor:
@@ -281,7 +281,7 @@ def test_a_calibration_ended_by_the_frame_in_flight_at_stop_reports_its_outcome(
         assert sensor.calibrated and [type(e) for e in outcomes] == [emoplay.CalibrationFinished]
 
 
-# -- item 3: crops and frames live for one step -------------------------------------------------------------------
+# -- crops and frames live for one step ---------------------------------------------------------------------------
 
 def _arrays_reachable_from(root) -> list[np.ndarray]:
     """Every numpy array reachable from ``root`` through object references (not through modules or code)."""

@@ -1,4 +1,4 @@
-"""Video sources under damage and in real time (issue 11, items 8 and 9): real files from the shared data,
+"""Video sources under damage and in real time: real files from the shared data,
 made corrupt in the middle at several offsets; pacing checked on an injected clock."""
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def test_a_corrupt_video_fails_the_sensor_like_an_undecodable_image(index_first_
         assert isinstance(error.__cause__, VideoReadError)
 
 
-# -- item 9: realtime pacing ---------------------------------------------------------------------------------------
+# -- realtime pacing -----------------------------------------------------------------------------------------------
 
 def deliveries(source: VideoFileSource, clock: ManualClock, count: int) -> list[tuple[float, float]]:
     """(clock time of delivery, frame timestamp) for the next ``count`` frames, polling as the sensor does."""
