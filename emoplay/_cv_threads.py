@@ -2,15 +2,14 @@
 
 OpenCV splits even a small ``cv2.warpAffine`` (the detector's 640x480 → 128x128
 letterbox) over its pool, one thread per core, and the pool's threads then spin
-waiting for more work: measured on the 2-core dev machine, 0.83-0.85 ms of another
-thread's CPU per warp that itself takes 0.36-0.41 ms (``benchmarks/opencv_pool.py``,
-``benchmarks/README.md``). A game gives emoplay a
-sliver of one core, not that. ``cv2.setNumThreads`` is process-wide, so
-:func:`on_this_thread` lowers it to 1 only for the duration of the call and then
-puts back what it found; calls on several threads at once share one lowering
-(the first saves the setting, the last restores it), so the host's own setting
-survives. A host that changes the setting itself while such a call runs may see
-it restored to the earlier value.
+waiting for more work: on a 2-core CPU that spin cost about twice the warp's own
+CPU time (``python benchmarks/opencv_pool.py`` measures it on yours; figures in
+``models/EXPERIMENTS.md``). A game gives emoplay a sliver of one core, not that.
+``cv2.setNumThreads`` is process-wide, so :func:`on_this_thread` lowers it to 1
+only for the duration of the call and then puts back what it found; calls on
+several threads at once share one lowering (the first saves the setting, the
+last restores it), so the host's own setting survives. A host that changes the
+setting itself while such a call runs may see it restored to the earlier value.
 """
 
 from __future__ import annotations

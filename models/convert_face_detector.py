@@ -210,7 +210,7 @@ class _Converter:
             # copy the C input channels and add zero ones computes the same values. onnxruntime runs every
             # convolution in its blocked channel layout; a Pad is not one of its blocked operators, so around
             # each Pad it converted the activations out of that layout and back, and could not fuse the
-            # following Add and Relu into the convolutions (benchmarks/README.md has the times).
+            # following Add and Relu into the convolutions (models/EXPERIMENTS.md has the times).
             channels = self.shape(inputs[0])[3]
             copy = np.zeros((channels + int(paddings[3, 1]), channels, 1, 1), np.float32)
             copy[np.arange(channels), np.arange(channels)] = 1.0

@@ -72,7 +72,7 @@ def int8_kernels_for(choice: str, quantization: str | None, weight_bits: str | N
 
     "auto" picks "exact" only for an int8 model with full-range (8-bit) weights on an x86-64 CPU without VNNI:
     there the fast kernels sum pairs of products in 16 bits, which saturates, and the shipped model 1.1.0 lost
-    1.5 points on FER2013 val (70.08 % -> 68.54 %, benchmarks/README.md). Models exported with 7-bit weights
+    1.5 points on FER2013 val (70.08 % -> 68.54 %, models/EXPERIMENTS.md). Models exported with 7-bit weights
     (models/training/quantize.py ``reduce_range``) cannot saturate and keep the fast kernels everywhere.
     """
     if choice != "auto":

@@ -22,7 +22,7 @@ import weakref
 from typing import Protocol
 
 # How long interpreter exit waits, in all, for the registered threads. The longest native step a worker takes
-# is loading the models (0.4 s on an idle laptop core, several seconds on a loaded one, for a sensor stopped
+# is loading the models (under a second on an idle core, several seconds on a loaded one, for a sensor stopped
 # while starting); a frame's inference and a camera read that blocks for a couple of seconds fit in it too.
 EXIT_WAIT_S = 5.0
 

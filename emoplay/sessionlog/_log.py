@@ -84,8 +84,7 @@ HKDF_INFO_HEADER = b"emoplay-log/v1 header"
 HKDF_INFO_PAYLOAD = b"emoplay-log/v1 payload"
 
 # scrypt work factors: what a new file uses by default, and the most a reader accepts.
-# n = 2**17, r = 8 costs 128 MiB and about 0.25 s on one laptop core (measured on the dev
-# machine); age uses 2**18. Readers refuse more than 2**20 / 1 GiB so a file cannot stall them.
+# n = 2**17, r = 8 costs 128 MiB and a fraction of a second of one core; age uses 2**18. Readers refuse more than 2**20 / 1 GiB so a file cannot stall them.
 DEFAULT_SCRYPT_LOG2_N = 17
 DEFAULT_SCRYPT_R = 8
 DEFAULT_SCRYPT_P = 1

@@ -6,7 +6,7 @@ Model 1.1 (about 100 minutes on 2 CPU cores)::
 
 The fine-tune of model 1.1 with the ``players`` augmentation tried for model 1.2 (measured, not
 shipped) and its exact commands (recover_from_onnx.py, train.py --init-from, export.py) are in
-models/MODEL_CARD.md. On CPUs without AVX-512 BF16 pass ``--precision fp32``.
+models/EXPERIMENTS.md. On CPUs without AVX-512 BF16 pass ``--precision fp32``.
 
 Recipe (see models/MODEL_CARD.md): SGD + Nesterov with a one-cycle learning
 rate, label smoothing, class-balanced loss weights for the rare ``disgust``
