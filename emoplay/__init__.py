@@ -21,7 +21,7 @@ from typing import Any
 
 from .pipeline._classify import ClassifierOptions, EmotionClassifier, ModelInfo
 from ._clock import ManualClock, monotonic_clock
-from .pipeline._debounce import DebounceOptions, Debouncer
+from .pipeline._debounce import STABILITY_PRESETS, DebounceOptions, Debouncer
 from .detection import DetectorOptions, Detections, FaceDetector
 from ._errors import (
     BridgeError,
@@ -97,7 +97,7 @@ __all__ = [
     "FaceFound", "FaceLost", "FaceTracker", "Frame", "FrameResult", "ImageFolderSource", "LogAuthenticationError",
     "LogError", "LogFormatError", "LogHeader", "LogKey", "LogRecord", "LogTruncatedError", "ManualClock", "MemorySource", "MissingExtraError", "ModelError",
     "ModelInfo", "OcclusionOptions", "FaceSaliency", "SaliencyExplainer", "SaliencyOptions", "saliency_map", "PipelineOptions", "PrimaryFaceChanged", "Probabilities", "Sensor", "SensorClosedError", "SensorFailed",
-    "SensorOptions", "SensorStateError", "EventsDropped", "EndOfStream", "FrameSource",
+    "STABILITY_PRESETS", "SensorOptions", "SensorStateError", "EventsDropped", "EndOfStream", "FrameSource",
     "SessionLog", "SessionLogWriter", "SourceError", "StudyError", "StudySpecError", "TrackerOptions", "UNKNOWN", "VideoFileSource", "VideoReadError",
     "WorkerError", "generate_key_file", "monotonic_clock", "read_log_header", "read_session_log", "verify_session_log", "__version__",
 ]

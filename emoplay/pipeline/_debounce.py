@@ -2,21 +2,32 @@
 
 Each track keeps an exponential moving average of its class probabilities
 with time constant ``smoothing_s`` (so the result does not depend on frame
-rate). A new emotion is accepted only when
+rate). A challenger replaces the held emotion only when
 
-* its smoothed probability is at least ``confidence_floor`` (otherwise the
-  candidate state is ``unknown``: no guess),
-* it leads the current emotion by ``margin`` (hysteresis: two close classes
-  do not flip back and forth) — unless the current emotion itself fell below
-  ``confidence_floor``: the floor holds for the current emotion too, so no
-  emotion is kept (or reported) below it, and
-* both hold without interruption for ``dwell_s`` seconds.
+* its smoothed probability is at least ``confidence_floor``,
+* it leads the held emotion by ``margin`` (hysteresis: two close classes do
+  not flip back and forth; waived while the held emotion is below the floor),
+* it has led that way without a break for ``dwell_s`` seconds, and
+* with ``evidence`` > 0, its lead beyond the margin, summed over time, reached
+  ``evidence`` (probability x seconds). The sum grows by ``(lead - margin) *
+  dt`` and shrinks the same way while the challenger trails, never below 0
+  (a CUSUM change detector): a clear lead is accepted quickly, a marginal one
+  slowly, and a face that alternates between two expressions (a talking
+  mouth read as happy, then neutral, then happy) empties the sum at each
+  return, so no alternation adds up to a change.
 
-With the defaults a clean, sustained change (one class near 0.8 replaced by
-another) overtakes after ~0.1 s of smoothing and fires after the 0.15 s
-dwell: about 0.25 s, within the 0.3 s target at 30 fps. A steady face whose
-per-frame prediction flickers for a frame or two produces no event, because
-a flicker moves the average by at most ~30 % and never lasts the dwell.
+A held emotion ends as ``unknown`` (no guess) when its smoothed probability
+stays below the floor for ``dwell_s + floor_hold_s`` without a break and no
+challenger qualifies: a dip of a few frames does not make a readable face
+unknown, a face the model cannot read does. From ``unknown`` the best class
+above the floor takes over after the dwell (and, with ``evidence``, once its
+lead over the floor sums to it).
+
+Presets (:data:`STABILITY_PRESETS`, chosen by name with ``stability=``) trade
+latency for calm: ``responsive`` reports a clean, sustained change in about
+0.25 s at 30 fps; ``balanced`` (the default) and ``dialogue`` wait for
+evidence, so a talking face changes far less often (the measured trade-off:
+``benchmarks/stability.py``, benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -33,30 +44,70 @@ from .._events import UNKNOWN, EmotionChanged
 
 @dataclass(frozen=True)
 class DebounceOptions:
-    smoothing_s: float = 0.1  # EMA time constant, seconds
-    margin: float = 0.1  # a challenger must lead the current emotion by this much
+    """How a face's emotion is smoothed and when it changes. The defaults are the ``balanced`` preset;
+    ``DebounceOptions.preset(name)`` gives any of :data:`STABILITY_PRESETS`."""
+
+    smoothing_s: float = 0.05  # EMA time constant, seconds
+    margin: float = 0.2  # a challenger must lead the held emotion by this much
     dwell_s: float = 0.15  # ... continuously for this long
-    confidence_floor: float = 0.35  # below this the state is "unknown"
+    confidence_floor: float = 0.35  # no emotion is taken, or held for long, below this
+    evidence: float = 0.16  # ... and its lead beyond the margin must sum to this (probability x s); 0: off
+    floor_hold_s: float = 1.0  # a held emotion below the floor ends as unknown after dwell_s + this
 
     def __post_init__(self) -> None:
         check_number("DebounceOptions", "smoothing_s", self.smoothing_s, low=0)
         check_number("DebounceOptions", "dwell_s", self.dwell_s, low=0)
         check_number("DebounceOptions", "margin", self.margin, low=0, high=1, high_open=True)
         check_number("DebounceOptions", "confidence_floor", self.confidence_floor, low=0, high=1, high_open=True)
+        check_number("DebounceOptions", "evidence", self.evidence, low=0)
+        check_number("DebounceOptions", "floor_hold_s", self.floor_hold_s, low=0)
+
+    @classmethod
+    def preset(cls, name: str) -> "DebounceOptions":
+        """The options of the preset ``name`` (one of :data:`STABILITY_PRESETS`)."""
+        try:
+            return STABILITY_PRESETS[name]
+        except (KeyError, TypeError):
+            raise ValueError(f"unknown stability preset {name!r}; choose one of "
+                             f"{', '.join(STABILITY_PRESETS)}") from None
+
+
+# Named trade-offs between latency and calm, measured in benchmarks/stability.py (benchmarks/README.md).
+STABILITY_PRESETS: dict[str, DebounceOptions] = {
+    # Action games and avatars: a clean change in ~0.25 s; a talking face's emotion flickers.
+    "responsive": DebounceOptions(smoothing_s=0.1, margin=0.1, dwell_s=0.15, evidence=0.0, floor_hold_s=0.0),
+    # The default: a clean change in ~0.35 s; short dips and most alternations of a talking face are ignored.
+    "balanced": DebounceOptions(),
+    # Branching stories: only sustained expressions change the emotion; a clean change in ~0.5 s.
+    "dialogue": DebounceOptions(margin=0.3, dwell_s=0.2, evidence=0.22, floor_hold_s=2.0),
+}
+DEFAULT_STABILITY = "balanced"
+
+
+def resolve_debounce(debounce: DebounceOptions | None, stability: str | None) -> DebounceOptions:
+    """The options in force: explicit ``debounce`` options win over a ``stability`` preset, which wins over
+    the default preset."""
+    if debounce is not None:
+        if not isinstance(debounce, DebounceOptions):
+            raise TypeError(f"debounce must be DebounceOptions or None, got {debounce!r}")
+        return debounce
+    return DebounceOptions.preset(DEFAULT_STABILITY if stability is None else stability)
 
 
 @dataclass
 class _TrackState:
     smoothed: np.ndarray
     updated_at: float
+    evidence: np.ndarray  # per class: its lead over the held emotion beyond the margin, summed over time
     current: str = UNKNOWN
-    pending: str | None = None
+    pending: str | None = None  # the challenger now leading, and since when without a break
     pending_since: float = 0.0
+    below_since: float | None = None  # since when the held emotion is below the floor
 
 
 @dataclass
 class Debouncer:
-    """Debounces every track's emotion. ``update`` returns the ``EmotionChanged`` events it decided."""
+    """Debounces every track's emotion. ``update`` returns the ``EmotionChanged`` event it decided, if any."""
 
     class_names: tuple[str, ...]
     options: DebounceOptions = field(default_factory=DebounceOptions)
@@ -76,56 +127,80 @@ class Debouncer:
             raise ValueError("probabilities must be finite numbers (got NaN or inf); the frame was ignored")
         state = self._tracks.get(track_id)
         if state is None:
-            state = self._tracks[track_id] = _TrackState(smoothed=probs.copy(), updated_at=now)
+            state = self._tracks[track_id] = _TrackState(smoothed=probs.copy(), updated_at=now,
+                                                         evidence=np.zeros(len(self.class_names)))
+            dt = 0.0
         else:
             dt = max(now - state.updated_at, 0.0)
             alpha = 1.0 if self.options.smoothing_s == 0 else 1.0 - math.exp(-dt / self.options.smoothing_s)
             state.smoothed += alpha * (probs - state.smoothed)
             state.updated_at = now
-        candidate = self._candidate(state)
-        if candidate == state.current:
-            state.pending = None
+        decided = self._decide(state, now, dt)
+        if decided is None:
             return None
-        if candidate != state.pending:
-            # A new challenger restarts the dwell, unless the current emotion fell below the floor: then the
-            # dwell runs from its fall, however the candidate flickers (unknown, a rival at the floor), so that
-            # an emotion is never kept below the floor for longer than the dwell.
-            if state.pending is None or not self._below_floor(state):
-                state.pending_since = now
-            state.pending = candidate
-        if now - state.pending_since < self.options.dwell_s:
-            return None
-        previous, state.current, state.pending = state.current, candidate, None
-        confidence = 0.0 if candidate == UNKNOWN else float(state.smoothed[self.class_names.index(candidate)])
+        previous, state.current = state.current, decided
+        state.pending, state.below_since = None, None
+        state.evidence.fill(0.0)
+        confidence = 0.0 if decided == UNKNOWN else float(state.smoothed[self.class_names.index(decided)])
         return EmotionChanged(
-            track_id=track_id, previous=previous, current=candidate, confidence=confidence,
+            track_id=track_id, previous=previous, current=decided, confidence=confidence,
             probabilities=dict(zip(self.class_names, (float(p) for p in state.smoothed))), timestamp=now,
         )
 
-    def _candidate(self, state: _TrackState) -> str:
-        top = int(np.argmax(state.smoothed))
-        top_p = float(state.smoothed[top])
-        if top_p < self.options.confidence_floor:
-            return UNKNOWN
-        name = self.class_names[top]
-        if state.current not in (UNKNOWN, name):
-            current_p = float(state.smoothed[self.class_names.index(state.current)])
-            # Hysteresis keeps the current emotion against a close rival, but never below the floor.
-            if top_p - current_p < self.options.margin and current_p >= self.options.confidence_floor:
-                return state.current
-        return name
+    def _decide(self, state: _TrackState, now: float, dt: float) -> str | None:
+        """The emotion the track changes to on this frame, or None to keep the held one."""
+        options, smoothed = self.options, state.smoothed
+        floor = options.confidence_floor
+        held = None if state.current == UNKNOWN else self.class_names.index(state.current)
+        if held is None:
+            held_p, margin = floor, 0.0  # leaving unknown: a lead over the floor, no margin
+        else:
+            held_p = float(smoothed[held])
+            margin = 0.0 if held_p < floor else options.margin  # hysteresis, but never below the floor
+            if held_p < floor:
+                state.below_since = now if state.below_since is None else state.below_since
+            else:
+                state.below_since = None
+        if options.evidence > 0:
+            state.evidence += dt * (smoothed - held_p - margin)
+            np.maximum(state.evidence, 0.0, out=state.evidence)
+            if held is not None:
+                state.evidence[held] = 0.0
+        top = int(np.argmax(smoothed))
+        top_p = float(smoothed[top])
+        leads = top != held and top_p >= floor and top_p - held_p >= margin
+        challenger = self.class_names[top] if leads else None
+        if challenger != state.pending and not self._still_pending(state, challenger):
+            state.pending, state.pending_since = challenger, now
+        proven = challenger is not None and (options.evidence == 0 or state.evidence[top] >= options.evidence)
+        if proven and now - state.pending_since >= options.dwell_s:
+            return challenger
+        if state.below_since is not None and now - state.below_since >= options.dwell_s + options.floor_hold_s:
+            # The held emotion's time below the floor is up: a proven challenger takes over even if it has led
+            # for less than the dwell (however the candidate flickered since the fall), else no guess.
+            return challenger if proven else UNKNOWN
+        return None
 
-    def _below_floor(self, state: _TrackState) -> bool:
-        return state.current != UNKNOWN and \
-            float(state.smoothed[self.class_names.index(state.current)]) < self.options.confidence_floor
+    def _still_pending(self, state: _TrackState, challenger: str | None) -> bool:
+        """With evidence on, a challenger that trails for a frame keeps its dwell while its evidence is not
+        spent: the dwell counts from the start of its evidence, not from its latest unbroken lead."""
+        return challenger is None and state.pending is not None and self.options.evidence > 0 \
+            and state.evidence[self.class_names.index(state.pending)] > 0
 
     def current(self, track_id: int) -> tuple[str, float] | None:
+        """The track's debounced (emotion, smoothed probability of it); ``("unknown", 0.0)`` when unsure,
+        None for a track not seen."""
         state = self._tracks.get(track_id)
         if state is None:
             return None
         if state.current == UNKNOWN:
             return UNKNOWN, 0.0
         return state.current, float(state.smoothed[self.class_names.index(state.current)])
+
+    def smoothed(self, track_id: int) -> np.ndarray | None:
+        """A copy of the track's smoothed probabilities (in ``class_names`` order); None for a track not seen."""
+        state = self._tracks.get(track_id)
+        return None if state is None else state.smoothed.copy()
 
     def forget(self, track_id: int) -> None:
         self._tracks.pop(track_id, None)

@@ -65,7 +65,7 @@ import numpy as np
 
 from .._checks import check_flag, check_number, check_timestamp
 from ._classify import ClassifierOptions, EmotionClassifier
-from ._debounce import DebounceOptions, Debouncer
+from ._debounce import DebounceOptions, Debouncer, resolve_debounce
 from ..detection import DetectorOptions, Detections, FaceDetector
 from .._events import EmotionChanged, FaceFound, FaceLost, PrimaryFaceChanged
 from .._frames import check_frame
@@ -80,7 +80,10 @@ class PipelineOptions:
     detector: DetectorOptions = field(default_factory=DetectorOptions)
     classifier: ClassifierOptions = field(default_factory=ClassifierOptions)
     tracker: TrackerOptions = field(default_factory=TrackerOptions)
-    debounce: DebounceOptions = field(default_factory=DebounceOptions)
+    # When a face's emotion changes: a preset by name ("responsive", "balanced", "dialogue"; None: "balanced"),
+    # or explicit DebounceOptions, which override the preset (see debounce_options).
+    stability: str | None = None
+    debounce: DebounceOptions | None = None
     detect_every: int = 4  # run the detector at least every Nth frame; frames between reuse its boxes (see above)
     redetect_on_change: bool = True  # ... and at once when a held face's crop changed (by reclassify_change)
     reuse_unchanged_crops: bool = True  # a face whose crop did not change keeps its probabilities
@@ -95,9 +98,15 @@ class PipelineOptions:
         if self.auto_calibration is not None and not isinstance(self.auto_calibration, AutoCalibrationOptions):
             raise TypeError(f"PipelineOptions.auto_calibration must be AutoCalibrationOptions or None, got "
                             f"{self.auto_calibration!r}")
+        resolve_debounce(self.debounce, self.stability)  # an unknown preset or a wrong type fails here
         check_number("PipelineOptions", "detect_every", self.detect_every, low=1, integer=True)
         check_number("PipelineOptions", "classify_every", self.classify_every, low=1, integer=True)
         check_number("PipelineOptions", "reclassify_change", self.reclassify_change, low=0, high=255)
+
+    @property
+    def debounce_options(self) -> DebounceOptions:
+        """The debounce options in force: ``debounce`` if given, else the ``stability`` preset's."""
+        return resolve_debounce(self.debounce, self.stability)
 
 
 @dataclass(frozen=True)
@@ -121,7 +130,7 @@ class EmotionPipeline:
             self.detector.close()
             raise
         self.tracker = FaceTracker(options.tracker)
-        self.debouncer = Debouncer(self.classifier.class_names, options.debounce)
+        self.debouncer = Debouncer(self.classifier.class_names, options.debounce_options)
         # Per-player baselines, applied before smoothing and debouncing (emoplay/calibration).
         self.calibration = CalibrationState(self.class_names, self.classifier.info.version, options.auto_calibration)
         self._held: tuple[Detections, tuple[int, ...]] | None = None  # last detection and its track ids

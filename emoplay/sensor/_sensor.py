@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -91,6 +91,9 @@ _CLOSE_WAIT_S = 2.0
 class SensorOptions:
     source: Any = "camera"  # "camera", an index, "/dev/videoN", a video file, an image folder, or "memory"
     pipeline: PipelineOptions = field(default_factory=PipelineOptions)
+    # A stability preset by name ("responsive", "balanced", "dialogue"): sets pipeline.stability. Explicit
+    # pipeline.debounce options still override it; None leaves the pipeline's choice (default "balanced").
+    stability: str | None = None
     width: int | None = None  # requested camera size and rate
     height: int | None = None
     fps: float | None = None
@@ -112,6 +115,11 @@ class SensorOptions:
         check_number("SensorOptions", "width", self.width, low=1, integer=True, optional=True)
         check_number("SensorOptions", "height", self.height, low=1, integer=True, optional=True)
         check_number("SensorOptions", "fps", self.fps, low=0, low_open=True, optional=True)
+        if self.stability is not None:
+            if self.pipeline.stability not in (None, self.stability):
+                raise ValueError(f"SensorOptions.stability={self.stability!r} contradicts "
+                                 f"pipeline.stability={self.pipeline.stability!r}; set one of them")
+            object.__setattr__(self, "pipeline", replace(self.pipeline, stability=self.stability))
 
 
 class Sensor(SensorWorker):

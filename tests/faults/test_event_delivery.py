@@ -120,16 +120,22 @@ def test_a_stop_with_faces_in_view_is_logged_by_close(happy_and_neutral_frames, 
 
 # -- the floor holds for the current emotion ---------------------------------------------------------------------
 
-def test_the_current_emotion_is_not_kept_below_the_confidence_floor():
-    debouncer = emoplay.Debouncer(EMOTIONS)  # floor 0.35, margin 0.1
+@pytest.mark.parametrize("preset", list(emoplay.STABILITY_PRESETS))
+def test_the_current_emotion_is_not_kept_below_the_confidence_floor(preset):
+    options = emoplay.DebounceOptions.preset(preset)
+    debouncer = emoplay.Debouncer(EMOTIONS, options)  # floor 0.35
     events = [debouncer.update(1, probs(happy=0.9), k / 30) for k in range(30)]
-    weak = probs(happy=0.30, sad=0.36)  # sad leads by less than the margin; happy is below the floor
+    weak = probs(happy=0.30, sad=0.36)  # sad leads by less than any margin; happy is below the floor
     events += [debouncer.update(1, weak, 1 + k / 30) for k in range(90)]
-    changes = [(e.current, e.confidence) for e in events if e is not None]
-    assert changes[0][0] == "happy"
-    assert changes[-1][0] == "sad" and changes[-1][1] >= 0.35
+    changes = [e for e in events if e is not None]
+    assert changes[0].current == "happy"
+    # happy goes once its average is under the floor (~0.2 s) and the floor hold is over
+    assert changes[1].previous == "happy" and changes[1].timestamp <= 1.3 + options.dwell_s + options.floor_hold_s
     emotion, confidence = debouncer.current(1)
-    assert emotion == "sad" and confidence >= 0.35
+    assert emotion != "happy"
+    if preset == "responsive":  # no evidence needed: sad, just above the floor, takes over
+        assert changes[-1].current == "sad" and changes[-1].confidence >= 0.35
+        assert emotion == "sad" and confidence >= 0.35
 
 
 # -- options reject NaN and infinity ---------------------------------------------------------------------------
