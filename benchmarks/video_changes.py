@@ -13,7 +13,8 @@ import argparse
 from pathlib import Path
 
 from emoplay import (CalibrationFailed, CalibrationFinished, ClassifierOptions, EmotionChanged, EmotionPipeline,
-                     EndOfStream, PipelineOptions, VideoFileSource)
+                     PipelineOptions)
+from emoplay._stability import video_results
 
 VIDEOS = ("single_face.mp4", "talking_smiling.mp4", "face_then_noface.mov", "noface_then_face.mov")
 
@@ -26,23 +27,14 @@ def emotion_changes(video: Path, options: PipelineOptions, calibrate=None) -> li
     with EmotionPipeline(options) as pipeline:
         if calibrate is not None:
             pipeline.calibrate(options=calibrate)
-        source = VideoFileSource(video)
-        source.open()
-        try:
-            while True:
-                try:
-                    frame = source.read(1.0)
-                except EndOfStream:
-                    break
-                for event in pipeline.process(frame.pixels, frame.timestamp).events:
-                    if isinstance(event, EmotionChanged):
-                        found.append((event.timestamp, event.current))
-                    elif isinstance(event, CalibrationFinished):
-                        found.append((event.timestamp, "calibrated"))
-                    elif isinstance(event, CalibrationFailed):
-                        found.append((event.timestamp, f"calibration failed: {event.reason}"))
-        finally:
-            source.close()
+        for _, result in video_results(video, pipeline):
+            for event in result.events:
+                if isinstance(event, EmotionChanged):
+                    found.append((event.timestamp, event.current))
+                elif isinstance(event, CalibrationFinished):
+                    found.append((event.timestamp, "calibrated"))
+                elif isinstance(event, CalibrationFailed):
+                    found.append((event.timestamp, f"calibration failed: {event.reason}"))
     return found
 
 

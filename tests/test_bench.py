@@ -42,6 +42,12 @@ def test_fast_bench_reports_every_figure_and_target(capsys):
     assert faces["1 face"] >= 0.9 and faces["4 faces"] >= 3.6
     table = format_table(report)
     assert "end to end, 1 face" in table and "targets met:" in table
+    # the stability presets on the shared videos: dialogue changes a talking face's emotion less than responsive
+    stability = report["stability"]
+    assert list(stability) == ["responsive", "balanced", "dialogue"]
+    talking = {preset: entry["videos"]["talking_smiling.mp4"][0] for preset, entry in stability.items()}
+    assert talking["dialogue"]["changes"] < talking["balanced"]["changes"] < talking["responsive"]["changes"]
+    assert "stability presets on the shared videos" in table and "talking_smiling.mp4" in table
 
 
 def test_memory_slope_is_a_least_squares_fit_in_mb_per_minute():
