@@ -131,8 +131,19 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--height", type=positive_int, help="camera: requested frame height")
     parser.add_argument("--fps", type=positive_float, help="camera: requested frame rate")
     parser.add_argument("--threads", type=positive_int, default=1, help="onnxruntime threads (default 1)")
+    add_stability_argument(parser)
     parser.add_argument("--yes", "--consent", dest="yes", action="store_true",
                         help="the user consents to the camera (no prompt)")
+
+
+def add_stability_argument(parser: argparse.ArgumentParser) -> None:
+    """--stability: the preset that decides when a face's emotion changes (watch, serve, study run)."""
+    from .pipeline._debounce import DEFAULT_STABILITY, STABILITY_PRESETS
+
+    parser.add_argument("--stability", choices=list(STABILITY_PRESETS), default=None,
+                        help="when a face's emotion changes: responsive (a clean change in ~0.25 s, flickers on a "
+                             "talking face), balanced, dialogue (only sustained expressions, ~0.5 s); "
+                             f"default {DEFAULT_STABILITY}")
 
 
 def sensor_options_from_args(args: argparse.Namespace, **options: object):
@@ -143,7 +154,8 @@ def sensor_options_from_args(args: argparse.Namespace, **options: object):
 
     source = "camera" if args.source == "camera" else args.source
     return SensorOptions(source=source, realtime=args.realtime, width=args.width, height=args.height, fps=args.fps,
-                         pipeline=PipelineOptions(classifier=ClassifierOptions(threads=args.threads)), **options)
+                         pipeline=PipelineOptions(classifier=ClassifierOptions(threads=args.threads)),
+                         stability=args.stability, **options)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -36,6 +36,15 @@ def test_watch_json_on_a_video_gives_exactly_the_expected_stream(video, capsys):
     assert set(emotions[-1]["probabilities"]) == set(emoplay.EMOTIONS)
 
 
+def test_watch_stability_picks_the_preset(video, capsys):
+    """The talking clip: dialogue reports a handful of changes, responsive several times more (real model)."""
+    counts = {}
+    for preset in ("responsive", "dialogue"):
+        assert main(["watch", "--source", str(video("talking_smiling.mp4")), "--json", "--stability", preset]) == 0
+        counts[preset] = sum(e["event"] == "EmotionChanged" for e in events_of(capsys))
+    assert 1 <= counts["dialogue"] <= 7 and counts["responsive"] >= 3 * counts["dialogue"]
+
+
 def test_watch_text_output_is_readable(video, capsys):
     assert main(["watch", "--source", str(video("single_face.mp4"))]) == 0
     out = capsys.readouterr().out

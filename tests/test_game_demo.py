@@ -345,6 +345,7 @@ def test_indicator_is_drawn_while_capturing_and_gone_when_the_camera_is_off(sing
         assert rect.width > 0 and red_pixels(game.screen, rect) > 20
         run_until(game, lambda: game.feelings.reading().emotion not in (None, "unknown"), "a face's emotion")
         assert game.feelings.reading().origin == "video"
+        assert game.feelings.sensor.options.pipeline.debounce_options == emoplay.STABILITY_PRESETS["dialogue"]
 
         key(game, pygame.K_c)  # camera off: the sensor stops and releases its source
         sensor = game.feelings.sensor

@@ -73,7 +73,7 @@ def run_run(args: argparse.Namespace) -> int:
         log = Path(f"{spec.id}-{safe}-{stamp}.emolog")
     key = key_from_args(args, confirm=True)
     options = RunOptions(participant=args.participant, group=args.group, log_path=log, source=args.source,
-                         seed=args.seed, window_size=args.window, autoplay=args.autoplay)
+                         seed=args.seed, window_size=args.window, autoplay=args.autoplay, stability=args.stability)
     result = run_study(spec, options, key)
     if not result.consented:
         print("the participant did not consent: nothing was recorded")
@@ -109,6 +109,7 @@ def run_report(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add the ``study`` command group to the ``emoplay`` parser."""
+    from ..cli import add_stability_argument
     from ..sessionlog._cli import add_key_arguments
 
     study = subparsers.add_parser("study", help="reaction studies: check, run, report",
@@ -132,6 +133,7 @@ def register(subparsers) -> None:
     p.add_argument("--window", type=_window, metavar="WxH", help="a window of this size instead of full screen")
     p.add_argument("--autoplay", action="store_true", help="screens advance by themselves (only with a video "
                                                            "file as --source)")
+    add_stability_argument(p)
     add_key_arguments(p)
     p.set_defaults(func=run_run)
 

@@ -50,6 +50,7 @@ class RunOptions:
     seed: int | None = None  # shuffled orders: None draws one (it is recorded either way)
     window_size: tuple[int, int] | None = None  # None: full screen
     autoplay: bool = False  # screens advance by themselves; only with a video file as the source
+    stability: str | None = None  # the sensor's stability preset (None: the default); see emoplay.STABILITY_PRESETS
     thanks_seconds: float = 4.0
     on_tick: Callable[[RunState], None] | None = field(default=None, compare=False)
 
@@ -262,11 +263,12 @@ class _Run:
         self.pygame.display.flip()
         source = self.options.source
         if _is_video_file(source):
-            self.sensor = Sensor(SensorOptions(source=MemorySource(live=True), on_frame=self.tap))
+            self.sensor = Sensor(SensorOptions(source=MemorySource(live=True), on_frame=self.tap,
+                                               stability=self.options.stability))
             self.feeder = VideoAsCamera(Path(source), self.sensor, self.clock)
         else:
             self.sensor = Sensor(SensorOptions(source=int(source) if source.isdigit() else source,
-                                               on_frame=self.tap))
+                                               on_frame=self.tap, stability=self.options.stability))
         self.indicator = CameraIndicator(self.sensor)
         self.sensor.grant_consent()  # the participant agreed on the consent screen
         self.sensor.start()  # a missing camera fails here, before any file exists

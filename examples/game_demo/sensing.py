@@ -26,6 +26,9 @@ KEY_EMOTIONS = ("happy", "sad", "angry", "surprise", "fear", "disgust", "neutral
 
 SIMULATED, CAMERA, VIDEO = "simulated", "camera", "video"
 
+# The story branches on the player's emotion: the dialogue preset changes it only for sustained expressions.
+GAME_STABILITY = "dialogue"
+
 # What a helper thread does: start or resume the sensor, start the log, or pause/stop a sensor that is starting.
 STARTING, LOG, PAUSING, STOPPING = "starting", "log", "pausing", "stopping"
 
@@ -327,7 +330,8 @@ class Feelings:
         spec: object = int(source) if source.isdigit() else source
         is_file = self.origin == VIDEO
         try:
-            options = emoplay.SensorOptions(source=spec, realtime=is_file and realtime, loop=is_file)
+            options = emoplay.SensorOptions(source=spec, realtime=is_file and realtime, loop=is_file,
+                                            stability=GAME_STABILITY)
             self.sensor = emoplay.Sensor(options)
         except (emoplay.EmoplayError, ValueError, TypeError) as exc:
             self.sensor = None
