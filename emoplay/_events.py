@@ -76,6 +76,26 @@ class EmotionChanged:
 
 
 @dataclass(frozen=True)
+class FaceSignal:
+    """A face's continuous reading, sent at ``SensorOptions.signal_hz`` (and from ``Sensor.latest()``): the
+    debounced ``emotion`` (``"unknown"`` when unsure) and its ``confidence``, the smoothed ``probabilities``
+    (the same averages the debouncer decides on, steadier than one frame's) and their ``valence`` and
+    ``arousal`` (each -1..1; the circumplex table in ``emoplay._affect``)."""
+
+    track_id: int
+    emotion: str
+    confidence: float
+    probabilities: Mapping[str, float]  # stored as a hashable, read-only Probabilities mapping
+    valence: float
+    arousal: float
+    timestamp: float
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.probabilities, Probabilities):
+            object.__setattr__(self, "probabilities", Probabilities(self.probabilities))
+
+
+@dataclass(frozen=True)
 class FaceFound:
     track_id: int
     box: tuple[int, int, int, int]  # x, y, width, height in frame pixels
@@ -157,7 +177,7 @@ class SensorFailed:
 
 
 Event = (EmotionChanged | FaceFound | FaceLost | PrimaryFaceChanged | CameraStateChanged | EventsDropped
-         | CalibrationProgress | CalibrationFinished | CalibrationFailed | SensorFailed)
+         | CalibrationProgress | CalibrationFinished | CalibrationFailed | SensorFailed | FaceSignal)
 
 EVENT_TYPES: dict[str, type] = {
     "EmotionChanged": EmotionChanged,
@@ -170,6 +190,7 @@ EVENT_TYPES: dict[str, type] = {
     "CalibrationFinished": CalibrationFinished,
     "CalibrationFailed": CalibrationFailed,
     "SensorFailed": SensorFailed,
+    "FaceSignal": FaceSignal,
 }
 
 

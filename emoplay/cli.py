@@ -90,7 +90,7 @@ def ask_camera_consent(sensor, yes: bool) -> int | None:
 
 
 def _print_event(event: object, as_json: bool) -> None:
-    from ._events import CameraStateChanged, EmotionChanged, FaceFound, FaceLost, SensorFailed
+    from ._events import CameraStateChanged, EmotionChanged, FaceFound, FaceLost, FaceSignal, SensorFailed
     from ._jsonable import event_to_dict
 
     if as_json:
@@ -105,6 +105,9 @@ def _print_event(event: object, as_json: bool) -> None:
         line = f"{t}  face {event.track_id} lost"
     elif isinstance(event, CameraStateChanged):  # on the sensor's clock, not the stream's: no time shown
         line = f"{'':9}  camera {event.current.value}: {event.reason}"
+    elif isinstance(event, FaceSignal):
+        line = (f"{t}  face {event.track_id}: {event.emotion}, valence {event.valence:+.2f}, "
+                f"arousal {event.arousal:+.2f}")
     elif isinstance(event, SensorFailed):
         line = f"{t}  error: {event.message}"
     elif type(event).__name__ == "PrimaryFaceChanged":
@@ -132,8 +135,20 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=positive_float, help="camera: requested frame rate")
     parser.add_argument("--threads", type=positive_int, default=1, help="onnxruntime threads (default 1)")
     add_stability_argument(parser)
+    parser.add_argument("--signal-hz", type=_signal_hz, default=0.0, metavar="HZ",
+                        help="also send each face's FaceSignal (smoothed probabilities, valence, arousal) HZ times "
+                             "a second of stream time, at most 60 (default 0: off)")
     parser.add_argument("--yes", "--consent", dest="yes", action="store_true",
                         help="the user consents to the camera (no prompt)")
+
+
+def _signal_hz(text: str) -> float:
+    from .sensor._sensor import MAX_SIGNAL_HZ
+
+    value = non_negative_float(text)
+    if value > MAX_SIGNAL_HZ:
+        raise argparse.ArgumentTypeError(f"at most {MAX_SIGNAL_HZ:g} signals a second, got {value:g}")
+    return value
 
 
 def add_stability_argument(parser: argparse.ArgumentParser) -> None:
@@ -155,7 +170,7 @@ def sensor_options_from_args(args: argparse.Namespace, **options: object):
     source = "camera" if args.source == "camera" else args.source
     return SensorOptions(source=source, realtime=args.realtime, width=args.width, height=args.height, fps=args.fps,
                          pipeline=PipelineOptions(classifier=ClassifierOptions(threads=args.threads)),
-                         stability=args.stability, **options)
+                         stability=args.stability, signal_hz=args.signal_hz, **options)
 
 
 def build_parser() -> argparse.ArgumentParser:

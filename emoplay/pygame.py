@@ -31,6 +31,7 @@ SENSOR_FAILED = pygame.event.custom_type()
 CALIBRATION_PROGRESS = pygame.event.custom_type()
 CALIBRATION_FINISHED = pygame.event.custom_type()
 CALIBRATION_FAILED = pygame.event.custom_type()
+FACE_SIGNAL = pygame.event.custom_type()
 
 EVENT_IDS = {
     "EmotionChanged": EMOTION_CHANGED,
@@ -43,6 +44,7 @@ EVENT_IDS = {
     "CalibrationProgress": CALIBRATION_PROGRESS,
     "CalibrationFinished": CALIBRATION_FINISHED,
     "CalibrationFailed": CALIBRATION_FAILED,
+    "FaceSignal": FACE_SIGNAL,
 }
 
 # High contrast on light and dark backgrounds: a saturated dot inside a dark pill with white text.

@@ -45,6 +45,24 @@ def test_watch_stability_picks_the_preset(video, capsys):
     assert 1 <= counts["dialogue"] <= 7 and counts["responsive"] >= 3 * counts["dialogue"]
 
 
+def test_watch_signal_hz_adds_face_signals_and_refuses_a_rate_above_60(video, capsys):
+    assert main(["watch", "--source", str(video("single_face.mp4")), "--json", "--signal-hz", "4"]) == 0
+    signals = [e for e in events_of(capsys) if e["event"] == "FaceSignal"]
+    assert 7 <= len(signals) <= 11  # 4 a second over the ~2.3 s the face is in view
+    assert signals[-1]["emotion"] == "happy" and signals[-1]["valence"] > 0.3
+    with pytest.raises(SystemExit):
+        main(["watch", "--source", str(video("single_face.mp4")), "--signal-hz", "61"])
+    assert "at most 60" in capsys.readouterr().err
+
+
+def test_serve_takes_the_source_options_stability_and_signal_rate():
+    from emoplay.cli import build_parser, sensor_options_from_args
+
+    args = build_parser().parse_args(["serve", "--source", "clip.mp4", "--stability", "dialogue", "--signal-hz", "10"])
+    options = sensor_options_from_args(args)
+    assert options.pipeline.debounce_options == emoplay.STABILITY_PRESETS["dialogue"] and options.signal_hz == 10
+
+
 def test_watch_text_output_is_readable(video, capsys):
     assert main(["watch", "--source", str(video("single_face.mp4"))]) == 0
     out = capsys.readouterr().out

@@ -17,6 +17,7 @@ from emoplay import (
     FaceFound,
     FaceLost,
     PrimaryFaceChanged,
+    FaceSignal,
     SensorFailed,
 )
 from emoplay.sensor._dispatch import EventDispatcher
@@ -33,6 +34,7 @@ EVENTS = {
     "CalibrationFinished": CalibrationFinished(1, 80, 3.0, 2.7),
     "CalibrationFailed": CalibrationFailed("no_face", "no face", 2.8),
     "SensorFailed": SensorFailed("boom", 3.0),
+    "FaceSignal": FaceSignal(1, "happy", 0.8, {"happy": 0.8, "neutral": 0.2}, 0.64, 0.32, 3.1),
 }
 
 

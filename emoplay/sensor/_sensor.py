@@ -53,7 +53,9 @@ Guarantees (each one is a test in ``tests/faults/``):
 * **Current state.** ``primary_emotion()`` is the primary face's debounced
   emotion as of the newest processed frame (no ``poll()`` needed), None when no
   face is in view and after stop or a failure; ``PrimaryFaceChanged`` says when
-  the primary face changes.
+  the primary face changes. ``latest(track_id)`` is a face's continuous reading (smoothed probabilities,
+  valence/arousal, debounced emotion: a ``FaceSignal``) as of the newest processed frame; with
+  ``signal_hz`` the same readings also arrive as ``FaceSignal`` events at that rate of stream time.
 """
 
 from __future__ import annotations
@@ -71,11 +73,16 @@ from .._clock import Clock, monotonic_clock
 from ._dispatch import EventDispatcher
 from .._errors import ConsentRequiredError, SensorClosedError, SensorStateError, WorkerError
 from ._event_queue import EventQueue
-from .._events import CameraState, CameraStateChanged, FaceFound, FaceLost, PrimaryFaceChanged, SensorFailed
+from .._events import (CameraState, CameraStateChanged, FaceFound, FaceLost, FaceSignal, PrimaryFaceChanged,
+                       SensorFailed)
 from ._exit import finish_threads_at_exit
+from ._signals import FaceSignals
 from ..pipeline._pipeline import EmotionPipeline, PipelineOptions
 from ._sources import FrameSource, MemorySource, source_from_spec
 from ._worker import Run, SensorWorker
+
+# FaceSignal events at most this often per face and second (a camera's frame rate, or more, is pointless).
+MAX_SIGNAL_HZ = 60.0
 
 # How long stop()/pause()/withdraw_consent() wait for the worker before leaving the source's release to it:
 # one read timeout (_worker.READ_TIMEOUT_S) and a little, so the 100 ms camera-off promise holds with room to spare.
@@ -91,6 +98,9 @@ _CLOSE_WAIT_S = 2.0
 class SensorOptions:
     source: Any = "camera"  # "camera", an index, "/dev/videoN", a video file, an image folder, or "memory"
     pipeline: PipelineOptions = field(default_factory=PipelineOptions)
+    # Send each face's FaceSignal (smoothed probabilities, valence/arousal, debounced emotion) this many times a
+    # second of stream time; 0: none (Sensor.latest() gives the same reading on demand either way).
+    signal_hz: float = 0.0
     # A stability preset by name ("responsive", "balanced", "dialogue"): sets pipeline.stability. Explicit
     # pipeline.debounce options still override it; None leaves the pipeline's choice (default "balanced").
     stability: str | None = None
@@ -115,6 +125,7 @@ class SensorOptions:
         check_number("SensorOptions", "width", self.width, low=1, integer=True, optional=True)
         check_number("SensorOptions", "height", self.height, low=1, integer=True, optional=True)
         check_number("SensorOptions", "fps", self.fps, low=0, low_open=True, optional=True)
+        check_number("SensorOptions", "signal_hz", self.signal_hz, low=0, high=MAX_SIGNAL_HZ)
         if self.stability is not None:
             if self.pipeline.stability not in (None, self.stability):
                 raise ValueError(f"SensorOptions.stability={self.stability!r} contradicts "
@@ -150,6 +161,7 @@ class Sensor(SensorWorker):
         self._faces: set[int] = set()  # FaceFound and not yet FaceLost
         self._primary_id: int | None = None
         self._primary: tuple[str, float] | None = None  # the primary face's emotion as of the newest frame
+        self._signals = FaceSignals(self.options.signal_hz)  # each face's reading as of the newest frame
         self._stream_time: float | None = None  # the newest frame's timestamp in this stream
         self._log = None
         self.frames_processed = 0
@@ -360,6 +372,7 @@ class Sensor(SensorWorker):
                     self._faces.add(event.track_id)
                 elif isinstance(event, FaceLost):
                     self._faces.discard(event.track_id)
+                    self._signals.forget(event.track_id)
                 elif isinstance(event, PrimaryFaceChanged):
                     self._primary_id = event.current
                     if event.current is None:
@@ -374,6 +387,7 @@ class Sensor(SensorWorker):
             lost.append(PrimaryFaceChanged(self._primary_id, None, t))
         self._queue(lost)
         self._faces.clear()
+        self._signals.clear()
         self._primary_id, self._primary = None, None
 
     def _publish(self, run: Run, events=(), state: CameraState | None = None, reason: str = "",
@@ -462,6 +476,13 @@ class Sensor(SensorWorker):
             if self._primary_id is None:
                 return None
             return self._primary or ("unknown", 0.0)
+
+    def latest(self, track_id: int | None = None) -> FaceSignal | None:
+        """A face's continuous reading as of the newest processed frame: smoothed probabilities, valence and
+        arousal, and the debounced emotion (a ``FaceSignal``). ``track_id`` None: the primary face. None for a
+        face not in view (or not yet read). For a steady stream instead, set ``SensorOptions.signal_hz``."""
+        with self._emit_lock:
+            return self._signals.latest(self._primary_id if track_id is None else track_id)
 
     @property
     def primary_track_id(self) -> int | None:

@@ -139,6 +139,7 @@ class SensorWorker:
                     self.frames_processed += 1
                     self.last_result = result
                     self._queue(result.events)
+                    self._queue(self._signals.update(pipeline.debouncer, result.track_ids, self._faces, timestamp))
                     self._primary = pipeline.emotion_of(self._primary_id)
                     if run.cancelled:
                         break

@@ -48,6 +48,26 @@ def test_a_paired_client_receives_the_events_of_a_video(tmp_path):
     assert "paired" in served.stderr()
 
 
+def test_serve_forwards_face_signals_at_the_rate_with_the_chosen_stability(tmp_path):
+    video = require_shared(VIDEOS / "single_face.mp4")
+    served = start_serve(tmp_path, "--source", str(video), "--wait-for-client", "--stability", "dialogue",
+                         "--signal-hz", "5")
+    try:
+        with BridgeClient.connect(served.websocket, served.token, client="test",
+                                  events=["FaceSignal", "EmotionChanged"]) as client:
+            messages = list(client.messages(timeout=20))
+        assert served.proc.wait(timeout=30) == 0
+    finally:
+        served.stop()
+    for message in messages:
+        assert_valid_message(message)
+    signals = [m for m in messages if m["type"] == "FaceSignal"]
+    assert 9 <= len(signals) <= 13  # 5 a second over the ~2.3 s the face is in view
+    assert all((m["valence"], m["arousal"]) == valence_arousal(m["probabilities"]) for m in signals)
+    assert signals[-1]["emotion"] == "happy"
+    assert {m["type"] for m in messages} == {"FaceSignal", "EmotionChanged"}  # what the client asked for
+
+
 def test_the_first_stdout_line_is_one_json_object_with_both_urls(tmp_path):
     video = require_shared(VIDEOS / "single_face.mp4")
     token_file = tmp_path / "token"

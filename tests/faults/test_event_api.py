@@ -38,6 +38,7 @@ def test_every_event_type_is_hashable():
         emoplay.SensorFailed("boom", 0.0, RuntimeError("boom")),
         emoplay.CalibrationProgress(1, 0.5, 40, 0.0), emoplay.CalibrationFinished(1, 80, 3.0, 0.0),
         emoplay.CalibrationFailed("no_face", "no face", 0.0),
+        emoplay.FaceSignal(1, "happy", 0.8, {"happy": 0.8, "neutral": 0.2}, 0.64, 0.32, 0.0),
     ]
     assert {type(e) for e in samples} == set(EVENT_TYPES.values())
     assert len({hash(e) for e in samples}) == len(samples)
