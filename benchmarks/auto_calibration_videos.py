@@ -25,9 +25,9 @@ from video_changes import VIDEOS, emotion_changes  # noqa: E402  (the one loop t
 def main(argv: list[str]) -> int:
     shared = Path(os.environ.get("EMOPLAY_SHARED", Path(__file__).resolve().parents[2] / "shared"))
     folder = Path(argv[0]) if argv else shared / "data" / "videos"
-    plain = emoplay.PipelineOptions()
+    plain = emoplay.PipelineOptions(stability="responsive")  # the figures' debounce (benchmarks/README.md)
     runs = {"off": (plain, None),
-            "auto": (emoplay.PipelineOptions(auto_calibration=AutoCalibrationOptions()), None),
+            "auto": (emoplay.PipelineOptions(stability="responsive", auto_calibration=AutoCalibrationOptions()), None),
             "cal@0.5": (plain, CalibrationOptions(seconds=0.6, strength=0.5)),
             "cal@0.75": (plain, CalibrationOptions(seconds=0.6, strength=0.75))}
     for name in VIDEOS:

@@ -19,6 +19,9 @@ frame) as the reference:
   little: the worst case for skipping a face that barely changed).
 * ``videos``: per shared video, the emotion changes and FaceFound/FaceLost moments against ``1/1``: how
   many come with the same emotion within 0.1 s, both ways, and the largest shift of a found/lost event.
+
+Events and latency use the ``responsive`` stability preset (changes decided on the dwell alone), so they
+show what the rates do to timing rather than the calmer presets' waits (``benchmarks/stability.py``).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ RATES = {  # name -> PipelineOptions fields
 def _options(name: str):
     import emoplay
 
-    return emoplay.PipelineOptions(**RATES[name])
+    return emoplay.PipelineOptions(stability="responsive", **RATES[name])
 
 
 def measure_cpu(count: int, rounds: int) -> dict[str, dict[str, float]]:

@@ -27,7 +27,7 @@ right 42.1 % uncalibrated, 53.1 % at 0.5, 63.7 % at 0.75, and called neutral
 0.684. The price: a relaxed face reads neutral less often (neutral recall on
 the peak set's relaxed frames 0.94 uncalibrated, 0.88 at 0.5, 0.75 at 0.75,
 0.29 at 1), and calibrated probabilities are flatter, so confidences are lower
-(the debouncer says unknown below 0.35). On the shared videos whose calibration
+(the debouncer says unknown when they stay below 0.35). On the shared videos whose calibration
 succeeds, 0.75 and 0.5 give the same events (``python
 benchmarks/auto_calibration_videos.py``). A host whose players are mostly
 relaxed, and for whom a missed faint expression costs less than a relaxed face
