@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from .._errors import MissingExtraError, StudyError
+from ..pipeline._debounce import STABILITY_PRESETS
 from .calibration import UNAVAILABLE, calibration_outcome, start_calibration
 from .media import StimulusPlayer, VideoAsCamera, probe_video
 from .recording import BASELINE, FrameTap, Playhead, StudyRecorder
@@ -414,6 +415,9 @@ def run_study(spec: StudySpec, options: RunOptions, key) -> RunResult:
     if options.autoplay and not _is_video_file(options.source):
         raise StudyError("--autoplay advances the consent screen by itself, so it works only with a video file "
                          "as --source (a demo or a test), never with a camera")
+    if options.stability is not None and options.stability not in STABILITY_PRESETS:
+        raise StudyError(f"--stability {options.stability!r} is not a preset; choose one of "
+                         f"{', '.join(STABILITY_PRESETS)}")
     if Path(options.log_path).exists():
         raise StudyError(f"{options.log_path} already exists; session logs are never overwritten, choose a new name")
     if _is_video_file(options.source):
