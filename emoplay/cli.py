@@ -157,7 +157,7 @@ def add_stability_argument(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--stability", choices=list(STABILITY_PRESETS), default=None,
                         help="when a face's emotion changes: responsive (a clean change in ~0.25 s, flickers on a "
-                             "talking face), balanced, dialogue (only sustained expressions, ~0.5 s); "
+                             "talking face), balanced, dialogue (only sustained expressions, ~0.4 s); "
                              f"default {DEFAULT_STABILITY}")
 
 

@@ -7,7 +7,8 @@ rate). A challenger replaces the held emotion only when
 * its smoothed probability is at least ``confidence_floor``,
 * it leads the held emotion by ``margin`` (hysteresis: two close classes do
   not flip back and forth; waived while the held emotion is below the floor),
-* it has led that way without a break for ``dwell_s`` seconds, and
+* it has led that way for ``dwell_s`` seconds (without a break; with
+  ``evidence``, since its sum began), and
 * with ``evidence`` > 0, its lead beyond the margin, summed over time, reached
   ``evidence`` (probability x seconds). The sum grows by ``(lead - margin) *
   dt`` and shrinks the same way while the challenger trails, never below 0
@@ -24,10 +25,10 @@ above the floor takes over after the dwell (and, with ``evidence``, once its
 lead over the floor sums to it).
 
 Presets (:data:`STABILITY_PRESETS`, chosen by name with ``stability=``) trade
-latency for calm: ``responsive`` reports a clean, sustained change in about
-0.25 s at 30 fps; ``balanced`` (the default) and ``dialogue`` wait for
-evidence, so a talking face changes far less often (the measured trade-off:
-``benchmarks/stability.py``, benchmarks/README.md).
+latency for calm. A clean, sustained change at 30 fps is reported after about
+0.25 s with ``responsive``, 0.3 s with ``balanced`` (the default) and 0.35-0.45 s
+with ``dialogue``; on a talking face the last two change far less often (the
+measured trade-off: ``benchmarks/stability.py``, benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -76,9 +77,9 @@ class DebounceOptions:
 STABILITY_PRESETS: dict[str, DebounceOptions] = {
     # Action games and avatars: a clean change in ~0.25 s; a talking face's emotion flickers.
     "responsive": DebounceOptions(smoothing_s=0.1, margin=0.1, dwell_s=0.15, evidence=0.0, floor_hold_s=0.0),
-    # The default: a clean change in ~0.35 s; short dips and most alternations of a talking face are ignored.
+    # The default: a clean change in ~0.3 s; short dips and most alternations of a talking face are ignored.
     "balanced": DebounceOptions(),
-    # Branching stories: only sustained expressions change the emotion; a clean change in ~0.5 s.
+    # Branching stories: only expressions held ~0.5 s or more change the emotion; a clean change in ~0.4 s.
     "dialogue": DebounceOptions(margin=0.3, dwell_s=0.2, evidence=0.22, floor_hold_s=2.0),
 }
 DEFAULT_STABILITY = "balanced"

@@ -50,11 +50,12 @@ With the defaults, a face on ``emoplay bench``'s camera-like frames needs the
 detector on 28 % of them and one view of the model on 43 % (both views on 50 %
 of frames with 2 and 2, and on every frame with 1 and 1): about 30 % of the CPU
 of 1 and 1 (``python benchmarks/stable_face_rates.py`` measures it). An abrupt change of expression is
-reported as fast as with 1 and 1, and so is a slow 10-frame cross-fade; on the
-three short shared clips the events are those of 1 and 1, emotion changes within
-0.1 s, and on the 15 s talking clip (an expression hovering between neutral and
-happy) 20 of 1 and 1's 26 changes come within 0.1 s, plus 8 others
-(``benchmarks/stable_face_rates.py``; models/EXPERIMENTS.md has the figures).
+reported as fast as with 1 and 1, and so is a slow 10-frame cross-fade; with the
+``responsive`` stability preset, on the three short shared clips the events are
+those of 1 and 1, emotion changes within 0.1 s, and on the 15 s talking clip (an
+expression hovering between neutral and happy) 20 of 1 and 1's 26 changes come
+within 0.1 s, plus 8 others (``benchmarks/stable_face_rates.py``;
+models/EXPERIMENTS.md has the figures).
 """
 
 from __future__ import annotations
