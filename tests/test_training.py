@@ -298,3 +298,45 @@ def test_pruning_keeps_the_channels_that_carry_the_function(tiny_fer):
         assert not torch.allclose(prune(wide, (2, 4, 8, 16), faces).eval()(faces), expected, atol=1e-6, rtol=1e-4)
     with pytest.raises(SystemExit, match="must not exceed"):
         prune(wide, (16, 16, 32, 64), faces)
+
+
+def test_crowd_labels_train_on_vote_shares_and_export_their_contract(tmp_path):
+    """--labels ferplus --pixels original: soft targets from the real votes CSV, the original-pixel files, and
+    a file whose metadata names both (its val accuracy is against the crowd's majority)."""
+    import shutil
+
+    import train
+    from export import export_model
+    from net import CLASS_NAMES
+
+    from emoplay.evaluation.ferplus import read_ferplus_votes
+
+    votes_csv = require_shared(FER / "ferplus_votes.csv")
+    with np.load(require_shared(FER / "val_original.npz")) as d:
+        images, labels, ids = d["images"][:384], d["labels"][:384], d["ids"][:384]
+    for split in ("train", "val"):
+        np.savez(tmp_path / f"{split}_original.npz", images=images, labels=labels, ids=ids,
+                 classes=np.array(CLASS_NAMES))
+    shutil.copy(votes_csv, tmp_path / "ferplus_votes.csv")
+    votes = read_ferplus_votes(votes_csv, [str(i) for i in ids])
+    soft, keep = train.crowd_targets(train.TrainOptions(data_dir=str(tmp_path)), ids, "train")
+    assert keep.sum() < len(ids) and np.allclose(soft[keep].sum(1), 1)
+    np.testing.assert_allclose(soft, votes.soft)  # the targets are the vote shares
+
+    run = tmp_path / "run"
+    assert train.main(["--run-dir", str(run), "--data-dir", str(tmp_path), "--epochs", "1", "--batch-size", "64",
+                       "--threads", "1", "--precision", "fp32", "--widths", "8,16,32,64", "--labels", "ferplus",
+                       "--pixels", "original", "--label-smoothing", "0"]) == 0
+    out = tmp_path / "emotion_cnn.onnx"
+    export_model(run / "best.pt", out, int8=False, data_dir=tmp_path)
+    import onnx
+
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert meta["emoplay.pixels"] == "original" and meta["emoplay.labels"] == "ferplus-probability"
+    assert "FER+ crowd vote distributions" in meta["emoplay.training_data"]
+    import emoplay
+
+    clf = emoplay.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(out)))
+    majority = votes.majority
+    crowd = float(np.mean(clf.classify_crops(images[majority >= 0]).argmax(1) == majority[majority >= 0]))
+    assert float(meta["emoplay.val_accuracy"]) == pytest.approx(crowd, abs=1e-4)

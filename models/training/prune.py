@@ -106,12 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     net = build(state["options"])
     net.load_state_dict(state["model"])
     mean, std = state["mean"], state["std"]
-    x_train, _ = load_split(Path(args.data_dir), "train")
+    pixels = state["options"].get("pixels", "equalized")
+    x_train, _, _ = load_split(Path(args.data_dir), "train", pixels=pixels)
     pick = np.random.default_rng(0).choice(len(x_train), size=min(args.faces, len(x_train)), replace=False)
     faces = (to_tensor(x_train[np.sort(pick)]) - mean) / std
     small = prune(net, parse_widths(args.widths), faces)
 
-    x_val, y_val = load_split(Path(args.data_dir), "val")
+    x_val, y_val, _ = load_split(Path(args.data_dir), "val", pixels=pixels)  # FER2013's labels, as a check
     x_val_t, y_val_t = to_tensor(x_val), torch.from_numpy(y_val)
     acc = {name: float((predict(m, x_val_t, mean, std, bf16=False).argmax(1) == y_val_t).float().mean())
            for name, m in (("before", net), ("pruned", small))}
