@@ -4,9 +4,9 @@
 
 For each model it runs, through the public CLI (the same code path a user runs):
 
-* FER2013 val (PublicTest, 3,589 crops) in the pixel version the model file names (``emoplay.pixels``:
-  val_original.npz or val.npz), scored on FER2013's labels and on the FER+ crowd's seven-class majority
-  (``--labels ferplus``, 3,370 faces);
+* FER2013 val (PublicTest, 3,589 crops) in its original pixels (val_original.npz: what a camera gives;
+  the runtime applies the preprocessing the model file names), scored on FER2013's labels and on the FER+
+  crowd's seven-class majority (``--labels ferplus``, 3,370 faces);
 * CK+ crops (``--faces crop``), uncalibrated and per-subject calibrated (``--subject-pattern '^(S\\d+)_'``);
 * CK+ full frames through the face detector (``--faces detect``): each crop upscaled to 240 px inside a
   480 px frame by ``make_fullframe_set.py``, uncalibrated and calibrated: the closest thing here to
@@ -71,26 +71,29 @@ def summarise(report: dict) -> dict:
     return out
 
 
-def pixels_of(model: Path) -> str:
-    import onnx
-
-    meta = {p.key: p.value for p in onnx.load(str(model), load_external_data=False).metadata_props}
-    return meta.get("emoplay.pixels", "original")
-
-
-def figures(model: Path, shared: Path, workdir: Path) -> dict:
-    val_name = "val.npz" if pixels_of(model) == "equalized" else "val_original.npz"
-    fer, ck = shared / "fer2013" / val_name, shared / "ckplus"
-    for path in (fer, ck):
-        if not path.exists():
-            raise SystemExit(f"no {path}: pass --shared pointing at the folder with fer2013/ and ckplus/")
-    frames, subtle = workdir / "ckplus_frames", workdir / "ckplus_subtle"
-    subtle_frames = workdir / "ckplus_subtle_frames"
-    for script, source, made in (("make_fullframe_set.py", ck, frames), ("make_subtle_set.py", ck, subtle),
-                                 ("make_fullframe_set.py", subtle, subtle_frames)):
+def make_sets(shared: Path, workdir: Path) -> dict[str, Path]:
+    """The CK+ sets the figures use, made once in ``workdir``: full frames, subtle crops, subtle full frames."""
+    ck = shared / "ckplus"
+    if not ck.exists():
+        raise SystemExit(f"no {ck}: pass --shared pointing at the folder with fer2013/ and ckplus/")
+    sets = {"frames": workdir / "ckplus_frames", "subtle": workdir / "ckplus_subtle",
+            "subtle_frames": workdir / "ckplus_subtle_frames"}
+    for script, source, made in (("make_fullframe_set.py", ck, sets["frames"]),
+                                 ("make_subtle_set.py", ck, sets["subtle"]),
+                                 ("make_fullframe_set.py", sets["subtle"], sets["subtle_frames"])):
         if not made.exists():
             subprocess.run([sys.executable, str(REPO / "models" / script), "--data", str(source), "--out", str(made)],
                            check=True, capture_output=True)
+    return sets
+
+
+def figures(model: Path, shared: Path, workdir: Path) -> dict:
+    fer, ck = shared / "fer2013" / "val_original.npz", shared / "ckplus"
+    for path in (fer, ck):
+        if not path.exists():
+            raise SystemExit(f"no {path}: pass --shared pointing at the folder with fer2013/ and ckplus/")
+    sets = make_sets(shared, workdir)
+    frames, subtle, subtle_frames = sets["frames"], sets["subtle"], sets["subtle_frames"]
     return {
         "model": str(model),
         "val": summarise(run_eval(model, fer, "crop", False)),
