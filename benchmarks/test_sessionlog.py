@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 
 from emoplay._events import EmotionChanged
-from emoplay.sessionlog._log import LogKey, SessionLogWriter
+from emoplay.sessionlog import LogKey, SessionLogWriter
 
 
 def test_write_one_event(benchmark, tmp_path):

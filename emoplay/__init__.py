@@ -73,15 +73,15 @@ __version__ = "0.1.0"
 
 # Loaded on first use: they import heavier libraries (cryptography).
 _LAZY = {
-    "LogKey": ".sessionlog._log",
-    "SessionLogWriter": ".sessionlog._log",
-    "SessionLog": ".sessionlog._log",
-    "read_session_log": ".sessionlog._log",
-    "verify_session_log": ".sessionlog._log",
-    "generate_key_file": ".sessionlog._log",
-    "LogRecord": ".sessionlog._log",
-    "LogHeader": ".sessionlog._log",
-    "read_log_header": ".sessionlog._log",
+    "LogKey": ".sessionlog",
+    "SessionLogWriter": ".sessionlog",
+    "SessionLog": ".sessionlog",
+    "read_session_log": ".sessionlog",
+    "verify_session_log": ".sessionlog",
+    "generate_key_file": ".sessionlog",
+    "LogRecord": ".sessionlog",
+    "LogHeader": ".sessionlog",
+    "read_log_header": ".sessionlog",
     # Saliency maps (emoplay explain): numpy only until a map is computed.
     "SaliencyExplainer": ".explain._saliency",
     "SaliencyOptions": ".explain._saliency",

@@ -25,7 +25,7 @@ from emoplay.sessionlog._cli import (
 from emoplay._clock import ManualClock
 from emoplay._errors import LogError
 from emoplay._events import EmotionChanged, FaceFound, FaceLost
-from emoplay.sessionlog._log import LogKey, SessionLogWriter
+from emoplay.sessionlog import LogKey, SessionLogWriter
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

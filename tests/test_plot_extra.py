@@ -13,7 +13,7 @@ import pytest
 
 from emoplay import MissingExtraError
 from emoplay.cli import main
-from emoplay.sessionlog._log import LogKey, SessionLogWriter
+from emoplay.sessionlog import LogKey, SessionLogWriter
 
 ADVICE = "pip install 'emoplay[plot]'"
 

@@ -17,8 +17,8 @@ from emoplay import _errors
 from emoplay._clock import ManualClock
 from emoplay._errors import LogAuthenticationError, LogError, LogFormatError, LogTruncatedError
 from emoplay._events import EMOTIONS, CameraState, CameraStateChanged, EmotionChanged, FaceFound, FaceLost
-from emoplay.sessionlog._log import (
-    HEADER_SIZE,
+from emoplay.sessionlog._format import HEADER_SIZE
+from emoplay.sessionlog import (
     LogKey,
     SessionLogWriter,
     generate_key_file,
@@ -294,7 +294,7 @@ def test_missing_file_is_a_log_error(tmp_path: Path, key: LogKey) -> None:
 def test_sessionlog_module_imports_no_crypto() -> None:
     import subprocess
 
-    code = "import emoplay.sessionlog._log, sys; print('cryptography' in sys.modules)"
+    code = "import emoplay.sessionlog, sys; print('cryptography' in sys.modules)"
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "False"

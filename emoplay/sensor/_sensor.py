@@ -534,7 +534,7 @@ class Sensor(SensorWorker):
     # -- session log -----------------------------------------------------------------------------------------
     def start_log(self, path: str | Path, key: Any, include_probabilities: bool = False) -> None:
         """Write the events from now on to a new encrypted session log (opt-in; events only, never pixels)."""
-        from ..sessionlog._log import SessionLogWriter
+        from ..sessionlog import SessionLogWriter
 
         self._check_open()
         if self._log is not None:

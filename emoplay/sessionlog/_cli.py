@@ -27,14 +27,8 @@ from typing import Callable
 from .._errors import EmoplayError, LogAuthenticationError, LogError, LogFormatError, LogTruncatedError
 from .._events import EMOTIONS, UNKNOWN
 from .._optional import matplotlib_figure
-from ._log import (
-    LogKey,
-    SessionLog,
-    generate_key_file,
-    is_session_log,
-    read_log_header,
-    read_session_log,
-)
+from ._keys import LogKey, generate_key_file
+from ._reader import SessionLog, is_session_log, read_log_header, read_session_log
 
 EXIT_OK = 0
 EXIT_ERROR = 1

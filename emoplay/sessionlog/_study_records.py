@@ -7,7 +7,7 @@ payload before sealing it and by the reader to check one after opening it. It ho
 no pixels by construction: every member is a short string, a number, a flag, a
 short list of stimulus ids or a mapping of at most 16 class names to numbers.
 
-Pure Python, no I/O; ``_sessionlog`` imports it.
+Pure Python, no I/O; ``_format`` and ``_records`` import it.
 """
 
 from __future__ import annotations

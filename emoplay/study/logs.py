@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._errors import LogAuthenticationError, LogError, LogFormatError
-from ..sessionlog._log import LogKey, LogRecord, read_session_log
+from ..sessionlog import LogKey, LogRecord, read_session_log
 from .recording import BASELINE
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from .._events import EMOTIONS, EmotionChanged, FaceFound, FaceLost
-from ..sessionlog._log import LogKey, SessionLogWriter
+from ..sessionlog import LogKey, SessionLogWriter
 
 DIGITS = 6  # probabilities and media times are logged rounded to 1e-6
 BASELINE = "_baseline"  # the stimulus id of frames recorded during the calibration step

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .._errors import StudyError
 from .._events import EMOTIONS
-from ..sessionlog._log import LogKey
+from ..sessionlog import LogKey
 from .aggregate import COLUMNS, dominant_grid, frame_rows, shares, stimulus_order, summary, timelines
 from .logs import LeftOut, load_logs
 from .recording import BASELINE

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from emoplay.sessionlog import _log as sl
 from emoplay._errors import LogAuthenticationError, LogError, LogFormatError, LogTruncatedError
 from emoplay._events import EmotionChanged, EventsDropped, FaceFound, FaceLost
-from emoplay.sessionlog._log import HEADER_SIZE, LogKey, SessionLogWriter, read_session_log
+from emoplay.sessionlog import LogKey, SessionLogWriter, read_session_log
+from emoplay.sessionlog._format import HEADER_SIZE, _parse_header
 
 REPO = Path(__file__).resolve().parents[2]
 KEY_BYTES = bytes(range(32))
@@ -63,7 +63,7 @@ def frame_nonces(path: Path, key: LogKey) -> list[int | None]:
     from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
     data = path.read_bytes()
-    header, keys = sl._parse_header(data, key)
+    header, keys = _parse_header(data, key)
     aead = ChaCha20Poly1305(keys.payload)
     out, pos = [], HEADER_SIZE
     while pos + 4 <= len(data):
@@ -188,7 +188,7 @@ def test_failure_found_by_the_background_thread_is_raised_by_close(tmp_path, key
 
 FILL_A_SMALL_DISK = textwrap.dedent("""
     import json, resource, signal, sys
-    from emoplay.sessionlog._log import LogKey, SessionLogWriter
+    from emoplay.sessionlog import LogKey, SessionLogWriter
     from emoplay._errors import LogError
     from emoplay._events import FaceLost
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over the limit: write() returns short, then EFBIG
@@ -363,7 +363,7 @@ def test_writer_fsyncs_the_folder_after_creating_the_file(tmp_path, key, monkeyp
 
 KILLED_WRITER = textwrap.dedent("""
     import sys
-    from emoplay.sessionlog._log import LogKey, SessionLogWriter
+    from emoplay.sessionlog import LogKey, SessionLogWriter
     from emoplay._events import FaceLost
     key = (LogKey.from_passphrase("pass phrase", scrypt_log2_n=10) if sys.argv[2] == "passphrase"
            else LogKey.from_bytes(bytes(range(32))))

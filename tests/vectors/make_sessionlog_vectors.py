@@ -19,7 +19,10 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "sessionlog"
 sys.path.insert(0, str(HERE.parents[1]))
 
-from emoplay.sessionlog import _log as sl  # noqa: E402
+from emoplay.sessionlog import _format as log_format  # noqa: E402
+from emoplay.sessionlog import _keys as log_keys  # noqa: E402
+from emoplay.sessionlog import _records as log_records  # noqa: E402
+from emoplay.sessionlog import _study_records as study_schema  # noqa: E402
 from emoplay._events import EmotionChanged, EventsDropped, FaceFound, FaceLost  # noqa: E402
 
 PASSPHRASE = "correct horse battery staple"
@@ -58,22 +61,22 @@ GARBAGE = bytes((i * 73 + 41) % 251 for i in range(700))  # deterministic bytes 
 
 
 def _build(
-    key: sl.LogKey, file_id: bytes, include_probabilities: bool, events: list = EVENTS, version: int = sl.VERSION
-) -> tuple[bytes, list[bytes], sl._Keys]:
+    key: log_keys.LogKey, file_id: bytes, include_probabilities: bool, events: list = EVENTS, version: int = log_format.VERSION
+) -> tuple[bytes, list[bytes], log_keys._Keys]:
     """Header and framed records (final record last) of one log."""
-    header, keys = sl._build_header(key, file_id, SALT, STARTED_AT, include_probabilities, version=version)
-    pad = sl._pad_block(include_probabilities)
+    header, keys = log_format._build_header(key, file_id, SALT, STARTED_AT, include_probabilities, version=version)
+    pad = log_format._pad_block(include_probabilities)
     records = [
-        sl._build_record(keys, file_id, i, sl._event_payload(e, include_probabilities), False, pad)
+        log_format._build_record(keys, file_id, i, log_records._event_payload(e, include_probabilities), False, pad)
         for i, e in enumerate(events)
     ]
     end = {"type": "end", "ended_at": ENDED_AT, "records": len(events)}
-    records.append(sl._build_record(keys, file_id, len(events), end, True, pad))
+    records.append(log_format._build_record(keys, file_id, len(events), end, True, pad))
     return header, records, keys
 
 
 def _records(events: list, include_probabilities: bool) -> list[dict]:
-    return [sl._record_from_payload(i, sl._event_payload(e, include_probabilities)).to_dict()
+    return [log_records._record_from_payload(i, log_records._event_payload(e, include_probabilities)).to_dict()
             for i, e in enumerate(events)]
 
 
@@ -99,17 +102,17 @@ STUDY_RECORDS = [
 ]
 
 
-def build_study_vectors(key: sl.LogKey) -> tuple[dict[str, bytes], list[dict], list[dict]]:
+def build_study_vectors(key: log_keys.LogKey) -> tuple[dict[str, bytes], list[dict], list[dict]]:
     """Study-record vectors: files, their manifest entries, and the records the valid one decodes to."""
-    pad = sl._pad_block(True)
-    payloads = [sl.study_payload(kind, t, fields) for kind, t, fields in STUDY_RECORDS]
-    payloads.insert(3, sl._event_payload(EVENTS[0], True))  # ordinary events sit between study records
+    pad = log_format._pad_block(True)
+    payloads = [study_schema.study_payload(kind, t, fields) for kind, t, fields in STUDY_RECORDS]
+    payloads.insert(3, log_records._event_payload(EVENTS[0], True))  # ordinary events sit between study records
 
     def log(flag: bool, records: list[dict]) -> bytes:
-        header, keys = sl._build_header(key, FILE_ID, SALT, STARTED_AT, True, study_records=flag)
-        framed = [sl._build_record(keys, FILE_ID, i, r, False, pad) for i, r in enumerate(records)]
+        header, keys = log_format._build_header(key, FILE_ID, SALT, STARTED_AT, True, study_records=flag)
+        framed = [log_format._build_record(keys, FILE_ID, i, r, False, pad) for i, r in enumerate(records)]
         end = {"type": "end", "ended_at": ENDED_AT, "records": len(records)}
-        return header + b"".join(framed) + sl._build_record(keys, FILE_ID, len(records), end, True, pad)
+        return header + b"".join(framed) + log_format._build_record(keys, FILE_ID, len(records), end, True, pad)
 
     malformed = [dict(r) for r in payloads]
     malformed[4] = {**malformed[4], "probabilities": None}  # a face without probabilities
@@ -126,15 +129,15 @@ def build_study_vectors(key: sl.LogKey) -> tuple[dict[str, bytes], list[dict], l
         {"name": "malformed study record", "file": "study_record_malformed.emolog", "key": kf,
          "expect": "LogFormatError"},
     ]
-    expected = [sl._study_record_from_payload(i, r).to_dict() if r["type"] in sl.STUDY_RECORD_TYPES
-                else sl._record_from_payload(i, r).to_dict() for i, r in enumerate(payloads)]
+    expected = [log_records._study_record_from_payload(i, r).to_dict() if r["type"] in study_schema.STUDY_RECORD_TYPES
+                else log_records._record_from_payload(i, r).to_dict() for i, r in enumerate(payloads)]
     return files, vectors, expected
 
 
 def build_vectors() -> tuple[dict[str, bytes], list[dict]]:
     """Return {file name: bytes} and the manifest (list of vector descriptions)."""
-    pw_key = sl.LogKey.from_passphrase(PASSPHRASE, scrypt_log2_n=10, scrypt_r=8, scrypt_p=1)
-    file_key = sl.LogKey.from_bytes(KEY_BYTES)
+    pw_key = log_keys.LogKey.from_passphrase(PASSPHRASE, scrypt_log2_n=10, scrypt_r=8, scrypt_p=1)
+    file_key = log_keys.LogKey.from_bytes(KEY_BYTES)
     pw_header, pw_records, _ = _build(pw_key, FILE_ID, include_probabilities=True)
     kf_header, kf_records, kf_keys = _build(file_key, FILE_ID, include_probabilities=False)
     _, other_records, _ = _build(file_key, OTHER_FILE_ID, include_probabilities=False)
@@ -167,7 +170,7 @@ def build_vectors() -> tuple[dict[str, bytes], list[dict]]:
         "record_spliced_from_other_file.emolog": kf_header + kf_records[0] + other_records[1]
         + b"".join(kf_records[2:]),
         "extended_after_final.emolog": valid_kf
-        + sl._build_record(kf_keys, FILE_ID, n + 1, sl._event_payload(EVENTS[0], False), False, sl.PAD_BLOCK),
+        + log_format._build_record(kf_keys, FILE_ID, n + 1, log_records._event_payload(EVENTS[0], False), False, log_format.PAD_BLOCK),
         "record_length_impossible.emolog": valid_kf[:rec1_start] + struct.pack(">I", 0xFFFFFFF0)
         + valid_kf[rec1_start + 4 :],
         "truncated_before_final.emolog": kf_header + b"".join(kf_records[:n]),
