@@ -31,6 +31,7 @@ import time
 from emoplay import _bench
 from emoplay.pipeline._classify import ClassifierOptions
 from emoplay.pipeline._pipeline import PipelineOptions
+from emoplay.sensor._pipeline_slot import PipelineSlot
 from emoplay.sensor._sensor import Sensor, SensorOptions
 
 WARMUP_S = 5.0
@@ -97,7 +98,7 @@ def model_split(seconds: float) -> dict[str, float]:
     process(); model calls per frame and CPU ms per call."""
     totals = dict.fromkeys(("detector", "detector_calls", "classifier", "classifier_calls", "process", "frames"), 0)
     totals["counting"] = False
-    ensure = Sensor._ensure_pipeline
+    ensure = PipelineSlot.ensure
 
     def timed(self):
         pipeline = ensure(self)
@@ -119,11 +120,11 @@ def model_split(seconds: float) -> dict[str, float]:
         return pipeline
 
     marks: dict = {}
-    Sensor._ensure_pipeline = timed
+    PipelineSlot.ensure = timed
     try:
         feed(seconds, marks.update)
     finally:
-        Sensor._ensure_pipeline = ensure
+        PipelineSlot.ensure = ensure
     worker = max((cpu - marks["before"].get(key, 0.0) for key, cpu in marks["after"].items()))
     n = totals["frames"]
     per = {key: 1000 * totals[key] / n for key in ("detector", "classifier", "process")}

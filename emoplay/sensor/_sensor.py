@@ -1,4 +1,4 @@
-"""The Sensor: a frame source and the pipeline on a worker thread (its loop: _worker.py), events to the host's thread.
+"""The Sensor: a frame source and the pipeline on a worker thread (_worker.py), events to the host's thread.
 
 Life cycle and camera states::
 
@@ -72,14 +72,14 @@ from .._checks import check_number
 from .._clock import Clock, monotonic_clock
 from ._dispatch import EventDispatcher
 from .._errors import ConsentRequiredError, SensorClosedError, SensorStateError, WorkerError
-from ._event_queue import EventQueue
-from .._events import (CameraState, CameraStateChanged, FaceFound, FaceLost, FaceSignal, PrimaryFaceChanged,
-                       SensorFailed)
+from .._events import CameraState, FaceSignal, SensorFailed
 from ._exit import finish_threads_at_exit
-from ._signals import FaceSignals
+from ._heartbeat import Heartbeat
 from ..pipeline._pipeline import EmotionPipeline, PipelineOptions
+from ._pipeline_slot import PipelineSlot
 from ._sources import FrameSource, MemorySource, source_from_spec
-from ._worker import Run, SensorWorker
+from ._stream_state import StreamState
+from ._worker import Worker
 
 # FaceSignal events at most this often per face and second (a camera's frame rate, or more, is pointless).
 MAX_SIGNAL_HZ = 60.0
@@ -133,7 +133,7 @@ class SensorOptions:
             object.__setattr__(self, "pipeline", replace(self.pipeline, stability=self.stability))
 
 
-class Sensor(SensorWorker):
+class Sensor:
     def __init__(self, options: SensorOptions | None = None, **kwargs: Any) -> None:
         if options is not None and kwargs:
             raise TypeError("pass either SensorOptions or keyword options, not both")
@@ -145,27 +145,17 @@ class Sensor(SensorWorker):
         live = self.source.is_live
         self._needs_consent = live if self.options.require_consent is None else self.options.require_consent
         self._needs_indicator = live if self.options.require_indicator is None else self.options.require_indicator
-        self._pipeline: EmotionPipeline | None = None
-        self._pipeline_lock = threading.Lock()  # creating and closing the pipeline
+        self._pipelines = PipelineSlot(self.options.pipeline)
         self._lock = threading.RLock()  # life-cycle calls on the host side; never held while waiting on the worker
-        self._emit_lock = threading.RLock()  # state, queue, faces in view and primary: one consistent step
-        self._state = CameraState.OFF
-        self._events = EventQueue(self.options.max_queued_events)
+        self._stream = StreamState(self.options.max_queued_events, self.clock,
+                                   getattr(self.source, "timebase", "clock"), self.options.signal_hz)
+        self._events = self._stream.events
         self._dispatcher = EventDispatcher()
-        self._run: Run | None = None  # the current run
-        self._last_run: Run | None = None  # the newest run, current or ending
-        self._heartbeat_seen = threading.Event()
-        self._last_heartbeat = self.clock()
+        self._last_run: Worker | None = None  # the newest run, current or ending
+        self._heartbeat = Heartbeat(self.clock)
         self._consent = False
         self._closed = False
-        self._faces: set[int] = set()  # FaceFound and not yet FaceLost
-        self._primary_id: int | None = None
-        self._primary: tuple[str, float] | None = None  # the primary face's emotion as of the newest frame
-        self._signals = FaceSignals(self.options.signal_hz)  # each face's reading as of the newest frame
-        self._stream_time: float | None = None  # the newest frame's timestamp in this stream
         self._log = None
-        self.frames_processed = 0
-        self.last_result = None
 
     # -- consent and indicator -------------------------------------------------------------------------------
     @property
@@ -185,13 +175,33 @@ class Sensor(SensorWorker):
 
     def heartbeat(self) -> None:
         """The host drew the camera indicator this frame (the Pygame CameraIndicator calls this)."""
-        self._last_heartbeat = self.clock()
-        self._heartbeat_seen.set()
+        self._heartbeat.beat()
 
     # -- life cycle ------------------------------------------------------------------------------------------
     @property
     def camera_state(self) -> CameraState:
-        return self._state
+        return self._stream.camera_state
+
+    @property
+    def _state(self) -> CameraState:
+        return self._stream.camera_state
+
+    @property
+    def _run(self) -> Worker | None:
+        """The current run: started, and neither stopped by the host nor ended by itself."""
+        run = self._last_run
+        return None if run is None or run.cancelled else run
+
+    @property
+    def frames_processed(self) -> int:
+        """Frames the pipeline has processed since the sensor was created."""
+        return self._stream.frames_processed
+
+    @property
+    def last_result(self) -> Any:
+        """The newest frame's ``FrameResult`` (boxes and probabilities, no pixels); None before the first frame
+        and after ``close()``."""
+        return self._stream.last_result
 
     @property
     def running(self) -> bool:
@@ -219,16 +229,18 @@ class Sensor(SensorWorker):
                 raise ConsentRequiredError(
                     "the camera may not open before the player consents: show your consent screen, then call "
                     "sensor.grant_consent()")
-            run = Run(self._last_run, waited=wait)
-            run.fresh = self._state is not CameraState.PAUSED
-            self._last_heartbeat = self.clock()
-            with self._emit_lock:
+            run = Worker(
+                self._last_run, waited=wait, fresh=self._state is not CameraState.PAUSED, source=self.source,
+                pipelines=self._pipelines, stream=self._stream, heartbeat=self._heartbeat,
+                indicator_timeout_s=self.options.indicator_timeout_s if self._needs_indicator else None,
+                on_frame=self.options.on_frame)
+            self._heartbeat.restart()
+            with self._stream.lock:
                 if run.fresh:
-                    self._stream_time = None  # a new stream: its events start on its own time base
-                self._run = self._last_run = run
-                self._set_state(CameraState.STARTING, "starting")
-            run.thread = threading.Thread(target=self._work, args=(run,), name="emoplay-sensor", daemon=True)
-            run.thread.start()
+                    self._stream.new_stream()  # a new stream: its events start on its own time base
+                self._last_run = run
+                self._stream.set_state(CameraState.STARTING, "starting")
+            run.start()
             finish_threads_at_exit(self)  # the worker runs native code: it must end before the interpreter does
         if wait:
             run.ready.wait()
@@ -266,17 +278,14 @@ class Sensor(SensorWorker):
             if self._closed:
                 return
             self.stop()
-            with self._pipeline_lock:
-                self._closed = True
+            self._closed = True
+            self._pipelines.shut()
         self.wait_released(_CLOSE_WAIT_S)  # outside the lock: another thread's stop() is never held up by it
         with self._lock:
-            with self._pipeline_lock:
-                close_now = self._last_run is None or self._last_run.finished
-            if close_now:
-                self._close_pipeline()
+            if self._pipelines.idle(self._last_run):
+                self._pipelines.close()
             self.stop_log()
-            with self._emit_lock:
-                self.last_result = None  # the last frame's boxes and probabilities go with the sensor
+            self._stream.forget_result()  # the last frame's boxes and probabilities go with the sensor
 
     def __enter__(self) -> "Sensor":
         return self
@@ -305,8 +314,7 @@ class Sensor(SensorWorker):
         """At exit: ask the worker to finish (no lock: a host thread may hold it; no events: nobody polls)."""
         run = self._last_run
         if run is not None:
-            run.stop.set()
-            self._heartbeat_seen.set()
+            run.ask_to_stop()
 
     def _exit_join(self, timeout: float) -> bool:
         return self.wait_released(timeout)
@@ -320,95 +328,15 @@ class Sensor(SensorWorker):
         calibration_failed = self._end_calibration() if release or state is CameraState.OFF else []
         run = self._run
         if run is not None:
-            run.release = run.release and release
-            run.forget_faces = release or state is CameraState.OFF
-            run.stop.set()
-            self._heartbeat_seen.set()
-            with self._emit_lock:
-                run.cancelled = True  # from here on the worker's events are dropped
-            run.ready.set()
-            if run.thread is not threading.current_thread():
-                run.thread.join(_JOIN_WAIT_S)
-            self._run = None
+            run.cancel(release, forget_faces=release or state is CameraState.OFF)  # its events are dropped now
+            run.join(_JOIN_WAIT_S)
         holder = run or self._last_run  # the run that opened the source (a paused file's keeps it open)
         if release and holder is not None:
-            holder.release = True
-            if holder.source_lock.acquire(timeout=_SOURCE_WAIT_S):
-                try:  # nobody is reading: release the source here, now
-                    if holder.source_open:
-                        holder.source_open = False
-                        self.source.close()
-                finally:
-                    holder.source_lock.release()
-            # else: the worker is inside read(); it closes the source as soon as that read returns
+            holder.release_source(_SOURCE_WAIT_S)  # or, inside read(), the worker closes it when the read returns
         elif isinstance(self.source, MemorySource):
             self.source.close()  # it has no place to keep: submit() refuses frames until the next start()
-        with self._emit_lock:
-            if release or state is CameraState.OFF:
-                self._lose_faces()
-            self._queue(calibration_failed)
-            self._set_state(state, reason)
-            if state is CameraState.OFF:
-                self._stream_time = None  # the next start() is a new stream
-
-    # -- state and events (under the emit lock) ----------------------------------------------------------------
-    def _now(self) -> float:
-        """Stream time for an event no frame caused: the newest frame's, or the stream's start."""
-        if self._stream_time is not None:
-            return self._stream_time
-        return 0.0 if getattr(self.source, "timebase", "clock") == "stream" else self.clock()
-
-    def _set_state(self, state: CameraState, reason: str) -> None:
-        with self._emit_lock:
-            previous, self._state = self._state, state
-            if previous is not state:
-                self._events.extend((CameraStateChanged(previous, state, reason, self._now()),))
-
-    def _queue(self, events) -> None:
-        """Queue events, keeping the faces in view and the primary face in step with them."""
-        with self._emit_lock:
-            for event in events:
-                if isinstance(event, FaceFound):
-                    self._faces.add(event.track_id)
-                elif isinstance(event, FaceLost):
-                    self._faces.discard(event.track_id)
-                    self._signals.forget(event.track_id)
-                elif isinstance(event, PrimaryFaceChanged):
-                    self._primary_id = event.current
-                    if event.current is None:
-                        self._primary = None
-            self._events.extend(events)
-
-    def _lose_faces(self) -> None:
-        """Every face in view is lost now (stop, pause of a camera, failure)."""
-        t = self._now()
-        lost = [FaceLost(track_id, t) for track_id in sorted(self._faces)]
-        if self._primary_id is not None:
-            lost.append(PrimaryFaceChanged(self._primary_id, None, t))
-        self._queue(lost)
-        self._faces.clear()
-        self._signals.clear()
-        self._primary_id, self._primary = None, None
-
-    def _publish(self, run: Run, events=(), state: CameraState | None = None, reason: str = "",
-                 failure: BaseException | None = None) -> bool:
-        """The worker's way to queue: nothing once the host took over (False then)."""
-        with self._emit_lock:
-            if run.cancelled:
-                return False
-            self._queue(events)
-            if failure is not None:
-                self._lose_faces()
-            if state is not None:
-                self._set_state(state, reason)
-            if failure is not None and not (run.waited and not run.ready.is_set()):
-                message = f"{type(failure).__name__}: {failure}"
-                self._events.extend((SensorFailed(message, self._now(), failure),))
-            if state in (CameraState.OFF, CameraState.ERROR):
-                run.cancelled = True  # the run ended by itself (end of stream, failure): nothing more from it
-                if self._run is run:
-                    self._run = None
-            return True
+        self._stream.take_over(state, reason, lose_faces=release or state is CameraState.OFF,
+                               events=calibration_failed)
 
     # -- host side -------------------------------------------------------------------------------------------
     def submit(self, pixels: np.ndarray, timestamp: float | None = None) -> bool:
@@ -472,21 +400,17 @@ class Sensor(SensorWorker):
         Current as of the newest processed frame, without waiting for poll(); None after stop, pause of a
         camera, the end of the stream and a failure.
         """
-        with self._emit_lock:
-            if self._primary_id is None:
-                return None
-            return self._primary or ("unknown", 0.0)
+        return self._stream.primary_emotion()
 
     def latest(self, track_id: int | None = None) -> FaceSignal | None:
         """A face's continuous reading as of the newest processed frame: smoothed probabilities, valence and
         arousal, and the debounced emotion (a ``FaceSignal``). ``track_id`` None: the primary face. None for a
         face not in view (or not yet read). For a steady stream instead, set ``SensorOptions.signal_hz``."""
-        with self._emit_lock:
-            return self._signals.latest(self._primary_id if track_id is None else track_id)
+        return self._stream.latest(track_id)
 
     @property
     def primary_track_id(self) -> int | None:
-        return self._primary_id
+        return self._stream.primary_id
 
     # -- calibration (emoplay/calibration): the player's relaxed face taken out of every frame ---------------------
     def calibrate(self, seconds: float = 3.0, options: Any = None) -> None:
@@ -509,12 +433,14 @@ class Sensor(SensorWorker):
 
     @property
     def calibrated(self) -> bool:
-        return self._pipeline is not None and self._pipeline.calibration.baseline is not None
+        pipeline = self._pipelines.pipeline
+        return pipeline is not None and pipeline.calibration.baseline is not None
 
     def export_calibration(self) -> bytes | None:
         """The player's baseline as a small opaque profile (bytes, no pixels) to store; None if not calibrated."""
         self._check_open()
-        return None if self._pipeline is None else self._pipeline.export_calibration()
+        pipeline = self._pipelines.pipeline
+        return None if pipeline is None else pipeline.export_calibration()
 
     def import_calibration(self, profile: bytes) -> None:
         """Use a stored profile instead of calibrating; CalibrationError if damaged or made with another model."""
@@ -522,14 +448,14 @@ class Sensor(SensorWorker):
 
     def _end_calibration(self) -> list:
         """A calibration in progress fails now (too_short), before the worker stops and its events are dropped."""
-        pipeline = self._pipeline
-        return [] if pipeline is None else pipeline.calibration.end_stream(self._now())
+        pipeline = self._pipelines.pipeline
+        return [] if pipeline is None else pipeline.calibration.end_stream(self._stream.now())
 
     def _calibration_target(self) -> EmotionPipeline:
         """The pipeline (its calibration state is thread-safe), created here when the sensor has not started."""
         with self._lock:
             self._check_open()
-            return self._ensure_pipeline()
+            return self._pipelines.ensure()
 
     # -- session log -----------------------------------------------------------------------------------------
     def start_log(self, path: str | Path, key: Any, include_probabilities: bool = False) -> None:

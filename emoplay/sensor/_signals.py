@@ -1,6 +1,6 @@
 """Continuous readings of the faces in view: each face's latest ``FaceSignal``, and which are due at a rate.
 
-The worker updates them after every processed frame (under the sensor's emit lock); ``Sensor.latest()``
+The worker updates them after every processed frame (under the lock of ``StreamState``); ``Sensor.latest()``
 reads them from the host's thread. Rates are in stream time, so a video processed faster than real time
 still gets ``signal_hz`` signals per second of video.
 """

@@ -236,7 +236,7 @@ def test_a_failure_after_the_source_opened_is_not_raised_by_start_but_reported_o
 def _hold_after(sensor: Sensor, event_type):
     """Make the worker wait, after processing the first frame that produced an ``event_type``, until released: the
     host's pause() or stop() then lands while that frame is in flight. (in flight, release) events."""
-    pipeline = sensor._ensure_pipeline()
+    pipeline = sensor._pipelines.ensure()
     process, in_flight, release = pipeline.process, threading.Event(), threading.Event()
 
     def held(*args, **kwargs):
@@ -327,7 +327,7 @@ def test_no_buffer_keeps_a_crop_or_a_frame_after_stop(happy_frame):
         time.sleep(0.01)
         poll_until_face += sensor.poll()
     assert any(isinstance(e, EmotionChanged) for e in poll_until_face)
-    classifier = sensor._pipeline.classifier
+    classifier = sensor._pipelines.pipeline.classifier
     boxes = sensor.last_result.detections.boxes
     gray = cv2.cvtColor(happy_frame, cv2.COLOR_BGR2GRAY)
     crop = classifier.crop_faces(gray, boxes)[0]  # exactly the crop the pipeline classified
