@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -231,3 +232,66 @@ def test_memory_source_submit_and_primary_emotion(happy_and_neutral_frames):
         drain_until(sensor, lambda ev: any(isinstance(e, EmotionChanged) for e in ev))
         emotion, confidence = sensor.primary_emotion()
         assert emotion == "happy" and confidence > 0.5
+
+
+class JsonLinesSink:
+    """An event sink of the game's own: one JSON line per event, in a real file."""
+
+    def __init__(self, path) -> None:
+        self.file = open(path, "w", encoding="utf-8")
+        self.closes = 0
+
+    def write(self, event) -> None:
+        self.file.write(json.dumps({"type": type(event).__name__, "t": event.timestamp}) + "\n")
+
+    def close(self) -> None:
+        self.closes += 1
+        self.file.close()
+
+
+def lines(path) -> list[tuple[str, float]]:
+    return [(d["type"], d["t"]) for d in map(json.loads, path.read_text().splitlines())]
+
+
+def test_any_event_sink_gets_every_delivered_event_and_the_queued_ones_when_detached(video, tmp_path):
+    sensor = emoplay.Sensor(source=str(video("single_face.mp4")))
+    with pytest.raises(TypeError, match="write"):
+        sensor.attach_sink(tmp_path / "not a sink")
+    sink = JsonLinesSink(tmp_path / "polled.jsonl")
+    sensor.attach_sink(sink)
+    assert sensor.logging
+    second = JsonLinesSink(tmp_path / "second.jsonl")
+    with pytest.raises(emoplay.SensorStateError, match="already attached"):
+        sensor.attach_sink(second)
+    second.close()
+    sensor.start()
+    polled = drain_until(sensor, lambda ev: sensor.camera_state is CameraState.OFF and not sensor.running)
+    polled += sensor.poll()
+    sensor.detach_sink()
+    assert not sensor.logging and sink.closes == 1
+    assert lines(tmp_path / "polled.jsonl") == [(type(e).__name__, e.timestamp) for e in polled]
+
+    queued = JsonLinesSink(tmp_path / "queued.jsonl")  # a second stream, never polled before close()
+    sensor.attach_sink(queued)
+    sensor.start()
+    assert sensor.wait_released(60)
+    sensor.close()
+    assert queued.closes == 1
+    events = sensor.poll()  # still delivered to the host afterwards, and not written twice
+    assert lines(tmp_path / "queued.jsonl") == [(type(e).__name__, e.timestamp) for e in events]
+    assert [kind for kind, _ in lines(tmp_path / "queued.jsonl")].count("FaceFound") >= 1
+
+
+def test_the_sensor_package_loads_no_session_log_code():
+    """The session log is one event sink, plugged in by the code that opens it: the sensor does not import it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import importlib, pkgutil, sys, emoplay.sensor\n"
+            "for m in pkgutil.iter_modules(emoplay.sensor.__path__): importlib.import_module('emoplay.sensor.' + m.name)\n"
+            "emoplay.Sensor(source='memory').close()\n"
+            "print(sorted(m for m in sys.modules if m.startswith('emoplay.sessionlog')))")
+    env = {"PYTHONPATH": str(Path(__file__).parents[1]), "PATH": ""}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,1 +1,1 @@
-"""The Sensor and what feeds it: frame sources (camera, video, images, memory), the worker, the state it shares with the host, the event queue the host drains, callbacks, and a clean interpreter exit."""
+"""The Sensor and what feeds it: frame sources (camera, video, images, memory), the worker, the state it shares with the host, the event queue the host drains, callbacks, event sinks (a session log is one), and a clean interpreter exit."""

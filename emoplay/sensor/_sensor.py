@@ -8,7 +8,8 @@ Life cycle and camera states::
     any state --worker or source failure--> ERROR (a SensorFailed event, and WorkerError from poll())
 
 The worker only queues events; the host drains them with :meth:`Sensor.poll`
-from its own loop, where subscribed callbacks run. A camera opens only after
+from its own loop, where subscribed callbacks run and an attached event sink
+(such as the encrypted session log) is written. A camera opens only after
 :meth:`grant_consent`, and (by default) capture runs only while the host keeps
 calling :meth:`heartbeat` — which the Pygame ``CameraIndicator`` does each
 time it is drawn — so the camera cannot run without a visible indicator.
@@ -36,11 +37,12 @@ Guarantees (each one is a test in ``tests/faults/``):
   ERROR, releases the source, queues ``SensorFailed``, and makes the next
   ``poll()`` raise ``WorkerError`` after delivering the batch.
 * **No event is lost silently.** ``poll()`` delivers every queued event to every
-  callback and to the log even when some of them raise (the first error is then
-  raised, with the batch on ``error.events``). Events dropped because the host
-  did not poll for ``max_queued_events`` are counted in an ``EventsDropped``
-  event; ``stop_log()`` and ``close()`` write the queued events to the log
-  before closing it.
+  callback and to the sink even when some of them raise (the first error is then
+  raised, with the batch on ``error.events``). A sink whose write fails is
+  detached (its error is raised once) and the events keep flowing. Events dropped
+  because the host did not poll for ``max_queued_events`` are counted in an
+  ``EventsDropped`` event; ``detach_sink()``/``stop_log()`` and ``close()`` write
+  the queued events to the sink before closing it.
 * **One time base per stream.** Every event carries stream time: a frame's own
   timestamp for the events it caused, and the newest frame's timestamp for the
   others (camera state, faces lost on stop, failures); before the first frame,
@@ -77,6 +79,7 @@ from ._exit import finish_threads_at_exit
 from ._heartbeat import Heartbeat
 from ..pipeline._pipeline import EmotionPipeline, PipelineOptions
 from ._pipeline_slot import PipelineSlot
+from ._sink import EventSink, check_sink, write_or_detach
 from ._sources import FrameSource, MemorySource, source_from_spec
 from ._stream_state import StreamState
 from ._worker import Worker
@@ -155,7 +158,7 @@ class Sensor:
         self._heartbeat = Heartbeat(self.clock)
         self._consent = False
         self._closed = False
-        self._log = None
+        self._sink: EventSink | None = None
 
     # -- consent and indicator -------------------------------------------------------------------------------
     @property
@@ -268,7 +271,7 @@ class Sensor:
                 self._halt(CameraState.OFF, "stopped by host")
 
     def close(self) -> None:
-        """Stop, write the queued events to an open session log and close it, release everything.
+        """Stop, write the queued events to an attached sink (a session log) and close it, release everything.
 
         Safe to call more than once. Unlike ``stop()`` it waits, up to ``_CLOSE_WAIT_S``, for the worker to
         finish its frame and release the source; the pipeline is closed here, or by the worker when it ends
@@ -284,7 +287,7 @@ class Sensor:
         with self._lock:
             if self._pipelines.idle(self._last_run):
                 self._pipelines.close()
-            self.stop_log()
+            self.detach_sink()
             self._stream.forget_result()  # the last frame's boxes and probabilities go with the sensor
 
     def __enter__(self) -> "Sensor":
@@ -356,11 +359,12 @@ class Sensor:
         self._dispatcher.unsubscribe(name, callback)
 
     def poll(self) -> list:
-        """Drain the events queued since the last call, run subscribed callbacks, write the log.
+        """Drain the events queued since the last call, write them to the sink, run subscribed callbacks.
 
-        Every event reaches every callback and the log, even when some raise; then the first error is
-        raised with the batch on ``error.events``. If the worker failed, its ``SensorFailed`` event is
-        delivered and then ``WorkerError`` is raised (the drained events are on ``error.events``).
+        Every event reaches every callback and the sink, even when some raise; then the first error is
+        raised with the batch on ``error.events``. A sink whose write raises is detached and closed, so its
+        error is raised by one poll() only. If the worker failed, its ``SensorFailed`` event is delivered
+        and then ``WorkerError`` is raised (the drained events are on ``error.events``).
         """
         drained, logged = self._events.drain()
         failure = None
@@ -369,11 +373,11 @@ class Sensor:
             try:
                 if isinstance(event, SensorFailed):
                     failure = event
-                if self._log is not None and i >= logged:
-                    try:
-                        self._log.write(event)
-                    except Exception as e:  # noqa: BLE001 - the callbacks still get the event
-                        errors.append(e)
+                if self._sink is not None and i >= logged:
+                    sink_errors = write_or_detach(self._sink, event)
+                    if sink_errors:  # the sink is closed: the rest of the batch, and later ones, go without it
+                        self._sink = None
+                        errors += sink_errors
                 errors += self._dispatcher.dispatch(event)
             except BaseException:  # KeyboardInterrupt in a callback: the rest waits for the next poll()
                 self._events.requeue(drained[i + 1:])
@@ -457,27 +461,46 @@ class Sensor:
             self._check_open()
             return self._pipelines.ensure()
 
-    # -- session log -----------------------------------------------------------------------------------------
-    def start_log(self, path: str | Path, key: Any, include_probabilities: bool = False) -> None:
-        """Write the events from now on to a new encrypted session log (opt-in; events only, never pixels)."""
-        from ..sessionlog import SessionLogWriter
+    # -- event sink (a session log) --------------------------------------------------------------------------------
+    def attach_sink(self, sink: EventSink) -> None:
+        """Write the events from now on to ``sink`` (any object with ``write(event)`` and ``close()``), in poll().
 
+        A sink whose ``write`` raises is detached and closed; poll() raises its error once.
+        """
+        check_sink(sink)
         self._check_open()
-        if self._log is not None:
-            raise SensorStateError("a session log is already being written; call stop_log() first")
-        self._log = SessionLogWriter(path, key, include_probabilities=include_probabilities)
+        if self._sink is not None:
+            raise SensorStateError("an event sink (a session log) is already attached; call detach_sink() first")
+        self._sink = sink
 
-    def stop_log(self) -> None:
-        """Write the events still queued to the log, then close it (they stay queued for poll())."""
-        if self._log is None:
+    def detach_sink(self) -> None:
+        """Write the events still queued to the sink, then close it (they stay queued for poll())."""
+        if self._sink is None:
             return
-        log, self._log = self._log, None
+        sink, self._sink = self._sink, None
         try:
             for event in self._events.take_unlogged():
-                log.write(event)
+                sink.write(event)
         finally:
-            log.close()
+            sink.close()
+
+    def start_log(self, path: str | Path, key: Any, include_probabilities: bool = False) -> None:
+        """Write the events from now on to a new encrypted session log (opt-in; events only, never pixels).
+
+        The same as ``attach_sink(SessionLogWriter(path, key, include_probabilities=...))``.
+        """
+        from ..sessionlog import SessionLogWriter  # the log is one sink among others: loaded only when asked for
+
+        self._check_open()
+        if self._sink is not None:
+            raise SensorStateError("a session log is already being written; call stop_log() first")
+        self.attach_sink(SessionLogWriter(path, key, include_probabilities=include_probabilities))
+
+    def stop_log(self) -> None:
+        """Write the events still queued to the log, then close it (the same as :meth:`detach_sink`)."""
+        self.detach_sink()
 
     @property
     def logging(self) -> bool:
-        return self._log is not None
+        """True while an event sink (a session log) is attached: False after stop_log(), or once its write failed."""
+        return self._sink is not None

@@ -1,9 +1,15 @@
 """Event delivery under faults: raising callbacks, a host that never polls,
-close() with events still queued, a debouncer kept below its floor, NaN options."""
+close() with events still queued, a log that fails, a debouncer kept below its floor, NaN options."""
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +17,8 @@ import emoplay
 from emoplay import EMOTIONS, EmotionChanged, EventsDropped, FaceFound, FaceLost, LogKey, Sensor, SensorOptions
 from emoplay import read_session_log
 from test_debounce import probs
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def finished_run(video, **options) -> Sensor:
@@ -116,6 +124,60 @@ def test_a_stop_with_faces_in_view_is_logged_by_close(happy_and_neutral_frames, 
         seen += sensor.poll()
     sensor.close()  # the final FaceLost (from stopping) was never polled
     assert [r.type for r in read_session_log(tmp_path / "s.emolog", key).records][-1] == "FaceLost"
+
+
+# -- a log that fails is raised once and detached; the events keep flowing ---------------------------------------
+
+def face_kinds_named(names: list[str]) -> list[str]:
+    return [n for n in names if n in ("FaceFound", "FaceLost", "EmotionChanged")]
+
+
+LOG_ON_A_SMALL_DISK = textwrap.dedent("""
+    import json, resource, signal, sys
+    from emoplay import LogError, LogKey, Sensor
+    path, video, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over the limit: write() returns short, then EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    sensor = Sensor(source=video)
+    delivered = []
+    for name in ("FaceFound", "EmotionChanged", "FaceLost"):
+        sensor.subscribe(name, lambda event: delivered.append(type(event).__name__))
+    sensor.start_log(path, LogKey.from_bytes(bytes(range(32))))
+    batches = []
+    for _ in range(2):  # the video twice: a second stream after the log failed
+        sensor.start()
+        assert sensor.wait_released(60)
+        try:
+            batch, raised = sensor.poll(), None
+        except LogError as error:
+            batch, raised = error.events, str(error)
+        batches.append({"events": [type(e).__name__ for e in batch], "raised": raised, "logging": sensor.logging})
+    sensor.stop_log()  # the failed log is gone already: nothing to raise again
+    sensor.close()
+    print(json.dumps({"batches": batches, "delivered": delivered}))
+""")
+
+
+def test_a_log_that_fails_is_raised_once_and_detached_while_the_events_keep_flowing(video, tmp_path, key):
+    """RLIMIT_FSIZE makes the kernel refuse the log's writes, as a full disk does: one poll() raises the
+    LogError (every callback still got the batch), later polls deliver their events without the log."""
+    from emoplay.sessionlog._format import HEADER_SIZE
+
+    path = tmp_path / "s.emolog"
+    limit = HEADER_SIZE + 2 * 276 + 100  # room for two records and part of a third
+    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONDONTWRITEBYTECODE="1")
+    out = subprocess.run([sys.executable, "-c", LOG_ON_A_SMALL_DISK, str(path), str(video("single_face.mp4")),
+                          str(limit)], capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    first, second = result["batches"]
+    assert first["raised"] and "File too large" in first["raised"] and not first["logging"]
+    assert second["raised"] is None and not second["logging"]  # raised once; the log is detached
+    assert face_kinds_named(first["events"]) == face_kinds_named(second["events"])  # the same video, all of it
+    assert result["delivered"] == face_kinds_named(first["events"]) + face_kinds_named(second["events"])
+    log = read_session_log(path, key, allow_truncated=True)
+    assert not log.complete and [r.type for r in log.records] == face_kinds_named(first["events"])[:2]
+    assert path.stat().st_size == limit
 
 
 # -- the floor holds for the current emotion ---------------------------------------------------------------------
