@@ -50,3 +50,34 @@ def test_files_without_the_key_get_original_pixels(tmp_path):
 def test_unknown_pixel_version_is_a_model_error(tmp_path):
     with pytest.raises(ModelError, match="emoplay.pixels"):
         EmotionClassifier(ClassifierOptions(model_path=_with_pixels(tmp_path, "sepia")))
+
+
+def test_an_explicit_calibration_defaults_to_the_models_strength(tmp_path):
+    """emoplay.calibration_strength in the file is the strength CalibrationOptions() calibrates at; an explicit
+    strength wins; files without it keep DEFAULT_STRENGTH."""
+    import onnx
+
+    from emoplay.calibration import CalibrationOptions, CalibrationState
+    from emoplay.calibration.baseline import DEFAULT_STRENGTH
+
+    path = _with_pixels(tmp_path, "original")
+    proto = onnx.load(path)
+    kept = [p for p in proto.metadata_props if p.key != "emoplay.calibration_strength"]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(kept)
+    onnx.save(proto, str(tmp_path / "plain.onnx"))
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = "emoplay.calibration_strength", "0.25"
+    onnx.save(proto, str(tmp_path / "tuned.onnx"))
+    with EmotionClassifier(ClassifierOptions(model_path=str(tmp_path / "tuned.onnx"))) as tuned, \
+            EmotionClassifier(ClassifierOptions(model_path=str(tmp_path / "plain.onnx"))) as plain:
+        assert tuned.info.calibration_strength == 0.25 and plain.info.calibration_strength == DEFAULT_STRENGTH
+        state = CalibrationState(tuned.class_names, tuned.info.version, model_strength=0.25)
+    state.start(CalibrationOptions())
+    assert state._calibrator.strength == 0.25
+    state.start(CalibrationOptions(strength=0.6))
+    assert state._calibrator.strength == 0.6
+    entry.value = "7"
+    onnx.save(proto, str(tmp_path / "bad.onnx"))
+    with pytest.raises(ModelError, match="malformed"):
+        EmotionClassifier(ClassifierOptions(model_path=str(tmp_path / "bad.onnx")))

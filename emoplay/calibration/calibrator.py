@@ -34,7 +34,9 @@ MIN_SECONDS = 0.2  # shorter than this is a caller mistake (ValueError), not a f
 @dataclass(frozen=True)
 class CalibrationOptions:
     seconds: float = 3.0  # how long the relaxed face is collected, in frame time
-    strength: float = DEFAULT_STRENGTH  # how much of the baseline is taken out (see baseline.py)
+    # how much of the baseline is taken out (see baseline.py); None: the model's own (ModelInfo
+    # .calibration_strength, from its emoplay.calibration_strength metadata; DEFAULT_STRENGTH without it)
+    strength: float | None = None
     face_timeout_s: float = 5.0  # fail with "no_face" if no face is confirmed this long after the first frame
     min_frames: int = 5  # fewer frames with the face than this: "too_short"
     max_instability: float = 0.25  # mean total-variation distance from the mean above this: "unstable"
@@ -45,7 +47,8 @@ class CalibrationOptions:
                 not MIN_SECONDS <= self.seconds <= 600:
             raise ValueError(f"calibration seconds must be between {MIN_SECONDS} and 600, got {self.seconds!r} "
                              "(3 s of a relaxed face is typical)")
-        check_strength(self.strength)
+        if self.strength is not None:
+            check_strength(self.strength)
         check_number("CalibrationOptions", "face_timeout_s", self.face_timeout_s, low=0, low_open=True)
         check_number("CalibrationOptions", "min_frames", self.min_frames, low=1, integer=True)
         check_number("CalibrationOptions", "max_instability", self.max_instability, low=0, high=1, low_open=True)
@@ -62,10 +65,11 @@ class Calibrator:
     """One calibration run. Feed :meth:`update` every frame until :attr:`done`; then :attr:`baseline` (or None)."""
 
     def __init__(self, class_names: tuple[str, ...], options: CalibrationOptions = CalibrationOptions(),
-                 model_version: str = "") -> None:
+                 model_version: str = "", model_strength: float = DEFAULT_STRENGTH) -> None:
         self.class_names = tuple(class_names)
         self.options = options
         self.model_version = model_version
+        self.strength = check_strength(options.strength if options.strength is not None else model_strength)
         self.track_id: int | None = None
         self.baseline: Baseline | None = None
         self.done = False
@@ -129,7 +133,7 @@ class Calibrator:
             return self._fail("unstable", f"the face changed too much (instability {moved:.2f} > "
                                           f"{self.options.max_instability:g}): the player should relax and keep "
                                           "still, then calibrate again", timestamp)
-        self.baseline = Baseline.from_probabilities(frames, self.class_names, strength=self.options.strength,
+        self.baseline = Baseline.from_probabilities(frames, self.class_names, strength=self.strength,
                                                     model_version=self.model_version)
         self.done = True
         self._frames = []

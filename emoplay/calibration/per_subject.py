@@ -58,20 +58,21 @@ def subjects_of(names: tuple[str, ...] | list[str], pattern: str) -> list[str | 
     return subjects
 
 
-def runtime_strength(method: str) -> float:
+def runtime_strength(method: str, model_strength: float = DEFAULT_STRENGTH) -> float:
     """The strength the runtime calibrates at for ``method``: an explicit calibration's default for
-    ``per-subject``, automatic mode's for ``per-subject-auto``."""
+    ``per-subject`` (the model's own, ``model_strength``), automatic mode's for ``per-subject-auto``."""
     if method not in METHODS:
         raise ValueError(f"calibration method must be one of {', '.join(METHODS)}, got {method!r}")
-    return AUTO_STRENGTH if method == "per-subject-auto" else DEFAULT_STRENGTH
+    return AUTO_STRENGTH if method == "per-subject-auto" else model_strength
 
 
 def calibrate_per_subject(probabilities: np.ndarray, labels: np.ndarray, found: np.ndarray,
                           subjects: list[str | None], class_names: tuple[str, ...], *, method: str = "per-subject",
-                          strength: float | None = None, model_version: str = "") -> SubjectCalibration:
+                          strength: float | None = None, model_version: str = "",
+                          model_strength: float = DEFAULT_STRENGTH) -> SubjectCalibration:
     """Calibrate every image with a found face on its subject's other neutral images (leave one out);
     ``strength`` None: :func:`runtime_strength` of ``method``."""
-    default = runtime_strength(method)  # and the method is checked
+    default = runtime_strength(method, model_strength)  # and the method is checked
     strength = default if strength is None else strength
     if NEUTRAL not in class_names:
         raise DataError(f"per-subject calibration needs a {NEUTRAL!r} class; the model has {', '.join(class_names)}")

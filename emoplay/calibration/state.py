@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import check_number
-from .baseline import Baseline, check_strength
+from .baseline import DEFAULT_STRENGTH, Baseline, check_strength
 from .calibrator import CalibrationOptions, Calibrator
 from .profile import export_profile, import_profile
 
@@ -57,9 +57,10 @@ class _AutoTrack:
 
 class CalibrationState:
     def __init__(self, class_names: tuple[str, ...], model_version: str,
-                 auto: AutoCalibrationOptions | None = None) -> None:
+                 auto: AutoCalibrationOptions | None = None, model_strength: float = DEFAULT_STRENGTH) -> None:
         self.class_names = tuple(class_names)
         self.model_version = model_version
+        self.model_strength = model_strength  # an explicit calibration's strength when its options give none
         self.auto = auto
         self._lock = threading.Lock()
         self._baseline: Baseline | None = None
@@ -82,7 +83,7 @@ class CalibrationState:
     def start(self, options: CalibrationOptions) -> None:
         """Start a calibration (a running one is replaced). The current baseline stays until it finishes."""
         with self._lock:
-            self._calibrator = Calibrator(self.class_names, options, self.model_version)
+            self._calibrator = Calibrator(self.class_names, options, self.model_version, self.model_strength)
 
     def reset(self) -> None:
         """Forget the baseline and stop a running calibration (no event); automatic baselines restart."""

@@ -431,7 +431,8 @@ def _calibrate(data: LabeledImages, labels: np.ndarray, predicted: np.ndarray, p
     class_names = tuple(classifier.class_names)
     found = predicted >= 0
     result = calibrate_per_subject(probs, labels, found, subjects, class_names, method=method, strength=strength,
-                                   model_version=classifier.info.version)
+                                   model_version=classifier.info.version,
+                                   model_strength=classifier.info.calibration_strength)
     recall_uncalibrated = precision_recall_f1(labels, predicted, len(class_names))[1]
     fields = dict(calibration=method, subject_pattern=pattern, calibration_strength=result.strength,
                   subjects=result.subjects, uncalibrated=int((found & ~result.calibrated).sum()),

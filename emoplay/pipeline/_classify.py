@@ -105,6 +105,9 @@ class ModelInfo:
     # without the key are run on original pixels, as they always were.
     pixels: str = "original"
     labels: str = "fer2013"  # what the model learned from (emoplay.labels): "fer2013" or "ferplus-probability"
+    # An explicit calibration's default strength for this model (emoplay.calibration_strength, chosen by
+    # models/calibration_strength.py); files without it get calibration.baseline.DEFAULT_STRENGTH.
+    calibration_strength: float = 0.75
 
 
 PIXEL_VERSIONS = ("original", "equalized")
@@ -123,6 +126,12 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     probs = np.exp(logits)
     probs /= probs.sum(axis=1, keepdims=True)
     return probs.astype(np.float32, copy=False)
+
+
+def _strength(text: str | None) -> float:
+    from ..calibration.baseline import DEFAULT_STRENGTH, check_strength
+
+    return DEFAULT_STRENGTH if text is None else check_strength(float(text))
 
 
 def _choice(meta: dict[str, str], key: str, allowed: tuple[str, ...], default: str) -> str:
@@ -192,6 +201,7 @@ class EmotionClassifier:
                 mirror_view=_choice(meta, "emoplay.mirror_view", ("runtime", "none"), "none"),
                 pixels=_choice(meta, "emoplay.pixels", PIXEL_VERSIONS, "original"),
                 labels=meta.get("emoplay.labels", "fer2013"),
+                calibration_strength=_strength(meta.get("emoplay.calibration_strength")),
             )
         except (ValueError, TypeError) as e:
             raise ModelError(f"{path} has malformed emoplay metadata ({e}); re-export it") from e

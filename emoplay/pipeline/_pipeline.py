@@ -133,7 +133,8 @@ class EmotionPipeline:
         self.tracker = FaceTracker(options.tracker)
         self.debouncer = Debouncer(self.classifier.class_names, options.debounce_options)
         # Per-player baselines, applied before smoothing and debouncing (emoplay/calibration).
-        self.calibration = CalibrationState(self.class_names, self.classifier.info.version, options.auto_calibration)
+        self.calibration = CalibrationState(self.class_names, self.classifier.info.version, options.auto_calibration,
+                                            self.classifier.info.calibration_strength)
         self._held: tuple[Detections, tuple[int, ...]] | None = None  # last detection and its track ids
         self._frames_since_detection = 0
         # Per track: what the model said last and when; decides which crops need the model (_reuse.py).

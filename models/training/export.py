@@ -142,7 +142,8 @@ def export_onnx(checkpoint: Path | list[Path], out: Path, version: str = MODEL_V
 
 
 def export_model(checkpoint: Path | list[Path], out: Path, version: str = MODEL_VERSION, int8: bool = True,
-                 data_dir: Path | None = None, flip_average: bool = True) -> Path:
+                 data_dir: Path | None = None, flip_average: bool = True,
+                 calibration_strength: float | None = None) -> Path:
     """Export float32 (verified against PyTorch); with ``int8``, ship the int8 model if it earns its place.
 
     The int8 model is kept only if its val.npz accuracy is within 0.5 point of float32 and it is faster
@@ -174,6 +175,9 @@ def export_model(checkpoint: Path | list[Path], out: Path, version: str = MODEL_
                            f"accuracy {result['float32']['accuracy']:.4f}, int8 {result['int8']['accuracy']:.4f}")
             bits = proto.metadata_props.add()
             bits.key, bits.value = "emoplay.weight_bits", "7"  # what the runtime's int8_kernels="auto" reads
+        if calibration_strength is not None:  # chosen for this model by models/calibration_strength.py
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = "emoplay.calibration_strength", f"{calibration_strength:g}"
         out.parent.mkdir(parents=True, exist_ok=True)
         onnx.save(proto, str(out))
     update_checksums(out)
@@ -192,9 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-flip-average", action="store_true",
                         help="one view per face (by default the file averages the face and its mirror image)")
     parser.add_argument("--data-dir", type=Path, help="FER2013 folder for int8 calibration and checks")
+    parser.add_argument("--calibration-strength", type=float, metavar="S",
+                        help="an explicit calibration's default strength for this model (models/calibration_strength.py)")
     args = parser.parse_args(argv)
     export_model(args.checkpoint, args.out, args.version, int8=not args.float32, data_dir=args.data_dir,
-                 flip_average=not args.no_flip_average)
+                 flip_average=not args.no_flip_average, calibration_strength=args.calibration_strength)
     return 0
 
 

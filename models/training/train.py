@@ -72,6 +72,7 @@ class TrainOptions:
     pixels: str = "equalized"  # "equalized" (train.npz) or "original" (train_original.npz, what a camera gives)
     ferplus_votes: str = ""  # the FER+ votes CSV; empty: data_dir/ferplus_votes.csv
     max_unreadable_votes: int = 4  # with ferplus: leave out faces with more unknown + not-a-face votes than this
+    fer2013_share: float = 0.0  # with ferplus: the target's share given to FER2013's own label (0: votes only)
     augment: dict = field(default_factory=lambda: asdict(AugmentOptions()))
 
 
@@ -102,6 +103,7 @@ def crowd_targets(opts: "TrainOptions", ids: np.ndarray, split: str) -> tuple[np
     Training keeps every face with a seven-class vote and at most ``max_unreadable_votes`` unknown and
     not-a-face votes; validation keeps the faces with a seven-class majority label (the scoring protocol).
     """
+    sys.path.insert(0, str(REPO_ROOT))  # the vote reader is the library's, also from a checkout not installed
     from emoplay.evaluation.ferplus import FERPLUS_COLUMNS, read_ferplus_votes
 
     path = Path(opts.ferplus_votes) if opts.ferplus_votes else Path(opts.data_dir) / "ferplus_votes.csv"
@@ -191,6 +193,10 @@ def train(opts: TrainOptions, run_dir: Path, resume: bool) -> Path:
     soft_train = None
     if opts.labels == "ferplus":
         soft_np, keep = crowd_targets(opts, ids_train, "train")
+        if not 0.0 <= opts.fer2013_share <= 1.0:
+            raise SystemExit(f"fer2013-share {opts.fer2013_share}: give a share between 0 and 1")
+        fer2013 = np.eye(len(CLASS_NAMES), dtype=np.float32)[y_train_np]
+        soft_np = (1 - opts.fer2013_share) * soft_np + opts.fer2013_share * fer2013
         x_train_u8, soft_np = x_train_u8[keep], soft_np[keep]
         y_train_np = soft_np.argmax(1)
         soft_train = torch.from_numpy(soft_np)

@@ -13,7 +13,7 @@ from conftest import SHARED, require_shared
 from emoplay.evaluation._cli import register
 from emoplay.evaluation._datasets import read_image_folder
 from emoplay.pipeline._classify import EmotionClassifier
-from emoplay.calibration import AutoCalibrationOptions, Baseline, CalibrationOptions
+from emoplay.calibration import AutoCalibrationOptions, Baseline
 from emoplay.calibration.per_subject import calibrate_per_subject, subjects_of
 
 CKPLUS = SHARED / "data" / "ckplus"
@@ -172,8 +172,12 @@ def test_detect_mode_calibrates_the_detected_faces(leak_sensitive_folder, tmp_pa
 
 
 @pytest.mark.parametrize("method, runtime_default", [
-    ("per-subject", CalibrationOptions().strength), ("per-subject-auto", AutoCalibrationOptions().strength)])
+    ("per-subject", None), ("per-subject-auto", AutoCalibrationOptions().strength)])
 def test_cli_calibrates_at_the_runtime_strength_unless_told(leak_sensitive_folder, method, runtime_default, capsys):
+    """per-subject: the shipped model's own default strength (its metadata), as CalibrationOptions() gets."""
+    if runtime_default is None:
+        with EmotionClassifier() as clf:
+            runtime_default = clf.info.calibration_strength
     folder = leak_sensitive_folder[0]
     assert emoplay("eval", "--data", folder, "--calibration", method, "--subject-pattern", PATTERN, "--json") == 0
     assert json.loads(capsys.readouterr().out)["calibration"]["strength"] == runtime_default
