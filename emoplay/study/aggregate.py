@@ -23,7 +23,7 @@ import numpy as np
 from .._affect import valence_arousal
 from .._events import EMOTIONS
 from .logs import ParticipantLog
-from .recording import BASELINE
+from .recording import BASELINE, is_segment
 from .spec import POOLED_GROUP as ALL  # the group name that pools every participant
 
 COLUMNS = ("participant", "group", "stimulus", "stimulus_title", "position", "media_time_s", "face_found",
@@ -50,9 +50,9 @@ def frame_rows(participants: list[ParticipantLog]) -> list[dict]:
 
 
 def stimulus_order(rows: list[dict]) -> list[str]:
-    """Stimulus ids in order of first appearance, the baseline last."""
+    """Stimulus ids in order of first appearance, the calibration baseline last (pre-stimulus segments: none)."""
     seen = list(dict.fromkeys(r["stimulus"] for r in rows))
-    return [s for s in seen if s != BASELINE] + ([BASELINE] if BASELINE in seen else [])
+    return [s for s in seen if not is_segment(s)] + ([BASELINE] if BASELINE in seen else [])
 
 
 def _bin_means(rows: list[dict], width: float, n_bins: int) -> dict[str, np.ndarray]:

@@ -4,6 +4,8 @@
     emoplay study run STUDY.toml --participant ID --group G (--key-file K | --passphrase-env VAR)
                       [--source camera|FILE] [--log FILE] [--seed N] [--window WxH] [--autoplay]
     emoplay study report LOGS... (--key-file K | --passphrase-env VAR) --out DIR [--study STUDY.toml]
+                      [--baseline none|calibration|pre-stimulus] [--baseline-mode difference|percent]
+                      [--correction holm|bh] [--format bids] [--frame-columns emoplay|pyfeat]
 
 Exit codes: 0 done; 1 the participant did not consent (nothing recorded); 2 an error (bad study file,
 wrong key, no usable log...); 3 ``run``: the study was ended early (the log keeps what was recorded),
@@ -18,7 +20,7 @@ import re
 import sys
 from pathlib import Path
 
-from .._errors import EmoplayError
+from .._errors import EmoplayError, StudyError
 
 EXIT_OK, EXIT_DECLINED, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 2, 3
 
@@ -97,7 +99,7 @@ def run_report(args: argparse.Namespace) -> int:
         study, titles = spec.id, {s.id: s.title for s in spec.stimuli}
     key = key_from_args(args)
     result = build_report(args.logs, key, args.out, study=study, titles=titles, bin_seconds=args.bin_seconds,
-                          keep_ids=args.keep_ids, plots=not args.no_plots)
+                          keep_ids=args.keep_ids, plots=not args.no_plots, analysis=_analysis(args))
     for item in result.left_out:
         print(f"emoplay study report: left out log {item.position} ({item.path}): {item.reason}", file=sys.stderr)
     for note in result.notes:
@@ -105,6 +107,53 @@ def run_report(args: argparse.Namespace) -> int:
     print(f"wrote {len(result.files)} files for {result.participants} participants to {result.out} "
           f"(open {result.out / 'report.html'})")
     return EXIT_PARTIAL if result.left_out else EXIT_OK
+
+
+def _analysis(args: argparse.Namespace):
+    from .baseline import BaselineOptions
+    from .group_tests import TestOptions
+    from .isc import IscOptions
+    from .report import AnalysisOptions
+    from .summaries import OnsetRule
+
+    try:
+        return AnalysisOptions(
+            baseline=BaselineOptions(args.baseline, args.baseline_mode),
+            onset=OnsetRule(args.onset_rise, args.onset_seconds),
+            tests=TestOptions(measure=args.test_measure, correction=args.correction, seed=args.stats_seed),
+            isc=IscOptions(permutations=args.permutations, seed=args.stats_seed),
+            formats=tuple(dict.fromkeys(args.format or ())), frame_columns=args.frame_columns)
+    except ValueError as exc:
+        raise StudyError(str(exc)) from None
+
+
+def _add_analysis_arguments(p: argparse.ArgumentParser) -> None:
+    from .baseline import KINDS, MODES
+    from .stats import CORRECTIONS
+    from .summaries import MEASURES
+
+    g = p.add_argument_group("statistics and exports (docs/study/GUIDE.md, section 5)")
+    g.add_argument("--baseline", choices=KINDS, default="none",
+                   help="correct each participant's values by the median of their calibration step or of the "
+                        "rest/fixation screen before each stimulus (default: none)")
+    g.add_argument("--baseline-mode", choices=MODES, default="difference",
+                   help="corrected value: p - baseline, or 100 x (p - baseline) / baseline (default: difference)")
+    g.add_argument("--test-measure", choices=MEASURES, default="mean",
+                   help="the participant_summary column the groups are compared on (default: mean)")
+    g.add_argument("--correction", choices=tuple(CORRECTIONS), default="holm",
+                   help="multiple-test correction across group_tests.csv: holm (family-wise) or bh "
+                        "(Benjamini-Hochberg, false discovery rate); default holm")
+    g.add_argument("--onset-rise", type=float, default=0.10, metavar="P",
+                   help="onset latency: rise of the probability above the baseline (default 0.10)")
+    g.add_argument("--onset-seconds", type=float, default=1.0, metavar="S",
+                   help="onset latency: how long the rise must last (default 1.0)")
+    g.add_argument("--permutations", type=int, default=1000, help="circular shifts of the ISC null (default 1000)")
+    g.add_argument("--stats-seed", type=int, default=0, help="seed of the bootstrap and the permutations (default 0)")
+    g.add_argument("--format", action="append", choices=("bids",),
+                   help="also export: bids (a bids/ folder with events and physio files per participant)")
+    g.add_argument("--frame-columns", choices=("emoplay", "pyfeat"), default="emoplay",
+                   help="frames.csv column names: emoplay's (p_happy, media_time_s) or py-feat's (happiness, "
+                        "approx_time)")
 
 
 def register(subparsers) -> None:
@@ -146,6 +195,7 @@ def register(subparsers) -> None:
                                                                   "(default 0.5)")
     p.add_argument("--keep-ids", action="store_true", help="use the participant ids as typed instead of P01, P02…")
     p.add_argument("--no-plots", action="store_true", help="tables and HTML only (no matplotlib needed)")
+    _add_analysis_arguments(p)
     add_key_arguments(p)
     p.set_defaults(func=run_report)
 

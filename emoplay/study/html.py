@@ -43,7 +43,7 @@ img { max-width: 100%; border: 1px solid #ddd; margin: 0.4em 0; }
 
 def write_html(path: Path, *, study: str, title: str, participants: list[dict], left_out: list[dict],
                notes: list[str], stimuli: list[dict], summary_rows: list[dict], files: list[str],
-               bin_width: float) -> Path:
+               bin_width: float, test_rows: list[dict] = (), isc_rows: list[dict] = (), analysis=None) -> Path:
     """``stimuli``: per stimulus, {"id", "title", "plots": [(png path, caption)]}."""
     generated = _dt.datetime.now().astimezone().isoformat(sep=" ", timespec="minutes")
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
@@ -81,6 +81,9 @@ def write_html(path: Path, *, study: str, title: str, participants: list[dict], 
                *((f"mean_p_{e}", e) for e in EMOTIONS),
                ("peak_emotion", "peak"), ("peak_time_s", "peak at (s)"), ("peak_mean_p", "peak mean p")]
     parts.append(_table(summary_rows, columns))
+    if analysis is not None:
+        parts.append(_tests_section(test_rows, analysis, bin_width))
+        parts.append(_isc_section(isc_rows, analysis))
     for stimulus in stimuli:
         parts.append(f"<section><h2>{escape(stimulus['title'])} <small>(<code>{escape(stimulus['id'])}</code>)"
                      "</small></h2>")
@@ -107,3 +110,48 @@ def write_html(path: Path, *, study: str, title: str, participants: list[dict], 
     parts.append("</body></html>")
     path.write_text("\n".join(parts), encoding="utf-8")
     return path
+
+
+def _p(value) -> str | None:
+    if value is None:
+        return None
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _tests_section(rows: list[dict], analysis, bin_width: float) -> str:
+    tests = analysis.tests
+    baseline = analysis.baseline
+    correction = next((r["correction"] for r in rows if r.get("correction")), None)
+    intro = (f"<h2>Group comparisons</h2><p class='caption'>Each participant contributes one value per video and "
+             f"expression: the <b>{escape(tests.measure)}</b> of their expression probability "
+             f"(baseline: <b>{escape(baseline.label)}</b>; units: {escape(baseline.units)}). For each pair of groups: "
+             "Welch's t test (no equal-variance assumption), Hedges' g (group A − group B, in pooled standard "
+             f"deviations) with a {tests.level:.0%} percentile bootstrap interval ({tests.bootstrap} resamples, "
+             f"seed {tests.seed}), and the p-value adjusted for the number of tests "
+             f"({escape(correction or 'no test was run')}). At least {tests.min_per_group} participants per group "
+             "are needed for a test. Differences are associations with group membership, not causes. All rows "
+             "are in <code>group_tests.csv</code>.</p>")
+    if not rows:
+        return intro + "<p>Only one group: there is nothing to compare.</p>"
+    shown = [dict(r, p_text=_p(r.get("p")), p_adjusted_text=_p(r.get("p_adjusted")),
+                  ci=None if r.get("g_ci_low") is None else f"[{r['g_ci_low']:.2f}, {r['g_ci_high']:.2f}]")
+             for r in rows]
+    columns = [("stimulus", "video"), ("expression", "expression"), ("group_a", "group A"), ("group_b", "group B"),
+               ("n_a", "n A"), ("n_b", "n B"), ("mean_a", "mean A"), ("mean_b", "mean B"), ("t", "t"), ("df", "df"),
+               ("p_text", "p"), ("p_adjusted_text", "p adjusted"), ("hedges_g", "Hedges' g"), ("ci", "g interval"),
+               ("note", "note")]
+    return intro + _table(shown, columns)
+
+
+def _isc_section(rows: list[dict], analysis) -> str:
+    isc = analysis.isc
+    intro = ("<h2>Inter-subject correlation</h2><p class='caption'>How much the participants' time courses of "
+             "each expression moved together over a video: the mean over participants of Pearson's r between "
+             "their time course (bin means) and the mean time course of all the others. p: the share of "
+             f"{isc.permutations} ISCs with each participant's time course circularly shifted by a random offset "
+             "(seed {seed}) that reach the observed one; null 95: the 95th percentile of those. Each video's "
+             "plot is in its section below; all rows are in <code>isc.csv</code>.</p>").replace("{seed}", str(isc.seed))
+    shown = [dict(r, p_text=_p(r.get("p"))) for r in rows]
+    columns = [("stimulus", "video"), ("expression", "expression"), ("group", "group"), ("n", "n"), ("isc", "ISC"),
+               ("p_text", "p"), ("null_95", "null 95"), ("note", "note")]
+    return intro + _table(shown, columns)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .._errors import LogAuthenticationError, LogError, LogFormatError
 from ..sessionlog import LogKey, LogRecord, read_session_log
-from .recording import BASELINE
+from .recording import is_segment
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ def load_logs(paths: list[Path], key: LogKey, study: str | None = None, keep_ids
         participants.append(participant)
         shown = participant.stimuli_shown()
         missing = [s for s in participant.order if s not in shown]
-        partial = [s for s, v in shown.items() if v["ended"] != "finished" and s != BASELINE]
+        partial = [s for s, v in shown.items() if v["ended"] != "finished" and not is_segment(s)]
         if not log.complete:
             notes.append(f"{participant.label}: their log was cut short (no final record); its "
                          f"{len(log.records)} complete records are used.")

@@ -124,3 +124,30 @@ def heatmap_png(grid: DominantGrid, title: str, path: Path) -> Path:
     handles = [Patch(color=COLOURS[e], label=e) for e in EMOTIONS] + [Patch(color=NO_FACE, label="no face seen")]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     return _save(fig, path)
+
+
+def isc_png(rows: list[dict], title: str, path: Path) -> Path:
+    """Bars: the leave-one-out ISC per expression and group; a mark at each bar's null 95th percentile."""
+    fig = _figure(12, 4.2)
+    ax = fig.subplots()
+    groups = list(dict.fromkeys(r["group"] for r in rows))
+    width = 0.8 / max(len(groups), 1)
+    for g, group in enumerate(groups):
+        x = np.arange(len(EMOTIONS)) + (g - (len(groups) - 1) / 2) * width
+        mine = {r["expression"]: r for r in rows if r["group"] == group}
+        values = np.array([mine.get(e, {}).get("isc", np.nan) for e in EMOTIONS], dtype=float)
+        nulls = np.array([mine.get(e, {}).get("null_95", np.nan) for e in EMOTIONS], dtype=float)
+        n = max((mine[e]["n"] for e in mine), default=0)
+        label = f"all participants (n ≤ {n})" if group == ALL else f"group {group} (n ≤ {n})"
+        ax.bar(x, np.nan_to_num(values), width=width * 0.9, color=GROUP_COLOURS[g % len(GROUP_COLOURS)], label=label)
+        ax.plot(x, nulls, linestyle="none", marker="_", markersize=14, color="black",
+                label="null 95th percentile" if g == 0 else None)
+    ax.axhline(0, color="#555555", lw=0.8)
+    ax.set_xticks(range(len(EMOTIONS)), EMOTIONS)
+    ax.set_ylabel("inter-subject correlation (r)")
+    ax.set_title(f"{title}: how much participants' expressions moved together over time\n"
+                 "(leave-one-out ISC: each participant's time course against the mean of the others; "
+                 "no bar: too few participants)", fontsize=11)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    return _save(fig, path)

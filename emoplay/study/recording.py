@@ -22,6 +22,16 @@ from ..sessionlog import LogKey, SessionLogWriter
 
 DIGITS = 6  # probabilities and media times are logged rounded to 1e-6
 BASELINE = "_baseline"  # the stimulus id of frames recorded during the calibration step
+PRE_STIMULUS = "_pre-"  # + a stimulus id: the frames of the rest / fixation screen just before that stimulus
+
+
+def pre_stimulus_id(stimulus: str) -> str:
+    return PRE_STIMULUS + stimulus
+
+
+def is_segment(stimulus: str) -> bool:
+    """True for the calibration and pre-stimulus segments (their ids start with "_"; stimulus ids cannot)."""
+    return stimulus.startswith("_")
 
 
 @dataclass(frozen=True)
