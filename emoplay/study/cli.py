@@ -111,7 +111,7 @@ def run_report(args: argparse.Namespace) -> int:
 
 def _analysis(args: argparse.Namespace):
     from .baseline import BaselineOptions
-    from .group_tests import TestOptions
+    from .group_tests import ComparisonOptions
     from .isc import IscOptions
     from .report import AnalysisOptions
     from .summaries import OnsetRule
@@ -120,7 +120,7 @@ def _analysis(args: argparse.Namespace):
         return AnalysisOptions(
             baseline=BaselineOptions(args.baseline, args.baseline_mode),
             onset=OnsetRule(args.onset_rise, args.onset_seconds),
-            tests=TestOptions(measure=args.test_measure, correction=args.correction, seed=args.stats_seed),
+            tests=ComparisonOptions(measure=args.test_measure, correction=args.correction, seed=args.stats_seed),
             isc=IscOptions(permutations=args.permutations, seed=args.stats_seed),
             formats=tuple(dict.fromkeys(args.format or ())), frame_columns=args.frame_columns)
     except ValueError as exc:

@@ -25,7 +25,7 @@ CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
 
 
 @dataclass(frozen=True)
-class TestOptions:
+class ComparisonOptions:
     measure: str = "mean"  # a column of participant_summary.csv
     correction: str = "holm"  # or "bh"
     min_per_group: int = 3
@@ -50,7 +50,7 @@ def _values(summaries: list[dict], stimulus: str, expression: str, group: str, m
     return np.array([v for v in values if v is not None and math.isfinite(v)], dtype=float)
 
 
-def group_tests(summaries: list[dict], options: TestOptions = TestOptions()) -> list[dict]:
+def group_tests(summaries: list[dict], options: ComparisonOptions = ComparisonOptions()) -> list[dict]:
     """One row per stimulus × expression × pair of groups; no rows with fewer than two groups."""
     groups = list(dict.fromkeys(r["group"] for r in summaries))
     stimuli = list(dict.fromkeys(r["stimulus"] for r in summaries))
@@ -82,7 +82,7 @@ def group_tests(summaries: list[dict], options: TestOptions = TestOptions()) -> 
     return rows
 
 
-def _test(row: dict, a: np.ndarray, b: np.ndarray, options: TestOptions, seed: int) -> None:
+def _test(row: dict, a: np.ndarray, b: np.ndarray, options: ComparisonOptions, seed: int) -> None:
     try:
         result = welch_t(a, b)
     except ValueError as exc:

@@ -35,7 +35,7 @@ from . import summaries as summary_table
 from .aggregate import COLUMNS, dominant_grid, frame_rows, shares, stimulus_order, summary, timelines
 from .baseline import BaselineOptions
 from .exports import PYFEAT_COLUMNS, pyfeat_rows, write_bids
-from .group_tests import TestOptions
+from .group_tests import ComparisonOptions
 from .isc import IscOptions
 from .logs import LeftOut, load_logs
 from .recording import BASELINE
@@ -53,7 +53,7 @@ class AnalysisOptions:
 
     baseline: BaselineOptions = field(default_factory=BaselineOptions)
     onset: OnsetRule = field(default_factory=OnsetRule)
-    tests: TestOptions = field(default_factory=TestOptions)
+    tests: ComparisonOptions = field(default_factory=ComparisonOptions)
     isc: IscOptions = field(default_factory=IscOptions)
     formats: tuple[str, ...] = ()  # "bids": also write the BIDS-style folder
     frame_columns: str = "emoplay"  # "pyfeat": frames.csv under py-feat's column names

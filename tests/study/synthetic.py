@@ -63,8 +63,9 @@ def participant_frames(design: Design, group: str, rng: np.random.Generator) -> 
         t = np.arange(0, seconds, 1 / design.fps)
         out[segment] = (t, _probabilities(rest_level + rng.normal(0, design.frame_sd, len(t))))
     for k, stimulus in enumerate(design.stimuli):
-        t = np.arange(0, design.rest_seconds, 1 / design.fps)
-        out[pre_stimulus_id(stimulus)] = (t, _probabilities(rest_level + rng.normal(0, design.frame_sd, len(t))))
+        if design.rest_seconds > 0:
+            t = np.arange(0, design.rest_seconds, 1 / design.fps)
+            out[pre_stimulus_id(stimulus)] = (t, _probabilities(rest_level + rng.normal(0, design.frame_sd, len(t))))
         t = np.arange(0, design.seconds, 1 / design.fps)
         level = design.base_happy + rng.normal(0, design.level_sd)
         if group == design.effect_group and stimulus == design.effect_stimulus:
