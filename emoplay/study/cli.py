@@ -46,16 +46,20 @@ def _reporting(run):
 
 @_reporting
 def run_check(args: argparse.Namespace) -> int:
-    from .media import probe_video
+    from .media import probe_image, probe_video
     from .spec import load_study
 
     spec = load_study(args.study)
     print(f"{spec.path}: study {spec.id!r} ({spec.title}), order {spec.order}, calibration "
           f"{'on, %g s' % spec.calibration_seconds if spec.calibration else 'off'}, rest {spec.rest_seconds:g} s, "
-          f"groups: {', '.join(spec.groups) or '(any)'}")
+          f"fixation {spec.fixation_seconds:g} s, groups: {', '.join(spec.groups) or '(any)'}")
     for s in spec.stimuli:
-        fps, count, duration = probe_video(s.file)
         sound = f"sound {s.audio.name}" if s.audio else "no sound"
+        if s.is_image:
+            width, height = probe_image(s.file)
+            print(f"  {s.id}: {s.title!r}, still image {width}x{height} shown {s.seconds:g} s, {sound}")
+            continue
+        fps, count, duration = probe_video(s.file)
         print(f"  {s.id}: {s.title!r}, {duration:.1f} s at {fps:.3g} fps, {sound}")
     return EXIT_OK
 

@@ -1,8 +1,9 @@
-"""Media for a study run: the stimulus player, and a video file played as the participant's camera.
+"""Media for a study run: the stimulus players, and a video file played as the participant's camera.
 
 :class:`StimulusPlayer` decodes a stimulus with OpenCV and hands the frame due at
 a media time, scaled to fit the window; its sound is a side-car file played with
-``pygame.mixer`` (OpenCV does not decode audio). :class:`VideoAsCamera` feeds a
+``pygame.mixer`` (OpenCV does not decode audio). :class:`ImagePlayer` does the same
+for a still image shown for a fixed time; :func:`player_for` picks one. :class:`VideoAsCamera` feeds a
 participant video into a live :class:`~emoplay.MemorySource` at the video's own
 speed, looping, stamping each frame with the clock as a camera would — so
 ``--source FILE`` goes through the same consent, indicator and pipeline path as
@@ -119,6 +120,57 @@ class StimulusPlayer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def probe_image(path: Path) -> tuple[int, int]:
+    """(width, height) of a still image; :class:`StudyError` when OpenCV cannot read it."""
+    import cv2
+
+    if not Path(path).exists():
+        raise StudyError(f"{path} does not exist; check the path")
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise StudyError(f"cannot decode {path}: not an image OpenCV can read; save it as .png or .jpg")
+    return image.shape[1], image.shape[0]
+
+
+class ImagePlayer(StimulusPlayer):
+    """A still image as a stimulus: the same picture at every media time until ``seconds``; sound as a video's."""
+
+    def __init__(self, path: Path, size: tuple[int, int], seconds: float, audio: Path | None = None) -> None:
+        import cv2
+        import pygame
+
+        self.path, self.size, self.audio = path, size, audio
+        probe_image(path)
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        self.fps, self.duration = 30.0, float(seconds)  # fps: how often the runner redraws it
+        self.frame_count = int(round(seconds * self.fps))
+        h, w = bgr.shape[:2]
+        scale = min(size[0] / w, size[1] / h)
+        fitted = cv2.resize(bgr, (max(int(w * scale), 1), max(int(h * scale), 1)), interpolation=cv2.INTER_AREA)
+        rgb = cv2.cvtColor(fitted, cv2.COLOR_BGR2RGB)
+        self._surface = pygame.image.frombuffer(rgb.tobytes(), (rgb.shape[1], rgb.shape[0]), "RGB").copy()
+        self._cap = None
+        self.sound = False
+
+    def frame_at(self, media_time: float):
+        return self._surface if media_time < self.duration else None
+
+    def close(self) -> None:
+        if self.sound:
+            import pygame
+
+            pygame.mixer.music.stop()
+            self.sound = False
+        self._surface = None
+
+
+def player_for(stimulus, size: tuple[int, int]) -> StimulusPlayer:
+    """The player of a study stimulus: a video's, or a still image's for its ``seconds``."""
+    if stimulus.is_image:
+        return ImagePlayer(stimulus.file, size, stimulus.seconds, stimulus.audio)
+    return StimulusPlayer(stimulus.file, size, stimulus.audio)
 
 
 class VideoAsCamera:

@@ -2,8 +2,11 @@
 
 Screens, in order: consent (what is recorded: emotion probabilities and events,
 never images) → camera start → calibration ("relax your face", if the study asks
-for it) → each stimulus full-window with its sound, a rest screen between them →
-thank you. The camera indicator is drawn on every screen while the camera runs
+for it) → each stimulus (a video, or a still image for its seconds) full-window with
+its sound, after a rest screen (between stimuli) and a fixation cross (if the study
+asks for one) → thank you. The frames of the rest and fixation screens before a
+stimulus are recorded as its pre-stimulus segment (``_pre-<id>``), a baseline the
+report can use. The camera indicator is drawn on every screen while the camera runs
 (and capture pauses if it is not). **Esc** pauses (the camera is released, the
 stimulus and its sound stop) and resumes; **Q** (or closing the window) ends the
 study at once and keeps what was recorded. Declining consent records nothing and
@@ -21,8 +24,8 @@ from typing import Callable
 from .._errors import MissingExtraError, StudyError
 from ..pipeline._debounce import STABILITY_PRESETS
 from .calibration import UNAVAILABLE, calibration_outcome, start_calibration
-from .media import StimulusPlayer, VideoAsCamera, probe_video
-from .recording import BASELINE, FrameTap, Playhead, StudyRecorder
+from .media import StimulusPlayer, VideoAsCamera, player_for, probe_video
+from .recording import BASELINE, FrameTap, Playhead, StudyRecorder, pre_stimulus_id
 from .spec import POOLED_GROUP, StudySpec
 
 BACKGROUND = (18, 18, 22)
@@ -36,7 +39,7 @@ _SETTLE_S = 0.3  # after a stimulus ends, wait this long at most for frames capt
 class RunState:
     """What the runner is doing now (given to ``RunOptions.on_tick`` each frame; tests use it)."""
 
-    screen: str = "consent"  # consent, starting, calibration, stimulus, rest, paused, thanks
+    screen: str = "consent"  # consent, starting, calibration, rest, fixation, stimulus, paused, thanks
     stimulus: str | None = None
     position: int = 0
     media_time: float = 0.0
@@ -333,21 +336,49 @@ class _Run:
         self.recording = None
         self.recorder.stimulus_ended(end, stimulus, media, reason)
 
-    def rest(self, next_position: int, total: int) -> None:
-        self.state.screen, self.state.stimulus = "rest", None
-        started = self.clock()
-        while (left := self.spec.rest_seconds - (self.clock() - started)) > 0:
-            self._text_screen("Rest", f"Relax for a moment. Video {next_position} of {total} starts in "
-                              f"{math.ceil(left)} s.", "Esc: pause    Q: end the study")
-            self._present()
-            if self.pygame.K_ESCAPE in self._tick(30):
-                self._pause()
+    def _fixation_screen(self) -> None:
+        surface, w, h = self.surface, self.surface.get_width(), self.surface.get_height()
+        surface.fill(BACKGROUND)
+        arm, thickness = max(8, h // 30), max(2, h // 200)
+        self.pygame.draw.line(surface, TEXT, (w // 2 - arm, h // 2), (w // 2 + arm, h // 2), thickness)
+        self.pygame.draw.line(surface, TEXT, (w // 2, h // 2 - arm), (w // 2, h // 2 + arm), thickness)
+
+    def before(self, stimulus, position: int, total: int) -> None:
+        """The rest screen (from the second stimulus on) then the fixation cross, recorded as ``_pre-<id>``."""
+        rest = self.spec.rest_seconds if position > 1 else 0.0
+        seconds = rest + self.spec.fixation_seconds
+        if seconds <= 0:
+            return
+        segment = pre_stimulus_id(stimulus.id)
+        self.state.stimulus, self.state.position = None, position
+        playhead = Playhead()
+        now = self.clock()
+        self.recorder.stimulus_started(now, segment, f"Before {stimulus.title}"[:200], position, seconds)
+        playhead.start(now)
+        self.recording = (segment, playhead)
+        try:
+            while (media := playhead.now(self.clock())) < seconds:
+                self.state.media_time = media
+                if media < rest:
+                    self.state.screen = "rest"
+                    self._text_screen("Rest", f"Relax for a moment. Stimulus {position} of {total} starts in "
+                                      f"{math.ceil(seconds - media)} s.", "Esc: pause    Q: end the study")
+                else:
+                    self.state.screen = "fixation"
+                    self._fixation_screen()
+                self._present()
+                if self.pygame.K_ESCAPE in self._tick(30):
+                    self._pause(playhead)
+        except _Abort:
+            self._end_recording(playhead, segment, playhead.now(self.clock()), "aborted")
+            raise
+        self._end_recording(playhead, segment, seconds, "finished", limit=seconds)
 
     def play(self, stimulus, position: int) -> None:
         size = self.surface.get_size()
         self.state.screen, self.state.stimulus, self.state.position = "stimulus", stimulus.id, position
         playhead = Playhead()
-        with StimulusPlayer(stimulus.file, size, stimulus.audio) as player:
+        with player_for(stimulus, size) as player:
             self.player = player
             now = self.clock()
             self.recorder.stimulus_started(now, stimulus.id, stimulus.title, position, player.duration)
@@ -434,8 +465,7 @@ def run_study(spec: StudySpec, options: RunOptions, key) -> RunResult:
             if spec.calibration:
                 calibration = run.calibrate()
             for position, stimulus in enumerate(order, start=1):
-                if position > 1 and spec.rest_seconds > 0:
-                    run.rest(position, len(order))
+                run.before(stimulus, position, len(order))
                 run.play(stimulus, position)
         except _Abort:
             aborted = True

@@ -8,6 +8,7 @@ A study is one TOML file; paths in it are relative to the file::
     calibration = true                 # a "relax your face" step before the first stimulus
     calibration_seconds = 3
     rest_seconds = 5                   # rest screen between stimuli (0: none)
+    fixation_seconds = 1               # a fixation cross before every stimulus (0, the default: none)
     groups = ["18-29", "30-49", "50+"] # the groups a participant may be assigned to
     researcher = "Dr A. Researcher, a.researcher@example.org"   # shown on the consent screen
     consent = "Optional extra paragraph for the consent screen."
@@ -17,6 +18,11 @@ A study is one TOML file; paths in it are relative to the file::
     file = "stimuli/cats.mp4"
     title = "Cats playing"             # optional (default: the id)
     audio = "stimuli/cats.ogg"         # optional side-car sound: OpenCV cannot decode a video's audio
+
+    [[stimuli]]
+    id = "sunset"
+    file = "stimuli/sunset.jpg"        # a still image (.png, .jpg, .jpeg, .bmp) ...
+    seconds = 8                        # ... shown for this long (required for an image, not allowed for a video)
 
 :func:`load_study` checks every field and raises :class:`~emoplay.StudySpecError`
 naming the first one that is wrong and what to write instead.
@@ -36,10 +42,11 @@ from .._errors import StudySpecError
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
 AUDIO_SUFFIXES = (".wav", ".ogg", ".mp3", ".flac")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 ORDERS = ("fixed", "shuffled")
-_TOP_FIELDS = {"id", "title", "order", "calibration", "calibration_seconds", "rest_seconds", "groups", "researcher",
-               "consent", "stimuli"}
-_STIMULUS_FIELDS = {"id", "file", "title", "audio"}
+_TOP_FIELDS = {"id", "title", "order", "calibration", "calibration_seconds", "rest_seconds", "fixation_seconds",
+               "groups", "researcher", "consent", "stimuli"}
+_STIMULUS_FIELDS = {"id", "file", "title", "audio", "seconds"}
 MAX_TEXT = 200  # the log's limit for any string (see emoplay/sessionlog/_study_records.py)
 POOLED_GROUP = "all"  # the report's name for every participant pooled, so no group may be called that
 
@@ -50,6 +57,11 @@ class Stimulus:
     file: Path
     title: str
     audio: Path | None = None
+    seconds: float | None = None  # a still image's display time; None for a video
+
+    @property
+    def is_image(self) -> bool:
+        return self.file.suffix.lower() in IMAGE_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,7 @@ class StudySpec:
     calibration: bool = True
     calibration_seconds: float = 3.0
     rest_seconds: float = 5.0
+    fixation_seconds: float = 0.0
     groups: tuple[str, ...] = ()
     researcher: str = ""
     consent: str = ""
@@ -70,7 +83,8 @@ class StudySpec:
     def fingerprint(self) -> str:
         """Short hash of what defines the study's data: id, stimulus ids, file names and sizes, order rule."""
         facts = {"id": self.id, "order": self.order,
-                 "stimuli": [[s.id, s.file.name, _size(s.file)] for s in self.stimuli]}
+                 "stimuli": [[s.id, s.file.name, _size(s.file)] + ([s.seconds] if s.seconds is not None else [])
+                             for s in self.stimuli]}
         return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
 
     def stimulus(self, stimulus_id: str) -> Stimulus:
@@ -188,16 +202,27 @@ def parse_study(data: dict, path: Path, check_media: bool = True) -> StudySpec:
         if any(s.id == sid for s in stimuli):
             raise _fail(where, f"{field}.id", f"{sid!r} is used by two stimuli; each id must be unique")
         audio = item.get("audio")
+        file = _media(where, f"{field}.file", item.get("file"), base, None, check_media)
+        seconds = item.get("seconds")
+        if file.suffix.lower() in IMAGE_SUFFIXES:
+            if seconds is None:
+                raise _fail(where, f"{field}.seconds", f"is missing: {file.name} is a still image; say how long to "
+                                                       "show it, e.g. seconds = 8")
+            seconds = _seconds(where, f"{field}.seconds", seconds, 0.0, 0.5, 600.0)
+        elif seconds is not None:
+            raise _fail(where, f"{field}.seconds", f"is only for still images ({', '.join(IMAGE_SUFFIXES)}); a video "
+                                                   "plays to its end: remove it, or cut the video")
         stimuli.append(Stimulus(
-            id=sid,
-            file=_media(where, f"{field}.file", item.get("file"), base, None, check_media),
+            id=sid, file=file,
             title=_text(where, f"{field}.title", item.get("title"), default=sid),
             audio=None if audio is None else _media(where, f"{field}.audio", audio, base, AUDIO_SUFFIXES, check_media),
+            seconds=seconds,
         ))
     return StudySpec(
         path=path, id=study_id, title=title, stimuli=tuple(stimuli), order=order, calibration=calibration,
         calibration_seconds=_seconds(where, "calibration_seconds", data.get("calibration_seconds"), 3.0, 1.0, 30.0),
         rest_seconds=_seconds(where, "rest_seconds", data.get("rest_seconds"), 5.0, 0.0, 600.0),
+        fixation_seconds=_seconds(where, "fixation_seconds", data.get("fixation_seconds"), 0.0, 0.0, 60.0),
         groups=tuple(groups), researcher=_text(where, "researcher", data.get("researcher")),
         consent=_text(where, "consent", data.get("consent")),
     )

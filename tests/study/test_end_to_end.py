@@ -109,12 +109,14 @@ def test_the_runs_record_every_stimulus_with_markers(study):
         ends = {r.data["stimulus"]: r.data["reason"] for r in log.records if r.type == "StimulusEnded"}
         if number == 3:
             first, second = started.data["order"]
-            assert result.aborted and ends == {"_baseline": "finished", first: "finished", second: "aborted"}
+            assert result.aborted and ends == {"_baseline": "finished", first: "finished", f"_pre-{second}": "finished",
+                                               second: "aborted"}
             kinds = [r.type for r in log.records]
             assert kinds.count("StudyPaused") == 1 and kinds.count("StudyResumed") == 1
         else:
+            second = started.data["order"][1]  # the rest screen before it is its pre-stimulus baseline
             assert not result.aborted and ends == {"_baseline": "finished", "animation": "finished",
-                                                   "room": "finished"}
+                                                   "room": "finished", f"_pre-{second}": "finished"}
         durations = {r.data["stimulus"]: r.data["duration"] for r in log.records if r.type == "StimulusStarted"}
         frames = [r for r in log.records if r.type == "FrameProbabilities"]
         assert len(frames) == result.frames > 20
@@ -285,7 +287,7 @@ def test_no_output_holds_pixel_data(report, study):
     result = report["result"]
     names = sorted(p.name for p in out.iterdir())
     pngs = [n for n in names if n.endswith(".png")]
-    assert pngs == sorted(f"{s}_{kind}.png" for s in ("animation", "room") for kind in ("heatmap", "shares",
+    assert pngs == sorted(f"{s}_{kind}.png" for s in ("animation", "room") for kind in ("heatmap", "isc", "shares",
                                                                                         "timelines"))
     assert sorted(Path(f).name for f in result.files) == names
     html = (out / "report.html").read_bytes()
