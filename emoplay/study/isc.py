@@ -12,7 +12,6 @@ so the ISC is the same with any baseline.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,7 +77,3 @@ def isc_rows(series: dict[tuple[str, str], Series], durations: dict[str, float],
                     row["null_95"] = float(np.percentile(null, 95))
                 rows.append(row)
     return rows
-
-
-def finite(value) -> bool:
-    return value is not None and isinstance(value, float) and math.isfinite(value)

@@ -131,6 +131,13 @@ def _share_rows(all_shares) -> list[dict]:
     return out
 
 
+def _listed(files: list[Path], out: Path) -> list[str]:
+    """The report's files for its file list: the bids/ folder as one entry."""
+    names = [f.relative_to(out).as_posix() for f in files]
+    bids = [n for n in names if n.startswith("bids/")]
+    return [n for n in names if not n.startswith("bids/")] + ([f"bids/ ({len(bids)} files)"] if bids else [])
+
+
 def _safe_name(stimulus: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in stimulus)
 
@@ -257,6 +264,6 @@ def build_report(logs: list[Path], key: LogKey, out: Path, *, study: str | None 
     left_out = [{"log": f"Log {x.position} of {len(paths)}", "reason": x.reason} for x in loaded.left_out]
     write_html(html, study=loaded.study or "", title=loaded.participants[0].title, participants=people,
                left_out=left_out, notes=notes, stimuli=sections, summary_rows=summary_rows,
-               files=[f.relative_to(out).as_posix() for f in files], bin_width=bin_seconds,
+               files=_listed(files, out), bin_width=bin_seconds,
                test_rows=test_rows, isc_rows=isc_rows, analysis=analysis)
     return ReportResult(out, tuple(files), len(loaded.participants), tuple(loaded.left_out), tuple(notes), parquet)
