@@ -17,6 +17,7 @@ screens without recording, pauses) or no face was found.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import math
 import re
@@ -126,8 +127,9 @@ def _physio(person: ParticipantLog, origin: float, hz: float) -> tuple[float, np
 
 
 def _physio_bytes(data: np.ndarray) -> bytes:
-    lines = ("\t".join("n/a" if math.isnan(v) else repr(round(float(v), 6)) for v in row) for row in data)
-    return ("\n".join(lines) + "\n").encode("ascii")
+    buffer = io.StringIO()
+    np.savetxt(buffer, data, fmt="%.6f", delimiter="\t")
+    return buffer.getvalue().replace("nan", "n/a").encode("ascii")
 
 
 EVENTS_SIDECAR = {
