@@ -39,7 +39,8 @@ class ComparisonOptions:
         if self.correction not in CORRECTIONS:
             raise ValueError(f"correction must be one of {', '.join(CORRECTIONS)}, got {self.correction!r}")
         if self.min_per_group < 2:
-            raise ValueError(f"min_per_group must be at least 2 (a variance needs two values), got {self.min_per_group}")
+            raise ValueError("min_per_group must be at least 2 (a variance needs two values), "
+                             f"got {self.min_per_group}")
         if self.bootstrap < 100:
             raise ValueError(f"bootstrap needs at least 100 resamples, got {self.bootstrap}")
 

@@ -149,8 +149,8 @@ def _isc_section(rows: list[dict], analysis) -> str:
              "each expression moved together over a video: the mean over participants of Pearson's r between "
              "their time course (bin means) and the mean time course of all the others. p: the share of "
              f"{isc.permutations} ISCs with each participant's time course circularly shifted by a random offset "
-             "(seed {seed}) that reach the observed one; null 95: the 95th percentile of those. Each video's "
-             "plot is in its section below; all rows are in <code>isc.csv</code>.</p>").replace("{seed}", str(isc.seed))
+             f"(seed {isc.seed}) that reach the observed one; null 95: the 95th percentile of those. Each video's "
+             "plot is in its section below; all rows are in <code>isc.csv</code>.</p>")
     shown = [dict(r, p_text=_p(r.get("p"))) for r in rows]
     columns = [("stimulus", "video"), ("expression", "expression"), ("group", "group"), ("n", "n"), ("isc", "ISC"),
                ("p_text", "p"), ("null_95", "null 95"), ("note", "note")]

@@ -226,7 +226,8 @@ def build_report(logs: list[Path], key: LogKey, out: Path, *, study: str | None 
     if not plots:
         notes.append("No plots were drawn (--no-plots).")
     files.append(write_csv(out / "timelines.csv", _timeline_rows(all_lines),
-                           ["stimulus", "group", "emotion", "baseline", "bin_start_s", "bin_end_s", "n", "mean", "sem"]))
+                           ["stimulus", "group", "emotion", "baseline", "bin_start_s", "bin_end_s", "n", "mean",
+                            "sem"]))
     files.append(write_csv(out / "shares.csv", _share_rows(all_shares),
                            ["stimulus", "group", "emotion", "baseline", "second_start", "n", "share"]))
     summary_rows = summary(rows, bin_seconds, durations)
