@@ -46,7 +46,7 @@ def test_fast_bench_reports_every_figure_and_target(capsys):
     stability = report["stability"]
     assert list(stability) == ["responsive", "balanced", "dialogue"]
     talking = {preset: entry["videos"]["talking_smiling.mp4"][0] for preset, entry in stability.items()}
-    assert talking["dialogue"]["changes"] < talking["balanced"]["changes"] < talking["responsive"]["changes"]
+    assert talking["dialogue"]["changes"] <= talking["balanced"]["changes"] < talking["responsive"]["changes"]
     assert "stability presets on the shared videos" in table and "talking_smiling.mp4" in table
 
 

@@ -12,7 +12,7 @@ import pytest
 
 import emoplay
 from emoplay._model_files import models_dir, shipped_model
-from conftest import REPO, require_module
+from conftest import FER, REPO, require_module, require_shared
 
 
 def test_import_loads_no_heavy_library():
@@ -59,13 +59,24 @@ def test_emotion_model_carries_its_contract():
     assert (models_dir() / "emotion_cnn.onnx").stat().st_size <= 5_000_000
 
 
-def test_shipped_model_meets_the_accuracy_target_and_its_metadata_is_true(fer_val):
-    images, labels, _ = fer_val
+def test_shipped_model_meets_the_accuracy_target_and_its_metadata_is_true():
+    """The release bar: the FER+ crowd's seven-class majority on FER2013 PublicTest (val), camera pixels in."""
+    from emoplay.evaluation.ferplus import read_ferplus_votes
+
+    with np.load(require_shared(FER / "val_original.npz")) as d:
+        images, ids = d["images"], [str(i) for i in d["ids"]]
+    majority = read_ferplus_votes(require_shared(FER / "ferplus_votes.csv"), ids).majority
+    images, labels = images[majority >= 0], majority[majority >= 0]
     clf = emoplay.EmotionClassifier()
     predicted = np.concatenate([clf.classify_crops(images[i:i + 256]).argmax(1) for i in range(0, len(images), 256)])
     accuracy = float(np.mean(predicted == labels))
-    assert accuracy >= 0.70  # the release bar on val.npz (FER2013 PublicTest)
-    assert accuracy == pytest.approx(clf.info.val_accuracy, abs=5e-5)  # metadata says what the file does
+    assert clf.info.labels == "ferplus-probability"
+    assert accuracy >= 0.84  # the release bar
+    neutral = clf.class_names.index("neutral")
+    assert float(np.mean(predicted[labels == neutral] == neutral)) >= 0.80  # relaxed faces read as neutral
+    # The metadata says what the file does: measured when exported on the pixel version it was trained on (for an
+    # equalised model, FER2013's equalised copy, which the runtime's filter reproduces within ~1 grey level).
+    assert accuracy == pytest.approx(clf.info.val_accuracy, abs=2e-3)
 
 
 def test_corrupt_model_file_is_a_clear_checksum_error(tmp_path, monkeypatch):
