@@ -1,0 +1,90 @@
+"""DetectorOptions(range=...): the full-range model finds faces the short-range one cannot, and "auto"
+switches between the two as its docstring says, on real frames through the real models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import emoplay
+from emoplay.detection._auto import FULL_BELOW, HOLD, LOOK_EVERY, SHORT_FROM, RangeChooser
+
+
+@pytest.fixture(scope="module")
+def frames():
+    """BGR frames: "large", single_face.mp4's frame 36 (640x360, the face 174 px tall, 27 % of the width);
+    "small", that frame at half size in the middle of a grey 1280x720 frame (the face 90 px, 7 %); "blank"."""
+    import cv2
+
+    from conftest import VIDEOS, require_shared
+
+    capture = cv2.VideoCapture(str(require_shared(VIDEOS / "single_face.mp4")))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 36)
+    ok, large = capture.read()
+    capture.release()
+    assert ok
+    half = cv2.resize(large, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    small = np.full((720, 1280, 3), 128, np.uint8)
+    small[270:450, 480:800] = half
+    return {"large": large, "small": small, "blank": np.full((480, 640, 3), 128, np.uint8)}
+
+
+def test_the_full_range_model_finds_a_face_too_small_for_the_short_range_one(frames):
+    found = {}
+    for model_range in ("short", "full"):
+        with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False, range=model_range)) as detector:
+            found[model_range] = detector.detect(frames["small"], color_order="bgr")
+    assert len(found["short"]) == 0
+    assert len(found["full"]) == 1
+    x, y, w, h = found["full"].boxes[0]
+    assert 560 <= x <= 600 and 300 <= y <= 340 and 80 <= h <= 100
+
+
+def test_auto_starts_on_full_range_and_holds_a_large_face_on_short_range(frames):
+    ranges = []
+    with emoplay.FaceDetector(emoplay.DetectorOptions(range="auto")) as detector:
+        for i in range(2 * LOOK_EVERY):
+            assert len(detector.detect(frames["large"], i / 30, color_order="bgr")) == 1
+            ranges.append(detector.last_range)
+    # HOLD full-range detections of a large face, then short range, with a full-range look every LOOK_EVERY-th.
+    expected = ["full"] * HOLD + ["short"] * (LOOK_EVERY - 1) + ["full"] + ["short"] * (LOOK_EVERY - HOLD)
+    assert ranges == expected[:len(ranges)]
+
+
+@pytest.mark.parametrize("then", ["small", "blank"])
+def test_auto_goes_back_to_full_range_at_once_when_the_face_shrinks_or_goes(frames, then):
+    with emoplay.FaceDetector(emoplay.DetectorOptions(range="auto")) as detector:
+        for i in range(HOLD + 1):
+            detector.detect(frames["large"], i / 30, color_order="bgr")
+        assert detector.last_range == "short"
+        detector.detect(frames[then], 1.0, color_order="bgr")  # short range: no face (too small, or none)
+        assert detector.last_range == "short" and detector.next_range() == "full"
+        found = detector.detect(frames[then], 1.1, color_order="bgr")
+        assert detector.last_range == "full"
+        assert len(found) == (1 if then == "small" else 0)
+        detector.reset()
+        assert detector.next_range() == "full"
+
+
+def test_auto_has_hysteresis_between_its_two_thresholds():
+    between = np.array([(SHORT_FROM + FULL_BELOW) / 2])
+    chooser = RangeChooser()
+    for _ in range(3 * HOLD):  # a face between the thresholds does not move full range to short
+        chooser.observe(chooser.next_range(), between)
+    assert chooser.current == "full"
+    for _ in range(HOLD):
+        chooser.observe(chooser.next_range(), np.array([SHORT_FROM]))
+    assert chooser.current == "short"
+    for _ in range(LOOK_EVERY - 2):  # ... nor short range back to full
+        chooser.observe(chooser.next_range(), between)
+    assert chooser.current == "short"
+    # A large face and a small one (a second player further back) keep full range.
+    chooser.observe("full", np.array([0.4, FULL_BELOW / 2]))
+    assert chooser.current == "full"
+
+
+def test_auto_runs_full_range_on_still_images(frames):
+    with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False, range="auto")) as detector:
+        for _ in range(HOLD + 2):
+            assert len(detector.detect(frames["large"], color_order="bgr")) == 1
+            assert detector.last_range == "full"
