@@ -204,7 +204,7 @@ class EmotionPipeline:
     def _detect(self, pixels: np.ndarray, timestamp: float, color_order: str,
                 events: list) -> tuple[Detections, tuple[int, ...]]:
         detections = self.detector.detect(pixels, timestamp, color_order)
-        update = self.tracker.update(detections.boxes, timestamp, detections.scores)
+        update = self.tracker.update(detections.boxes, timestamp, detections.scores, detections.keypoints)
         events += update.events
         for track_id in update.lost_ids:
             self.debouncer.forget(track_id)
