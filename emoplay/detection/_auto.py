@@ -1,7 +1,7 @@
 """``DetectorOptions(range="auto")``: which BlazeFace model runs on the next frame of a stream.
 
-The full-range model finds faces from about 6-8 % of the frame's longer side
-up, the short-range one only from about 14-16 % (``models/detector_ranges.py``
+The full-range model finds most faces from about 8 % of the frame's longer
+side up, the short-range one only from about 15 % (``models/detector_ranges.py``
 measures both), at about half the cost. So a stream starts with the full-range model
 and keeps it while it finds no face or any face smaller than ``SHORT_FROM``;
 once ``HOLD`` full-range detections in a row found only faces of at least

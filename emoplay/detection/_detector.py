@@ -72,8 +72,8 @@ class DetectorOptions:
 
     * ``"short"`` (default): the short-range model (128x128 input), for a face near the camera, from about
       15 % of the frame's longer side up (a player within about 2 m of a webcam);
-    * ``"full"``: the full-range model (192x192 input), for faces from about 7 % of the longer side up (a couch
-      or a table 2-5 m away, a group: 90 px in a 1280x720 frame, 45 px in 640x360); it costs about twice the
+    * ``"full"``: the full-range model (192x192 input), for faces from about 8 % of the longer side up (a couch
+      or a table 2-5 m away, a group: 100 px in a 1280x720 frame, 50 px in 640x360); it costs about twice the
       short-range model per frame (``models/detector_ranges.py`` measures how far each reaches);
     * ``"auto"``: full range while no face or any small face is found, short range once only faces of at least
       20 % of the longer side were found on 3 detections in a row; back to full range at once when the short
