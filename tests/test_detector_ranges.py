@@ -16,13 +16,9 @@ def frames():
     "small", that frame at half size in the middle of a grey 1280x720 frame (the face 90 px, 7 %); "blank"."""
     import cv2
 
-    from conftest import VIDEOS, require_shared
+    from conftest import video_frames
 
-    capture = cv2.VideoCapture(str(require_shared(VIDEOS / "single_face.mp4")))
-    capture.set(cv2.CAP_PROP_POS_FRAMES, 36)
-    ok, large = capture.read()
-    capture.release()
-    assert ok
+    (large,) = video_frames("single_face.mp4", 36)
     half = cv2.resize(large, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
     small = np.full((720, 1280, 3), 128, np.uint8)
     small[270:450, 480:800] = half

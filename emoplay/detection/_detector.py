@@ -88,7 +88,7 @@ class DetectorOptions:
     min_confidence: float = 0.5
     min_suppression: float = 0.3  # IoU above which candidates merge into one face
     video_mode: bool = True  # frames of one stream with increasing timestamps (detection itself is per frame)
-    min_face_size: int = 24  # pixels; smaller boxes are dropped (too small to classify)
+    min_face_size: int = 12  # pixels; smaller boxes are dropped (PipelineOptions.min_face_px: reported, not read)
     threads: int = 1  # onnxruntime intra-op threads
     range: str = "short"  # "short", "full" or "auto" (see above)
     full_range_model_path: str | None = None  # None: the shipped, checksum-verified full-range model
