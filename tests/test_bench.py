@@ -40,6 +40,7 @@ def test_fast_bench_reports_every_figure_and_target(capsys):
     # every frame of the end-to-end runs had its faces: the one-face and four-face figures are what they say
     faces = report["info"]["faces_detected_per_frame"]
     assert faces["1 face"] >= 0.9 and faces["4 faces"] >= 3.6
+    assert report["info"]["detector_range"] == "short"
     table = format_table(report)
     assert "end to end, 1 face" in table and "targets met:" in table
     # the stability presets on the shared videos: dialogue changes a talking face's emotion less than responsive
