@@ -84,3 +84,47 @@ def test_auto_runs_full_range_on_still_images(frames):
         for _ in range(HOLD + 2):
             assert len(detector.detect(frames["large"], color_order="bgr")) == 1
             assert detector.last_range == "full"
+
+
+def test_the_faces_of_a_moving_group_frame_keep_their_ids_through_the_real_pipeline():
+    """Six faces (CK+ crops and faces from the shared videos, 70-90 px) on a 640x360 frame, each drifting
+    1-2 px a frame for 2 s, through the whole pipeline with the full-range detector on every frame: every
+    face found (announced with FaceFound; a tentative track before that may start over) keeps its id, and
+    none is lost."""
+    import cv2
+
+    from conftest import SHARED, VIDEOS, require_shared
+    from test_detector_reference import recorder_module
+
+    sources = recorder_module().face_sources(require_shared(SHARED / "data" / "ckplus"), require_shared(VIDEOS))
+    rng = np.random.default_rng(3)
+    faces = []
+    for cell in range(6):
+        _, crop, share = sources[int(rng.integers(len(sources)))]
+        side = int(round(int(rng.integers(70, 91)) / share))
+        start = np.array([cell % 3 * 213 + 20, cell // 3 * 180 + 10], float)
+        faces.append((cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA), start, rng.uniform(-1.5, 1.5, 2)))
+    options = emoplay.PipelineOptions(detector=emoplay.DetectorOptions(range="full"), detect_every=1)
+    events, ids_at = [], {}
+    with emoplay.EmotionPipeline(options) as pipeline:
+        for i in range(60):
+            frame = np.full((360, 640), 128, np.uint8)
+            centres = []
+            for face, start, step in faces:
+                x, y = (start + i * step).astype(int)
+                x, y = min(max(x, 0), 640 - len(face)), min(max(y, 0), 360 - len(face))
+                frame[y:y + len(face), x:x + len(face)] = face
+                centres.append((x + len(face) / 2, y + len(face) / 2))
+            result = pipeline.process(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR), i / 30)
+            events += result.events
+            announced = {e.track_id for e in events if isinstance(e, emoplay.FaceFound)}
+            for box, track_id in zip(result.detections.boxes, result.track_ids):
+                if track_id not in announced:
+                    continue
+                nearest = int(np.argmin([np.hypot(box[0] + box[2] / 2 - cx, box[1] + box[3] / 2 - cy)
+                                         for cx, cy in centres]))
+                assert ids_at.setdefault(nearest, track_id) == track_id, f"face {nearest} changed id at frame {i}"
+    found = {e.track_id for e in events if isinstance(e, emoplay.FaceFound)}
+    assert len(found) >= 4  # most of the six are found at this size
+    assert found == set(ids_at.values()) and len(found) == len(ids_at)
+    assert not [e for e in events if isinstance(e, emoplay.FaceLost)]
