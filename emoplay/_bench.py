@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._bench_ranges import ROWS as RANGE_ROWS, measure_ranges
 from ._cpu import cpuinfo_field
 from ._errors import MissingExtraError
 
@@ -85,6 +86,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("soak_rss_peak_mb", "soak: RSS peak", "MB"),
     ("soak_rss_slope_mb_per_min", "soak: RSS slope", "MB/min"),
 )
+ALL_ROWS = ROWS + RANGE_ROWS  # with the detector ranges' rows (_bench_ranges.py)
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,8 @@ def write_video(frames: list[np.ndarray], path: Path) -> Path:
     """Encode frames as an MPEG-4 video (what a decoder would read), at 30 fps."""
     import cv2
 
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (FRAME_W, FRAME_H))
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (width, height))
     if not writer.isOpened():
         raise RuntimeError("OpenCV cannot write an mp4v video here")
     try:
@@ -728,7 +731,11 @@ def run_bench(settings: BenchSettings, progress=None) -> dict:
         5.0 if settings.fast else 60.0, classify_every=1, detector_range=detector_range)["cpu_share_30fps_percent"]
     faces = {"1 face": e2e.pop("faces_per_frame_1face"), "4 faces": e2e.pop("faces_per_frame_4faces")}
     results.update(e2e)
-    ordered = {key: results[key] for key, _, _ in ROWS}
+    say("detector ranges")
+    with tempfile.TemporaryDirectory(prefix="emoplay-bench-") as tmp:
+        ranges, faces["detector ranges"] = measure_ranges(frames, box, settings, Path(tmp))
+    results.update(ranges)
+    ordered = {key: results[key] for key, _, _ in ALL_ROWS}
     targets = {}
     for key, (op, value) in TARGETS.items():
         measured = ordered[key]
@@ -764,7 +771,7 @@ def format_table(report: dict) -> str:
              "",
              f"{'measure':50} {'value':>10} {'unit':6} {'target':>10}  met"]
     lines.append("-" * len(lines[-1]))
-    for key, label, unit in ROWS:
+    for key, label, unit in ALL_ROWS:
         value = report["results"][key]
         target = report["targets"].get(key)
         goal = f"{target['op']} {target['target']:g}" if target else ""
