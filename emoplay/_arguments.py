@@ -5,6 +5,16 @@ from __future__ import annotations
 import argparse
 import math
 
+from .detection._detector import RANGES as DETECTOR_RANGES  # DetectorOptions.range
+
+
+def add_detector_range_argument(parser: argparse.ArgumentParser) -> None:
+    """``--detector-range``, for every command that finds faces in frames (DetectorOptions.range)."""
+    parser.add_argument("--detector-range", choices=DETECTOR_RANGES, default="short",
+                        help="face detector: short (a face near the camera; default), full (faces 2-5 m away: a "
+                             "couch, a party, a group; about twice the detector's work) or auto (full range until "
+                             "only large faces are held)")
+
 
 def positive_int(text: str) -> int:
     try:

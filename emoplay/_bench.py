@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._bench_ranges import ROWS as RANGE_ROWS, measure_ranges
 from ._cpu import cpuinfo_field
 from ._errors import MissingExtraError
 
@@ -85,12 +86,20 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("soak_rss_peak_mb", "soak: RSS peak", "MB"),
     ("soak_rss_slope_mb_per_min", "soak: RSS slope", "MB/min"),
 )
+ALL_ROWS = ROWS + RANGE_ROWS  # with the detector ranges' rows (_bench_ranges.py)
 
 
 @dataclass(frozen=True)
 class BenchSettings:
     fast: bool = False
     soak_s: float = 600.0
+    detector_range: str = "short"  # DetectorOptions.range of every figure but the per-range rows
+
+    def pipeline_options(self):
+        from .detection import DetectorOptions
+        from .pipeline._pipeline import PipelineOptions
+
+        return PipelineOptions(detector=DetectorOptions(range=self.detector_range))
 
     @property
     def repeats(self) -> int:
@@ -194,7 +203,8 @@ def write_video(frames: list[np.ndarray], path: Path) -> Path:
     """Encode frames as an MPEG-4 video (what a decoder would read), at 30 fps."""
     import cv2
 
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (FRAME_W, FRAME_H))
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (width, height))
     if not writer.isOpened():
         raise RuntimeError("OpenCV cannot write an mp4v video here")
     try:
@@ -283,7 +293,7 @@ def measure_stages(frames: list[np.ndarray], settings: BenchSettings) -> tuple[d
 
     out: dict[str, float] = {}
     rgb, gray = to_rgb_and_gray(frames[0])
-    with FaceDetector(DetectorOptions(video_mode=True)) as detector:
+    with FaceDetector(DetectorOptions(video_mode=True, range=settings.detector_range)) as detector:
         found = detector.detect(rgb, 0.0)
         if len(found) == 0:
             raise RuntimeError("the benchmark frame has no detectable face")
@@ -339,7 +349,7 @@ def measure_end_to_end(frames: list[np.ndarray], box: np.ndarray, settings: Benc
     """decode → detect → crop → classify → track → debounce → events, frames per second on one thread."""
     from .pipeline._pipeline import PipelineOptions
 
-    options = options or PipelineOptions()
+    options = options or settings.pipeline_options()
     one = write_video(frames, workdir / "one_face.mp4")
     four = write_video(four_face_frames(frames, box), workdir / "four_faces.mp4")
     count = settings.end_to_end_frames
@@ -589,10 +599,12 @@ def measure_import(settings: BenchSettings, video: Path) -> tuple[dict[str, floa
             "import_to_first_event_s": statistics.median(r["first_s"] for r in runs)}, f"{first} from {video.name}"
 
 
-def measure_fed_30fps(seconds: float, detect_every: int = 0, classify_every: int = 0) -> dict[str, float]:
+def measure_fed_30fps(seconds: float, detect_every: int = 0, classify_every: int = 0,
+                      detector_range: str = "short") -> dict[str, float]:
     """CPU share, frames processed and memory of a fresh process whose Sensor is fed 30 fps (the soak run)."""
     code = (f"from emoplay._bench import fed_30fps_child; "
-            f"fed_30fps_child({float(seconds)!r}, {int(detect_every)!r}, {int(classify_every)!r})")
+            f"fed_30fps_child({float(seconds)!r}, {int(detect_every)!r}, {int(classify_every)!r}, "
+            f"{str(detector_range)!r})")
     return _run_child(code, seconds + 300)
 
 
@@ -606,12 +618,14 @@ def camera_like_loop(frames: list[np.ndarray], count: int = 8, step: int = 2) ->
     return picked + picked[-2:0:-1]
 
 
-def fed_30fps_child(seconds: float, detect_every: int = 0, classify_every: int = 0) -> None:
+def fed_30fps_child(seconds: float, detect_every: int = 0, classify_every: int = 0,
+                    detector_range: str = "short") -> None:
     """In a fresh process: feed a memory-source Sensor 30 fps for ``seconds``, sampling RSS; print JSON.
 
     CPU share and memory slope are taken after a warm-up (a tenth of the run, 5 to 60 s) in which
     onnxruntime, MediaPipe and the allocator reach their working sizes.
     """
+    from .detection import DetectorOptions
     from .pipeline._pipeline import PipelineOptions
     from .sensor._sensor import Sensor, SensorOptions
 
@@ -620,7 +634,7 @@ def fed_30fps_child(seconds: float, detect_every: int = 0, classify_every: int =
     warmup_s = min(max(seconds / 10, min(5.0, seconds / 4)), 60.0)
     samples: list[tuple[float, float]] = []
     changed = {k: v for k, v in (("detect_every", detect_every), ("classify_every", classify_every)) if v}
-    pipeline = PipelineOptions(**changed)  # 0: the default
+    pipeline = PipelineOptions(detector=DetectorOptions(range=detector_range), **changed)  # 0: the default
     sensor = Sensor(SensorOptions(source="memory", pipeline=pipeline))
     sensor.start()
     stop = threading.Event()
@@ -693,7 +707,7 @@ def run_bench(settings: BenchSettings, progress=None) -> dict:
         imported, first_event = measure_import(settings, shared_video() or Path(tmp) / "one_face.mp4")
         results.update(imported)
     say("event latency")
-    latency, latency_source = measure_event_latency(settings)
+    latency, latency_source = measure_event_latency(settings, settings.pipeline_options())
     results.update(latency)
     for preset in ("responsive", "dialogue"):
         latency, _ = measure_event_latency(settings, PipelineOptions(stability=preset))
@@ -707,16 +721,21 @@ def run_bench(settings: BenchSettings, progress=None) -> dict:
     results.update(measure_camera_off(frames, settings))
     soak_s = max(settings.soak_s, 5.0)
     say(f"fed 30 fps for {soak_s:g} s (CPU share, memory)")
-    results.update(measure_fed_30fps(soak_s))
+    detector_range = settings.detector_range
+    results.update(measure_fed_30fps(soak_s, detector_range=detector_range))
     say("fed 30 fps with detect_every=1")
     results["cpu_share_30fps_percent_detect_every_1"] = measure_fed_30fps(
-        5.0 if settings.fast else 60.0, detect_every=1)["cpu_share_30fps_percent"]
+        5.0 if settings.fast else 60.0, detect_every=1, detector_range=detector_range)["cpu_share_30fps_percent"]
     say("fed 30 fps with classify_every=1")
     results["cpu_share_30fps_percent_classify_every_1"] = measure_fed_30fps(
-        5.0 if settings.fast else 60.0, classify_every=1)["cpu_share_30fps_percent"]
+        5.0 if settings.fast else 60.0, classify_every=1, detector_range=detector_range)["cpu_share_30fps_percent"]
     faces = {"1 face": e2e.pop("faces_per_frame_1face"), "4 faces": e2e.pop("faces_per_frame_4faces")}
     results.update(e2e)
-    ordered = {key: results[key] for key, _, _ in ROWS}
+    say("detector ranges")
+    with tempfile.TemporaryDirectory(prefix="emoplay-bench-") as tmp:
+        ranges, faces["detector ranges"] = measure_ranges(frames, box, settings, Path(tmp))
+    results.update(ranges)
+    ordered = {key: results[key] for key, _, _ in ALL_ROWS}
     targets = {}
     for key, (op, value) in TARGETS.items():
         measured = ordered[key]
@@ -734,6 +753,7 @@ def run_bench(settings: BenchSettings, progress=None) -> dict:
             "faces_detected_per_frame": faces,
             "model": model,
             "mode": "fast" if settings.fast else "full",
+            "detector_range": settings.detector_range,
             "machine": machine(),
         },
     }
@@ -751,7 +771,7 @@ def format_table(report: dict) -> str:
              "",
              f"{'measure':50} {'value':>10} {'unit':6} {'target':>10}  met"]
     lines.append("-" * len(lines[-1]))
-    for key, label, unit in ROWS:
+    for key, label, unit in ALL_ROWS:
         value = report["results"][key]
         target = report["targets"].get(key)
         goal = f"{target['op']} {target['target']:g}" if target else ""

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ._arguments import non_negative_float
+from ._arguments import add_detector_range_argument, non_negative_float
 
 
 def register(subparsers) -> None:
@@ -23,6 +23,7 @@ def register(subparsers) -> None:
     bench.add_argument("--soak", type=non_negative_float, default=None, metavar="SECONDS",
                        help="how long to feed 30 fps while sampling memory (default 600, or 20 with --fast; "
                             "less than 5 runs 5)")
+    add_detector_range_argument(bench)  # the detector of every figure but the per-range rows (all three)
     bench.set_defaults(func=run)
 
 
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from ._bench import BenchSettings, format_table, run_bench
 
     soak = args.soak if args.soak is not None else (20.0 if args.fast else 600.0)
-    settings = BenchSettings(fast=args.fast, soak_s=soak)
+    settings = BenchSettings(fast=args.fast, soak_s=soak, detector_range=args.detector_range)
     report = run_bench(settings, progress=lambda step: print(f"bench: {step} ...", file=sys.stderr, flush=True))
     if args.json:
         print(json.dumps(report, indent=1))

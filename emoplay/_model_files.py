@@ -13,7 +13,6 @@ from pathlib import Path
 from ._errors import ChecksumError, ModelError
 
 EMOTION_MODEL = "emotion_cnn.onnx"
-FACE_DETECTOR_MODEL = "face_detector.onnx"  # converted from face_detector.tflite
 
 
 def models_dir() -> Path:

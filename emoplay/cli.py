@@ -12,7 +12,7 @@ import sys
 import time
 from importlib import import_module
 
-from ._arguments import non_negative_float, positive_float, positive_int
+from ._arguments import add_detector_range_argument, non_negative_float, positive_float, positive_int
 from ._errors import EmoplayError
 
 # Modules that add subcommands with register(subparsers).
@@ -138,6 +138,7 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--signal-hz", type=_signal_hz, default=0.0, metavar="HZ",
                         help="also send each face's FaceSignal (smoothed probabilities, valence, arousal) HZ times "
                              "a second of stream time, at most 60 (default 0: off)")
+    add_detector_range_argument(parser)
     parser.add_argument("--yes", "--consent", dest="yes", action="store_true",
                         help="the user consents to the camera (no prompt)")
 
@@ -163,14 +164,16 @@ def add_stability_argument(parser: argparse.ArgumentParser) -> None:
 
 def sensor_options_from_args(args: argparse.Namespace, **options: object):
     """SensorOptions from add_source_arguments' options, plus ``options``."""
+    from .detection import DetectorOptions
     from .pipeline._classify import ClassifierOptions
     from .pipeline._pipeline import PipelineOptions
     from .sensor._sensor import SensorOptions
 
     source = "camera" if args.source == "camera" else args.source
+    pipeline = PipelineOptions(classifier=ClassifierOptions(threads=args.threads),
+                               detector=DetectorOptions(range=args.detector_range))
     return SensorOptions(source=source, realtime=args.realtime, width=args.width, height=args.height, fps=args.fps,
-                         pipeline=PipelineOptions(classifier=ClassifierOptions(threads=args.threads)),
-                         stability=args.stability, signal_hz=args.signal_hz, **options)
+                         pipeline=pipeline, stability=args.stability, signal_hz=args.signal_hz, **options)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,11 +21,26 @@ frame alone, so any subset of frames can be checked. The script also runs VIDEO
 mode over the same frames in order and reports whether it differs (it did not
 for mediapipe 1.2.3: the face detector task does no tracking).
 
+With ``--range full`` it records the full-range model instead, with
+MediaPipe's own full-range graph (``mediapipe.solutions.face_detection``,
+``model_selection=1``, min_detection_confidence 0.5; mediapipe 0.10.21, whose
+wheel holds the same ``face_detection_full_range_sparse.tflite`` as
+``models/face_detector_full_range.tflite``; the MediaPipe Tasks face detector
+runs only the short-range model). Its frames are the same video frames and
+``--groups`` 1280x720 and as many 640x360 group frames (:func:`group_frames`):
+2 to 8 faces of 50-90 px from CK+ crops and the shared videos on a plain
+background. (At 1280x720 most such faces are under 15 px on the model's
+192x192 input, where MediaPipe's full-range graph finds few of them; the
+640x360 frames hold the same faces at twice that share of the frame.) Boxes are
+recorded as MediaPipe's relative boxes (fractions of the frame, 6 decimals).
+
 This is a build-time script: it needs mediapipe, which emoplay no longer
-depends on (``pip install mediapipe``); mediapipe sends usage data to Google
-when a detector is created, so run it offline or in a sandbox.
+depends on (``pip install mediapipe``; for ``--range full``, ``mediapipe==0.10.21``);
+mediapipe sends usage data to Google when a detector is created, so run it
+offline or in a sandbox.
 
     python models/record_detector_reference.py --out tests/data/detector_reference.json
+    python models/record_detector_reference.py --range full --out tests/data/detector_reference_full_range.json
 """
 
 from __future__ import annotations
@@ -103,6 +118,107 @@ def fer_frames(val: Path, count: int, pairs: int):
             yield {"fer_pair": sources}, np.ascontiguousarray(np.concatenate(halves, axis=1))
 
 
+GROUP_FRAMES = ((1280, 720, 4), (640, 360, 3))  # width, height, cells across (2 rows of cells)
+GROUP_FACES = (50, 90)  # face heights in pixels, both included
+# Faces cut from the shared videos: (video, frame index, left, top, side of the square crop); each crop holds the
+# face (MediaPipe's box) with half its side of margin, so the face is two thirds of the crop.
+VIDEO_FACES = (("single_face.mp4", 36, 160, 71, 261), ("talking_smiling.mp4", 232, 187, 72, 192),
+               ("noface_then_face.mov", 159, 242, 103, 394), ("face_then_noface.mov", 15, 246, 119, 386))
+CKPLUS_FACE_SHARE = 0.8  # of a 48x48 CK+ crop's side that the face's box takes (the crops are loose)
+
+
+def face_sources(ckplus: Path, videos: Path) -> list[tuple[str, np.ndarray, float]]:
+    """(name, gray face crop, share of the crop's side the face's box takes) for the group frames."""
+    import cv2
+
+    sources = []
+    for video, index, left, top, side in VIDEO_FACES:
+        capture = cv2.VideoCapture(str(videos / video))
+        try:
+            capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+            ok, bgr = capture.read()
+        finally:
+            capture.release()
+        if not ok:
+            raise SystemExit(f"{videos / video}: frame {index} could not be read")
+        crop = cv2.cvtColor(bgr[top:top + side, left:left + side], cv2.COLOR_BGR2GRAY)
+        sources.append((f"{video}:{index}", crop, 2 / 3))
+    for path in sorted(ckplus.glob("*/*.png"))[::29]:  # every 29th crop, across the classes
+        sources.append((f"ckplus:{path.parent.name}/{path.name}", cv2.imread(str(path), cv2.IMREAD_GRAYSCALE),
+                        CKPLUS_FACE_SHARE))
+    return sources
+
+
+def group_frames(ckplus: Path, videos: Path, count: int, seed: int = 20):
+    """``count`` RGB frames of each size in ``GROUP_FRAMES``, of 2 to 8 (6 at 640x360) faces 50-90 px tall.
+
+    The frame is split into 4 x 2 (3 x 2) cells; each face goes in its own cell at a random place, so faces
+    never overlap. The background is a mid-grey with a horizontal gradient.
+    """
+    sources = face_sources(ckplus, videos)
+    rng = np.random.default_rng(seed)
+    for width, height, across in GROUP_FRAMES:
+        yield from _group_frames(sources, rng, count, width, height, across)
+
+
+def _group_frames(sources, rng, count: int, width: int, height: int, across: int):
+    import cv2
+
+    cell_w, cell_h = width // across, height // 2
+    background = np.tile(np.linspace(90, 170, width).astype(np.uint8), (height, 1))
+    for _ in range(count):
+        frame = background.copy()
+        faces = []
+        cells = rng.permutation(2 * across)[:int(rng.integers(2, 2 * across + 1))]
+        for cell in sorted(cells.tolist()):
+            name, crop, share = sources[int(rng.integers(len(sources)))]
+            face_px = int(rng.integers(GROUP_FACES[0], GROUP_FACES[1] + 1))
+            side = int(round(face_px / share))
+            left = cell % across * cell_w + int(rng.integers(0, cell_w - side + 1))
+            top = cell // across * cell_h + int(rng.integers(0, cell_h - side + 1))
+            frame[top:top + side, left:left + side] = cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA)
+            faces.append({"face": name, "face_px": face_px, "left": left, "top": top, "side": side})
+        yield {"group": faces}, cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
+
+
+def mediapipe_full_range_detector():
+    sys.modules.setdefault("sounddevice", None)
+    from mediapipe.python.solutions.face_detection import FaceDetection
+
+    return FaceDetection(min_detection_confidence=MIN_CONFIDENCE, model_selection=1)
+
+
+def as_relative_records(result) -> list[dict]:
+    records = []
+    for det in result.detections or ():
+        bb = det.location_data.relative_bounding_box
+        records.append({
+            "box": [round(v, 6) for v in (bb.xmin, bb.ymin, bb.width, bb.height)],
+            "keypoints": [[round(k.x, 6), round(k.y, 6)] for k in det.location_data.relative_keypoints],
+            "score": round(det.score[0], 6),
+        })
+    return records
+
+
+def record_full_range(videos: Path, ckplus: Path, every: int, groups: int) -> dict:
+    import mediapipe
+
+    frames = []
+    with mediapipe_full_range_detector() as detector:
+        for source, rgb in [*video_frames(videos, every), *group_frames(ckplus, videos, groups)]:
+            detections = as_relative_records(detector.process(np.ascontiguousarray(rgb)))
+            frames.append({"source": source, "size": [rgb.shape[1], rgb.shape[0]],
+                           "mean": round(float(rgb.mean()), 3), "detections": detections})
+    return {
+        "recorded_with": f"mediapipe {mediapipe.__version__} solutions.face_detection, model_selection=1 (full "
+                         f"range), min_detection_confidence {MIN_CONFIDENCE}",
+        "model": "models/face_detector_full_range.tflite",
+        "command": f"python models/record_detector_reference.py --range full --every {every} --groups {groups}",
+        "every": every, "groups": groups,
+        "frames": frames,
+    }
+
+
 def mediapipe_detector(video_mode: bool):
     sys.modules.setdefault("sounddevice", None)  # mediapipe's audio helper runs ldconfig/gcc on import
     from mediapipe.tasks.python import BaseOptions, vision
@@ -167,15 +283,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=int, default=3, help="every N-th video frame (default 3)")
     parser.add_argument("--fer", type=int, default=60, help="FER faces in 640x480 frames (default 60)")
     parser.add_argument("--pairs", type=int, default=12, help="frames of two FER faces side by side (default 12)")
-    parser.add_argument("--out", type=Path, default=REPO / "tests" / "data" / "detector_reference.json")
+    parser.add_argument("--range", choices=("short", "full"), default="short", help="which model (default short)")
+    parser.add_argument("--ckplus", type=Path, default=shared / "ckplus", help="CK+ crops, for the group frames")
+    parser.add_argument("--groups", type=int, default=24, help="full range: group frames of each size (default 24)")
+    parser.add_argument("--out", type=Path, help="default: tests/data/detector_reference[_full_range].json")
     args = parser.parse_args(argv)
-    reference, video_mode_differs = record(args.videos, args.val, args.every, args.fer, args.pairs)
+    name = "detector_reference.json" if args.range == "short" else "detector_reference_full_range.json"
+    args.out = args.out or REPO / "tests" / "data" / name
+    if args.range == "full":
+        reference, video_mode_differs = record_full_range(args.videos, args.ckplus, args.every, args.groups), 0
+    else:
+        reference, video_mode_differs = record(args.videos, args.val, args.every, args.fer, args.pairs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(reference, separators=(",", ":")) + "\n")
     frames = reference["frames"]
     faces = sum(len(f["detections"]) for f in frames)
-    print(f"{len(frames)} frames, {faces} detections -> {args.out} ({args.out.stat().st_size} bytes); "
-          f"VIDEO mode differed from IMAGE mode on {video_mode_differs} video frames")
+    for width, height, _ in GROUP_FRAMES if args.range == "full" else ():
+        group = [f for f in frames if "group" in f["source"] and f["size"] == [width, height]]
+        print(f"group frames {width}x{height}: {sum(len(f['detections']) for f in group)} of "
+              f"{sum(len(f['source']['group']) for f in group)} faces found")
+    print(f"{len(frames)} frames, {faces} detections -> {args.out} ({args.out.stat().st_size} bytes)")
+    if args.range == "short":
+        print(f"VIDEO mode differed from IMAGE mode on {video_mode_differs} video frames")
     return 0
 
 

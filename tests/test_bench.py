@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from emoplay import cli
-from emoplay._bench import ROWS, TARGETS, _slope_per_min, format_table
+from emoplay._bench import ALL_ROWS, TARGETS, _slope_per_min, format_table
+from emoplay._bench_ranges import FACES, RANGES
 
 # Figures that may legitimately be zero or negative (memory can shrink over a run).
 SIGNED = {"soak_rss_slope_mb_per_min"}
@@ -23,7 +24,7 @@ def test_fast_bench_reports_every_figure_and_target(capsys):
     assert cli.main(["bench", "--json", "--fast", "--soak", "5"]) == 0
     report = json.loads(capsys.readouterr().out)
     results = report["results"]
-    assert list(results) == [key for key, _, _ in ROWS]
+    assert list(results) == [key for key, _, _ in ALL_ROWS]
     for key, value in results.items():
         assert isinstance(value, (int, float)) and math.isfinite(value), (key, value)
         if key not in SIGNED:
@@ -40,8 +41,15 @@ def test_fast_bench_reports_every_figure_and_target(capsys):
     # every frame of the end-to-end runs had its faces: the one-face and four-face figures are what they say
     faces = report["info"]["faces_detected_per_frame"]
     assert faces["1 face"] >= 0.9 and faces["4 faces"] >= 3.6
+    # ... and so do the detector ranges' rows, for every range
+    for model_range in RANGES:
+        for n in FACES:
+            found = faces["detector ranges"][f"range_{model_range}_faces_{n}face{'s' if n > 1 else ''}"]
+            assert found >= 0.9 * n, (model_range, n, found)
+    assert report["info"]["detector_range"] == "short"
     table = format_table(report)
     assert "end to end, 1 face" in table and "targets met:" in table
+    assert "end to end, 8 faces, range=full" in table
     # the stability presets on the shared videos: dialogue changes a talking face's emotion less than responsive
     stability = report["stability"]
     assert list(stability) == ["responsive", "balanced", "dialogue"]

@@ -7,10 +7,18 @@ import pytest
 
 import emoplay
 from emoplay._model_files import models_dir
-from emoplay.detection._anchors import ssd_anchor_centres
+from emoplay.detection._anchors import FULL_RANGE, ssd_anchor_centres
 from emoplay.detection._decode import Candidates, decode, sigmoid_scores
 from emoplay.detection._letterbox import Letterbox
 from emoplay.detection._nms import iou_with, weighted_nms
+
+
+def test_full_range_anchors_are_one_48x48_grid_of_1():
+    anchors = ssd_anchor_centres(FULL_RANGE.input_size, FULL_RANGE.strides, FULL_RANGE.anchors_per_layer)
+    assert anchors.shape == (2304, 2) and FULL_RANGE.num_anchors == 2304
+    # centres at (k + 0.5) / 48, cells row by row
+    np.testing.assert_allclose(anchors[[0, 1, 48, 2303]], [[1 / 96, 1 / 96], [3 / 96, 1 / 96], [1 / 96, 3 / 96],
+                                                           [95 / 96, 95 / 96]], rtol=1e-6)
 
 
 def test_anchors_are_a_16x16_grid_of_2_then_an_8x8_grid_of_6():
@@ -126,16 +134,18 @@ def test_letterbox_gives_every_colour_order_the_same_rgb_input():
         np.testing.assert_array_equal(box.prepare(pixels, order), expected)
 
 
-def test_the_detectors_downscaled_copy_of_a_frame_is_zeroed_once_the_model_ran(fer_val):
+@pytest.mark.parametrize("model_range", ["short", "full"])
+def test_the_detectors_downscaled_copy_of_a_frame_is_zeroed_once_the_model_ran(fer_val, model_range):
     from conftest import face_frame
 
     images, _, _ = fer_val
-    with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
+    with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False, range=model_range)) as detector:
         for frame, order in ((face_frame(images[0]), "bgr"), (face_frame(images[0])[:, :, 0].copy(), "rgb")):
             assert len(detector.detect(frame, color_order=order)) == 1
-            box = detector._letterbox
+            assert detector.last_range == model_range
+            box = detector._models[model_range].letterbox
             buffers = [box.tensor, box._rgb, *box._pixels.values()]
-            assert not any(buffer.any() for buffer in buffers), "a 128x128 copy of the frame was left behind"
+            assert not any(buffer.any() for buffer in buffers), "a downscaled copy of the frame was left behind"
 
 
 def test_every_pixel_format_gives_the_rgb_frames_detections(fer_val):
@@ -179,8 +189,13 @@ def test_detector_errors_say_what_to_do():
             detector.detect(np.zeros((48, 64, 3), np.uint8), 0.0, color_order="yuv")
     with pytest.raises(emoplay.SensorClosedError, match="create a new one"):
         detector.detect(np.zeros((48, 64, 3), np.uint8), 0.0)
-    with pytest.raises(emoplay.ModelError, match="not a BlazeFace"):
+    with pytest.raises(emoplay.ModelError, match="not a BlazeFace short-range"):
         emoplay.FaceDetector(emoplay.DetectorOptions(model_path=str(models_dir() / "emotion_cnn.onnx")))
+    with pytest.raises(emoplay.ModelError, match="not a BlazeFace full-range .*full_range_model_path=None"):
+        emoplay.FaceDetector(emoplay.DetectorOptions(range="full", full_range_model_path=str(
+            models_dir() / "face_detector.onnx")))
+    with pytest.raises(ValueError, match="range must be one of 'short', 'full', 'auto'"):
+        emoplay.DetectorOptions(range="far")
     with pytest.raises(ValueError, match="threads"):
         emoplay.DetectorOptions(threads=0)
     with pytest.raises(ValueError, match="min_confidence"):

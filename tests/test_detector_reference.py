@@ -35,7 +35,7 @@ MAX_SCORE_DIFF = 0.01
 MAX_KEYPOINT_ERROR, MAX_MEDIAN_KEYPOINT_ERROR = 0.025, 0.001  # fractions of the box's longer side
 
 
-def _recorder():
+def recorder_module():
     """models/record_detector_reference.py, whose functions build the reference frames."""
     spec = importlib.util.spec_from_file_location("record_detector_reference",
                                                   REPO / "models" / "record_detector_reference.py")
@@ -48,22 +48,29 @@ def _key(source: dict) -> str:
     return json.dumps(source, sort_keys=True)
 
 
-@pytest.fixture(scope="module")
-def compared():
-    """(reference frame, our NormalizedDetections, the frame's mean pixel value) for every reference frame."""
-    reference = json.loads(REFERENCE.read_text())
-    recorder = _recorder()
-    videos, val = require_shared(VIDEOS), require_shared(FER / "val.npz")
+def compare(reference: dict, frames, options: DetectorOptions) -> list:
+    """(reference frame, our NormalizedDetections, the frame's mean pixel value) for every reference frame
+    among ``frames`` ((source, RGB frame) pairs); every reference frame must be among them."""
     wanted = {_key(f["source"]): f for f in reference["frames"]}
     results = []
-    with FaceDetector(DetectorOptions(video_mode=False)) as detector:
-        for source, rgb in [*recorder.video_frames(videos, reference["every"]),
-                            *recorder.fer_frames(val, reference["fer"], reference["pairs"])]:
+    with FaceDetector(options) as detector:
+        for source, rgb in frames:
             frame = wanted.pop(_key(source), None)
             if frame is not None:
                 results.append((frame, detector.detect_normalized(rgb), float(rgb.mean())))
     assert not wanted, f"{len(wanted)} reference frames were not produced again, e.g. {next(iter(wanted))}"
     return results
+
+
+@pytest.fixture(scope="module")
+def compared():
+    """(reference frame, our NormalizedDetections, the frame's mean pixel value) for every reference frame."""
+    reference = json.loads(REFERENCE.read_text())
+    recorder = recorder_module()
+    videos, val = require_shared(VIDEOS), require_shared(FER / "val.npz")
+    return compare(reference, [*recorder.video_frames(videos, reference["every"]),
+                               *recorder.fer_frames(val, reference["fer"], reference["pairs"])],
+                   DetectorOptions(video_mode=False))
 
 
 def _mediapipe_pixels(box: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -73,7 +80,8 @@ def _mediapipe_pixels(box: np.ndarray, width: int, height: int) -> np.ndarray:
     return pixels
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
+def iou(a, b) -> float:
+    """IoU of two x, y, w, h boxes (pixels or fractions alike)."""
     x0, y0 = max(a[0], b[0]), max(a[1], b[1])
     x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
     inter = max(x1 - x0, 0) * max(y1 - y0, 0)
@@ -89,27 +97,38 @@ def _matches(compared):
         boxes = [_mediapipe_pixels(b, width, height) for b in ours.boxes]
         for det in frame["detections"]:
             ref_box = np.asarray(det["box"])
-            j = max(range(len(boxes)), key=lambda k: _iou(ref_box, boxes[k]))
+            j = max(range(len(boxes)), key=lambda k: iou(ref_box, boxes[k]))
             yield det, boxes[j], float(ours.scores[j]), ours.keypoints[j], (width, height)
 
 
-def test_reference_frames_decode_as_when_they_were_recorded(compared):
+def assert_decoded_as_recorded(compared) -> None:
     off = [(f["source"], f["mean"], mean) for f, _, mean in compared if abs(mean - f["mean"]) > 0.05]
     assert not off, f"frames decode differently from when the reference was recorded (OpenCV/FFmpeg?): {off[:3]}"
+
+
+def differing_frames(compared, threshold: float) -> list:
+    """The frames where emoplay found another number of faces than MediaPipe; each must hold a score within
+    ``BORDERLINE`` of ``threshold`` (a face either side of it may be found by one and not the other)."""
+    differ = [(f["source"], [d["score"] for d in f["detections"]], ours.scores.tolist())
+              for f, ours, _ in compared if len(ours) != len(f["detections"])]
+    for source, theirs, mine in differ:
+        near = [s for s in theirs + mine if abs(s - threshold) <= BORDERLINE]
+        assert near, f"{source}: MediaPipe found scores {theirs}, emoplay {mine}, none of them borderline"
+    return differ
+
+
+def test_reference_frames_decode_as_when_they_were_recorded(compared):
+    assert_decoded_as_recorded(compared)
     assert sum(len(f["detections"]) for f, _, _ in compared) >= 250  # the reference is not empty
 
 
 def test_the_same_faces_are_found_on_every_frame(compared):
-    differ = [(f["source"], [d["score"] for d in f["detections"]], ours.scores.tolist())
-              for f, ours, _ in compared if len(ours) != len(f["detections"])]
-    for source, theirs, mine in differ:
-        near = [s for s in theirs + mine if abs(s - THRESHOLD) <= BORDERLINE]
-        assert near, f"{source}: MediaPipe found scores {theirs}, emoplay {mine}, none of them borderline"
+    differ = differing_frames(compared, THRESHOLD)
     assert len(differ) <= MAX_BORDERLINE_FRAMES, differ
 
 
 def test_boxes_overlap_mediapipes(compared):
-    ious = [_iou(np.asarray(det["box"]), box) for det, box, *_ in _matches(compared)]
+    ious = [iou(np.asarray(det["box"]), box) for det, box, *_ in _matches(compared)]
     assert min(ious) >= MIN_IOU
     assert np.mean(ious) >= MIN_MEAN_IOU
 
@@ -131,7 +150,7 @@ def test_keypoints_match_mediapipes(compared):
 def test_public_detect_gives_the_reference_boxes_clamped_to_the_frame():
     """emoplay.FaceDetector.detect (pixels, clamped, size-filtered) on the two-face frames of the reference."""
     reference = json.loads(REFERENCE.read_text())
-    recorder = _recorder()
+    recorder = recorder_module()
     pairs = {_key(f["source"]): f for f in reference["frames"] if "fer_pair" in f["source"]}
     checked = 0
     with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
@@ -143,7 +162,7 @@ def test_public_detect_gives_the_reference_boxes_clamped_to_the_frame():
             assert len(found) == len(expected)
             assert found.keypoints.shape == (len(found), 6, 2)
             for x0, y0, x1, y1 in expected:
-                ious = [_iou(np.array([x0, y0, x1 - x0, y1 - y0]), box) for box in found.boxes]
+                ious = [iou(np.array([x0, y0, x1 - x0, y1 - y0]), box) for box in found.boxes]
                 assert max(ious) >= MIN_IOU
                 checked += 1
     assert checked >= 15

@@ -713,3 +713,15 @@ def test_keyboard_mode_and_a_declined_camera_skip_the_calibration():
         assert isinstance(game.stack.top, StoryScene)
     finally:
         game.close()
+
+
+def test_the_detector_range_option_reaches_the_sensor(video):
+    game = new_game(source=str(video("single_face.mp4")), detector_range="full")
+    try:
+        assert game.feelings.sensor.options.pipeline.detector.range == "full"
+    finally:
+        game.close()
+    from examples.game_demo.app import build_parser
+
+    assert build_parser().parse_args(["--detector-range", "auto"]).detector_range == "auto"
+    assert build_parser().parse_args([]).detector_range == "short"

@@ -107,8 +107,8 @@ def test_wheel_carries_the_model_files(tmp_path):
                     str(tmp_path), str(REPO)], check=True, capture_output=True)
     wheel = next(tmp_path.glob("emoplay-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    for name in ("emotion_cnn.onnx", "face_detector.onnx", "face_detector.tflite", "SHA256SUMS",
-                 "LICENSE-face_detector.txt"):
+    for name in ("emotion_cnn.onnx", "face_detector.onnx", "face_detector.tflite", "face_detector_full_range.onnx",
+                 "face_detector_full_range.tflite", "SHA256SUMS", "LICENSE-face_detector.txt"):
         assert f"emoplay/_models/{name}" in names
     assert not any("training" in n or n.endswith(".npz") for n in names)
 

@@ -316,3 +316,146 @@ def test_invalid_confirm_score_is_rejected(value):
 def test_scores_must_match_the_boxes(scores):
     with pytest.raises(ValueError, match="scores"):
         FaceTracker().update(np.array([[0, 0, 10, 10], [50, 0, 10, 10]]), 0.0, np.array(scores))
+
+
+# -- many faces: crossings, turns, motion -------------------------------------------------------------------------
+
+def _faces_keep_their_ids(updates, truth_per_frame) -> dict:
+    """The id each true face (a name) had on every frame it was matched; fails if a face changed ids or two faces
+    shared one."""
+    ids: dict[str, int] = {}
+    for i, (update, names) in enumerate(zip(updates, truth_per_frame)):
+        for name, track_id in zip(names, update.matches):
+            assert ids.setdefault(name, track_id) == track_id, f"{name} changed id at frame {i}"
+    assert len(set(ids.values())) == len(ids), f"two faces shared an id: {ids}"
+    return ids
+
+
+def test_two_faces_that_cross_keep_their_ids_while_one_hides_the_other():
+    tracker = FaceTracker()
+    a = moving(0, 100, 80, 61, dx=10)  # left to right
+    b = moving(600, 100, 80, 61, dx=-10)  # right to left, at the same height: a passes in front of b
+    frames, truth = [], []
+    for i in range(61):
+        hidden = abs(a[i][0] - b[i][0]) < 60  # while they overlap, the detector sees only the face in front
+        frames.append([a[i]] if hidden else [b[i], a[i]])
+        truth.append(["a"] if hidden else ["b", "a"])
+    updates = run(tracker, frames)
+    ids = _faces_keep_their_ids(updates, truth)
+    assert [type(e) for e in events_of(updates)] == [FaceFound, FaceFound]  # b was not lost behind a
+    boxes = {t.track_id: t.box[0] for t in tracker.tracks}
+    assert boxes[ids["a"]] == 600 and boxes[ids["b"]] == 0
+
+
+def test_a_small_face_that_moves_more_than_its_overlap_allows_keeps_its_id():
+    # 50 px, 30 px per frame: consecutive boxes overlap by IoU 0.25, under iou_threshold; its velocity carries it.
+    tracker = FaceTracker()
+    updates = run(tracker, [[box] for box in moving(0, 200, 50, 30, dx=30)])
+    assert {u.matches for u in updates} == {(1,)}
+    assert [type(e) for e in events_of(updates)] == [FaceFound]
+
+
+def test_eight_faces_through_turns_misses_and_crossings_keep_their_ids():
+    """Eight faces of 50-90 px on a 1280x720 couch scene for 10 s at 30 fps: each drifts and jitters, turns
+    partly away now and then (its box narrows and shifts, the detector misses it for up to 6 frames), and two
+    pairs cross, the front face hiding the other while they overlap."""
+    rng = np.random.default_rng(5)
+    frames_n = 300
+    paths = {}
+    for k in range(8):
+        size = float(rng.integers(50, 91))
+        x0, y0 = 60 + 150 * k, 150 + 300 * (k % 2)
+        dx = rng.uniform(-0.5, 0.5)
+        paths[f"f{k}"] = [[x0 + dx * i, y0 + 10 * np.sin(i / 20 + k), size, size] for i in range(frames_n)]
+    for left, right in (("f0", "f2"), ("f5", "f7")):  # two pairs swap places: 300 px in 2 s, each way
+        start_l, start_r = paths[left][0], paths[right][0]
+        step = [5 * min(max(i - 100, 0), 60) for i in range(frames_n)]
+        paths[left] = [[start_l[0] + step[i], start_l[1], start_l[2], start_l[3]] for i in range(frames_n)]
+        paths[right] = [[start_r[0] - step[i], start_l[1], start_r[2], start_r[3]] for i in range(frames_n)]
+    turns = {name: set(range(t, t + 20)) for name, t in zip(paths, rng.integers(40, 260, 8))}
+    misses = {name: set(range(t, t + int(rng.integers(1, 7)))) for name, t in zip(paths, rng.integers(40, 260, 8))}
+    frames, truth = [], []
+    for i in range(frames_n):
+        boxes, names = [], []
+        for name, path in paths.items():
+            if i in misses[name]:
+                continue
+            x, y, w, h = path[i]
+            if i in turns[name]:  # a partial turn: the box narrows to 70 % and shifts to one side
+                x, w = x + 0.3 * w, 0.7 * w
+            x, y = x + rng.normal(0, 1.5), y + rng.normal(0, 1.5)
+            boxes.append([x, y, w, h])
+            names.append(name)
+        for left, right in (("f0", "f2"), ("f5", "f7")):  # the face behind is not seen while they overlap
+            if left in names and right in names:
+                a, b = boxes[names.index(left)], boxes[names.index(right)]
+                if abs(a[0] - b[0]) < 0.7 * min(a[2], b[2]):
+                    boxes.pop(names.index(right))
+                    names.remove(right)
+        order = rng.permutation(len(boxes))  # the detector lists faces in no particular order
+        frames.append([boxes[j] for j in order])
+        truth.append([names[j] for j in order])
+    updates = run(tracker := FaceTracker(), frames)
+    ids = _faces_keep_their_ids(updates, truth)
+    assert len(ids) == 8
+    events = events_of(updates)
+    assert sorted(e.track_id for e in events if isinstance(e, FaceFound)) == sorted(ids.values())
+    assert not [e for e in events if isinstance(e, FaceLost)]
+    assert len(tracker.tracks) == 8
+
+
+# -- primary face on a couch --------------------------------------------------------------------------------------
+
+def _keypoints(box, turn: float = 0.0) -> list:
+    """BlazeFace-like keypoints for a box: eyes at 30 % and 70 % of its width, the nose tip between them, moved
+    ``turn`` eye distances towards one eye (0: facing the camera)."""
+    x, y, w, h = box
+    right_eye, left_eye = [x + 0.3 * w, y + 0.4 * h], [x + 0.7 * w, y + 0.4 * h]
+    nose = [x + 0.5 * w + turn * 0.4 * w, y + 0.6 * h]
+    return [right_eye, left_eye, nose, [x + 0.5 * w, y + 0.8 * h], [x, y + 0.5 * h], [x + w, y + 0.5 * h]]
+
+
+def _couch(tracker, frames, start: float = 0.0):
+    """``frames``: per frame a list of (box, turn); one update per frame with keypoints."""
+    return [tracker.update(np.array([b for b, _ in faces], np.float64).reshape(-1, 4), start + i / FPS,
+                           keypoints=np.array([_keypoints(b, t) for b, t in faces]).reshape(-1, 6, 2))
+            for i, faces in enumerate(frames)]
+
+
+def test_frontality_is_one_facing_the_camera_and_falls_as_the_head_turns():
+    from emoplay.pipeline._track import frontality
+
+    box = [0, 0, 100, 100]
+    got = frontality(np.array([_keypoints(box, t) for t in (0.0, 0.25, 0.5, 1.0)]))
+    np.testing.assert_allclose(got, [1.0, 0.75, 0.5, 0.3])
+
+
+def test_a_larger_but_turned_face_does_not_take_the_primary_from_a_frontal_one():
+    tracker = FaceTracker()
+    player, neighbour = [100, 100, 100, 100], [400, 100, 140, 140]
+    # The neighbour is nearer (twice the area) but watches the player: turned half an eye distance away.
+    _couch(tracker, [[(player, 0.0), (neighbour, 0.5)]] * 150)
+    assert tracker.primary_id == 1
+    # Seen together from the start, the frontal face is the primary even though it is smaller.
+    other = FaceTracker()
+    _couch(other, [[(neighbour, 0.5), (player, 0.0)]] * 10)
+    assert other.primary_id == 2
+
+
+def test_the_primary_passes_to_a_face_that_outscores_it_long_enough_and_not_to_a_lean_in():
+    tracker = FaceTracker()
+    player, other = [100, 100, 100, 100], [400, 100, 100, 100]
+    _couch(tracker, [[(player, 0.0), (other, 0.0)]] * 30)
+    assert tracker.primary_id == 1
+    leaning = [400, 80, 160, 160]  # 2.56 x the area, for 1.5 s: shorter than primary_switch_s
+    _couch(tracker, [[(player, 0.0), (leaning, 0.0)]] * 45, start=1.0)
+    assert tracker.primary_id == 1
+    _couch(tracker, [[(player, 0.0), (other, 0.0)]] * 15, start=2.5)
+    # The other player moves to the front and stays: primary after primary_switch_s (2 s) of outscoring.
+    moved = [380, 60, 180, 180]
+    primary = []
+    for i in range(90):
+        _couch(tracker, [[(player, 0.0), (moved, 0.0)]], start=3.0 + i / FPS)
+        primary.append(tracker.primary_id)
+    assert primary.index(2) == 60  # 2 s at 30 fps after it began to outscore the player
+    assert set(primary[60:]) == {2}

@@ -24,7 +24,7 @@ from typing import Any, Iterable
 
 from .._clock import Clock, monotonic_clock
 from .._errors import BridgeError
-from .._events import EVENT_TYPES, CameraState
+from .._events import EVENT_TYPES, UNKNOWN, CameraState
 from . import protocol
 from .dashboard import DASHBOARD_FILES, dashboard_response_body
 from .token import tokens_match
@@ -457,7 +457,9 @@ class BridgeServer:
             self._emotions.pop(message["track_id"], None)
             if self._primary == message["track_id"]:
                 self._primary = None
-        elif kind == "FaceFound" and message.get("is_primary"):
-            self._primary = message["track_id"]
+        elif kind == "FaceFound":
+            self._emotions.setdefault(message["track_id"], (UNKNOWN, 0.0))  # in view, not read yet (or too small)
+            if message.get("is_primary"):
+                self._primary = message["track_id"]
         elif kind == "PrimaryFaceChanged":
             self._primary = message.get("current")

@@ -1,8 +1,8 @@
-"""emoplay's face detector: MediaPipe's BlazeFace short-range model on onnxruntime, decoded in numpy.
+"""emoplay's face detector: MediaPipe's BlazeFace models (short and full range) on onnxruntime, decoded in numpy.
 
-Modules: ``_anchors`` (SSD anchor centres), ``_letterbox`` (frame → model input
+Modules: ``_anchors`` (the two models and their SSD anchor centres), ``_letterbox`` (frame → model input
 and back), ``_decode`` (raw outputs → scored candidates), ``_nms`` (weighted
-non-max suppression), ``_detector`` (:class:`FaceDetector`).
+non-max suppression), ``_auto`` (which model runs with ``range="auto"``), ``_detector`` (:class:`FaceDetector`).
 """
 
 from ._detector import DetectorOptions, Detections, FaceDetector, NormalizedDetections

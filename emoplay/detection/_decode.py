@@ -1,6 +1,6 @@
 """Raw BlazeFace outputs to scored candidate boxes (MediaPipe's ``TensorsToDetectionsCalculator`` settings).
 
-Each of the 896 rows of ``regressors`` holds, in input pixels (0-128) and
+Each row of ``regressors`` (one per anchor) holds, in input pixels (0-128 or 0-192) and
 relative to its anchor's centre: the box centre x, y, its width, height, then
 x, y of 6 keypoints (right eye, left eye, nose tip, mouth, right ear, left ear,
 as seen by the subject). ``classificators`` holds one logit per anchor; the
@@ -38,7 +38,7 @@ def sigmoid_scores(logits: np.ndarray) -> np.ndarray:
 
 def decode(regressors: np.ndarray, logits: np.ndarray, anchors: np.ndarray, min_score: float,
            scale: float = INPUT_SIZE) -> Candidates:
-    """The anchors whose score is at least ``min_score``, decoded; ``regressors`` [896, 16], ``logits`` [896]."""
+    """The anchors whose score is at least ``min_score``, decoded; ``regressors`` [N, 16], ``logits`` [N]."""
     logits = logits.reshape(-1)
     # sigmoid(x) >= p exactly when x >= log(p / (1 - p)): compare the logits, take the sigmoid of the few kept.
     # The margin keeps every anchor that rounding could put at the threshold; the exact test follows.

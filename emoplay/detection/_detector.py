@@ -1,14 +1,16 @@
-"""Face detection with MediaPipe's BlazeFace short-range model, run on onnxruntime.
+"""Face detection with MediaPipe's BlazeFace models (short and full range), run on onnxruntime.
 
 Result in, result out: :meth:`FaceDetector.detect` takes a frame (RGB, or BGR/gray/4-channel) and
 returns :class:`Detections` (an empty object when there is no face, never
 ``None``). Boxes are ``x, y, width, height`` in frame pixels, clamped to the
 frame; keypoints are 6 (x, y) points per face in frame pixels.
 
-The model is Google's ``face_detection_short_range.tflite`` (Apache-2.0),
-converted to ONNX once by ``models/convert_face_detector.py``; letterboxing,
+The models are Google's ``face_detection_short_range.tflite`` and
+``face_detection_full_range_sparse.tflite`` (Apache-2.0), converted to ONNX once
+by ``models/convert_face_detector.py``; :class:`DetectorOptions` ``range``
+chooses one, or lets the detector switch between them (``_auto.py``); letterboxing,
 anchor decoding, the score threshold and weighted non-max suppression follow
-MediaPipe's face detector graph, and ``tests/test_detector_reference.py``
+MediaPipe's face detector graphs, and ``tests/test_detector_reference.py``
 checks the result against detections recorded with MediaPipe itself. Nothing
 here loads MediaPipe or TFLite, and nothing opens a socket.
 """
@@ -24,8 +26,9 @@ from .._checks import check_flag, check_number
 from ..pipeline._classify import import_onnxruntime
 from .._errors import ModelError, SensorClosedError
 from .._frames import check_pixels
-from .._model_files import FACE_DETECTOR_MODEL, shipped_model
-from ._anchors import INPUT_SIZE, ssd_anchor_centres
+from .._model_files import shipped_model
+from ._anchors import MODELS, BlazeFaceModel, ssd_anchor_centres
+from ._auto import RangeChooser
 from ._decode import NUM_KEYPOINTS, decode
 from ._letterbox import Letterbox
 from ._nms import weighted_nms
@@ -58,62 +61,122 @@ class NormalizedDetections:
         return len(self.scores)
 
 
+RANGES = ("short", "full", "auto")
+
+
 @dataclass(frozen=True)
 class DetectorOptions:
-    model_path: str | None = None  # None: the shipped, checksum-verified model
+    """How faces are found.
+
+    ``range`` picks the BlazeFace model:
+
+    * ``"short"`` (default): the short-range model (128x128 input), for a face near the camera, from about
+      15 % of the frame's longer side up (a player within about 2 m of a webcam);
+    * ``"full"``: the full-range model (192x192 input), for faces from about 8 % of the longer side up (a couch
+      or a table 2-5 m away, a group: 100 px in a 1280x720 frame, 50 px in 640x360); it costs about twice the
+      short-range model per frame (``models/detector_ranges.py`` measures how far each reaches);
+    * ``"auto"``: full range while no face or any small face is found, short range once only faces of at least
+      20 % of the longer side were found on 3 detections in a row; back to full range at once when the short
+      range finds no face or one under 15 % (hysteresis), and a full-range look every 10th detection for a
+      player further back. Still images (``video_mode=False``) get full range.
+
+    ``model_path`` replaces the short-range model and ``full_range_model_path`` the full-range one (None: the
+    shipped, checksum-verified files).
+    """
+
+    model_path: str | None = None  # None: the shipped, checksum-verified short-range model
     min_confidence: float = 0.5
     min_suppression: float = 0.3  # IoU above which candidates merge into one face
     video_mode: bool = True  # frames of one stream with increasing timestamps (detection itself is per frame)
-    min_face_size: int = 24  # pixels; smaller boxes are dropped (too small to classify)
+    min_face_size: int = 12  # pixels; smaller boxes are dropped (PipelineOptions.min_face_px: reported, not read)
     threads: int = 1  # onnxruntime intra-op threads
+    range: str = "short"  # "short", "full" or "auto" (see above)
+    full_range_model_path: str | None = None  # None: the shipped, checksum-verified full-range model
+    full_range_min_confidence: float = 0.6  # min_confidence of the full-range model (MediaPipe's for it)
 
     def __post_init__(self) -> None:
+        if self.range not in RANGES:
+            raise ValueError(f"DetectorOptions.range must be one of {', '.join(map(repr, RANGES))}, got "
+                             f"{self.range!r}")
         check_number("DetectorOptions", "min_confidence", self.min_confidence, low=0, high=1, low_open=True,
                      high_open=True)
+        check_number("DetectorOptions", "full_range_min_confidence", self.full_range_min_confidence, low=0, high=1,
+                     low_open=True, high_open=True)
         check_number("DetectorOptions", "min_suppression", self.min_suppression, low=0, high=1, high_open=True)
         check_number("DetectorOptions", "min_face_size", self.min_face_size, low=1, integer=True)
         check_number("DetectorOptions", "threads", self.threads, low=1, integer=True)
         check_flag("DetectorOptions", "video_mode", self.video_mode)
 
 
+class _BlazeFace:
+    """One BlazeFace model on onnxruntime: its session, anchors and letterbox."""
+
+    def __init__(self, model: BlazeFaceModel, path: str | None, threads: int) -> None:
+        self.model = model
+        file = Path(path) if path else shipped_model(model.file)
+        if not file.is_file():
+            option = "model_path" if model.range == "short" else "full_range_model_path"
+            raise ModelError(f"{model.range}-range face detector model {file} does not exist; pass {option}=None "
+                             "for the shipped one")
+        self.session = _open_session(file, threads, model)
+        self.anchors = ssd_anchor_centres(model.input_size, model.strides, model.anchors_per_layer)
+        self.letterbox = Letterbox(model.input_size)
+
+    def detect(self, pixels: np.ndarray, color_order: str, options: "DetectorOptions") -> NormalizedDetections:
+        tensor = self.letterbox.prepare(pixels, color_order)
+        try:
+            regressors, logits = self.session.run([_BOXES, _SCORES], {_INPUT: tensor})
+        finally:
+            self.letterbox.clear()  # its downscaled copy of the frame lives for this call only
+        min_score = options.min_confidence if self.model.range == "short" else options.full_range_min_confidence
+        faces = weighted_nms(decode(regressors[0], logits[0], self.anchors, min_score, self.model.input_size),
+                             options.min_suppression)
+        corners = self.letterbox.to_frame(faces.boxes)
+        boxes = np.concatenate([corners[:, :2], corners[:, 2:] - corners[:, :2]], axis=1)
+        return NormalizedDetections(boxes, self.letterbox.to_frame(faces.keypoints), faces.scores)
+
+
 class FaceDetector:
     def __init__(self, options: DetectorOptions = DetectorOptions()) -> None:
         self.options = options
-        path = Path(options.model_path) if options.model_path else shipped_model(FACE_DETECTOR_MODEL)
-        if not path.is_file():
-            raise ModelError(f"face detector model {path} does not exist; pass model_path=None for the shipped one")
-        self._session = _open_session(path, options.threads)
-        self._anchors = ssd_anchor_centres()
-        self._letterbox = Letterbox(INPUT_SIZE)
+        wanted = ("short", "full") if options.range == "auto" else (options.range,)
+        paths = {"short": options.model_path, "full": options.full_range_model_path}
+        self._models: dict[str, _BlazeFace] | None = {r: _BlazeFace(MODELS[r], paths[r], options.threads)
+                                                     for r in wanted}
+        self._chooser = RangeChooser() if options.range == "auto" and options.video_mode else None
+        self.last_range: str | None = None  # the model the last frame ran ("short" or "full")
+
+    def next_range(self) -> str:
+        """The model the next frame will run: ``"short"`` or ``"full"`` (with ``range="auto"``, as chosen now)."""
+        if self._chooser is not None:
+            return self._chooser.next_range()
+        return "full" if self.options.range == "auto" else self.options.range
 
     def detect_normalized(self, pixels: np.ndarray, color_order: str = "rgb") -> NormalizedDetections:
         """Faces in one uint8 frame, in fractions of the frame (see :class:`NormalizedDetections`).
 
         ``pixels``: HxWx3 RGB by default; also gray, BGR (``color_order="bgr"``), RGBA or BGRA, which the
-        detector converts on its 128x128 input rather than on the whole frame.
+        detector converts on its small model input rather than on the whole frame.
         """
-        if self._session is None:
+        if self._models is None:
             raise SensorClosedError("this FaceDetector was closed; create a new one")
         if color_order not in ("rgb", "bgr"):
             raise ValueError(f"color_order must be 'rgb' or 'bgr', got {color_order!r}")
         pixels = check_pixels(pixels)
-        tensor = self._letterbox.prepare(pixels, color_order)
-        try:
-            regressors, logits = self._session.run([_BOXES, _SCORES], {_INPUT: tensor})
-        finally:
-            self._letterbox.clear()  # its 128x128 copy of the frame lives for this call only
-        faces = weighted_nms(decode(regressors[0], logits[0], self._anchors, self.options.min_confidence),
-                             self.options.min_suppression)
-        corners = self._letterbox.to_frame(faces.boxes)
-        boxes = np.concatenate([corners[:, :2], corners[:, 2:] - corners[:, :2]], axis=1)
-        return NormalizedDetections(boxes, self._letterbox.to_frame(faces.keypoints), faces.scores)
+        used = self.next_range()
+        found = self._models[used].detect(pixels, color_order, self.options)
+        self.last_range = used
+        if self._chooser is not None:
+            height, width = pixels.shape[:2]
+            self._chooser.observe(used, found.boxes[:, 3] * height / max(width, height))
+        return found
 
     def detect(self, pixels: np.ndarray, timestamp: float | None = None, color_order: str = "rgb") -> Detections:
         """Faces in one uint8 frame (RGB unless ``color_order="bgr"``; gray and 4-channel frames work too).
 
         ``timestamp`` (seconds) is required in video mode.
         """
-        if self.options.video_mode and timestamp is None and self._session is not None:
+        if self.options.video_mode and timestamp is None and self._models is not None:
             raise ValueError("video mode needs a timestamp per frame (seconds, increasing)")
         found = self.detect_normalized(pixels, color_order)
         if not len(found):
@@ -132,10 +195,13 @@ class FaceDetector:
         return Detections(boxes, found.scores[keep], (found.keypoints[keep] * size).astype(np.float32))
 
     def reset(self) -> None:
-        """A new stream starts. Nothing to reset: each frame is detected on its own."""
+        """A new stream starts. Each frame is detected on its own; with ``range="auto"`` the choice of model
+        starts again from full range."""
+        if self._chooser is not None:
+            self._chooser.reset()
 
     def close(self) -> None:
-        self._session = None
+        self._models = None
 
     def __enter__(self) -> "FaceDetector":
         return self
@@ -144,7 +210,7 @@ class FaceDetector:
         self.close()
 
 
-def _open_session(path: Path, threads: int):
+def _open_session(path: Path, threads: int, model: BlazeFaceModel):
     ort = import_onnxruntime()
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
@@ -158,8 +224,10 @@ def _open_session(path: Path, threads: int):
                          "models/convert_face_detector.py") from e
     inputs = {i.name: i.shape for i in session.get_inputs()}
     outputs = {o.name: o.shape for o in session.get_outputs()}
-    if (inputs.get(_INPUT) != [1, INPUT_SIZE, INPUT_SIZE, 3] or outputs.get(_BOXES) != [1, 896, 16]
-            or outputs.get(_SCORES) != [1, 896, 1]):
-        raise ModelError(f"{path} is not a BlazeFace short-range face detector (inputs {inputs}, outputs "
-                         f"{outputs}); pass model_path=None for the shipped one")
+    side, anchors = model.input_size, model.num_anchors
+    if (inputs.get(_INPUT) != [1, side, side, 3] or outputs.get(_BOXES) != [1, anchors, 16]
+            or outputs.get(_SCORES) != [1, anchors, 1]):
+        option = "model_path" if model.range == "short" else "full_range_model_path"
+        raise ModelError(f"{path} is not a BlazeFace {model.range}-range face detector (inputs {inputs}, outputs "
+                         f"{outputs}); pass {option}=None for the shipped one")
     return session

@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from .._arguments import positive_int
+from .._arguments import add_detector_range_argument, positive_int
 from .._errors import DataError, EmoplayError
 
 
@@ -35,6 +35,7 @@ def register(subparsers) -> None:
     parser.add_argument("--faces", default="crop", choices=("crop", "detect"),
                         help="crop: each image is a face crop (FER2013 images are); detect: each image is a "
                              "full frame, the face detector picks the face, images without one count as misses")
+    add_detector_range_argument(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the text report")
     parser.add_argument("--plot", metavar="FILE", help="also write the confusion matrix as a PNG")
     parser.add_argument("--limit", type=positive_int, metavar="N",
@@ -126,7 +127,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.faces == "detect":
             from ..detection import DetectorOptions, FaceDetector
 
-            with FaceDetector(DetectorOptions(video_mode=False)) as detector:
+            with FaceDetector(DetectorOptions(video_mode=False, range=args.detector_range)) as detector:
                 report = evaluate(data, classifier, faces="detect", detector=detector, robustness=args.robustness,
                                   **calibration)
         else:

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from .._arguments import positive_int
+from .._arguments import add_detector_range_argument, positive_int
 from .._errors import DataError, EmoplayError
 
 EXIT_NO_FACE = 1
@@ -61,6 +61,7 @@ def register(subparsers) -> None:
     parser.add_argument("--faces", default="crop", choices=("crop", "detect"),
                         help="crop: each image is one face crop (default); detect: find the faces with the face "
                              "detector and crop them the way the model expects")
+    add_detector_range_argument(parser)
     parser.add_argument("--out", metavar="DIR", help="write the PNGs into DIR (created if missing)")
     parser.add_argument("--patch", type=positive_int, default=8, help="occluder side in crop pixels (default 8 of 48)")
     parser.add_argument("--stride", type=positive_int, default=4,
@@ -96,13 +97,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _options(args: argparse.Namespace, faces: str):
+    from ..detection import DetectorOptions
     from ..pipeline._classify import ClassifierOptions
     from ._occlusion import OcclusionOptions
     from ._saliency import SaliencyOptions
 
     return SaliencyOptions(faces=faces, occlusion=OcclusionOptions(patch=args.patch, stride=args.stride),
                            target=args.target,
-                           classifier=ClassifierOptions(model_path=args.model, threads=args.threads))
+                           classifier=ClassifierOptions(model_path=args.model, threads=args.threads),
+                           detector=DetectorOptions(video_mode=False, range=args.detector_range))
 
 
 def _out_dir(args: argparse.Namespace, inputs: Path | None = None) -> Path | None:

@@ -76,6 +76,9 @@ from ..calibration.calibrator import CalibrationOptions
 from ..calibration.state import AutoCalibrationOptions, CalibrationState
 
 
+MIN_FACE_PX = 20
+
+
 @dataclass(frozen=True)
 class PipelineOptions:
     detector: DetectorOptions = field(default_factory=DetectorOptions)
@@ -92,6 +95,10 @@ class PipelineOptions:
     reclassify_change: float = 3.0  # ... unless its crop changed by more (mean abs difference, gray levels; see above)
     alternate_views: bool = True  # refresh a stable face with one view at a time: the face, then its mirror (above)
     auto_calibration: AutoCalibrationOptions | None = None  # per-track running baselines (off; calibration/state.py)
+    # Faces whose box is shorter than this (pixels) are found, tracked and reported (FaceFound, boxes) but not
+    # classified: their emotion is "unknown". Below it the model's accuracy falls away (models/MODEL_CARD.md,
+    # "Face size"; models/small_face_curve.py measures it). 1 classifies every face the detector keeps.
+    min_face_px: int = MIN_FACE_PX
 
     def __post_init__(self) -> None:
         for flag in ("redetect_on_change", "reuse_unchanged_crops", "alternate_views"):
@@ -103,6 +110,7 @@ class PipelineOptions:
         check_number("PipelineOptions", "detect_every", self.detect_every, low=1, integer=True)
         check_number("PipelineOptions", "classify_every", self.classify_every, low=1, integer=True)
         check_number("PipelineOptions", "reclassify_change", self.reclassify_change, low=0, high=255)
+        check_number("PipelineOptions", "min_face_px", self.min_face_px, low=1, integer=True)
 
     @property
     def debounce_options(self) -> DebounceOptions:
@@ -175,7 +183,7 @@ class EmotionPipeline:
                 self.tracker.seen(matches, timestamp)  # its unchanged crop shows the face still there
         if crops is None:
             crops = self.classifier.crop_faces(pixels, detections.boxes, color_order)
-        probs = self._classify(crops, matches, thumbs)
+        probs = self._classify(crops, matches, thumbs, detections.boxes[:, 3] < self.options.min_face_px)
         confirmed = {t.track_id for t in self.tracker.tracks if t.confirmed}
         probs, calibration_events = self.calibration.update(timestamp, matches, probs, confirmed,
                                                             self.tracker.primary_id)
@@ -204,7 +212,7 @@ class EmotionPipeline:
     def _detect(self, pixels: np.ndarray, timestamp: float, color_order: str,
                 events: list) -> tuple[Detections, tuple[int, ...]]:
         detections = self.detector.detect(pixels, timestamp, color_order)
-        update = self.tracker.update(detections.boxes, timestamp, detections.scores)
+        update = self.tracker.update(detections.boxes, timestamp, detections.scores, detections.keypoints)
         events += update.events
         for track_id in update.lost_ids:
             self.debouncer.forget(track_id)
@@ -224,11 +232,29 @@ class EmotionPipeline:
         return None if track_id is None else self.debouncer.current(track_id)
 
     def _classify(self, crops: np.ndarray, track_ids: tuple[int, ...],
-                  thumbs: list[np.ndarray | None] | None = None) -> np.ndarray:
-        """Probabilities per crop; tracks whose probabilities still hold keep them (see the module docstring)."""
+                  thumbs: list[np.ndarray | None] | None = None, too_small: np.ndarray | None = None) -> np.ndarray:
+        """Probabilities per crop; tracks whose probabilities still hold keep them (see the module docstring).
+        Faces ``too_small`` to read get equal probabilities for every class, which the debouncer calls unknown."""
+        classes = len(self.class_names)
         try:
-            return self._reuse.probabilities(crops, track_ids, self.classifier.classify_crops,
-                                             self.classifier if self._alternate_views else None, thumbs)
+            if too_small is None or not too_small.any():
+                return self._reuse.probabilities(crops, track_ids, self.classifier.classify_crops,
+                                                 self.classifier if self._alternate_views else None, thumbs)
+            probs = np.full((len(crops), classes), 1.0 / classes, np.float32)
+            read = np.flatnonzero(~too_small)
+            self._reuse.discard([thumbs[i] for i in np.flatnonzero(too_small)] if thumbs is not None else [])
+            if len(read):
+                readable = crops[read]
+                try:
+                    probs[read] = self._reuse.probabilities(
+                        readable, tuple(track_ids[i] for i in read), self.classifier.classify_crops,
+                        self.classifier if self._alternate_views else None,
+                        None if thumbs is None else [thumbs[i] for i in read])
+                finally:
+                    readable.fill(0)
+            else:
+                self._reuse.clear()  # no face to read: what was kept of every track goes
+            return probs
         finally:
             crops.fill(0)  # crops live for this step only
 

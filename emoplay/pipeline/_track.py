@@ -1,13 +1,24 @@
 """Faces over time: persistent track ids, a grace period, and a stable primary face.
 
-Detections are matched to tracks greedily by intersection-over-union. A track
+Detections are matched to tracks greedily by intersection-over-union with where each track is expected
+now: its last box moved on by its velocity (a running mean of its centre's motion), for at most
+``lost_after_s``. So two faces that cross keep their ids, even when one hides the other for a few frames,
+and a small face (a player far from the camera) that moves more than its width between detections is
+still matched when its predicted box overlaps. A track
 is *confirmed* (``FaceFound``) after ``confirm_hits`` matched frames of which
 at least one scored ``confirm_score`` or more, so a short or weak false
 positive never becomes a face (on the shared animation clip, BlazeFace's false
 positives score at most 0.53; real webcam faces 0.87 to 0.97), and it is *lost* (``FaceLost``)
 only after ``lost_after_s`` seconds without a match, so a blink of the
-detector does not end it. The primary face is the largest confirmed track,
-and it stays primary until it is lost (no flapping between two players).
+detector does not end it.
+
+The primary face is the confirmed track that most looks like the player: the largest and most frontal
+(box area times a frontality between 0.3 and 1 from the keypoints: how far the nose tip sits from the
+middle of the eyes, in eye distances). It stays primary until it is lost, or until another confirmed
+face has scored at least ``primary_switch_ratio`` times as much for ``primary_switch_s`` seconds
+without a break (hysteresis: on a couch, someone leaning in for a moment or a player turning to a
+neighbour does not take the game over; a player who moves to the front, or the one who sat down nearer
+the camera, does).
 """
 
 from __future__ import annotations
@@ -26,8 +37,12 @@ class TrackerOptions:
     confirm_hits: int = 3
     confirm_score: float = 0.7
     lost_after_s: float = 0.5
+    primary_switch_ratio: float = 2.0  # another face must score this many times the primary's (area x frontality)
+    primary_switch_s: float = 2.0  # ... for this long without a break to become primary
 
     def __post_init__(self) -> None:
+        check_number("TrackerOptions", "primary_switch_ratio", self.primary_switch_ratio, low=1)
+        check_number("TrackerOptions", "primary_switch_s", self.primary_switch_s, low=0)
         check_number("TrackerOptions", "iou_threshold", self.iou_threshold, low=0, high=1, low_open=True,
                      high_open=True)
         check_number("TrackerOptions", "confirm_hits", self.confirm_hits, low=1, integer=True)
@@ -44,6 +59,27 @@ class Track:
     hits: int = 1
     best_score: float = 1.0
     confirmed: bool = False
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # of the box's centre, pixels per second
+    frontality: float = 1.0  # 0.3 (turned) to 1 (facing the camera), from the last detection's keypoints
+
+    def predicted(self, timestamp: float, horizon: float) -> np.ndarray:
+        """Where the box is expected at ``timestamp``: moved on by the velocity for at most ``horizon`` seconds."""
+        box = np.asarray(self.box, np.float64).copy()
+        box[:2] += self.velocity * min(max(timestamp - self.last_seen, 0.0), horizon)
+        return box
+
+    def observe(self, box: np.ndarray, timestamp: float) -> None:
+        """A new detection: the velocity follows the centre's motion since the last one (a running mean)."""
+        elapsed = timestamp - self.last_seen
+        if elapsed > 0:
+            moved = (box[:2] + box[2:] / 2) - (self.box[:2] + self.box[2:] / 2)
+            self.velocity = 0.5 * self.velocity + 0.5 * moved / elapsed
+        self.box, self.last_seen = box.copy(), timestamp
+
+    @property
+    def weight(self) -> float:
+        """How much this face looks like the player: box area times frontality."""
+        return float(self.box[2]) * float(self.box[3]) * self.frontality
 
 
 @dataclass(frozen=True)
@@ -53,6 +89,20 @@ class TrackUpdate:
     matches: tuple[int, ...]
     events: tuple[FaceFound | FaceLost, ...]
     lost_ids: tuple[int, ...] = ()
+
+
+def frontality(keypoints: np.ndarray) -> np.ndarray:
+    """Per face, 1 when the nose tip is midway between the eyes, down to 0.3 as the head turns.
+
+    ``keypoints`` [N, 6, 2]: right eye, left eye, nose tip, ... (BlazeFace's order). The nose tip's offset from
+    the eyes' midpoint along the line of the eyes, in eye distances, is about 0 facing the camera and 0.5 or
+    more at a three-quarter turn.
+    """
+    keypoints = np.asarray(keypoints, np.float64).reshape(-1, 6, 2)
+    eyes = keypoints[:, 1] - keypoints[:, 0]
+    nose = keypoints[:, 2] - (keypoints[:, 0] + keypoints[:, 1]) / 2
+    offset = np.abs(np.sum(nose * eyes, axis=1)) / np.maximum(np.sum(eyes * eyes, axis=1), 1e-12)
+    return np.clip(1.0 - offset, 0.3, 1.0)
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -76,41 +126,50 @@ class FaceTracker:
         self._tracks: dict[int, Track] = {}
         self._next_id = 1
         self.primary_id: int | None = None
+        self._challenger: tuple[int, float] | None = None  # (track id, since when) outscoring the primary
 
     @property
     def tracks(self) -> list[Track]:
         return list(self._tracks.values())
 
-    def update(self, boxes: np.ndarray, timestamp: float, scores: np.ndarray | None = None) -> TrackUpdate:
-        """Match this frame's boxes (and detector scores; None counts as fully confident) to the tracks."""
+    def update(self, boxes: np.ndarray, timestamp: float, scores: np.ndarray | None = None,
+               keypoints: np.ndarray | None = None) -> TrackUpdate:
+        """Match this frame's boxes (and detector scores, None counting as fully confident; and keypoints
+        [N, 6, 2], None counting as frontal faces) to the tracks."""
         boxes = np.asarray(boxes).reshape(-1, 4)
         scores = np.ones(len(boxes)) if scores is None else np.asarray(scores, np.float64).reshape(-1)
         if scores.shape != (len(boxes),):
             raise ValueError(f"expected {len(boxes)} scores, one per box, got {scores.shape[0]}")
+        front = np.ones(len(boxes)) if keypoints is None else frontality(keypoints)
+        if front.shape != (len(boxes),):
+            raise ValueError(f"expected {len(boxes)} sets of keypoints, one per box, got {front.shape[0]}")
         ids = list(self._tracks)
         matches = [-1] * len(boxes)
         if ids and len(boxes):
-            iou = iou_matrix(boxes, np.stack([self._tracks[i].box for i in ids]))
+            expected = np.stack([self._tracks[i].predicted(timestamp, self.options.lost_after_s) for i in ids])
+            affinity = self._affinity(boxes.astype(np.float64), expected)
             while True:
-                d, t = np.unravel_index(np.argmax(iou), iou.shape)
-                if iou[d, t] < self.options.iou_threshold:
+                d, t = np.unravel_index(np.argmax(affinity), affinity.shape)
+                if affinity[d, t] <= 0:
                     break
                 matches[d] = ids[t]
-                iou[d, :] = -1
-                iou[:, t] = -1
+                affinity[d, :] = 0
+                affinity[:, t] = 0
         events: list[FaceFound | FaceLost] = []
         newly_confirmed: list[Track] = []
         for d, track_id in enumerate(matches):
             if track_id == -1:
-                track = Track(self._next_id, boxes[d].copy(), timestamp, timestamp, best_score=float(scores[d]))
+                track = Track(self._next_id, boxes[d].astype(np.float64), timestamp, timestamp,
+                              best_score=float(scores[d]))
                 self._tracks[track.track_id] = track
                 matches[d] = track.track_id
                 self._next_id += 1
             else:
                 track = self._tracks[track_id]
-                track.box, track.last_seen = boxes[d].copy(), timestamp
+                track.observe(boxes[d].astype(np.float64), timestamp)
                 track.hits += 1
                 track.best_score = max(track.best_score, float(scores[d]))
+            track.frontality = float(front[d])
             if (not track.confirmed and track.hits >= self.options.confirm_hits
                     and track.best_score >= self.options.confirm_score):
                 track.confirmed = True
@@ -125,14 +184,29 @@ class FaceTracker:
                     lost.append(track.track_id)
                     events.append(FaceLost(track.track_id, timestamp))
         if self.primary_id is not None and self.primary_id not in self._tracks:
-            self.primary_id = self._largest_confirmed()
+            self.primary_id, self._challenger = self._best_confirmed(), None
         if self.primary_id is None and newly_confirmed:
-            self.primary_id = max(newly_confirmed, key=lambda t: int(t.box[2]) * int(t.box[3])).track_id
+            self.primary_id = max(newly_confirmed, key=lambda t: t.weight).track_id
+        self._challenge(timestamp)
         for track in newly_confirmed:
             x, y, w, h = (int(v) for v in track.box)
             events.append(FaceFound(track.track_id, (x, y, w, h), timestamp,
                                     is_primary=track.track_id == self.primary_id))
         return TrackUpdate(tuple(matches), tuple(events), tuple(lost))
+
+    def _affinity(self, boxes: np.ndarray, expected: np.ndarray) -> np.ndarray:
+        """Detections [N] x tracks [M], 0 where they cannot match. 1 + IoU with the track's expected box where
+        the IoU reaches ``iou_threshold``; else, for a box of a like size (areas within 2.25x) whose centre is
+        within one box side of the expected one, 1 - that distance in box sides (below every IoU match): a
+        fast small face, whose boxes on consecutive detections barely overlap, is still followed."""
+        iou = iou_matrix(boxes, expected)
+        area_a, area_b = boxes[:, 2] * boxes[:, 3], expected[:, 2] * expected[:, 3]
+        side = np.sqrt(np.sqrt(area_a[:, None] * area_b[None, :]))  # geometric mean of the two sides
+        offset = (boxes[:, None, :2] + boxes[:, None, 2:] / 2) - (expected[None, :, :2] + expected[None, :, 2:] / 2)
+        distance = np.hypot(offset[..., 0], offset[..., 1]) / np.maximum(side, 1e-9)
+        ratio = area_a[:, None] / np.maximum(area_b[None, :], 1e-9)
+        near = (distance < 1.0) & (ratio > 1 / 2.25) & (ratio < 2.25)
+        return np.where(iou >= self.options.iou_threshold, 1.0 + iou, np.where(near, 1.0 - distance, 0.0))
 
     def seen(self, track_ids: tuple[int, ...], timestamp: float) -> None:
         """These tracks' faces are still there at ``timestamp`` without a detection (their crops did not change:
@@ -142,11 +216,28 @@ class FaceTracker:
             if track is not None:
                 track.last_seen = max(track.last_seen, timestamp)
 
-    def _largest_confirmed(self) -> int | None:
+    def _best_confirmed(self) -> int | None:
         confirmed = [t for t in self._tracks.values() if t.confirmed]
         if not confirmed:
             return None
-        return max(confirmed, key=lambda t: int(t.box[2]) * int(t.box[3])).track_id
+        return max(confirmed, key=lambda t: t.weight).track_id
+
+    def _challenge(self, timestamp: float) -> None:
+        """Another confirmed face that has outscored the primary by ``primary_switch_ratio`` for
+        ``primary_switch_s`` seconds without a break becomes primary."""
+        if self.primary_id is None:
+            self._challenger = None
+            return
+        primary = self._tracks[self.primary_id]
+        rivals = [t for t in self._tracks.values() if t.confirmed and t.track_id != self.primary_id]
+        best = max(rivals, key=lambda t: t.weight, default=None)
+        if best is None or best.weight < self.options.primary_switch_ratio * primary.weight:
+            self._challenger = None
+            return
+        if self._challenger is None or self._challenger[0] != best.track_id:
+            self._challenger = (best.track_id, timestamp)
+        if timestamp - self._challenger[1] >= self.options.primary_switch_s:
+            self.primary_id, self._challenger = best.track_id, None
 
     def close_all(self, timestamp: float) -> list[FaceLost]:
         """End every confirmed track (the stream ended or the camera went off)."""
@@ -157,3 +248,4 @@ class FaceTracker:
     def reset(self) -> None:
         self._tracks.clear()
         self.primary_id = None
+        self._challenger = None

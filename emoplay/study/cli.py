@@ -20,6 +20,7 @@ import re
 import sys
 from pathlib import Path
 
+from .._arguments import add_detector_range_argument
 from .._errors import EmoplayError, StudyError
 
 EXIT_OK, EXIT_DECLINED, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 2, 3
@@ -79,7 +80,8 @@ def run_run(args: argparse.Namespace) -> int:
         log = Path(f"{spec.id}-{safe}-{stamp}.emolog")
     key = key_from_args(args, confirm=True)
     options = RunOptions(participant=args.participant, group=args.group, log_path=log, source=args.source,
-                         seed=args.seed, window_size=args.window, autoplay=args.autoplay, stability=args.stability)
+                         seed=args.seed, window_size=args.window, autoplay=args.autoplay, stability=args.stability,
+                         detector_range=args.detector_range)
     result = run_study(spec, options, key)
     if not result.consented:
         print("the participant did not consent: nothing was recorded")
@@ -180,6 +182,7 @@ def register(subparsers) -> None:
     p.add_argument("--group", required=True, metavar="G", help="one of the study's groups")
     p.add_argument("--source", default="camera", help="'camera' (default), a camera index, or a video file played "
                                                       "as the camera (tests and demos)")
+    add_detector_range_argument(p)
     p.add_argument("--log", type=Path, metavar="FILE", help="the new encrypted log (default: "
                                                             "STUDY-PARTICIPANT-DATE.emolog here)")
     p.add_argument("--seed", type=int, help="seed of a shuffled order (default: a random one; it is recorded)")

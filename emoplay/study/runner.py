@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .._arguments import DETECTOR_RANGES
 from .._errors import MissingExtraError, StudyError
 from ..pipeline._debounce import STABILITY_PRESETS
 from .calibration import UNAVAILABLE, calibration_outcome, start_calibration
@@ -55,6 +56,7 @@ class RunOptions:
     window_size: tuple[int, int] | None = None  # None: full screen
     autoplay: bool = False  # screens advance by themselves; only with a video file as the source
     stability: str | None = None  # the sensor's stability preset (None: the default); see emoplay.STABILITY_PRESETS
+    detector_range: str = "short"  # DetectorOptions.range: "full" or "auto" for a participant far from the camera
     thanks_seconds: float = 4.0
     on_tick: Callable[[RunState], None] | None = field(default=None, compare=False)
 
@@ -258,6 +260,8 @@ class _Run:
     def start_camera(self, order, seed) -> None:
         from .. import __version__
         from .._model_files import EMOTION_MODEL, expected_checksums
+        from ..detection import DetectorOptions
+        from ..pipeline._pipeline import PipelineOptions
         from ..sensor._sources import MemorySource
         from ..sensor._sensor import Sensor, SensorOptions
         from ..pygame import CameraIndicator
@@ -266,13 +270,15 @@ class _Run:
         self._text_screen("Starting the camera…", "This takes a few seconds.", "")
         self.pygame.display.flip()
         source = self.options.source
+        pipeline = PipelineOptions(detector=DetectorOptions(range=self.options.detector_range))
         if _is_video_file(source):
             self.sensor = Sensor(SensorOptions(source=MemorySource(live=True), on_frame=self.tap,
-                                               stability=self.options.stability))
+                                               stability=self.options.stability, pipeline=pipeline))
             self.feeder = VideoAsCamera(Path(source), self.sensor, self.clock)
         else:
             self.sensor = Sensor(SensorOptions(source=int(source) if source.isdigit() else source,
-                                               on_frame=self.tap, stability=self.options.stability))
+                                               on_frame=self.tap, stability=self.options.stability,
+                                               pipeline=pipeline))
         self.indicator = CameraIndicator(self.sensor)
         self.sensor.grant_consent()  # the participant agreed on the consent screen
         self.sensor.start()  # a missing camera fails here, before any file exists
@@ -451,6 +457,8 @@ def run_study(spec: StudySpec, options: RunOptions, key) -> RunResult:
                          f"{', '.join(STABILITY_PRESETS)}")
     if Path(options.log_path).exists():
         raise StudyError(f"{options.log_path} already exists; session logs are never overwritten, choose a new name")
+    if options.detector_range not in DETECTOR_RANGES:
+        raise StudyError(f"--detector-range {options.detector_range!r} is not one of {', '.join(DETECTOR_RANGES)}")
     if _is_video_file(options.source):
         probe_video(Path(options.source))  # an unreadable participant video fails before the window opens
     order, seed = spec.order_for(options.seed)

@@ -49,6 +49,7 @@ class GameOptions:
     consent: bool = False  # the player already agreed elsewhere (run_headless(consent=True)); skips the screen
     calibrate: bool = True  # the "relax your face" step before the story (never in keyboard mode)
     calibration_s: float = 3.0  # how long the player relaxes for it
+    detector_range: str = "short"  # emoplay.DetectorOptions.range: "full" or "auto" for a couch, a party
 
 
 class Game:
@@ -68,7 +69,8 @@ class Game:
         self.music = Music(enabled=not options.mute)
         self.t = 0.0  # game time: the story's timers run on it, so a scripted play-through is deterministic
         self.feelings = Feelings(options.source, log_dir=options.log_dir, log_key_file=options.log_key_file,
-                                 realtime=options.realtime, clock=lambda: self.t)
+                                 realtime=options.realtime, clock=lambda: self.t,
+                                 detector_range=options.detector_range)
         if options.consent:
             self.feelings.grant_consent()
         self.source_label = Path(str(options.source)).name if options.source else ""
@@ -410,6 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="'camera' (default; asks for consent first), a camera index, or a video file/image folder")
     p.add_argument("--keyboard", action="store_true", help="no sensor at all: keys 1-7 set your expression")
     p.add_argument("--fullscreen", action="store_true")
+    p.add_argument("--detector-range", choices=("short", "full", "auto"), default="short",
+                   help="face detector: short (one player near the camera; default), full (a couch, a party: "
+                        "faces 2-5 m away) or auto")
     p.add_argument("--story", type=Path, default=DEFAULT_STORY, help="another story file (.toml or .json)")
     p.add_argument("--log-key-file", type=Path, help="key file for the encrypted log (else L asks for a passphrase)")
     p.add_argument("--log-dir", type=Path, default=Path("."), help="where L writes session logs (default: here)")
@@ -429,7 +434,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = GameOptions(source=None if args.keyboard else args.source, story=args.story,
                           fullscreen=args.fullscreen, max_frames=args.max_frames,
                           script=args.script.split() if args.script else [], log_dir=args.log_dir,
-                          log_key_file=args.log_key_file, mute=args.mute, calibrate=not args.no_calibration)
+                          log_key_file=args.log_key_file, mute=args.mute, calibrate=not args.no_calibration,
+                          detector_range=args.detector_range)
     try:
         game = Game(options)  # checks the story and the script first
     except (StoryError, ValueError) as exc:

@@ -71,8 +71,10 @@ class Helper:
 
 class Feelings:
     def __init__(self, source: str | None, *, log_dir: str | Path = ".", log_key_file: str | Path | None = None,
-                 realtime: bool = True, clock: Callable[[], float] = time.monotonic) -> None:
+                 realtime: bool = True, clock: Callable[[], float] = time.monotonic,
+                 detector_range: str = "short") -> None:
         self.source = source
+        self.detector_range = detector_range
         self.log_dir = Path(log_dir)
         self.log_key_file = Path(log_key_file) if log_key_file else None
         self.clock = clock
@@ -330,8 +332,9 @@ class Feelings:
         spec: object = int(source) if source.isdigit() else source
         is_file = self.origin == VIDEO
         try:
+            pipeline = emoplay.PipelineOptions(detector=emoplay.DetectorOptions(range=self.detector_range))
             options = emoplay.SensorOptions(source=spec, realtime=is_file and realtime, loop=is_file,
-                                            stability=GAME_STABILITY)
+                                            stability=GAME_STABILITY, pipeline=pipeline)
             self.sensor = emoplay.Sensor(options)
         except (emoplay.EmoplayError, ValueError, TypeError) as exc:
             self.sensor = None

@@ -48,6 +48,19 @@ def test_the_welcome_holds_the_state_built_from_the_events_published():
     assert welcome["primary_track_id"] == 3
 
 
+def test_the_welcome_lists_every_face_in_view_even_one_without_an_emotion():
+    """A face found but not read (not yet, or too small: PipelineOptions.min_face_px) is in the welcome as unknown,
+    so a page that connects later draws its card too."""
+    with BridgeServer(TOKEN, source_name="test", camera_state=CameraState.OFF) as server:
+        server.publish([FaceFound(3, (1, 2, 3, 4), 0.1, is_primary=True), _changed(3, "happy", 0.2),
+                        FaceFound(5, (50, 60, 18, 18), 0.3)])
+        time.sleep(0.2)
+        with BridgeClient.connect(server.websocket_url, TOKEN) as client:
+            welcome = client.welcome
+    assert welcome["faces"] == [{"track_id": 3, "emotion": "happy", "confidence": 0.9},
+                                {"track_id": 5, "emotion": "unknown", "confidence": 0.0}]
+
+
 def test_publish_returns_at_once_even_with_a_client_that_never_reads():
     with BridgeServer(TOKEN, BridgeOptions(client_queue=8)) as server:
         client = BridgeClient.connect(server.websocket_url, TOKEN)  # never reads after the welcome

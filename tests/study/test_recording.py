@@ -71,6 +71,7 @@ def test_declining_consent_records_nothing(study_dir, tmp_path):
     ({"log_path": "existing"}, "already exists"),
     ({"source": "participnt.mp4"}, "participnt.mp4 does not exist; check the path"),
     ({"stability": "calm"}, "--stability 'calm' is not a preset; choose one of responsive, balanced, dialogue"),
+    ({"detector_range": "far"}, "--detector-range 'far' is not one of short, full, auto"),
 ])
 def test_the_runner_refuses_bad_options_before_opening_anything(study_dir, tmp_path, options, message):
     spec = load_study(study_dir / "study.toml")

@@ -1,0 +1,100 @@
+"""``emoplay bench``'s detector-range rows: each range's cost per frame, and the pipeline with 1, 4 and 8 faces.
+
+* ``detect_ms_short`` / ``detect_ms_full``: one face detection on the 640x480 bench frames, the two models
+  called in turn on the same frames (interleaved, so that a busy machine slows both alike), median CPU time
+  of the calling thread in ms (wall time would count the waits for a core on a shared machine);
+  ``detect_full_over_short`` is their ratio.
+* ``range_<short|full|auto>_fps_<n>face[s]``: the whole pipeline (defaults, one thread, decoding included)
+  on a video of frames with 1, 4 or 8 faces: the 640x480 bench frames; 2x2 tiles of 320x240 crops around
+  the face (640x480); 8 such tiles in a 3x3 grid (960x720, the ninth tile grey). Each face is 174 px tall,
+  18 % or more of the frame's longer side, so every range can find them all.
+* ``range_<...>_cpu_share_<n>face[s]``: the CPU share of one core that 30 fps of those frames take: CPU time
+  per frame (process time over the run / frames) x 30.
+* ``range_<...>_faces_<n>face[s]`` (in the report's info): faces found per frame.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+RANGES = ("short", "full", "auto")
+FACES = (1, 4, 8)
+
+
+def _label(faces: int) -> str:
+    return f"{faces}face" if faces == 1 else f"{faces}faces"
+
+
+ROWS: tuple[tuple[str, str, str], ...] = (
+    ("detect_ms_short", "face detection, short range, 640x480, CPU, interleaved", "ms"),
+    ("detect_ms_full", "face detection, full range, 640x480, CPU, interleaved", "ms"),
+    ("detect_full_over_short", "face detection, full range / short range", "x"),
+    *((f"range_{r}_fps_{_label(n)}", f"end to end, {n} face{'s' if n > 1 else ''}, range={r}", "fps")
+      for r in RANGES for n in FACES),
+    *((f"range_{r}_cpu_share_{_label(n)}", f"CPU share at 30 fps, {n} face{'s' if n > 1 else ''}, range={r}", "%")
+      for r in RANGES for n in FACES),
+)
+
+
+def eight_face_frames(frames: list[np.ndarray], box: np.ndarray) -> list[np.ndarray]:
+    """3x3 tiles of 320x240 crops centred on the face ``box`` (960x720), from eight moments of the clip; the
+    ninth tile is grey."""
+    from ._bench import FRAME_H, FRAME_W
+
+    x, y, w, h = (int(v) for v in box)
+    cx = min(max(x + w // 2 - 160, 0), FRAME_W - 320)
+    cy = min(max(y + h // 2 - 120, 0), FRAME_H - 240)
+    n = len(frames)
+    grey = np.full((240, 320, 3), 128, np.uint8)
+    out = []
+    for i in range(n):
+        tiles = [frames[(i + k * n // 8) % n][cy:cy + 240, cx:cx + 320] for k in range(8)] + [grey]
+        out.append(np.vstack([np.hstack(tiles[row * 3:row * 3 + 3]) for row in range(3)]))
+    return out
+
+
+def detect_ms_interleaved(frames: list[np.ndarray], repeats: int) -> dict[str, float]:
+    """Median CPU ms of one detection by each range, the two called in turn on the same frames."""
+    from .detection import DetectorOptions, FaceDetector
+
+    detectors = {r: FaceDetector(DetectorOptions(video_mode=False, range=r)) for r in ("short", "full")}
+    times: dict[str, list[float]] = {r: [] for r in detectors}
+    try:
+        for i in range(repeats + 1):
+            frame = frames[i % len(frames)]
+            for model_range, detector in detectors.items():
+                start = time.thread_time()
+                detector.detect(frame, color_order="bgr")
+                if i:  # the first call of each warms up
+                    times[model_range].append(time.thread_time() - start)
+    finally:
+        for detector in detectors.values():
+            detector.close()
+    short, full = (float(np.median(times[r])) * 1000 for r in ("short", "full"))
+    return {"detect_ms_short": short, "detect_ms_full": full, "detect_full_over_short": full / short}
+
+
+def measure_ranges(frames: list[np.ndarray], box: np.ndarray, settings, workdir: Path) -> tuple[dict, dict]:
+    """The rows above, and per range and face count the faces found per frame (for the report's info)."""
+    from ._bench import _run_video, four_face_frames, write_video
+    from .detection import DetectorOptions
+    from .pipeline._pipeline import PipelineOptions
+
+    results = detect_ms_interleaved(frames, settings.repeats)
+    videos = {1: write_video(frames, workdir / "ranges_1.mp4"),
+              4: write_video(four_face_frames(frames, box), workdir / "ranges_4.mp4"),
+              8: write_video(eight_face_frames(frames, box), workdir / "ranges_8.mp4")}
+    count = max(settings.end_to_end_frames // 2, 30)
+    found = {}
+    for model_range in RANGES:
+        options = replace(PipelineOptions(), detector=DetectorOptions(range=model_range))
+        for faces, video in videos.items():
+            run = _run_video(video, count, options)
+            results[f"range_{model_range}_fps_{_label(faces)}"] = run["fps"]
+            results[f"range_{model_range}_cpu_share_{_label(faces)}"] = 100 * 30 * run["cpu_per_wall"] / run["fps"]
+            found[f"range_{model_range}_faces_{_label(faces)}"] = run["faces_per_frame"]
+    return results, found
