@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import emoplay
-from emoplay._bench import FPS, bench_frames, four_face_frames
+from bench import FPS, bench_frames, four_face_frames
 from emoplay._frames import to_rgb_and_gray
 
 

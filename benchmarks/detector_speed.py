@@ -34,7 +34,7 @@ def median_ms(run, repeats: int, clock=time.perf_counter) -> float:
 
 def measure(repeats: int) -> dict[str, float | str]:
     import emoplay
-    from emoplay._bench import bench_frames
+    from bench import bench_frames
     from emoplay._frames import to_gray, to_rgb_and_gray
 
     frames, where = bench_frames()

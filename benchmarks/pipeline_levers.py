@@ -161,7 +161,7 @@ def measure_int8(frames: list[np.ndarray], repeats: int, rounds: int, accuracy: 
 
 
 def _val_accuracy(classifiers: dict) -> dict[str, float]:
-    from emoplay._bench import shared_dir
+    from bench import shared_dir
 
     with np.load(shared_dir() / "data" / "fer2013" / "val.npz") as d:
         images, labels = d["images"], d["labels"]
@@ -231,7 +231,7 @@ def measure_seven_bit(frames: list[np.ndarray], repeats: int, rounds: int) -> di
 
 def measure_latency() -> dict[str, dict[str, float]]:
     import emoplay
-    from emoplay._bench import BenchSettings, _confident_fer_faces, measure_event_latency, shared_dir
+    from bench import BenchSettings, _confident_fer_faces, measure_event_latency, shared_dir
 
     faces = _confident_fer_faces(shared_dir() / "data" / "fer2013" / "val.npz", 5)
     out = {}
@@ -264,7 +264,7 @@ def _fade_latency(options, neutral: np.ndarray, happy: np.ndarray, fade_frames: 
 def measure_fed_30fps(seconds: float, rounds: int) -> dict[str, dict[str, float]]:
     """``emoplay bench``'s fresh-process Sensor fed 30 fps, defaults against ``classify_every=1``, interleaved.
     Also CPU ms per processed frame: a loaded machine makes the sensor drop frames, which lowers the share."""
-    from emoplay._bench import measure_fed_30fps as fed
+    from bench import measure_fed_30fps as fed
 
     runs: dict[str, list[dict]] = {"defaults": [], "classify_every=1": []}
     for _ in range(rounds):
@@ -304,7 +304,7 @@ def profile(frames: list[np.ndarray], count: int = 300, top: int = 12) -> list[s
 
 def compare_videos() -> dict[str, dict]:
     import emoplay
-    from emoplay._bench import shared_dir
+    from bench import shared_dir
 
     out = {}
     for path in sorted(p for p in (shared_dir() / "data" / "videos").iterdir() if p.suffix in (".mp4", ".mov")):
@@ -368,7 +368,7 @@ def _matched(reference: list[tuple[str, float]], other: list[tuple[str, float]],
 
 
 def main(argv: list[str] | None = None) -> int:
-    from emoplay._bench import bench_frames
+    from bench import bench_frames
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=300, help="frames per variant and round")

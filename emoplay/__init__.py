@@ -21,6 +21,7 @@ from typing import Any
 
 from .pipeline._classify import ClassifierOptions, EmotionClassifier, ModelInfo
 from ._clock import ManualClock, monotonic_clock
+from ._version import __version__
 from .pipeline._debounce import STABILITY_PRESETS, DebounceOptions, Debouncer
 from .detection import DetectorOptions, Detections, FaceDetector
 from ._errors import (
@@ -69,7 +70,6 @@ from .sensor._sources import CameraSource, EndOfStream, FrameSource, ImageFolder
 from .pipeline._track import FaceTracker, TrackerOptions
 from .calibration import AutoCalibrationOptions, Baseline, CalibrationOptions
 
-__version__ = "0.1.0"
 
 # Loaded on first use: they import heavier libraries (cryptography).
 _LAZY = {

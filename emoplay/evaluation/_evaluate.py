@@ -515,7 +515,7 @@ def _predict(images, classifier, faces: str, detector, timed: bool = False) -> t
 
 def plot_confusion(report: EvalReport, path: str | Path) -> None:
     """Write the confusion matrix as a PNG: cells coloured by row share, labelled with count and %."""
-    from .._optional import matplotlib_figure
+    from .._plotting import matplotlib_figure
 
     Figure, FigureCanvasAgg = matplotlib_figure("emoplay eval --plot")
 

@@ -253,7 +253,7 @@ class _Run:
                 return True
 
     def start_camera(self, order, seed) -> None:
-        from .. import __version__
+        from .._version import __version__
         from .._model_files import EMOTION_MODEL, expected_checksums
         from ..sensor._sources import MemorySource
         from ..sensor._sensor import Sensor, SensorOptions

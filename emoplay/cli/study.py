@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from .._errors import EmoplayError
+from ._arguments import add_key_arguments, add_stability_argument, key_from_args
 
 EXIT_OK, EXIT_DECLINED, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 2, 3
 
@@ -44,8 +45,8 @@ def _reporting(run):
 
 @_reporting
 def run_check(args: argparse.Namespace) -> int:
-    from .media import probe_video
-    from .spec import load_study
+    from ..study.media import probe_video
+    from ..study.spec import load_study
 
     spec = load_study(args.study)
     print(f"{spec.path}: study {spec.id!r} ({spec.title}), order {spec.order}, calibration "
@@ -60,9 +61,8 @@ def run_check(args: argparse.Namespace) -> int:
 
 @_reporting
 def run_run(args: argparse.Namespace) -> int:
-    from ..sessionlog._cli import key_from_args
-    from .runner import RunOptions, check_participant, run_study
-    from .spec import load_study
+    from ..study.runner import RunOptions, check_participant, run_study
+    from ..study.spec import load_study
 
     spec = load_study(args.study)
     check_participant(spec, args.participant, args.group)
@@ -86,12 +86,11 @@ def run_run(args: argparse.Namespace) -> int:
 
 @_reporting
 def run_report(args: argparse.Namespace) -> int:
-    from ..sessionlog._cli import key_from_args
-    from .report import build_report
+    from ..study.report import build_report
 
     study, titles = None, None
     if args.study:
-        from .spec import load_study
+        from ..study.spec import load_study
 
         spec = load_study(args.study, check_media=False)  # the videos need not be on this machine
         study, titles = spec.id, {s.id: s.title for s in spec.stimuli}
@@ -109,9 +108,6 @@ def run_report(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add the ``study`` command group to the ``emoplay`` parser."""
-    from ..cli import add_stability_argument
-    from ..sessionlog._cli import add_key_arguments
-
     study = subparsers.add_parser("study", help="reaction studies: check, run, report",
                                   description=__doc__.split("\n\n", 1)[1],
                                   formatter_class=argparse.RawDescriptionHelpFormatter)

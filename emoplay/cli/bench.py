@@ -1,0 +1,68 @@
+"""``emoplay bench``: measure speed, CPU share, memory, import time and event latency on this machine.
+
+The measurements live in the repository (``benchmarks/bench.py``), not in the installed package: they
+need frames with a face (the repository's shared clip, or matplotlib's sample photo) and write test
+videos. From a checkout, ``emoplay bench`` loads them; from an installed wheel without the repository
+it stops with an error that says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from .._errors import EmoplayError
+from ._arguments import non_negative_float
+
+# benchmarks/bench.py of the repository this package runs from (absent in an installed wheel).
+MEASUREMENTS = Path(__file__).resolve().parents[2] / "benchmarks" / "bench.py"
+
+
+def register(subparsers) -> None:
+    bench = subparsers.add_parser(
+        "bench", help="measure speed, CPU share, memory and latency on this machine against the targets",
+        description="Measure emoplay on this machine with the real detector, model and pipeline: stage timings, "
+                    "end-to-end frames per second, CPU share at 30 fps, memory over a long run, import time, "
+                    "event latency and camera-off time. Prints a table, or one JSON object with --json. "
+                    "Runs from a repository checkout (it uses benchmarks/bench.py).",
+        allow_abbrev=False)
+    bench.add_argument("--json", action="store_true", help="print one JSON object with every figure and target")
+    bench.add_argument("--fast", action="store_true",
+                       help="few repetitions and a 20 s soak: a quick check that the benchmark works, not figures "
+                            "to quote")
+    bench.add_argument("--soak", type=non_negative_float, default=None, metavar="SECONDS",
+                       help="how long to feed 30 fps while sampling memory (default 600, or 20 with --fast; "
+                            "less than 5 runs 5)")
+    bench.set_defaults(func=run)
+
+
+def measurements(path: Path = MEASUREMENTS) -> ModuleType:
+    """The benchmark module ``benchmarks/bench.py`` of the repository checkout, loaded as ``bench``."""
+    loaded = sys.modules.get("bench")
+    if loaded is not None and Path(getattr(loaded, "__file__", "")).resolve() == path:
+        return loaded
+    if not path.is_file():
+        raise EmoplayError(f"emoplay bench runs from a repository checkout: its measurements ({path}) are not "
+                           "part of the installed package; clone the emoplay repository and run "
+                           "`python -m emoplay bench` in it")
+    spec = importlib.util.spec_from_file_location("bench", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench"] = module  # its child processes import it by this name
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(args: argparse.Namespace) -> int:
+    bench = measurements()
+    soak = args.soak if args.soak is not None else (20.0 if args.fast else 600.0)
+    settings = bench.BenchSettings(fast=args.fast, soak_s=soak)
+    report = bench.run_bench(settings, progress=lambda step: print(f"bench: {step} ...", file=sys.stderr, flush=True))
+    if args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        print(bench.format_table(report))
+    return 0
