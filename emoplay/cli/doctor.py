@@ -115,7 +115,7 @@ def _telemetry() -> str:
     import os
     import sys
 
-    from ..pipeline._classify import TELEMETRY_ENV
+    from .._onnxruntime import TELEMETRY_ENV
 
     value = os.environ.get(TELEMETRY_ENV)
     if "onnxruntime" in sys.modules and value != "1":

@@ -78,7 +78,7 @@ def _watch_events(sensor, args: argparse.Namespace) -> int:
 
 def _print_event(event: object, as_json: bool) -> None:
     from .._events import CameraStateChanged, EmotionChanged, FaceFound, FaceLost, FaceSignal, SensorFailed
-    from .._jsonable import event_to_dict
+    from .._event_dicts import event_to_dict
 
     if as_json:
         print(json.dumps(event_to_dict(event)), flush=True)

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import check_flag, check_number
-from ..pipeline._classify import import_onnxruntime
 from .._errors import ModelError, SensorClosedError
 from .._frames import check_pixels
 from .._model_files import FACE_DETECTOR_MODEL, shipped_model
+from .._onnxruntime import import_onnxruntime
 from ._anchors import INPUT_SIZE, ssd_anchor_centres
 from ._decode import NUM_KEYPOINTS, decode
 from ._letterbox import Letterbox

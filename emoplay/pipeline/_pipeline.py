@@ -73,7 +73,7 @@ from .._frames import check_frame
 from ._reuse import CropReuse
 from ._track import FaceTracker, TrackerOptions
 from ..calibration.calibrator import CalibrationOptions
-from ..calibration.state import AutoCalibrationOptions, CalibrationState
+from ..calibration.per_track import AutoCalibrationOptions, CalibrationState
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class PipelineOptions:
     classify_every: int = 4  # run the model on a tracked face at least every Nth frame; between, keep its probabilities
     reclassify_change: float = 3.0  # ... unless its crop changed by more (mean abs difference, gray levels; see above)
     alternate_views: bool = True  # refresh a stable face with one view at a time: the face, then its mirror (above)
-    auto_calibration: AutoCalibrationOptions | None = None  # per-track running baselines (off; calibration/state.py)
+    auto_calibration: AutoCalibrationOptions | None = None  # running baselines per track (off; per_track.py)
 
     def __post_init__(self) -> None:
         for flag in ("redetect_on_change", "reuse_unchanged_crops", "alternate_views"):

@@ -6,7 +6,7 @@ run; ``detach_sink()`` (and ``close()``) write the events still queued, then clo
 
 A sink whose ``write`` raises is detached and closed at once: ``poll()`` raises that error once (after every
 callback got the batch), and later polls deliver their events without it. A full disk therefore stops the log,
-never the game; ``Sensor.logging`` says whether a sink is still attached.
+never the game; ``Sensor.sink_attached`` says whether a sink is still attached.
 """
 
 from __future__ import annotations

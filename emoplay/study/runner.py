@@ -20,7 +20,7 @@ from typing import Callable
 
 from .._errors import MissingExtraError, StudyError
 from ..pipeline._debounce import STABILITY_PRESETS
-from .calibration import UNAVAILABLE, calibration_outcome, start_calibration
+from .calibration_step import UNAVAILABLE, calibration_outcome, start_calibration
 from .media import StimulusPlayer, VideoAsCamera, probe_video
 from .recording import BASELINE, FrameTap, Playhead, StudyRecorder
 from .spec import POOLED_GROUP, StudySpec

@@ -14,7 +14,7 @@ from emoplay.cli.eval import register
 from emoplay.evaluation._datasets import read_image_folder
 from emoplay.pipeline._classify import EmotionClassifier
 from emoplay.calibration import AutoCalibrationOptions, Baseline
-from emoplay.calibration.per_subject import calibrate_per_subject, subjects_of
+from emoplay.evaluation.per_subject import calibrate_per_subject, subjects_of
 
 CKPLUS = SHARED / "data" / "ckplus"
 PATTERN = r"^(S\d+)_"

@@ -151,7 +151,7 @@ LOG_ON_A_SMALL_DISK = textwrap.dedent("""
             batch, raised = sensor.poll(), None
         except LogError as error:
             batch, raised = error.events, str(error)
-        batches.append({"events": [type(e).__name__ for e in batch], "raised": raised, "logging": sensor.logging})
+        batches.append({"events": [type(e).__name__ for e in batch], "raised": raised, "logging": sensor.sink_attached})
     sensor.stop_log()  # the failed log is gone already: nothing to raise again
     sensor.close()
     print(json.dumps({"batches": batches, "delivered": delivered}))
