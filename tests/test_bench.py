@@ -67,7 +67,7 @@ def test_without_shared_data_the_bench_uses_a_sample_photo_and_the_debouncer(mon
     assert "grace_hopper" in source
     assert all(f.shape == (480, 640, 3) for f in frames) and len(frames) > 1
     assert not np.array_equal(frames[0], frames[1])  # camera-like: no two frames alike
-    with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
+    with emoplay.detection.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
         assert len(detector.detect(to_rgb_and_gray(frames[0])[0])) == 1
     latency, how = bench.measure_event_latency(bench.BenchSettings(fast=True))
     assert "debouncer" in how

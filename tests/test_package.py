@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import emoplay
+import emoplay.pipeline
 from emoplay._model_files import models_dir, shipped_model
 from conftest import REPO, require_module
 
@@ -22,14 +23,51 @@ def test_import_loads_no_heavy_library():
     assert out.stdout.strip() == ""
 
 
-def test_all_public_names_exist_and_are_exported():
-    for name in emoplay.__all__:
-        assert hasattr(emoplay, name), name
+# What game code needs, and all that ``emoplay`` exports: the rest is in the subpackages.
+GAME_API = {
+    "Sensor", "SensorOptions", "STABILITY_PRESETS", "PipelineOptions", "ClassifierOptions", "DetectorOptions",
+    "TrackerOptions", "DebounceOptions", "CalibrationOptions", "AutoCalibrationOptions",
+    "FrameSource", "CameraSource", "VideoFileSource", "ImageFolderSource", "MemorySource", "Frame", "EndOfStream",
+    "Event", "EmotionChanged", "FaceFound", "FaceLost", "FaceSignal", "PrimaryFaceChanged", "CameraStateChanged",
+    "EventsDropped", "CalibrationProgress", "CalibrationFinished", "CalibrationFailed", "SensorFailed", "Probabilities",
+    "CameraState", "EMOTIONS", "UNKNOWN", "ManualClock", "__version__",
+}
+SUBPACKAGES = ("emoplay.calibration", "emoplay.detection", "emoplay.pipeline", "emoplay.sensor", "emoplay.sessionlog",
+               "emoplay.explain", "emoplay.bridge", "emoplay.study")
+
+
+def test_the_top_level_api_is_the_game_api_and_the_errors():
     import types
 
+    errors = {n for n in emoplay.__all__ if n.endswith("Error")}
+    assert set(emoplay.__all__) - errors == GAME_API
+    assert len(emoplay.__all__) == len(set(emoplay.__all__))
+    for name in emoplay.__all__:
+        assert hasattr(emoplay, name), name
     public = {n for n, v in vars(emoplay).items() if not n.startswith("_") and not isinstance(v, types.ModuleType)}
-    public -= {"annotations", "import_module", "Any"}  # names of the module's own imports
-    assert public <= set(emoplay.__all__)
+    public -= {"annotations"}  # from __future__
+    assert public == set(emoplay.__all__) - {"__version__"}
+
+
+def test_each_subpackage_exports_what_its_all_names():
+    import importlib
+
+    for package in SUBPACKAGES:
+        module = importlib.import_module(package)
+        assert module.__all__, package
+        for name in module.__all__:
+            assert getattr(module, name) is not None, f"{package}.{name}"
+
+
+def test_poll_returns_a_list_of_events_and_event_is_their_union():
+    import typing
+
+    assert typing.get_type_hints(emoplay.Sensor.poll)["return"] == list[emoplay.Event]
+    events = {emoplay.EmotionChanged, emoplay.FaceFound, emoplay.FaceLost, emoplay.PrimaryFaceChanged,
+              emoplay.CameraStateChanged, emoplay.EventsDropped, emoplay.CalibrationProgress,
+              emoplay.CalibrationFinished, emoplay.CalibrationFailed, emoplay.SensorFailed, emoplay.FaceSignal}
+    assert set(typing.get_args(emoplay.Event)) == events
+    assert isinstance(emoplay.FaceLost(1, 0.0), emoplay.Event)
 
 
 def test_every_error_derives_from_one_base():
@@ -48,7 +86,7 @@ def test_shipped_models_match_their_checksums():
 
 
 def test_emotion_model_carries_its_contract():
-    clf = emoplay.EmotionClassifier()
+    clf = emoplay.pipeline.EmotionClassifier()
     info = clf.info
     assert info.class_names == emoplay.EMOTIONS
     assert info.input_size == 48
@@ -61,7 +99,7 @@ def test_emotion_model_carries_its_contract():
 
 def test_shipped_model_meets_the_accuracy_target_and_its_metadata_is_true(fer_val):
     images, labels, _ = fer_val
-    clf = emoplay.EmotionClassifier()
+    clf = emoplay.pipeline.EmotionClassifier()
     predicted = np.concatenate([clf.classify_crops(images[i:i + 256]).argmax(1) for i in range(0, len(images), 256)])
     accuracy = float(np.mean(predicted == labels))
     assert accuracy >= 0.70  # the release bar on val.npz (FER2013 PublicTest)
@@ -78,7 +116,7 @@ def test_corrupt_model_file_is_a_clear_checksum_error(tmp_path, monkeypatch):
     (folder / "emotion_cnn.onnx").write_bytes(bytes(data))
     monkeypatch.setattr("emoplay._model_files.models_dir", lambda: folder)
     with pytest.raises(emoplay.ChecksumError, match="reinstall"):
-        emoplay.EmotionClassifier()
+        emoplay.pipeline.EmotionClassifier()
 
 
 def test_model_without_metadata_is_rejected(tmp_path):
@@ -88,7 +126,7 @@ def test_model_without_metadata_is_rejected(tmp_path):
     path = tmp_path / "bare.onnx"
     onnx.save(proto, str(path))
     with pytest.raises(emoplay.ModelError, match="export"):
-        emoplay.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(path)))
+        emoplay.pipeline.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(path)))
 
 
 def test_wheel_carries_the_model_files(tmp_path):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from conftest import SHARED, require_shared
-from emoplay import (EMOTIONS, STABILITY_PRESETS, UNKNOWN, DebounceOptions, Debouncer, ManualClock, PipelineOptions,
-                     SensorOptions)
+from emoplay import EMOTIONS, STABILITY_PRESETS, UNKNOWN, DebounceOptions, ManualClock, PipelineOptions, SensorOptions
+from emoplay.pipeline import Debouncer
 from test_debounce import FPS, HAPPY, NEUTRAL, feed, probs, steady
 
 PRESETS = list(STABILITY_PRESETS)
