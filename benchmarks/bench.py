@@ -34,7 +34,7 @@ import numpy as np
 
 from emoplay._cpu import cpuinfo_field
 from emoplay._errors import MissingExtraError
-from emoplay.cli.doctor import median_ms
+from emoplay._timing import median_ms
 
 FRAME_W, FRAME_H = 640, 480
 FPS = 30.0

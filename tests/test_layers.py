@@ -20,7 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # foundation: errors, events, clocks, frames, model files, onnxruntime, optional plotting
     ("emoplay._errors", "emoplay._events", "emoplay._clock", "emoplay._checks", "emoplay._cpu", "emoplay._cv_threads",
      "emoplay._frames", "emoplay._model_files", "emoplay._onnxruntime", "emoplay._plotting", "emoplay._lazy",
-     "emoplay._version", "emoplay._valence_arousal", "emoplay._event_dicts"),
+     "emoplay._version", "emoplay._valence_arousal", "emoplay._event_dicts", "emoplay._timing"),
     # the parts a frame passes through, and the encrypted log
     ("emoplay.detection", "emoplay.calibration", "emoplay.sessionlog"),
     ("emoplay.pipeline",),
@@ -99,7 +99,8 @@ def test_the_check_sees_an_upward_import(tmp_path):
     """The parser resolves relative imports, so a lower module reaching up is caught."""
     fake = tmp_path / "emoplay" / "detection" / "_fake.py"
     fake.parent.mkdir(parents=True)
-    fake.write_text("from .. import Sensor\nfrom ..sensor import _sensor\n\ndef f():\n    from ..pipeline._classify import x\n")
+    fake.write_text("from .. import Sensor\nfrom ..sensor import _sensor\n\n\n"
+                    "def f():\n    from ..pipeline._classify import x\n")
     modules = {**_modules(), "emoplay.detection._fake": fake}
     found = _imports("emoplay.detection._fake", fake, modules)
     assert found == {"emoplay", "emoplay.sensor._sensor", "emoplay.pipeline._classify"}

@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
-import time
 from importlib import metadata
 
 import numpy as np
 
 from .._errors import EmoplayError
-from .._model_files import expected_checksums, models_dir, sha256_of
+from .._model_files import models_dir, runtime_checksums, sha256_of
+from .._timing import median_ms
 from ._arguments import positive_int
 
 
@@ -71,23 +70,12 @@ def _probe(cv2, max_index: int) -> list[dict]:
 def _models() -> list[dict]:
     folder = models_dir()
     rows = []
-    for name, expected in sorted(expected_checksums(folder).items()):
+    for name, expected in sorted(runtime_checksums(folder).items()):
         path = folder / name
         actual = sha256_of(path) if path.exists() else None
         rows.append({"file": str(path), "ok": actual == expected,
                      "status": "ok" if actual == expected else ("missing" if actual is None else "CHECKSUM MISMATCH")})
     return rows
-
-
-def median_ms(fn, repeat: int = 50) -> float:
-    """Median wall time of ``fn()`` in milliseconds, after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def stage_timings() -> dict[str, float]:
