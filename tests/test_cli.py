@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -197,11 +198,14 @@ def test_watch_writes_an_encrypted_log_that_log_show_reads(video, tmp_path, caps
 
 
 def test_doctor_reports_models_and_timings(capsys):
-    from emoplay._model_files import expected_checksums, models_dir
+    from emoplay._model_files import models_dir
 
     assert main(["doctor", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert all(m["ok"] for m in report["models"]) and len(report["models"]) == len(expected_checksums(models_dir()))
+    assert all(m["ok"] for m in report["models"])
+    # the models emoplay runs, each checked: every .onnx file of the models folder (build-time files are not)
+    shipped = sorted(p.name for p in models_dir().glob("*.onnx"))
+    assert sorted(Path(m["file"]).name for m in report["models"]) == shipped
     assert report["cameras"] is None and report["cameras_probed"] is False  # no camera opened without consent
     assert report["timings_ms"]["face detection (640x480)"] > 0
     assert "telemetry off" in report["telemetry"]

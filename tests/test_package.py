@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -129,15 +132,59 @@ def test_model_without_metadata_is_rejected(tmp_path):
         emoplay.pipeline.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(path)))
 
 
-def test_wheel_carries_the_model_files(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
-                    str(tmp_path), str(REPO)], check=True, capture_output=True)
-    wheel = next(tmp_path.glob("emoplay-*.whl"))
+def _build_wheel(tmp_path):
+    """A wheel built from a copy of the checkout (the build writes build/ and egg-info where it runs)."""
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__",
+                                                                "runs", ".venv", "*.npz", "*.pt"))
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                           "-q", "-w", str(tmp_path / "dist"), str(source)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return next((tmp_path / "dist").glob("emoplay-*.whl"))
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    return _build_wheel(tmp_path_factory.mktemp("wheel"))
+
+
+def test_the_wheel_carries_the_runtime_only(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for name in ("emotion_cnn.onnx", "face_detector.onnx", "face_detector.tflite", "SHA256SUMS",
-                 "LICENSE-face_detector.txt"):
-        assert f"emoplay/_models/{name}" in names
-    assert not any("training" in n or n.endswith(".npz") for n in names)
+    package = {n for n in names if not n.startswith("emoplay-0")}  # less the .dist-info metadata
+    models = {n.removeprefix("emoplay/_models/") for n in package if n.startswith("emoplay/_models/")}
+    # the models the runtime loads (any *.onnx beside them ships too), their checksums, licences and card
+    onnx = {p.name for p in (REPO / "models").glob("*.onnx")}
+    licences = {p.name for p in (REPO / "models").glob("LICENSE-*.txt")}
+    assert {"emotion_cnn.onnx", "face_detector.onnx"} <= onnx
+    assert models == onnx | licences | {"SHA256SUMS", "MODEL_CARD.md", "__init__.py"}
+    # every library module, the dashboard's assets, nothing else: no build scripts, benchmarks or tests
+    modules = {"emoplay/" + p.relative_to(REPO / "emoplay").as_posix() for p in (REPO / "emoplay").rglob("*.py")
+               if "__pycache__" not in p.parts}
+    dashboard = {"emoplay/bridge/dashboard/" + n for n in ("index.html", "dashboard.js", "dashboard.css")}
+    assert package - {"emoplay/_models/" + m for m in models} == modules | dashboard
+
+
+def test_the_installed_wheel_finds_its_models_and_has_no_bench(wheel, tmp_path):
+    """Installed without the repository: the models resolve inside the package and pass their checksums,
+    ``emoplay doctor`` runs, and ``emoplay bench`` says it needs a checkout."""
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(site),
+                    str(wheel)], check=True, capture_output=True)
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    code = ("import json, emoplay, emoplay.pipeline; from emoplay._model_files import models_dir; "
+            "emoplay.pipeline.EmotionClassifier().close(); "
+            "print(json.dumps([emoplay.__file__, str(models_dir())]))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    module_file, folder = json.loads(done.stdout)
+    assert module_file.startswith(str(site)) and folder == str(site / "emoplay" / "_models")
+    doctor = subprocess.run([sys.executable, "-m", "emoplay", "doctor", "--json"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True)
+    assert doctor.returncode == 0, doctor.stdout[-2000:] + doctor.stderr[-2000:]
+    assert all(m["ok"] for m in json.loads(doctor.stdout)["models"])
+    bench = subprocess.run([sys.executable, "-m", "emoplay", "bench", "--fast"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True)
+    assert bench.returncode == 2 and "runs from a repository checkout" in bench.stderr
 
 
 def test_every_subpackage_is_listed_for_installation():
