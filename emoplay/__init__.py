@@ -9,7 +9,7 @@
             sensor.heartbeat()          # each frame your camera indicator is on screen
             for event in sensor.poll():
                 if isinstance(event, emoplay.EmotionChanged):
-                    ...
+                    npc.react(event.current, event.confidence)
 
 This module is the API for game code: the sensor, its options and frame sources, the
 events, the camera state, the emotion names, the errors and a manual clock for tests.
