@@ -216,3 +216,9 @@ def test_console_script_is_installed():
     require(exe is not None, "emoplay is not installed as a console script in this environment (pip install -e .)")
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == f"emoplay {emoplay.__version__}"
+
+
+@pytest.mark.parametrize("module", ["emoplay", "emoplay.cli"])
+def test_python_dash_m_runs_the_command(module):
+    done = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == f"emoplay {emoplay.__version__}"

@@ -256,7 +256,7 @@ def test_pause_menu_restart_and_quit_leave_nothing_behind(in_tmp):
     key(game, pygame.K_r)  # restart
     assert isinstance(game.stack.top, StoryScene) and game.stack.top.node.id == STORY.start
     key(game, pygame.K_l)  # no sensor: no log, just a message
-    assert not game.feelings.logging and "keyboard mode" in game._toast[0]
+    assert not game.feelings.log_open and "keyboard mode" in game._toast[0]
     key(game, pygame.K_ESCAPE)
     key(game, pygame.K_q)
     assert not game.running
@@ -547,10 +547,10 @@ def test_log_with_a_key_file_writes_one_readable_file(single_face, in_tmp, tmp_p
     try:
         key(game, pygame.K_RETURN)
         key(game, pygame.K_l)
-        run_until(game, lambda: game.feelings.logging, "the log")
+        run_until(game, lambda: game.feelings.log_open, "the log")
         run_until(game, lambda: game.feelings.reading().emotion is not None, "a face")
         key(game, pygame.K_l)  # stop: the log gets its final record
-        assert not game.feelings.logging
+        assert not game.feelings.log_open
     finally:
         game.close()
     files = list(in_tmp.iterdir())
@@ -573,7 +573,7 @@ def test_log_with_a_typed_passphrase(single_face, in_tmp):
         save(game, "passphrase")
         key(game, pygame.K_RETURN)
         assert isinstance(game.stack.top, StoryScene)
-        run_until(game, lambda: game.feelings.logging, "the log")
+        run_until(game, lambda: game.feelings.log_open, "the log")
         game.draw(game.screen)
     finally:
         game.close()  # closing the game closes the log properly
@@ -590,7 +590,7 @@ def test_a_log_that_cannot_be_written_is_reported_and_play_goes_on(single_face, 
         key(game, pygame.K_RETURN)
         key(game, pygame.K_l)
         run_until(game, lambda: "could not start" in game._toast[0], "the log error")
-        assert not game.feelings.logging and game.running
+        assert not game.feelings.log_open and game.running
         key(game, pygame.K_k)  # the keyboard from here on
         answer(game, "happy")
     finally:

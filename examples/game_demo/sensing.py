@@ -280,7 +280,7 @@ class Feelings:
 
     # -- session log ------------------------------------------------------------------------------------------
     @property
-    def logging(self) -> bool:
+    def log_open(self) -> bool:
         return self.sensor is not None and self.sensor.sink_attached
 
     def start_log(self, passphrase: str | None = None) -> str:
@@ -288,7 +288,7 @@ class Feelings:
         if self.sensor is None:
             return "Nothing to log in keyboard mode: the log records the sensor's events."
         self._join_helpers()  # the camera may still be starting: a short wait, once, on a key press
-        if self.logging:
+        if self.log_open:
             return f"Already logging to {self.log_path.name}."
         try:
             key = emoplay.sessionlog.LogKey.from_file(self.log_key_file) if passphrase is None else \
@@ -307,7 +307,7 @@ class Feelings:
 
     def stop_log(self) -> str:
         self._join_helpers()
-        if not self.logging:
+        if not self.log_open:
             return "The log is off."
         self.sensor.stop_log()
         return f"Log saved (encrypted): {self.log_path.name}."
