@@ -3,7 +3,7 @@
     python benchmarks/sensor_threads.py [--seconds 20] [--top 15] [--opencv-threads 1] [--no-profile] [--models]
     python benchmarks/sensor_threads.py --model-file A.onnx --model-file B.onnx [--rounds 2] [--seconds 15]
 
-Feeds the bench's camera-like frames (``emoplay.bench.camera_like_loop``) to a memory-source Sensor at
+Feeds the bench's camera-like frames (``bench.camera_like_loop``) to a memory-source Sensor at
 30 fps, polling each frame as a game loop does. After a 5 s warm-up it reads each thread's CPU time from
 /proc/self/task (Linux) and prints ms per processed frame; then, in a second run, it profiles the
 sensor's worker thread with cProfile and prints the top functions by own time. ``--models`` adds a run

@@ -89,9 +89,8 @@ def add_stability_argument(parser: argparse.ArgumentParser) -> None:
 
 def sensor_options_from_args(args: argparse.Namespace, **options: object):
     """SensorOptions from add_source_arguments' options, plus ``options``."""
-    from ..pipeline._classify import ClassifierOptions
-    from ..pipeline._pipeline import PipelineOptions
-    from ..sensor._sensor import SensorOptions
+    from ..pipeline import ClassifierOptions, PipelineOptions
+    from ..sensor import SensorOptions
 
     source = "camera" if args.source == "camera" else args.source
     return SensorOptions(source=source, realtime=args.realtime, width=args.width, height=args.height, fps=args.fps,
