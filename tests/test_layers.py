@@ -83,6 +83,14 @@ def test_every_module_is_in_a_layer():
         _part(module)
 
 
+def test_every_imported_emoplay_module_exists():
+    """A relative import left behind by a move (``from .x`` after x moved away) fails only when it runs."""
+    modules = _modules()
+    missing = [f"{module} imports {target}" for module, path in modules.items()
+               for target in sorted(_imports(module, path, modules)) if target not in modules]
+    assert missing == []
+
+
 def test_no_module_imports_from_a_higher_layer():
     modules = _modules()
     upward = []

@@ -115,7 +115,7 @@ def _run(args: argparse.Namespace) -> int:
     data = load_labeled_images(args.data, usage=args.usage, limit=args.limit)
     crowd = {}
     if args.labels == "ferplus":
-        from .ferplus import crowd_majority_set
+        from ..evaluation.ferplus import crowd_majority_set
 
         votes = Path(args.votes) if args.votes else Path(args.data).resolve().parent / "ferplus_votes.csv"
         data, crowd["crowd_votes"] = crowd_majority_set(data, votes)
