@@ -668,7 +668,7 @@ def machine() -> dict[str, str]:
 
 def run_bench(settings: BenchSettings, progress=None) -> dict:
     """Every measurement; a JSON-ready dict with ``results``, ``targets`` (with met flags) and ``info``."""
-    from emoplay._stability import measure_stability
+    from stability_measures import measure_stability
     from emoplay.pipeline._classify import EmotionClassifier
     from emoplay.pipeline._pipeline import PipelineOptions
 
@@ -720,7 +720,7 @@ def run_bench(settings: BenchSettings, progress=None) -> dict:
         "results": ordered,
         "targets": targets,
         "all_met": all(t["met"] for t in targets.values()),
-        "stability": stability,  # per preset, shared video and face (emoplay._stability); None without the videos
+        "stability": stability,  # per preset, shared video and face (stability_measures.py); None without the videos
         "info": {
             "frames": frames_source,
             "event_latency_frames": latency_source,
@@ -754,7 +754,7 @@ def format_table(report: dict) -> str:
     met = sum(t["met"] for t in report["targets"].values())
     lines.append(f"targets met: {met} of {len(report['targets'])}")
     if report.get("stability"):
-        from emoplay._stability import format_stability
+        from stability_measures import format_stability
 
         lines += ["", "stability presets on the shared videos (changes after the first reading; flips: undone "
                       "within 2 s)", format_stability(report["stability"])]

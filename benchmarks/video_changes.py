@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from emoplay import CalibrationFailed, CalibrationFinished, ClassifierOptions, EmotionChanged, PipelineOptions
-from emoplay._stability import video_results
+from stability_measures import video_results
 from emoplay.pipeline import EmotionPipeline
 
 VIDEOS = ("single_face.mp4", "talking_smiling.mp4", "face_then_noface.mov", "noface_then_face.mov")

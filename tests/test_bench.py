@@ -88,4 +88,4 @@ def test_without_the_repository_bench_says_it_runs_from_a_checkout(tmp_path):
     from emoplay.cli.bench import measurements
 
     with pytest.raises(EmoplayError, match="runs from a repository checkout"):
-        measurements(tmp_path / "benchmarks" / "bench.py")  # what an installed wheel sees: no benchmarks/
+        measurements(folder=tmp_path / "benchmarks")  # what an installed wheel sees: no benchmarks/

@@ -196,7 +196,9 @@ def test_dialogue_changes_a_real_talking_face_far_less_than_responsive():
     27 changes after the first reading, 16 flips, 14 to or from unknown; dialogue 4 (happy, neutral, happy,
     neutral, happy: each held at least 2 s), no flip, no unknown. The bounds leave room for other machines'
     decoders and onnxruntime builds."""
-    from emoplay._stability import video_stability
+    from emoplay.cli.bench import measurements
+
+    video_stability = measurements("stability_measures").video_stability
 
     video = require_shared(SHARED / "data" / "videos" / "talking_smiling.mp4")
     responsive, = video_stability(video, PipelineOptions(stability="responsive"))

@@ -9,7 +9,7 @@ it stops with an error that says so.
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -18,8 +18,8 @@ from types import ModuleType
 from .._errors import EmoplayError
 from ._arguments import non_negative_float
 
-# benchmarks/bench.py of the repository this package runs from (absent in an installed wheel).
-MEASUREMENTS = Path(__file__).resolve().parents[2] / "benchmarks" / "bench.py"
+# The benchmarks folder of the repository this package runs from (absent in an installed wheel).
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 def register(subparsers) -> None:
@@ -40,20 +40,15 @@ def register(subparsers) -> None:
     bench.set_defaults(func=run)
 
 
-def measurements(path: Path = MEASUREMENTS) -> ModuleType:
-    """The benchmark module ``benchmarks/bench.py`` of the repository checkout, loaded as ``bench``."""
-    loaded = sys.modules.get("bench")
-    if loaded is not None and Path(getattr(loaded, "__file__", "")).resolve() == path:
-        return loaded
-    if not path.is_file():
-        raise EmoplayError(f"emoplay bench runs from a repository checkout: its measurements ({path}) are not "
-                           "part of the installed package; clone the emoplay repository and run "
+def measurements(module: str = "bench", folder: Path = BENCHMARKS) -> ModuleType:
+    """A measurement module of the repository's ``benchmarks/`` folder (``bench``: what ``emoplay bench`` runs)."""
+    if not (folder / f"{module}.py").is_file():
+        raise EmoplayError(f"emoplay bench runs from a repository checkout: its measurements ({folder / module}.py) "
+                           "are not part of the installed package; clone the emoplay repository and run "
                            "`python -m emoplay bench` in it")
-    spec = importlib.util.spec_from_file_location("bench", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench"] = module  # its child processes import it by this name
-    spec.loader.exec_module(module)
-    return module
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))  # the modules there import each other by name, as the scripts do
+    return importlib.import_module(module)
 
 
 def run(args: argparse.Namespace) -> int:
