@@ -57,7 +57,8 @@ def test_watch_signal_hz_adds_face_signals_and_refuses_a_rate_above_60(video, ca
 
 
 def test_serve_takes_the_source_options_stability_and_signal_rate():
-    from emoplay.cli import build_parser, sensor_options_from_args
+    from emoplay.cli import build_parser
+    from emoplay.cli._arguments import sensor_options_from_args
 
     args = build_parser().parse_args(["serve", "--source", "clip.mp4", "--stability", "dialogue", "--signal-hz", "10"])
     options = sensor_options_from_args(args)
