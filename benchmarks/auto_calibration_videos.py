@@ -1,4 +1,4 @@
-"""How automatic calibration changes the events on the shared videos (the figures in emoplay/calibration/state.py).
+"""How automatic calibration changes the events on the shared videos (the figures in emoplay/calibration/per_track.py).
 
     python benchmarks/auto_calibration_videos.py [VIDEO_DIR]
 

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 import emoplay
-from emoplay._bench import FPS, bench_frames, four_face_frames
+import emoplay.detection
+import emoplay.pipeline
+from bench import FPS, bench_frames, four_face_frames
 from emoplay._frames import to_rgb_and_gray
 
 
@@ -39,7 +41,7 @@ def frames():
 
 @pytest.fixture(scope="session")
 def face_box(frames):
-    with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
+    with emoplay.detection.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
         found = detector.detect(to_rgb_and_gray(frames[0])[0])
     assert len(found) == 1, "the benchmark frame must show one face"
     return found.boxes[0]
@@ -59,7 +61,7 @@ def stream_time():
 
 @pytest.fixture(scope="session")
 def classifier():
-    with emoplay.EmotionClassifier() as clf:
+    with emoplay.pipeline.EmotionClassifier() as clf:
         yield clf
 
 

@@ -1,4 +1,4 @@
-"""Face detection time per 640x480 frame, one thread: ``emoplay.FaceDetector.detect`` and its stages.
+"""Face detection time per 640x480 frame, one thread: ``emoplay.detection.FaceDetector.detect`` and its stages.
 
     python benchmarks/detector_speed.py [--repeats 500] [--json]
 
@@ -34,7 +34,7 @@ def median_ms(run, repeats: int, clock=time.perf_counter) -> float:
 
 def measure(repeats: int) -> dict[str, float | str]:
     import emoplay
-    from emoplay._bench import bench_frames
+    from bench import bench_frames
     from emoplay._frames import to_gray, to_rgb_and_gray
 
     frames, where = bench_frames()
@@ -44,7 +44,7 @@ def measure(repeats: int) -> dict[str, float | str]:
     # detector now takes the BGR frame and fixes the colour order on its 128x128 input).
     out["rgb_and_gray_ms"] = median_ms(lambda: to_rgb_and_gray(frames[0]), repeats)
     out["gray_only_ms"] = median_ms(lambda: to_gray(frames[0]), repeats)
-    with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
+    with emoplay.detection.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
         assert len(detector.detect(rgb)) == 1, "the benchmark frame must show one face"
         times = timed_ms(lambda: detector.detect(rgb), repeats)
         out["detect_ms"] = statistics.median(times)
@@ -75,7 +75,7 @@ def model_alternatives(repeats: int) -> dict[str, float]:
     """
     import numpy as np
 
-    from emoplay.pipeline._classify import import_onnxruntime
+    from emoplay._onnxruntime import import_onnxruntime
     from emoplay._model_files import models_dir
 
     ort = import_onnxruntime()

@@ -81,7 +81,7 @@ def measure_pipeline(frames: list[np.ndarray], count: int, rounds: int,
     import emoplay
 
     variants = variants or {name: variant_options(name) for name in VARIANTS}
-    pipelines = {name: emoplay.EmotionPipeline(options) for name, options in variants.items()}
+    pipelines = {name: emoplay.pipeline.EmotionPipeline(options) for name, options in variants.items()}
     detections = dict.fromkeys(pipelines, 0)
     for name, pipeline in pipelines.items():
         def counted(*args, _detect=pipeline.detector.detect, _name=name, **kwargs):
@@ -121,10 +121,10 @@ def measure_copies(frames: list[np.ndarray], repeats: int) -> dict[str, float]:
     from emoplay._frames import to_gray
 
     frame = frames[0]
-    with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
+    with emoplay.detection.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
         boxes = detector.detect(frame, color_order="bgr").boxes[:1]
     gray = to_gray(frame)
-    with emoplay.EmotionClassifier() as classifier:
+    with emoplay.pipeline.EmotionClassifier() as classifier:
         assert np.array_equal(classifier.crop_faces(frame, boxes), classifier.crop_faces(gray, boxes))
         return {"gray_of_whole_frame_ms": cpu_ms(lambda: to_gray(frame), repeats),
                 "crop_from_gray_frame_ms": cpu_ms(lambda: classifier.crop_faces(gray, boxes), repeats),
@@ -138,11 +138,12 @@ def measure_int8(frames: list[np.ndarray], repeats: int, rounds: int, accuracy: 
     flags = cpu_flags() or frozenset()
     out: dict = {"vnni_flags": sorted(f for f in VNNI_FLAGS if f in flags) or "none",
                  "avx512f": "avx512f" in flags, "avx2": "avx2" in flags}
-    with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
+    with emoplay.detection.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
         boxes = detector.detect(frames[0], color_order="bgr").boxes[:1]
-    classifiers = {k: emoplay.EmotionClassifier(emoplay.ClassifierOptions(int8_kernels=k)) for k in ("fast", "exact")}
+    classifiers = {k: emoplay.pipeline.EmotionClassifier(emoplay.ClassifierOptions(int8_kernels=k))
+                   for k in ("fast", "exact")}
     try:
-        with emoplay.EmotionClassifier() as auto:
+        with emoplay.pipeline.EmotionClassifier() as auto:
             out["auto_picks"] = auto.int8_kernels
             out["model"] = f"{auto.info.version}: {auto.info.architecture}"
         crop = classifiers["fast"].crop_faces(frames[0], boxes)
@@ -161,7 +162,7 @@ def measure_int8(frames: list[np.ndarray], repeats: int, rounds: int, accuracy: 
 
 
 def _val_accuracy(classifiers: dict) -> dict[str, float]:
-    from emoplay._bench import shared_dir
+    from bench import shared_dir
 
     with np.load(shared_dir() / "data" / "fer2013" / "val.npz") as d:
         images, labels = d["images"], d["labels"]
@@ -207,13 +208,13 @@ def measure_seven_bit(frames: list[np.ndarray], repeats: int, rounds: int) -> di
 
     import emoplay
 
-    with emoplay.EmotionClassifier() as shipped, tempfile.TemporaryDirectory() as tmp:
+    with emoplay.pipeline.EmotionClassifier() as shipped, tempfile.TemporaryDirectory() as tmp:
         path = seven_bit_copy(shipped.info.path, f"{tmp}/seven_bit.onnx")
         if path is None:
             return {"note": "the shipped model has no full-range int8 weights: nothing to requantise"}
         fast = {"shipped": emoplay.ClassifierOptions(int8_kernels="fast"),
                 "7-bit": emoplay.ClassifierOptions(model_path=path, int8_kernels="fast")}
-        classifiers = {k: emoplay.EmotionClassifier(o) for k, o in fast.items()}
+        classifiers = {k: emoplay.pipeline.EmotionClassifier(o) for k, o in fast.items()}
         try:
             crop = np.full((1, 48, 48), 128, np.uint8)
             per_round: dict[str, list[float]] = {k: [] for k in classifiers}
@@ -231,7 +232,7 @@ def measure_seven_bit(frames: list[np.ndarray], repeats: int, rounds: int) -> di
 
 def measure_latency() -> dict[str, dict[str, float]]:
     import emoplay
-    from emoplay._bench import BenchSettings, _confident_fer_faces, measure_event_latency, shared_dir
+    from bench import BenchSettings, _confident_fer_faces, measure_event_latency, shared_dir
 
     faces = _confident_fer_faces(shared_dir() / "data" / "fer2013" / "val.npz", 5)
     out = {}
@@ -250,7 +251,7 @@ def _fade_latency(options, neutral: np.ndarray, happy: np.ndarray, fade_frames: 
     import emoplay
 
     start = 30  # one second of neutral first
-    with emoplay.EmotionPipeline(options) as pipeline:
+    with emoplay.pipeline.EmotionPipeline(options) as pipeline:
         for k in range(start + 60):
             w = min(max((k - start + 1) / fade_frames, 0.0), 1.0)
             frame = neutral if w == 0 else (happy if w == 1 else
@@ -264,7 +265,7 @@ def _fade_latency(options, neutral: np.ndarray, happy: np.ndarray, fade_frames: 
 def measure_fed_30fps(seconds: float, rounds: int) -> dict[str, dict[str, float]]:
     """``emoplay bench``'s fresh-process Sensor fed 30 fps, defaults against ``classify_every=1``, interleaved.
     Also CPU ms per processed frame: a loaded machine makes the sensor drop frames, which lowers the share."""
-    from emoplay._bench import measure_fed_30fps as fed
+    from bench import measure_fed_30fps as fed
 
     runs: dict[str, list[dict]] = {"defaults": [], "classify_every=1": []}
     for _ in range(rounds):
@@ -289,7 +290,7 @@ def profile(frames: list[np.ndarray], count: int = 300, top: int = 12) -> list[s
 
     import emoplay
 
-    with emoplay.EmotionPipeline() as pipeline:
+    with emoplay.pipeline.EmotionPipeline() as pipeline:
         for k in range(10):
             pipeline.process(frames[k % len(frames)], k / 30)
         profiler = cProfile.Profile()
@@ -304,7 +305,7 @@ def profile(frames: list[np.ndarray], count: int = 300, top: int = 12) -> list[s
 
 def compare_videos() -> dict[str, dict]:
     import emoplay
-    from emoplay._bench import shared_dir
+    from bench import shared_dir
 
     out = {}
     for path in sorted(p for p in (shared_dir() / "data" / "videos").iterdir() if p.suffix in (".mp4", ".mov")):
@@ -345,7 +346,7 @@ def events_of(options, frames) -> list:
     """Every event of ``frames`` ((pixels, stream time) pairs) through a fresh pipeline with ``options``."""
     import emoplay
 
-    with emoplay.EmotionPipeline(options) as pipeline:
+    with emoplay.pipeline.EmotionPipeline(options) as pipeline:
         return [e for pixels, t in frames for e in pipeline.process(pixels, t).events]
 
 
@@ -368,7 +369,7 @@ def _matched(reference: list[tuple[str, float]], other: list[tuple[str, float]],
 
 
 def main(argv: list[str] | None = None) -> int:
-    from emoplay._bench import bench_frames
+    from bench import bench_frames
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=300, help="frames per variant and round")

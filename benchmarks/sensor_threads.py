@@ -3,7 +3,7 @@
     python benchmarks/sensor_threads.py [--seconds 20] [--top 15] [--opencv-threads 1] [--no-profile] [--models]
     python benchmarks/sensor_threads.py --model-file A.onnx --model-file B.onnx [--rounds 2] [--seconds 15]
 
-Feeds the bench's camera-like frames (``emoplay._bench.camera_like_loop``) to a memory-source Sensor at
+Feeds the bench's camera-like frames (``bench.camera_like_loop``) to a memory-source Sensor at
 30 fps, polling each frame as a game loop does. After a 5 s warm-up it reads each thread's CPU time from
 /proc/self/task (Linux) and prints ms per processed frame; then, in a second run, it profiles the
 sensor's worker thread with cProfile and prints the top functions by own time. ``--models`` adds a run
@@ -28,7 +28,7 @@ import statistics
 import threading
 import time
 
-from emoplay import _bench
+import bench
 from emoplay.pipeline._classify import ClassifierOptions
 from emoplay.pipeline._pipeline import PipelineOptions
 from emoplay.sensor._pipeline_slot import PipelineSlot
@@ -52,7 +52,7 @@ def thread_cpu_s() -> dict[str, float]:
 
 
 def feed(seconds: float, on_marks=None, model_file: str | None = None) -> int:
-    frames = _bench.camera_like_loop(_bench.bench_frames()[0])
+    frames = bench.camera_like_loop(bench.bench_frames()[0])
     pipeline = PipelineOptions(classifier=ClassifierOptions(model_path=model_file))
     sensor = Sensor(SensorOptions(source="memory", pipeline=pipeline))
     sensor.start()
@@ -67,7 +67,7 @@ def feed(seconds: float, on_marks=None, model_file: str | None = None) -> int:
             marks.update(after=thread_cpu_s(), frames1=sensor.frames_processed)
             stop.set()
 
-    _bench._feed(sensor, frames, stop, tick)
+    bench._feed(sensor, frames, stop, tick)
     sensor.close()
     if on_marks:
         on_marks(marks)
@@ -145,7 +145,7 @@ def all_threads_ms(marks: dict) -> float:
 
 
 def compare_models(files: list[str], rounds: int, seconds: float) -> int:
-    print(f"frames: {_bench.bench_frames()[1]}")
+    print(f"frames: {bench.bench_frames()[1]}")
     figures: dict[str, list[float]] = {f: [] for f in files}
     for r in range(1, rounds + 1):
         for model_file in files:
@@ -155,7 +155,7 @@ def compare_models(files: list[str], rounds: int, seconds: float) -> int:
             print(f"round {r}, {model_file}: {figures[model_file][-1]:.2f} CPU ms per frame, all threads")
     for model_file, values in figures.items():
         print(f"median of {rounds}, {model_file}: {statistics.median(values):.2f} CPU ms per frame "
-              f"({100 * statistics.median(values) * _bench.FPS / 1000:.1f} % of a core at {_bench.FPS:g} fps)")
+              f"({100 * statistics.median(values) * bench.FPS / 1000:.1f} % of a core at {bench.FPS:g} fps)")
     return 0
 
 
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def report(marks: dict) -> None:
         n = marks["frames1"] - marks["frames0"]
-        print(f"frames: {_bench.bench_frames()[1]}")  # without ../shared (EMOPLAY_SHARED), a photo stands in
+        print(f"frames: {bench.bench_frames()[1]}")  # without ../shared (EMOPLAY_SHARED), a photo stands in
         print(f"per thread, {n} frames processed:")
         for key, cpu in marks["after"].items():
             used = cpu - marks["before"].get(key, 0.0)

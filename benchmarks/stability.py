@@ -5,7 +5,7 @@
 Per preset, video and face: changes after the first reading (and per minute), flips (a change undone
 within 2 s), changes to or from ``unknown`` and the share of time in it, the emotions in order; then the
 posed neutral -> happy latency (5 FER2013 pairs). Real detector, real model, real videos
-(``emoplay._stability`` defines each figure). ``emoplay bench`` prints the same table.
+(``stability_measures.py`` defines each figure). ``emoplay bench`` prints the same table.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
-from emoplay._bench import machine, shared_dir
-from emoplay._stability import format_stability, measure_stability
+from bench import machine, shared_dir
+from stability_measures import format_stability, measure_stability
 
 
 def main(argv: list[str] | None = None) -> int:

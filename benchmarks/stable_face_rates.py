@@ -11,7 +11,7 @@ one view at a time, ``PipelineOptions.alternate_views``), with ``1/1`` (detector
 frame) as the reference:
 
 * ``cpu``: process CPU ms per frame of ``EmotionPipeline.process`` on ``emoplay bench``'s camera-like
-  frames (``_bench.camera_like_loop``: a smile beginning, frames near in time), detector and model runs
+  frames (``bench.camera_like_loop``: a smile beginning, frames near in time), detector and model runs
   per frame (a run of one view counts as one); variants interleaved round after round, medians of
   ``--rounds``.
 * ``latency``: stream time from a neutral → happy change to its ``EmotionChanged`` (5 FER2013 pairs), abrupt
@@ -50,7 +50,7 @@ def _options(name: str):
 
 
 def measure_cpu(count: int, rounds: int) -> dict[str, dict[str, float]]:
-    from emoplay._bench import bench_frames, camera_like_loop
+    from bench import bench_frames, camera_like_loop
     from pipeline_levers import measure_pipeline
 
     frames = camera_like_loop(bench_frames()[0])
@@ -58,7 +58,7 @@ def measure_cpu(count: int, rounds: int) -> dict[str, dict[str, float]]:
 
 
 def measure_latency() -> dict[str, dict[str, float]]:
-    from emoplay._bench import BenchSettings, _confident_fer_faces, measure_event_latency, shared_dir
+    from bench import BenchSettings, _confident_fer_faces, measure_event_latency, shared_dir
     from pipeline_levers import _fade_latency
 
     faces = _confident_fer_faces(shared_dir() / "data" / "fer2013" / "val.npz", 5)
@@ -74,7 +74,7 @@ def measure_latency() -> dict[str, dict[str, float]]:
 
 def compare_videos() -> dict[str, dict]:
     import emoplay
-    from emoplay._bench import shared_dir
+    from bench import shared_dir
     from pipeline_levers import _matched, events_of, read_frames
 
     out = {}

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 import emoplay
+import emoplay.detection
+import emoplay.pipeline
 from emoplay._frames import to_gray, to_rgb_and_gray
 
 pytestmark = pytest.mark.bench
@@ -21,7 +23,7 @@ def test_colour_conversion_gray_only(benchmark, frames):
 
 def test_face_detection_640x480(benchmark, frames, stream_time):
     rgb = to_rgb_and_gray(frames[0])[0]
-    with emoplay.FaceDetector() as detector:
+    with emoplay.detection.FaceDetector() as detector:
         found = benchmark(lambda: detector.detect(rgb, stream_time()))
     assert len(found) == 1
 
@@ -57,13 +59,13 @@ def test_classification(benchmark, classifier, crops, faces):
 
 
 def test_tracker_update_one_face(benchmark, face_box, stream_time):
-    tracker = emoplay.FaceTracker()
+    tracker = emoplay.pipeline.FaceTracker()
     boxes, scores = face_box[None], np.array([0.95])
     benchmark(lambda: tracker.update(boxes, stream_time(), scores))
 
 
 def test_debouncer_update(benchmark, stream_time):
-    debouncer = emoplay.Debouncer(emoplay.EMOTIONS)
+    debouncer = emoplay.pipeline.Debouncer(emoplay.EMOTIONS)
     probs = np.full(7, 0.1)
     probs[6] = 0.4
     benchmark(lambda: debouncer.update(1, probs, stream_time()))
@@ -72,12 +74,12 @@ def test_debouncer_update(benchmark, stream_time):
 @pytest.mark.parametrize("detect_every", [1, 2])
 def test_pipeline_one_face(benchmark, frames, cycle, stream_time, detect_every):
     next_frame = cycle(frames)
-    with emoplay.EmotionPipeline(emoplay.PipelineOptions(detect_every=detect_every)) as pipeline:
+    with emoplay.pipeline.EmotionPipeline(emoplay.PipelineOptions(detect_every=detect_every)) as pipeline:
         benchmark(lambda: pipeline.process(next_frame(), stream_time()))
 
 
 def test_pipeline_four_faces(benchmark, four_faces, cycle, stream_time):
     next_frame = cycle(four_faces)
-    with emoplay.EmotionPipeline() as pipeline:
+    with emoplay.pipeline.EmotionPipeline() as pipeline:
         result = benchmark(lambda: pipeline.process(next_frame(), stream_time()))
     assert len(result.detections) == 4

@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from emoplay import (CalibrationFailed, CalibrationFinished, ClassifierOptions, EmotionChanged, EmotionPipeline,
-                     PipelineOptions)
-from emoplay._stability import video_results
+from emoplay import CalibrationFailed, CalibrationFinished, ClassifierOptions, EmotionChanged, PipelineOptions
+from stability_measures import video_results
+from emoplay.pipeline import EmotionPipeline
 
 VIDEOS = ("single_face.mp4", "talking_smiling.mp4", "face_then_noface.mov", "noface_then_face.mov")
 

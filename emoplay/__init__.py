@@ -6,23 +6,25 @@
         sensor.grant_consent()          # after your own consent screen
         sensor.start()
         while playing:
+            sensor.heartbeat()          # each frame your camera indicator is on screen
             for event in sensor.poll():
                 if isinstance(event, emoplay.EmotionChanged):
-                    ...
+                    npc.react(event.current, event.confidence)
+
+This module is the API for game code: the sensor, its options and frame sources, the
+events, the camera state, the emotion names, the errors and a manual clock for tests.
+The parts behind it have their own packages: ``emoplay.pipeline`` (classifier, tracker,
+debouncer), ``emoplay.detection``, ``emoplay.calibration``, ``emoplay.sessionlog``
+(encrypted logs), ``emoplay.explain`` (saliency maps), ``emoplay.bridge``,
+``emoplay.study``; the Pygame adapter is ``emoplay.pygame``.
 
 ``import emoplay`` loads none of cv2, onnxruntime or pygame; they load when a
-component that needs them is created. The Pygame adapter lives in ``emoplay.pygame``.
+component that needs them is created.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
-from .pipeline._classify import ClassifierOptions, EmotionClassifier, ModelInfo
-from ._clock import ManualClock, monotonic_clock
-from .pipeline._debounce import STABILITY_PRESETS, DebounceOptions, Debouncer
-from .detection import DetectorOptions, Detections, FaceDetector
+from ._clock import ManualClock
 from ._errors import (
     BridgeError,
     CalibrationError,
@@ -54,6 +56,7 @@ from ._events import (
     CameraState,
     CameraStateChanged,
     EmotionChanged,
+    Event,
     EventsDropped,
     FaceFound,
     FaceLost,
@@ -63,55 +66,36 @@ from ._events import (
     SensorFailed,
 )
 from ._frames import Frame
-from .pipeline._pipeline import EmotionPipeline, FrameResult, PipelineOptions
-from .sensor._sensor import Sensor, SensorOptions
-from .sensor._sources import CameraSource, EndOfStream, FrameSource, ImageFolderSource, MemorySource, VideoFileSource
-from .pipeline._track import FaceTracker, TrackerOptions
-from .calibration import AutoCalibrationOptions, Baseline, CalibrationOptions
-
-__version__ = "0.1.0"
-
-# Loaded on first use: they import heavier libraries (cryptography).
-_LAZY = {
-    "LogKey": ".sessionlog",
-    "SessionLogWriter": ".sessionlog",
-    "SessionLog": ".sessionlog",
-    "read_session_log": ".sessionlog",
-    "verify_session_log": ".sessionlog",
-    "generate_key_file": ".sessionlog",
-    "LogRecord": ".sessionlog",
-    "LogHeader": ".sessionlog",
-    "read_log_header": ".sessionlog",
-    # Saliency maps (emoplay explain): numpy only until a map is computed.
-    "SaliencyExplainer": ".explain._saliency",
-    "SaliencyOptions": ".explain._saliency",
-    "FaceSaliency": ".explain._saliency",
-    "OcclusionOptions": ".explain._occlusion",
-    "saliency_map": ".explain._saliency",
-}
+from ._version import __version__
+from .calibration import AutoCalibrationOptions, CalibrationOptions
+from .detection import DetectorOptions
+from .pipeline import STABILITY_PRESETS, ClassifierOptions, DebounceOptions, PipelineOptions, TrackerOptions
+from .sensor import (
+    CameraSource,
+    EndOfStream,
+    FrameSource,
+    ImageFolderSource,
+    MemorySource,
+    Sensor,
+    SensorOptions,
+    VideoFileSource,
+)
 
 __all__ = [
-    "AutoCalibrationOptions", "Baseline", "BridgeError", "CalibrationError", "CalibrationFailed",
-    "CalibrationFinished", "CalibrationOptions", "CalibrationProgress", "CameraSource", "CameraState", "CameraStateChanged", "CameraUnavailableError", "ChecksumError",
-    "ClassifierOptions", "ConsentRequiredError", "DataError", "DebounceOptions", "Debouncer", "DetectorOptions",
-    "Detections", "EMOTIONS", "EmoplayError", "EmotionChanged", "EmotionClassifier", "EmotionPipeline", "FaceDetector",
-    "FaceFound", "FaceLost", "FaceSignal", "FaceTracker", "Frame", "FrameResult", "ImageFolderSource", "LogAuthenticationError",
-    "LogError", "LogFormatError", "LogHeader", "LogKey", "LogRecord", "LogTruncatedError", "ManualClock", "MemorySource", "MissingExtraError", "ModelError",
-    "ModelInfo", "OcclusionOptions", "FaceSaliency", "SaliencyExplainer", "SaliencyOptions", "saliency_map", "PipelineOptions", "PrimaryFaceChanged", "Probabilities", "Sensor", "SensorClosedError", "SensorFailed",
-    "STABILITY_PRESETS", "SensorOptions", "SensorStateError", "EventsDropped", "EndOfStream", "FrameSource",
-    "SessionLog", "SessionLogWriter", "SourceError", "StudyError", "StudySpecError", "TrackerOptions", "UNKNOWN", "VideoFileSource", "VideoReadError",
-    "WorkerError", "generate_key_file", "monotonic_clock", "read_log_header", "read_session_log", "verify_session_log", "__version__",
+    # the sensor, its options and frame sources
+    "Sensor", "SensorOptions", "STABILITY_PRESETS", "PipelineOptions", "ClassifierOptions", "DetectorOptions",
+    "TrackerOptions", "DebounceOptions", "CalibrationOptions", "AutoCalibrationOptions",
+    "FrameSource", "CameraSource", "VideoFileSource", "ImageFolderSource", "MemorySource", "Frame", "EndOfStream",
+    # events (what poll() returns) and the camera state
+    "Event", "EmotionChanged", "FaceFound", "FaceLost", "FaceSignal", "PrimaryFaceChanged", "CameraStateChanged",
+    "EventsDropped", "CalibrationProgress", "CalibrationFinished", "CalibrationFailed", "SensorFailed", "Probabilities",
+    "CameraState", "EMOTIONS", "UNKNOWN",
+    # errors
+    "EmoplayError", "SourceError", "CameraUnavailableError", "VideoReadError", "ModelError", "ChecksumError",
+    "SensorStateError", "ConsentRequiredError", "SensorClosedError", "WorkerError", "DataError", "MissingExtraError",
+    "CalibrationError", "BridgeError", "LogError", "LogAuthenticationError", "LogTruncatedError", "LogFormatError",
+    "StudyError", "StudySpecError",
+    # tests and replays
+    "ManualClock",
+    "__version__",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "SensorError":  # the event's name before 0.2; an event, not an exception
-        import warnings
-
-        warnings.warn("emoplay.SensorError was renamed emoplay.SensorFailed", DeprecationWarning, stacklevel=2)
-        return SensorFailed
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'emoplay' has no attribute {name!r}")

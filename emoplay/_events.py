@@ -80,7 +80,7 @@ class FaceSignal:
     """A face's continuous reading, sent at ``SensorOptions.signal_hz`` (and from ``Sensor.latest()``): the
     debounced ``emotion`` (``"unknown"`` when unsure) and its ``confidence``, the smoothed ``probabilities``
     (the same averages the debouncer decides on, steadier than one frame's) and their ``valence`` and
-    ``arousal`` (each -1..1; the circumplex table in ``emoplay._affect``)."""
+    ``arousal`` (each -1..1; the circumplex table in ``emoplay._valence_arousal``)."""
 
     track_id: int
     emotion: str

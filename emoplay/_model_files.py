@@ -1,8 +1,10 @@
 """Where the shipped model files live, and their checksums.
 
 The files are in the repository's ``models/`` folder, which the wheel installs
-as the package ``emoplay._models``; ``models/SHA256SUMS`` lists the sha256 of
-each. A shipped file is checked every time it is loaded.
+as the package ``emoplay._models`` (the ``.onnx`` models, ``SHA256SUMS``, the
+licences and the model card; not the scripts that make them, nor the build-time
+``face_detector.tflite``). ``models/SHA256SUMS`` lists the sha256 of each file
+it names. A shipped file is checked every time it is loaded.
 """
 
 from __future__ import annotations
@@ -41,6 +43,11 @@ def expected_checksums(folder: Path | None = None) -> dict[str, str]:
             digest, name = fields
             result[name.strip()] = digest
     return result
+
+
+def runtime_checksums(folder: Path | None = None) -> dict[str, str]:
+    """The checksums of the models emoplay runs (the ``.onnx`` files): what an installed package carries."""
+    return {name: digest for name, digest in expected_checksums(folder).items() if name.endswith(".onnx")}
 
 
 def sha256_of(path: Path) -> str:

@@ -98,7 +98,8 @@ def check(before: Path, after: Path, data: Path) -> dict:
     of each, on how many faces the predicted class agrees, the largest probability difference."""
     import numpy as np
 
-    from emoplay import ClassifierOptions, EmotionClassifier
+    from emoplay import ClassifierOptions
+    from emoplay.pipeline import EmotionClassifier
 
     with np.load(data) as d:
         images, labels = d["images"], d["labels"]

@@ -129,7 +129,8 @@ def happy_and_neutral_frames(fer_val):
 
     images, labels, classes = fer_val
     picked: dict[str, list[np.ndarray]] = {"happy": [], "neutral": []}
-    with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as det, emoplay.EmotionClassifier() as clf:
+    with emoplay.detection.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as det, \
+            emoplay.pipeline.EmotionClassifier() as clf:
         for img, label in zip(images, labels):
             name = classes[label]
             if name not in picked or len(picked[name]) >= 3:

@@ -45,8 +45,9 @@ def audit(event: str, args: tuple) -> None:
 sys.addaudithook(audit)
 
 import emoplay  # noqa: E402
+import emoplay.sessionlog  # noqa: E402
 
-key = emoplay.LogKey.from_file(key_path)
+key = emoplay.sessionlog.LogKey.from_file(key_path)
 with emoplay.Sensor(source=video) as sensor:
     sensor.start_log(log_path, key)
     sensor.start()

@@ -12,8 +12,11 @@ import numpy as np
 import pytest
 
 from emoplay import cli
-from emoplay._bench import ALL_ROWS, TARGETS, _slope_per_min, format_table
-from emoplay._bench_ranges import FACES, RANGES
+from emoplay.cli.bench import measurements
+
+bench = measurements()  # benchmarks/bench.py of this checkout
+ROWS, ALL_ROWS, TARGETS, format_table = bench.ROWS, bench.ALL_ROWS, bench.TARGETS, bench.format_table
+FACES, RANGES = measurements("bench_ranges").FACES, measurements("bench_ranges").RANGES
 
 # Figures that may legitimately be zero or negative (memory can shrink over a run).
 SIGNED = {"soak_rss_slope_mb_per_min"}
@@ -59,23 +62,22 @@ def test_fast_bench_reports_every_figure_and_target(capsys):
 
 
 def test_memory_slope_is_a_least_squares_fit_in_mb_per_minute():
-    assert _slope_per_min([(0.0, 100.0), (30.0, 101.0), (60.0, 102.0)]) == pytest.approx(2.0)
-    assert _slope_per_min([(0.0, 100.0)]) == 0.0
+    assert bench._slope_per_min([(0.0, 100.0), (30.0, 101.0), (60.0, 102.0)]) == pytest.approx(2.0)
+    assert bench._slope_per_min([(0.0, 100.0)]) == 0.0
 
 
 def test_without_shared_data_the_bench_uses_a_sample_photo_and_the_debouncer(monkeypatch, tmp_path):
     import emoplay
-    from emoplay._bench import BenchSettings, bench_frames, measure_event_latency
     from emoplay._frames import to_rgb_and_gray
 
     monkeypatch.setenv("EMOPLAY_SHARED", str(tmp_path / "absent"))
-    frames, source = bench_frames()
+    frames, source = bench.bench_frames()
     assert "grace_hopper" in source
     assert all(f.shape == (480, 640, 3) for f in frames) and len(frames) > 1
     assert not np.array_equal(frames[0], frames[1])  # camera-like: no two frames alike
-    with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
+    with emoplay.detection.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
         assert len(detector.detect(to_rgb_and_gray(frames[0])[0])) == 1
-    latency, how = measure_event_latency(BenchSettings(fast=True))
+    latency, how = bench.measure_event_latency(bench.BenchSettings(fast=True))
     assert "debouncer" in how
     assert 0 < latency["event_latency_ms_median"] == latency["event_latency_ms_max"]
 
@@ -87,3 +89,11 @@ def test_a_soak_that_is_not_a_finite_number_of_seconds_is_a_usage_error(value, c
     with pytest.raises(SystemExit) as exited:
         main(["bench", "--soak", value])
     assert exited.value.code == 2 and "--soak" in capsys.readouterr().err
+
+
+def test_without_the_repository_bench_says_it_runs_from_a_checkout(tmp_path):
+    from emoplay import EmoplayError
+    from emoplay.cli.bench import measurements
+
+    with pytest.raises(EmoplayError, match="runs from a repository checkout"):
+        measurements(folder=tmp_path / "benchmarks")  # what an installed wheel sees: no benchmarks/

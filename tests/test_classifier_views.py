@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 import emoplay
+import emoplay.pipeline
 from conftest import require_module
 
 
 @pytest.fixture(scope="module")
 def classifier():
-    with emoplay.EmotionClassifier() as c:
+    with emoplay.pipeline.EmotionClassifier() as c:
         yield c
 
 
@@ -42,11 +43,11 @@ def test_both_views_one_at_a_time_give_classify_crops_bit_for_bit(classifier, fa
 
 
 def test_flip_average_off_classifies_one_view_and_refuses_classify_views(faces):
-    with emoplay.EmotionClassifier(emoplay.ClassifierOptions(flip_average=False)) as one:
+    with emoplay.pipeline.EmotionClassifier(emoplay.ClassifierOptions(flip_average=False)) as one:
         assert not one.flip_average
         with pytest.raises(ValueError, match="mirror view"):
             one.classify_views(faces, np.zeros(len(faces), bool))
-        with emoplay.EmotionClassifier() as both:
+        with emoplay.pipeline.EmotionClassifier() as both:
             np.testing.assert_allclose(one.classify_crops(faces),
                                        both.classify_views(faces, np.zeros(len(faces), bool)), atol=1e-6)
 
@@ -71,4 +72,4 @@ def test_a_file_with_an_unknown_output_kind_is_refused(tmp_path):
     path = tmp_path / "odd.onnx"
     path.write_bytes(model.SerializeToString())
     with pytest.raises(emoplay.ModelError, match="emoplay.output is 'scores'"):
-        emoplay.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(path)))
+        emoplay.pipeline.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(path)))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import emoplay
+import emoplay.pipeline
 from emoplay import EmotionChanged, FaceFound, FaceLost
 from emoplay._frames import to_gray
 from conftest import run_video
@@ -38,7 +39,7 @@ def test_a_still_face_is_classified_on_every_nth_frame(happy_and_neutral_frames,
     frame = happy_and_neutral_frames["neutral"][0]
     # The same frame again and again, with the byte-equal shortcut off: only the every-Nth rule saves runs.
     options = emoplay.PipelineOptions(classify_every=every, reuse_unchanged_crops=False)
-    with emoplay.EmotionPipeline(options) as pipeline:
+    with emoplay.pipeline.EmotionPipeline(options) as pipeline:
         runs = []
         for k in range(12):
             result = pipeline.process(frame, k / 30)
@@ -50,9 +51,9 @@ def test_a_still_face_is_classified_on_every_nth_frame(happy_and_neutral_frames,
 def test_a_face_that_changed_is_classified_at_once(happy_and_neutral_frames):
     neutral, happy = happy_and_neutral_frames["neutral"][0], happy_and_neutral_frames["happy"][0]
     frames = [noisy(neutral, k) for k in range(6)] + [noisy(happy, k) for k in range(6, 12)]
-    with emoplay.EmotionPipeline(emoplay.PipelineOptions(classify_every=1)) as pipeline:
+    with emoplay.pipeline.EmotionPipeline(emoplay.PipelineOptions(classify_every=1)) as pipeline:
         reference = [pipeline.process(f, k / 30).probabilities for k, f in enumerate(frames)]
-    with emoplay.EmotionPipeline(emoplay.PipelineOptions(classify_every=4)) as pipeline:
+    with emoplay.pipeline.EmotionPipeline(emoplay.PipelineOptions(classify_every=4)) as pipeline:
         got, runs = [], []
         for k, f in enumerate(frames):
             got.append(pipeline.process(f, k / 30).probabilities)
@@ -66,7 +67,7 @@ def test_a_face_that_changed_is_classified_at_once(happy_and_neutral_frames):
 
 def test_a_new_stream_and_a_new_track_are_classified_first(happy_and_neutral_frames):
     frame = happy_and_neutral_frames["happy"][1]
-    with emoplay.EmotionPipeline(emoplay.PipelineOptions(classify_every=5)) as pipeline:
+    with emoplay.pipeline.EmotionPipeline(emoplay.PipelineOptions(classify_every=5)) as pipeline:
         pipeline.process(noisy(frame, 0), 0.0)
         pipeline.process(noisy(frame, 1), 1 / 30)
         assert pipeline._reuse.model_runs == 1
@@ -90,9 +91,9 @@ def test_classifying_every_second_frame_keeps_the_events_of_a_real_video(video, 
     path = video(name)
     # The detector on every frame in both: with detect_every > 1 a changed crop also triggers it, and then
     # found/lost moments depend on when the model last ran (test_pipeline_speed.py checks the defaults).
-    with emoplay.EmotionPipeline(emoplay.PipelineOptions(classify_every=1, detect_every=1)) as pipeline:
+    with emoplay.pipeline.EmotionPipeline(emoplay.PipelineOptions(classify_every=1, detect_every=1)) as pipeline:
         reference, _, last = run_video(pipeline, path)
-    with emoplay.EmotionPipeline(emoplay.PipelineOptions(classify_every=2, detect_every=1)) as pipeline:
+    with emoplay.pipeline.EmotionPipeline(emoplay.PipelineOptions(classify_every=2, detect_every=1)) as pipeline:
         events, probs, _ = run_video(pipeline, path)
         runs, frames = pipeline._reuse.model_runs, len(probs)
     reference, events = change_events(reference), change_events(events)
@@ -115,7 +116,7 @@ def test_crops_cut_from_a_colour_frame_equal_crops_from_its_gray_frame(happy_and
     colour[60:300, 60:300, :3] = happy_and_neutral_frames["happy"][0][:240, :240]
     # inside, over the left/top edges, over the right/bottom edges, and wholly outside the frame
     boxes = np.array([[80, 90, 150, 160], [-40, -30, 120, 110], [400, 300, 140, 130], [600, 500, 40, 40]])
-    with emoplay.EmotionClassifier() as classifier:
+    with emoplay.pipeline.EmotionClassifier() as classifier:
         from_colour = classifier.crop_faces(colour, boxes, order)
         from_gray = classifier.crop_faces(to_gray(colour, order), boxes)
         np.testing.assert_array_equal(from_colour, from_gray)
@@ -144,7 +145,7 @@ class ViewSpy:
 def test_a_stable_face_is_refreshed_with_one_view_at_a_time(happy_and_neutral_frames):
     frame = happy_and_neutral_frames["happy"][1]
     frames = [noisy(frame, k) for k in range(13)]
-    with emoplay.EmotionPipeline(emoplay.PipelineOptions(classify_every=4)) as pipeline:
+    with emoplay.pipeline.EmotionPipeline(emoplay.PipelineOptions(classify_every=4)) as pipeline:
         spy = ViewSpy(pipeline)
         results = [pipeline.process(f, k / 30) for k, f in enumerate(frames)]
         # the new face: both views at once; then every 4th frame the view the last run did not use
@@ -159,7 +160,7 @@ def test_a_stable_face_is_refreshed_with_one_view_at_a_time(happy_and_neutral_fr
 def test_a_changed_face_gets_one_view_at_once_and_the_other_on_the_next_frame(happy_and_neutral_frames):
     neutral, happy = happy_and_neutral_frames["neutral"][0], happy_and_neutral_frames["happy"][0]
     frames = [noisy(neutral, k) for k in range(6)] + [noisy(happy, k) for k in range(6, 9)]
-    with emoplay.EmotionPipeline(emoplay.PipelineOptions(classify_every=4)) as pipeline:
+    with emoplay.pipeline.EmotionPipeline(emoplay.PipelineOptions(classify_every=4)) as pipeline:
         spy = ViewSpy(pipeline)
         results = []
         for k, f in enumerate(frames):
@@ -181,7 +182,7 @@ def test_a_changed_face_gets_one_view_at_once_and_the_other_on_the_next_frame(ha
 
 def test_alternate_views_off_runs_both_views_each_time(happy_and_neutral_frames):
     frame = happy_and_neutral_frames["happy"][1]
-    with emoplay.EmotionPipeline(emoplay.PipelineOptions(classify_every=2, alternate_views=False)) as pipeline:
+    with emoplay.pipeline.EmotionPipeline(emoplay.PipelineOptions(classify_every=2, alternate_views=False)) as pipeline:
         spy = ViewSpy(pipeline)
         for k in range(6):
             pipeline.process(noisy(frame, k), k / 30)
@@ -190,7 +191,7 @@ def test_alternate_views_off_runs_both_views_each_time(happy_and_neutral_frames)
 
 def test_the_views_thumbnails_are_zeroed_when_the_stream_ends(happy_and_neutral_frames):
     frame = happy_and_neutral_frames["happy"][1]
-    with emoplay.EmotionPipeline(emoplay.PipelineOptions(classify_every=2)) as pipeline:
+    with emoplay.pipeline.EmotionPipeline(emoplay.PipelineOptions(classify_every=2)) as pipeline:
         for k in range(5):
             pipeline.process(noisy(frame, k), k / 30)
         (kept,) = pipeline._reuse._kept.values()

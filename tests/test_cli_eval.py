@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import face_frame, few_faces
-from emoplay.evaluation._cli import register
+from emoplay.cli.eval import register
 from emoplay.pipeline._classify import EmotionClassifier
 from emoplay.evaluation._datasets import FER2013_CLASSES
 from emoplay.evaluation._evaluate import PERTURBATIONS

@@ -12,16 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from emoplay.sessionlog._cli import (
-    EXIT_ERROR,
-    EXIT_INVALID,
-    EXIT_OK,
-    EXIT_TRUNCATED,
-    add_key_arguments,
-    key_from_args,
-    parse_age,
-    register,
-)
+from emoplay.cli._arguments import add_key_arguments, key_from_args
+from emoplay.cli.log import EXIT_ERROR, EXIT_INVALID, EXIT_OK, EXIT_TRUNCATED, parse_age, register
 from emoplay._clock import ManualClock
 from emoplay._errors import LogError
 from emoplay._events import EmotionChanged, FaceFound, FaceLost

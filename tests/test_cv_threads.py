@@ -9,6 +9,7 @@ import threading
 import numpy as np
 
 import emoplay
+import emoplay.detection
 from emoplay._cv_threads import on_this_thread
 
 
@@ -22,7 +23,7 @@ def test_the_host_setting_is_lowered_only_during_the_call_and_restored():
             with on_this_thread():
                 assert cv2.getNumThreads() == 1
             assert cv2.getNumThreads() == host
-            with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
+            with emoplay.detection.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
                 detector.detect(np.zeros((480, 640, 3), np.uint8))
             assert cv2.getNumThreads() == host
     finally:
@@ -67,7 +68,7 @@ def test_detecting_faces_starts_no_opencv_worker_thread():
     code = """
 import os, cv2, numpy as np, emoplay  # cv2 first: importing it starts a thread of its own
 frame = np.random.default_rng(0).integers(0, 256, (480, 640, 3), np.uint8)
-with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
+with emoplay.detection.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
     before = len(os.listdir('/proc/self/task'))
     for _ in range(30):
         detector.detect(frame, color_order='bgr')

@@ -10,7 +10,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from emoplay import EMOTIONS, STABILITY_PRESETS, UNKNOWN, DebounceOptions, Debouncer, EmotionChanged, ManualClock
+from emoplay import EMOTIONS, STABILITY_PRESETS, UNKNOWN, DebounceOptions, EmotionChanged, ManualClock
+from emoplay.pipeline import Debouncer
 
 RESPONSIVE = DebounceOptions.preset("responsive")
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import emoplay
+import emoplay.detection
 from emoplay._model_files import models_dir
 from emoplay.detection._anchors import FULL_RANGE, ssd_anchor_centres
 from emoplay.detection._decode import Candidates, decode, sigmoid_scores
@@ -139,7 +140,7 @@ def test_the_detectors_downscaled_copy_of_a_frame_is_zeroed_once_the_model_ran(f
     from conftest import face_frame
 
     images, _, _ = fer_val
-    with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False, range=model_range)) as detector:
+    with emoplay.detection.FaceDetector(emoplay.DetectorOptions(video_mode=False, range=model_range)) as detector:
         for frame, order in ((face_frame(images[0]), "bgr"), (face_frame(images[0])[:, :, 0].copy(), "rgb")):
             assert len(detector.detect(frame, color_order=order)) == 1
             assert detector.last_range == model_range
@@ -157,7 +158,7 @@ def test_every_pixel_format_gives_the_rgb_frames_detections(fer_val):
     bgr = face_frame(images[0])
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     gray = bgr[:, :, 0].copy()
-    with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
+    with emoplay.detection.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
         expected = detector.detect(rgb)
         assert len(expected) == 1
         same = [detector.detect(bgr, color_order="bgr"), detector.detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA),
@@ -172,13 +173,13 @@ def test_every_pixel_format_gives_the_rgb_frames_detections(fer_val):
 
 
 def test_a_blank_frame_has_no_face_and_an_empty_result():
-    with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
+    with emoplay.detection.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
         found = detector.detect(np.full((480, 640, 3), 128, np.uint8))
     assert len(found) == 0 and found.boxes.shape == (0, 4) and found.keypoints.shape == (0, 6, 2)
 
 
 def test_detector_errors_say_what_to_do():
-    with emoplay.FaceDetector() as detector:
+    with emoplay.detection.FaceDetector() as detector:
         with pytest.raises(ValueError, match="timestamp"):
             detector.detect(np.zeros((48, 64, 3), np.uint8))
         with pytest.raises(TypeError, match="uint8"):
@@ -190,9 +191,9 @@ def test_detector_errors_say_what_to_do():
     with pytest.raises(emoplay.SensorClosedError, match="create a new one"):
         detector.detect(np.zeros((48, 64, 3), np.uint8), 0.0)
     with pytest.raises(emoplay.ModelError, match="not a BlazeFace short-range"):
-        emoplay.FaceDetector(emoplay.DetectorOptions(model_path=str(models_dir() / "emotion_cnn.onnx")))
+        emoplay.detection.FaceDetector(emoplay.DetectorOptions(model_path=str(models_dir() / "emotion_cnn.onnx")))
     with pytest.raises(emoplay.ModelError, match="not a BlazeFace full-range .*full_range_model_path=None"):
-        emoplay.FaceDetector(emoplay.DetectorOptions(range="full", full_range_model_path=str(
+        emoplay.detection.FaceDetector(emoplay.DetectorOptions(range="full", full_range_model_path=str(
             models_dir() / "face_detector.onnx")))
     with pytest.raises(ValueError, match="range must be one of 'short', 'full', 'auto'"):
         emoplay.DetectorOptions(range="far")

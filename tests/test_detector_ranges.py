@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 import emoplay
+import emoplay.detection
+import emoplay.pipeline
 from emoplay.detection._auto import FULL_BELOW, HOLD, LOOK_EVERY, SHORT_FROM, RangeChooser
 
 
@@ -28,7 +30,7 @@ def frames():
 def test_the_full_range_model_finds_a_face_too_small_for_the_short_range_one(frames):
     found = {}
     for model_range in ("short", "full"):
-        with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False, range=model_range)) as detector:
+        with emoplay.detection.FaceDetector(emoplay.DetectorOptions(video_mode=False, range=model_range)) as detector:
             found[model_range] = detector.detect(frames["small"], color_order="bgr")
     assert len(found["short"]) == 0
     assert len(found["full"]) == 1
@@ -38,7 +40,7 @@ def test_the_full_range_model_finds_a_face_too_small_for_the_short_range_one(fra
 
 def test_auto_starts_on_full_range_and_holds_a_large_face_on_short_range(frames):
     ranges = []
-    with emoplay.FaceDetector(emoplay.DetectorOptions(range="auto")) as detector:
+    with emoplay.detection.FaceDetector(emoplay.DetectorOptions(range="auto")) as detector:
         for i in range(2 * LOOK_EVERY):
             assert len(detector.detect(frames["large"], i / 30, color_order="bgr")) == 1
             ranges.append(detector.last_range)
@@ -49,7 +51,7 @@ def test_auto_starts_on_full_range_and_holds_a_large_face_on_short_range(frames)
 
 @pytest.mark.parametrize("then", ["small", "blank"])
 def test_auto_goes_back_to_full_range_at_once_when_the_face_shrinks_or_goes(frames, then):
-    with emoplay.FaceDetector(emoplay.DetectorOptions(range="auto")) as detector:
+    with emoplay.detection.FaceDetector(emoplay.DetectorOptions(range="auto")) as detector:
         for i in range(HOLD + 1):
             detector.detect(frames["large"], i / 30, color_order="bgr")
         assert detector.last_range == "short"
@@ -80,7 +82,7 @@ def test_auto_has_hysteresis_between_its_two_thresholds():
 
 
 def test_auto_runs_full_range_on_still_images(frames):
-    with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False, range="auto")) as detector:
+    with emoplay.detection.FaceDetector(emoplay.DetectorOptions(video_mode=False, range="auto")) as detector:
         for _ in range(HOLD + 2):
             assert len(detector.detect(frames["large"], color_order="bgr")) == 1
             assert detector.last_range == "full"
@@ -106,7 +108,7 @@ def test_the_faces_of_a_moving_group_frame_keep_their_ids_through_the_real_pipel
         faces.append((cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA), start, rng.uniform(-1.5, 1.5, 2)))
     options = emoplay.PipelineOptions(detector=emoplay.DetectorOptions(range="full"), detect_every=1)
     events, ids_at = [], {}
-    with emoplay.EmotionPipeline(options) as pipeline:
+    with emoplay.pipeline.EmotionPipeline(options) as pipeline:
         for i in range(60):
             frame = np.full((360, 640), 128, np.uint8)
             centres = []

@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 import emoplay
+import emoplay.detection
 from emoplay.detection import DetectorOptions, FaceDetector
 from conftest import FER, REPO, VIDEOS, require_shared
 
@@ -148,12 +149,12 @@ def test_keypoints_match_mediapipes(compared):
 
 
 def test_public_detect_gives_the_reference_boxes_clamped_to_the_frame():
-    """emoplay.FaceDetector.detect (pixels, clamped, size-filtered) on the two-face frames of the reference."""
+    """FaceDetector.detect (pixels, clamped, size-filtered) on the two-face frames of the reference."""
     reference = json.loads(REFERENCE.read_text())
     recorder = recorder_module()
     pairs = {_key(f["source"]): f for f in reference["frames"] if "fer_pair" in f["source"]}
     checked = 0
-    with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
+    with emoplay.detection.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
         for source, rgb in recorder.fer_frames(require_shared(FER / "val.npz"), 0, reference["pairs"]):
             found = detector.detect(rgb)
             width, height = pairs[_key(source)]["size"]

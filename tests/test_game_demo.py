@@ -26,6 +26,7 @@ from conftest import require_module  # noqa: E402
 pygame = require_module("pygame")
 
 import emoplay  # noqa: E402
+import emoplay.sessionlog  # noqa: E402
 from examples.game_demo import Game, GameOptions, StoryError, load_story, run_headless  # noqa: E402
 from examples.game_demo import audio, story as story_module  # noqa: E402
 from examples.game_demo.scenes import (CalibrationScene, ConsentScene, EndingScene, PassphraseScene,  # noqa: E402
@@ -255,7 +256,7 @@ def test_pause_menu_restart_and_quit_leave_nothing_behind(in_tmp):
     key(game, pygame.K_r)  # restart
     assert isinstance(game.stack.top, StoryScene) and game.stack.top.node.id == STORY.start
     key(game, pygame.K_l)  # no sensor: no log, just a message
-    assert not game.feelings.logging and "keyboard mode" in game._toast[0]
+    assert not game.feelings.log_open and "keyboard mode" in game._toast[0]
     key(game, pygame.K_ESCAPE)
     key(game, pygame.K_q)
     assert not game.running
@@ -541,20 +542,20 @@ def test_a_missing_video_file_is_reported_not_raised(tmp_path):
 
 # -- the encrypted log -----------------------------------------------------------------------------------------
 def test_log_with_a_key_file_writes_one_readable_file(single_face, in_tmp, tmp_path_factory):
-    key_file = emoplay.generate_key_file(tmp_path_factory.mktemp("keys") / "game.key")
+    key_file = emoplay.sessionlog.generate_key_file(tmp_path_factory.mktemp("keys") / "game.key")
     game = new_game(source=single_face, log_key_file=key_file)
     try:
         key(game, pygame.K_RETURN)
         key(game, pygame.K_l)
-        run_until(game, lambda: game.feelings.logging, "the log")
+        run_until(game, lambda: game.feelings.log_open, "the log")
         run_until(game, lambda: game.feelings.reading().emotion is not None, "a face")
         key(game, pygame.K_l)  # stop: the log gets its final record
-        assert not game.feelings.logging
+        assert not game.feelings.log_open
     finally:
         game.close()
     files = list(in_tmp.iterdir())
     assert len(files) == 1 and files[0].suffix == ".emolog"
-    log = emoplay.read_session_log(files[0], emoplay.LogKey.from_file(key_file))
+    log = emoplay.sessionlog.read_session_log(files[0], emoplay.sessionlog.LogKey.from_file(key_file))
     assert log.complete and any(r.type == "FaceFound" for r in log.records)
 
 
@@ -572,24 +573,24 @@ def test_log_with_a_typed_passphrase(single_face, in_tmp):
         save(game, "passphrase")
         key(game, pygame.K_RETURN)
         assert isinstance(game.stack.top, StoryScene)
-        run_until(game, lambda: game.feelings.logging, "the log")
+        run_until(game, lambda: game.feelings.log_open, "the log")
         game.draw(game.screen)
     finally:
         game.close()  # closing the game closes the log properly
     files = list(in_tmp.iterdir())
     assert len(files) == 1
-    log = emoplay.read_session_log(files[0], emoplay.LogKey.from_passphrase("short-and-longer"))
+    log = emoplay.sessionlog.read_session_log(files[0], emoplay.sessionlog.LogKey.from_passphrase("short-and-longer"))
     assert log.complete
 
 
 def test_a_log_that_cannot_be_written_is_reported_and_play_goes_on(single_face, tmp_path):
-    key_file = emoplay.generate_key_file(tmp_path / "game.key")
+    key_file = emoplay.sessionlog.generate_key_file(tmp_path / "game.key")
     game = new_game(source=single_face, log_key_file=key_file, log_dir=tmp_path / "no" / "such" / "folder")
     try:
         key(game, pygame.K_RETURN)
         key(game, pygame.K_l)
         run_until(game, lambda: "could not start" in game._toast[0], "the log error")
-        assert not game.feelings.logging and game.running
+        assert not game.feelings.log_open and game.running
         key(game, pygame.K_k)  # the keyboard from here on
         answer(game, "happy")
     finally:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import emoplay
+import emoplay.pipeline
 from emoplay import _cpu
 from emoplay.pipeline._classify import int8_kernels_for
 
@@ -50,12 +51,12 @@ def test_saturation_follows_the_cpu(monkeypatch, machine, flags, saturates):
 
 
 def test_the_classifier_reports_the_kernels_it_opened():
-    with emoplay.EmotionClassifier() as auto:
+    with emoplay.pipeline.EmotionClassifier() as auto:
         meta = dict(auto._session.get_modelmeta().custom_metadata_map)
         assert auto.int8_kernels == int8_kernels_for("auto", meta.get("emoplay.quantization"),
                                                      meta.get("emoplay.weight_bits"))
     for kind in ("fast", "exact"):
-        with emoplay.EmotionClassifier(emoplay.ClassifierOptions(int8_kernels=kind)) as classifier:
+        with emoplay.pipeline.EmotionClassifier(emoplay.ClassifierOptions(int8_kernels=kind)) as classifier:
             assert classifier.int8_kernels == kind
 
 
@@ -63,11 +64,11 @@ def test_exact_kernels_agree_with_the_float_evaluation_of_the_same_model(fer_val
     """On any CPU: the argmax of "exact" matches onnxruntime's float evaluation (Q/DQ not fused) on >= 99 % of
     real faces. (On an AMD EPYC without VNNI the fast kernels matched on 91.7 % of FER val with
     full-range weights: models/EXPERIMENTS.md.)"""
-    from emoplay.pipeline._classify import import_onnxruntime
+    from emoplay._onnxruntime import import_onnxruntime
 
     images = fer_val[0][:240]
     ort = import_onnxruntime()
-    with emoplay.EmotionClassifier(emoplay.ClassifierOptions(int8_kernels="exact")) as exact:
+    with emoplay.pipeline.EmotionClassifier(emoplay.ClassifierOptions(int8_kernels="exact")) as exact:
         so = ort.SessionOptions()
         so.intra_op_num_threads = 1
         so.add_session_config_entry("session.disable_quant_qdq", "1")  # run the QDQ graph in float

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emoplay import ClassifierOptions, EmotionClassifier, ModelError
+from emoplay import ClassifierOptions, ModelError
+from emoplay.pipeline import EmotionClassifier
 from emoplay._model_files import EMOTION_MODEL, shipped_model
 from emoplay.pipeline._classify import equalize_crop
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -11,6 +14,7 @@ import numpy as np
 import pytest
 
 import emoplay
+import emoplay.pipeline
 from emoplay._model_files import models_dir, shipped_model
 from conftest import FER, REPO, require_module, require_shared
 
@@ -22,14 +26,51 @@ def test_import_loads_no_heavy_library():
     assert out.stdout.strip() == ""
 
 
-def test_all_public_names_exist_and_are_exported():
-    for name in emoplay.__all__:
-        assert hasattr(emoplay, name), name
+# What game code needs, and all that ``emoplay`` exports: the rest is in the subpackages.
+GAME_API = {
+    "Sensor", "SensorOptions", "STABILITY_PRESETS", "PipelineOptions", "ClassifierOptions", "DetectorOptions",
+    "TrackerOptions", "DebounceOptions", "CalibrationOptions", "AutoCalibrationOptions",
+    "FrameSource", "CameraSource", "VideoFileSource", "ImageFolderSource", "MemorySource", "Frame", "EndOfStream",
+    "Event", "EmotionChanged", "FaceFound", "FaceLost", "FaceSignal", "PrimaryFaceChanged", "CameraStateChanged",
+    "EventsDropped", "CalibrationProgress", "CalibrationFinished", "CalibrationFailed", "SensorFailed", "Probabilities",
+    "CameraState", "EMOTIONS", "UNKNOWN", "ManualClock", "__version__",
+}
+SUBPACKAGES = ("emoplay.calibration", "emoplay.detection", "emoplay.pipeline", "emoplay.sensor", "emoplay.sessionlog",
+               "emoplay.explain", "emoplay.bridge", "emoplay.study")
+
+
+def test_the_top_level_api_is_the_game_api_and_the_errors():
     import types
 
+    errors = {n for n in emoplay.__all__ if n.endswith("Error")}
+    assert set(emoplay.__all__) - errors == GAME_API
+    assert len(emoplay.__all__) == len(set(emoplay.__all__))
+    for name in emoplay.__all__:
+        assert hasattr(emoplay, name), name
     public = {n for n, v in vars(emoplay).items() if not n.startswith("_") and not isinstance(v, types.ModuleType)}
-    public -= {"annotations", "import_module", "Any"}  # names of the module's own imports
-    assert public <= set(emoplay.__all__)
+    public -= {"annotations"}  # from __future__
+    assert public == set(emoplay.__all__) - {"__version__"}
+
+
+def test_each_subpackage_exports_what_its_all_names():
+    import importlib
+
+    for package in SUBPACKAGES:
+        module = importlib.import_module(package)
+        assert module.__all__, package
+        for name in module.__all__:
+            assert getattr(module, name) is not None, f"{package}.{name}"
+
+
+def test_poll_returns_a_list_of_events_and_event_is_their_union():
+    import typing
+
+    assert typing.get_type_hints(emoplay.Sensor.poll)["return"] == list[emoplay.Event]
+    events = {emoplay.EmotionChanged, emoplay.FaceFound, emoplay.FaceLost, emoplay.PrimaryFaceChanged,
+              emoplay.CameraStateChanged, emoplay.EventsDropped, emoplay.CalibrationProgress,
+              emoplay.CalibrationFinished, emoplay.CalibrationFailed, emoplay.SensorFailed, emoplay.FaceSignal}
+    assert set(typing.get_args(emoplay.Event)) == events
+    assert isinstance(emoplay.FaceLost(1, 0.0), emoplay.Event)
 
 
 def test_every_error_derives_from_one_base():
@@ -48,7 +89,7 @@ def test_shipped_models_match_their_checksums():
 
 
 def test_emotion_model_carries_its_contract():
-    clf = emoplay.EmotionClassifier()
+    clf = emoplay.pipeline.EmotionClassifier()
     info = clf.info
     assert info.class_names == emoplay.EMOTIONS
     assert info.input_size == 48
@@ -67,7 +108,7 @@ def test_shipped_model_meets_the_accuracy_target_and_its_metadata_is_true():
         images, ids = d["images"], [str(i) for i in d["ids"]]
     majority = read_ferplus_votes(require_shared(FER / "ferplus_votes.csv"), ids).majority
     images, labels = images[majority >= 0], majority[majority >= 0]
-    clf = emoplay.EmotionClassifier()
+    clf = emoplay.pipeline.EmotionClassifier()
     predicted = np.concatenate([clf.classify_crops(images[i:i + 256]).argmax(1) for i in range(0, len(images), 256)])
     accuracy = float(np.mean(predicted == labels))
     assert clf.info.labels == "ferplus-probability"
@@ -89,7 +130,7 @@ def test_corrupt_model_file_is_a_clear_checksum_error(tmp_path, monkeypatch):
     (folder / "emotion_cnn.onnx").write_bytes(bytes(data))
     monkeypatch.setattr("emoplay._model_files.models_dir", lambda: folder)
     with pytest.raises(emoplay.ChecksumError, match="reinstall"):
-        emoplay.EmotionClassifier()
+        emoplay.pipeline.EmotionClassifier()
 
 
 def test_model_without_metadata_is_rejected(tmp_path):
@@ -99,18 +140,62 @@ def test_model_without_metadata_is_rejected(tmp_path):
     path = tmp_path / "bare.onnx"
     onnx.save(proto, str(path))
     with pytest.raises(emoplay.ModelError, match="export"):
-        emoplay.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(path)))
+        emoplay.pipeline.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(path)))
 
 
-def test_wheel_carries_the_model_files(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
-                    str(tmp_path), str(REPO)], check=True, capture_output=True)
-    wheel = next(tmp_path.glob("emoplay-*.whl"))
+def _build_wheel(tmp_path):
+    """A wheel built from a copy of the checkout (the build writes build/ and egg-info where it runs)."""
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__",
+                                                                "runs", ".venv", "*.npz", "*.pt"))
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                           "-q", "-w", str(tmp_path / "dist"), str(source)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return next((tmp_path / "dist").glob("emoplay-*.whl"))
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    return _build_wheel(tmp_path_factory.mktemp("wheel"))
+
+
+def test_the_wheel_carries_the_runtime_only(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for name in ("emotion_cnn.onnx", "face_detector.onnx", "face_detector.tflite", "face_detector_full_range.onnx",
-                 "face_detector_full_range.tflite", "SHA256SUMS", "LICENSE-face_detector.txt"):
-        assert f"emoplay/_models/{name}" in names
-    assert not any("training" in n or n.endswith(".npz") for n in names)
+    package = {n for n in names if not n.startswith("emoplay-0")}  # less the .dist-info metadata
+    models = {n.removeprefix("emoplay/_models/") for n in package if n.startswith("emoplay/_models/")}
+    # the models the runtime loads (any *.onnx beside them ships too), their checksums, licences and card
+    onnx = {p.name for p in (REPO / "models").glob("*.onnx")}
+    licences = {p.name for p in (REPO / "models").glob("LICENSE-*.txt")}
+    assert {"emotion_cnn.onnx", "face_detector.onnx"} <= onnx
+    assert models == onnx | licences | {"SHA256SUMS", "MODEL_CARD.md", "__init__.py"}
+    # every library module, the dashboard's assets, nothing else: no build scripts, benchmarks or tests
+    modules = {"emoplay/" + p.relative_to(REPO / "emoplay").as_posix() for p in (REPO / "emoplay").rglob("*.py")
+               if "__pycache__" not in p.parts}
+    dashboard = {"emoplay/bridge/dashboard/" + n for n in ("index.html", "dashboard.js", "dashboard.css")}
+    assert package - {"emoplay/_models/" + m for m in models} == modules | dashboard
+
+
+def test_the_installed_wheel_finds_its_models_and_has_no_bench(wheel, tmp_path):
+    """Installed without the repository: the models resolve inside the package and pass their checksums,
+    ``emoplay doctor`` runs, and ``emoplay bench`` says it needs a checkout."""
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(site),
+                    str(wheel)], check=True, capture_output=True)
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    code = ("import json, emoplay, emoplay.pipeline; from emoplay._model_files import models_dir; "
+            "emoplay.pipeline.EmotionClassifier().close(); "
+            "print(json.dumps([emoplay.__file__, str(models_dir())]))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    module_file, folder = json.loads(done.stdout)
+    assert module_file.startswith(str(site)) and folder == str(site / "emoplay" / "_models")
+    doctor = subprocess.run([sys.executable, "-m", "emoplay", "doctor", "--json"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True)
+    assert doctor.returncode == 0, doctor.stdout[-2000:] + doctor.stderr[-2000:]
+    assert all(m["ok"] for m in json.loads(doctor.stdout)["models"])
+    bench = subprocess.run([sys.executable, "-m", "emoplay", "bench", "--fast"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True)
+    assert bench.returncode == 2 and "runs from a repository checkout" in bench.stderr
 
 
 def test_every_subpackage_is_listed_for_installation():

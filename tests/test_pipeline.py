@@ -6,13 +6,15 @@ import numpy as np
 import pytest
 
 import emoplay
+import emoplay.detection
+import emoplay.pipeline
 from emoplay import EmotionChanged, FaceFound, FaceLost
 from conftest import run_video
 
 
 @pytest.fixture(scope="module")
 def pipeline():
-    with emoplay.EmotionPipeline() as p:
+    with emoplay.pipeline.EmotionPipeline() as p:
         yield p
 
 
@@ -69,7 +71,7 @@ def test_fer_faces_upscaled_with_context_are_mostly_detected(fer_val):
     from conftest import face_frame
 
     images, _, _ = fer_val
-    with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as det:
+    with emoplay.detection.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as det:
         found = sum(len(det.detect(face_frame(img)[:, :, ::-1].copy())) == 1 for img in images[:100])
     assert found >= 80  # measured: 90 of the first 100 val faces (240 px face, 120 px replicated context)
 
@@ -139,11 +141,11 @@ def test_a_detector_blink_between_held_frames_does_not_end_the_face(video):
     assert ok
     kinds = {}
     for every in (1, 4):
-        with emoplay.EmotionPipeline(emoplay.PipelineOptions(detect_every=every)) as p:
+        with emoplay.pipeline.EmotionPipeline(emoplay.PipelineOptions(detect_every=every)) as p:
             real = p.detector.detect
 
             def blinking(pixels, timestamp=None, color_order="rgb", real=real):
-                return emoplay.Detections() if timestamp == 2.0 else real(pixels, timestamp, color_order)
+                return emoplay.detection.Detections() if timestamp == 2.0 else real(pixels, timestamp, color_order)
 
             p.detector.detect = blinking  # the detector misses the face once, at 2 s
             events = [e for i in range(20) for e in p.process(frame, i / 5).events]  # a still face at 5 fps

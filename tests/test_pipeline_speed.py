@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 
 import emoplay
+import emoplay.pipeline
 from emoplay import EmotionChanged, FaceFound, FaceLost
 from emoplay._frames import to_gray, to_rgb_and_gray
 from conftest import run_video
 
 
 def events_of(options, path):
-    with emoplay.EmotionPipeline(options) as pipeline:
+    with emoplay.pipeline.EmotionPipeline(options) as pipeline:
         events, probs, _ = run_video(pipeline, path)
     return events, probs
 
@@ -53,7 +54,7 @@ def test_reusing_unchanged_crops_changes_no_result(video):
 
 def test_a_repeated_frame_is_classified_once(happy_and_neutral_frames):
     frame = happy_and_neutral_frames["happy"][0]
-    with emoplay.EmotionPipeline() as pipeline:
+    with emoplay.pipeline.EmotionPipeline() as pipeline:
         pipeline.classifier = counting = CountingClassifier(pipeline.classifier)
         results = [pipeline.process(frame, k / 30) for k in range(30)]  # 1 s: the default preset reports it
         assert counting.crops_run == 1
@@ -61,7 +62,8 @@ def test_a_repeated_frame_is_classified_once(happy_and_neutral_frames):
         assert changes == ["happy"]
         pipeline.process(happy_and_neutral_frames["neutral"][0], 30 / 30)  # a new face is classified again
         assert counting.crops_run == 2
-    with emoplay.EmotionPipeline(emoplay.PipelineOptions(reuse_unchanged_crops=False, classify_every=1)) as pipeline:
+    options = emoplay.PipelineOptions(reuse_unchanged_crops=False, classify_every=1)
+    with emoplay.pipeline.EmotionPipeline(options) as pipeline:
         reference = [pipeline.process(frame, k / 30) for k in range(30)]
     for a, b in zip(results, reference):
         np.testing.assert_array_equal(a.probabilities, b.probabilities)
@@ -96,7 +98,7 @@ def counting_detections(pipeline) -> list:
 
 def test_the_detector_runs_at_least_every_nth_frame_on_a_still_face(happy_and_neutral_frames):
     frame = happy_and_neutral_frames["neutral"][1]
-    with emoplay.EmotionPipeline(emoplay.PipelineOptions(detect_every=3)) as pipeline:
+    with emoplay.pipeline.EmotionPipeline(emoplay.PipelineOptions(detect_every=3)) as pipeline:
         calls = counting_detections(pipeline)
         results = [pipeline.process(frame, k / 30) for k in range(9)]
         # every frame until the face is confirmed (3 detections), then every 3rd frame
@@ -114,7 +116,7 @@ def test_a_held_face_that_moves_is_detected_again_at_once(happy_and_neutral_fram
     moved = np.roll(frame, 60, axis=1)  # the face 60 px to the right
     for redetect in (True, False):
         options = emoplay.PipelineOptions(detect_every=8, classify_every=classify_every, redetect_on_change=redetect)
-        with emoplay.EmotionPipeline(options) as pipeline:
+        with emoplay.pipeline.EmotionPipeline(options) as pipeline:
             calls = counting_detections(pipeline)
             still = [pipeline.process(frame, k / 30) for k in range(5)]
             assert calls == pytest.approx([0, 1 / 30, 2 / 30])  # confirmed, then stable: not due before frame 10
@@ -133,7 +135,7 @@ def test_the_default_rates_keep_the_events_of_real_videos(video):
     for name in ("single_face.mp4", "face_then_noface.mov", "noface_then_face.mov"):
         path = video(name)
         reference, _ = events_of(emoplay.PipelineOptions(detect_every=1, classify_every=1), path)
-        with emoplay.EmotionPipeline() as pipeline:
+        with emoplay.pipeline.EmotionPipeline() as pipeline:
             calls = counting_detections(pipeline)
             events, probs, last = run_video(pipeline, path)
             runs = pipeline._reuse.model_runs

@@ -47,8 +47,9 @@ def test_eval_plot_without_matplotlib_fails_before_evaluating(tmp_path, capsys, 
 
 
 def test_bench_without_shared_data_or_matplotlib_says_what_to_install(monkeypatch, without_matplotlib):
-    from emoplay import _bench
+    from emoplay.cli.bench import measurements
 
-    monkeypatch.setattr(_bench, "shared_video", lambda *args: None)
+    bench = measurements()
+    monkeypatch.setattr(bench, "shared_video", lambda *args: None)
     with pytest.raises(MissingExtraError, match=r"emoplay\[plot\]"):
-        _bench.bench_frames()
+        bench.bench_frames()

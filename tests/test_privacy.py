@@ -13,13 +13,14 @@ from pathlib import Path
 
 
 import emoplay
+import emoplay.sessionlog
 
 HERE = Path(__file__).resolve().parent
 
 
 def run_session(video: Path, workdir: Path) -> dict:
     key = workdir / "session.key"
-    emoplay.generate_key_file(key)
+    emoplay.sessionlog.generate_key_file(key)
     before = {p for p in workdir.rglob("*")}
     env = dict(os.environ, HOME=str(workdir), TMPDIR=str(workdir), PYTHONDONTWRITEBYTECODE="1")
     out = subprocess.run([sys.executable, str(HERE / "privacy_session.py"), str(video), str(workdir / "s.emolog"),
@@ -37,7 +38,8 @@ def test_full_session_writes_nothing_but_its_log_and_opens_no_socket(video, tmp_
     assert {"FaceFound", "EmotionChanged", "FaceLost"} <= set(report["kinds"])
     # Only the opted-in log appears on disk (HOME, TMPDIR and the working directory all point here).
     assert report["new_files"] == ["s.emolog"]
-    log = emoplay.read_session_log(tmp_path / "s.emolog", emoplay.LogKey.from_file(tmp_path / "session.key"))
+    key = emoplay.sessionlog.LogKey.from_file(tmp_path / "session.key")
+    log = emoplay.sessionlog.read_session_log(tmp_path / "s.emolog", key)
     assert log.complete and log.records
     raw = (tmp_path / "s.emolog").read_bytes()
     assert b"happy" not in raw and b"neutral" not in raw  # encrypted, not merely encoded

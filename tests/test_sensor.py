@@ -259,7 +259,7 @@ def test_any_event_sink_gets_every_delivered_event_and_the_queued_ones_when_deta
         sensor.attach_sink(tmp_path / "not a sink")
     sink = JsonLinesSink(tmp_path / "polled.jsonl")
     sensor.attach_sink(sink)
-    assert sensor.logging
+    assert sensor.sink_attached
     second = JsonLinesSink(tmp_path / "second.jsonl")
     with pytest.raises(emoplay.SensorStateError, match="already attached"):
         sensor.attach_sink(second)
@@ -268,7 +268,7 @@ def test_any_event_sink_gets_every_delivered_event_and_the_queued_ones_when_deta
     polled = drain_until(sensor, lambda ev: sensor.camera_state is CameraState.OFF and not sensor.running)
     polled += sensor.poll()
     sensor.detach_sink()
-    assert not sensor.logging and sink.closes == 1
+    assert not sensor.sink_attached and sink.closes == 1
     assert lines(tmp_path / "polled.jsonl") == [(type(e).__name__, e.timestamp) for e in polled]
 
     queued = JsonLinesSink(tmp_path / "queued.jsonl")  # a second stream, never polled before close()

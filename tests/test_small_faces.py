@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import emoplay
+import emoplay.pipeline
 from emoplay.pipeline._pipeline import MIN_FACE_PX
 
 
@@ -25,7 +26,7 @@ def two_faces():
 def _run(frame: np.ndarray, min_face_px: int, frames: int = 12):
     options = emoplay.PipelineOptions(detector=emoplay.DetectorOptions(range="full"), min_face_px=min_face_px)
     events, last = [], None
-    with emoplay.EmotionPipeline(options) as pipeline:
+    with emoplay.pipeline.EmotionPipeline(options) as pipeline:
         for i in range(frames):
             last = pipeline.process(frame, i / 10)
             events += last.events

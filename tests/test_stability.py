@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from conftest import SHARED, require_shared
-from emoplay import (EMOTIONS, STABILITY_PRESETS, UNKNOWN, DebounceOptions, Debouncer, ManualClock, PipelineOptions,
-                     SensorOptions)
+from emoplay import EMOTIONS, STABILITY_PRESETS, UNKNOWN, DebounceOptions, ManualClock, PipelineOptions, SensorOptions
+from emoplay.pipeline import Debouncer
 from test_debounce import FPS, HAPPY, NEUTRAL, feed, probs, steady
 
 PRESETS = list(STABILITY_PRESETS)
@@ -196,7 +196,9 @@ def test_dialogue_changes_a_real_talking_face_far_less_than_responsive():
     responsive 14 changes after the first reading, 10 flips, none to or from unknown; dialogue 4 (happy,
     neutral, happy, neutral, happy: each held at least 2 s), at most one flip, no unknown. The bounds leave
     room for other machines' decoders and onnxruntime builds."""
-    from emoplay._stability import video_stability
+    from emoplay.cli.bench import measurements
+
+    video_stability = measurements("stability_measures").video_stability
 
     video = require_shared(SHARED / "data" / "videos" / "talking_smiling.mp4")
     responsive, = video_stability(video, PipelineOptions(stability="responsive"))

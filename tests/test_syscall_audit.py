@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import emoplay
+import emoplay.sessionlog
 from conftest import REPO, require, require_shared
 from syscall_audit import parse, run_traced, strace_path, violations
 
@@ -99,13 +100,13 @@ def test_watch_on_a_video_is_offline_and_writes_nothing(traced, workdir):
 def test_watch_with_a_log_writes_only_the_log(traced, workdir, tmp_path):
     video = require_shared("data/videos/single_face.mp4")
     key = tmp_path / "session.key"
-    emoplay.generate_key_file(key)
+    emoplay.sessionlog.generate_key_file(key)
     log = workdir / "session.emolog"
     trace = traced([*EMOPLAY, "watch", "--source", str(video), "--json", "--log", str(log), "--key-file", str(key)],
                    workdir, allowed_writes={str(log)})
     assert_clean(trace, "emoplay watch --log")
     assert new_files(workdir) == ["session.emolog"]
-    assert emoplay.read_session_log(log, emoplay.LogKey.from_file(key)).records
+    assert emoplay.sessionlog.read_session_log(log, emoplay.sessionlog.LogKey.from_file(key)).records
 
 
 def test_eval_detect_on_a_folder_is_offline_and_writes_nothing(traced, workdir, tmp_path):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emoplay import FaceFound, FaceLost, FaceTracker, TrackerOptions
+from emoplay import FaceFound, FaceLost, TrackerOptions
+from emoplay.pipeline import FaceTracker
 from emoplay.pipeline._track import TrackUpdate, iou_matrix
 
 FPS = 30.0

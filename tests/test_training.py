@@ -53,7 +53,7 @@ def test_one_short_epoch_trains_resumes_and_exports(tiny_fer, tmp_path):
 
     import emoplay
 
-    clf = emoplay.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(out)))
+    clf = emoplay.pipeline.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(out)))
     assert clf.class_names == emoplay.EMOTIONS
     probs = clf.classify_crops(np.zeros((2, 48, 48), np.uint8))
     assert probs.shape == (2, 7) and np.allclose(probs.sum(1), 1, atol=1e-5)
@@ -64,7 +64,8 @@ def test_one_short_epoch_trains_resumes_and_exports(tiny_fer, tmp_path):
     single, pair = tmp_path / "single.onnx", tmp_path / "pair.onnx"
     export_model(run / "best.pt", single, int8=False, data_dir=tiny_fer)
     export_model([run / "best.pt", run / "best.pt"], pair, int8=False, data_dir=tiny_fer)
-    one, two = (emoplay.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(p))) for p in (single, pair))
+    one, two = (emoplay.pipeline.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(p)))
+                for p in (single, pair))
     assert one.info.architecture.startswith("VGG-style CNN, stage widths 8-16-32-64")
     assert two.info.architecture.startswith("ensemble (mean probabilities) of: VGG-style")
     np.testing.assert_allclose(two.classify_crops(faces), one.classify_crops(faces), atol=1e-5)
@@ -262,8 +263,8 @@ def test_split_mirror_view_gives_the_two_view_files_numbers_through_the_runtime(
         split(one_view, tmp_path / "twice.onnx", "9.9.9")
 
     faces = np.load(tiny_fer / "val.npz")["images"][:200]
-    with emoplay.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(two_view))) as before, \
-            emoplay.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(one_view))) as after:
+    with emoplay.pipeline.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(two_view))) as before, \
+            emoplay.pipeline.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(one_view))) as after:
         assert not before.flip_average and after.flip_average  # the metadata turns the runtime's mirror on
         assert (after.info.version, after.info.output, after.info.mirror_view) == ("9.9.9", "probabilities", "runtime")
         expected, got = before.classify_crops(faces), after.classify_crops(faces)
@@ -336,7 +337,7 @@ def test_crowd_labels_train_on_vote_shares_and_export_their_contract(tmp_path):
     assert "FER+ crowd vote distributions" in meta["emoplay.training_data"]
     import emoplay
 
-    clf = emoplay.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(out)))
+    clf = emoplay.pipeline.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(out)))
     majority = votes.majority
     crowd = float(np.mean(clf.classify_crops(images[majority >= 0]).argmax(1) == majority[majority >= 0]))
     assert float(meta["emoplay.val_accuracy"]) == pytest.approx(crowd, abs=1e-4)

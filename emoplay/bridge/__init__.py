@@ -8,9 +8,7 @@ is created.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
+from .._lazy import lazy_names
 from .protocol import PROTOCOL_VERSION, VALENCE_AROUSAL, event_message, json_schema, valence_arousal
 
 _LAZY = {
@@ -23,10 +21,4 @@ _LAZY = {
 __all__ = ["BridgeClient", "BridgeOptions", "BridgeServer", "PROTOCOL_VERSION", "VALENCE_AROUSAL", "connect_with_retry",
            "event_message", "json_schema", "valence_arousal"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'emoplay.bridge' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _LAZY)

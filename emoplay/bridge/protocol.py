@@ -1,4 +1,4 @@
-"""The bridge protocol: message shapes and their JSON Schema (the valence/arousal table is emoplay._affect's).
+"""The bridge protocol: message shapes and their JSON Schema (the valence/arousal table is emoplay._valence_arousal's).
 
 Messages are JSON objects with a ``type``; both sides ignore fields they do not know.
 Events are serialised generically from the event dataclasses (the same fields as
@@ -18,9 +18,9 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from .._affect import VALENCE_AROUSAL, valence_arousal
+from .._valence_arousal import VALENCE_AROUSAL, valence_arousal
 from .._events import EMOTIONS, EVENT_TYPES
-from .._jsonable import event_to_dict
+from .._event_dicts import event_to_dict
 
 PROTOCOL_VERSION = 1
 

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import check_flag, check_number
-from ..pipeline._classify import import_onnxruntime
 from .._errors import ModelError, SensorClosedError
 from .._frames import check_pixels
 from .._model_files import shipped_model
+from .._onnxruntime import import_onnxruntime
 from ._anchors import MODELS, BlazeFaceModel, ssd_anchor_centres
 from ._auto import RangeChooser
 from ._decode import NUM_KEYPOINTS, decode

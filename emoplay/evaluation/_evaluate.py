@@ -197,7 +197,7 @@ class EvalReport:
     threads: int
     flip_average: bool
     robustness: tuple[tuple[str, float], ...] = ()  # (perturbation, accuracy), "clean" first
-    # Per-subject calibration (calibration/per_subject.py); None when the run was not calibrated.
+    # Per-subject calibration (per_subject.py); None when the run was not calibrated.
     calibration: str | None = None  # "per-subject" or "per-subject-auto"
     subject_pattern: str | None = None
     calibration_strength: float | None = None
@@ -340,7 +340,7 @@ def evaluate(data: LabeledImages, classifier, faces: str = "crop", detector=None
     ``classifier`` is an :class:`~emoplay.pipeline._classify.EmotionClassifier`; ``detector`` a
     :class:`~emoplay.detection.FaceDetector` in image mode, needed for ``faces="detect"``.
     ``calibration`` ("per-subject" or "per-subject-auto", with ``subject_pattern``) calibrates each
-    image on its subject's other neutral images (emoplay/calibration/per_subject.py). ``crowd_votes``
+    image on its subject's other neutral images (emoplay/evaluation/per_subject.py). ``crowd_votes``
     [N, C] (vote shares per image, in ``data.class_names`` order; see emoplay.evaluation.ferplus) marks
     ``data``'s labels as the crowd's majority and adds the soft figures.
     """
@@ -420,7 +420,7 @@ def _calibrate(data: LabeledImages, labels: np.ndarray, predicted: np.ndarray, p
                method: str, pattern: str, strength: float | None) -> tuple[np.ndarray, np.ndarray, dict]:
     """Per-subject calibrated predictions and probabilities, and the report's calibration fields. ``strength``
     None: the runtime's default for ``method`` (an explicit calibration's, or automatic mode's)."""
-    from ..calibration.per_subject import calibrate_per_subject, subjects_of
+    from .per_subject import calibrate_per_subject, subjects_of
 
     if not data.names:
         raise DataError(f"{data.source} has no file names; per-subject calibration needs them (use an image folder)")
@@ -515,7 +515,7 @@ def _predict(images, classifier, faces: str, detector, timed: bool = False) -> t
 
 def plot_confusion(report: EvalReport, path: str | Path) -> None:
     """Write the confusion matrix as a PNG: cells coloured by row share, labelled with count and %."""
-    from .._optional import matplotlib_figure
+    from .._plotting import matplotlib_figure
 
     Figure, FigureCanvasAgg = matplotlib_figure("emoplay eval --plot")
 

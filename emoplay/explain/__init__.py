@@ -1,6 +1,9 @@
 """Saliency maps: which parts of a face the emotion model's decision depends on (``emoplay explain``).
 
-The public names (:class:`SaliencyExplainer`, :class:`SaliencyOptions`, :class:`FaceSaliency`,
-:class:`OcclusionOptions`, :func:`saliency_map`) are exported from ``emoplay``; this package
-imports only numpy until a map is computed.
+This package imports only numpy until a map is computed.
 """
+
+from ._occlusion import OcclusionOptions
+from ._saliency import FaceSaliency, SaliencyExplainer, SaliencyOptions, saliency_map
+
+__all__ = ["FaceSaliency", "OcclusionOptions", "SaliencyExplainer", "SaliencyOptions", "saliency_map"]

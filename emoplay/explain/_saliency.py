@@ -1,6 +1,6 @@
 """The library API of ``emoplay explain``: saliency maps of the emotion model's decisions as arrays.
 
-    from emoplay import SaliencyExplainer, SaliencyOptions
+    from emoplay.explain import SaliencyExplainer, SaliencyOptions
 
     with SaliencyExplainer(SaliencyOptions(faces="detect")) as explainer:
         for face in explainer.explain(frame):      # a BGR/RGB/gray uint8 array

@@ -10,7 +10,6 @@ reused input batch is zeroed as soon as the model has run, and freed by close().
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,20 +18,7 @@ import numpy as np
 from .._checks import check_number
 from .._errors import ModelError, SensorClosedError
 from .._model_files import EMOTION_MODEL, shipped_model
-
-# onnxruntime (1.2x and later, on Linux too) starts Microsoft's 1DS telemetry when it is imported: it writes a
-# device id and an SQLite event store under ~/.cache/Microsoft/DeveloperTools and can upload them. Our privacy
-# audit test caught it. The variable must be set before the first `import onnxruntime`; a host that set it
-# explicitly keeps its own choice, and `emoplay doctor` reports the state.
-TELEMETRY_ENV = "ORT_DISABLE_TELEMETRY"
-
-
-def import_onnxruntime():
-    os.environ.setdefault(TELEMETRY_ENV, "1")
-    import onnxruntime
-
-    return onnxruntime
-
+from .._onnxruntime import import_onnxruntime
 
 _REQUIRED_KEYS = ("emoplay.input_size", "emoplay.mean", "emoplay.std", "emoplay.class_names",
                   "emoplay.model_version")

@@ -73,7 +73,7 @@ from .._frames import check_frame
 from ._reuse import CropReuse
 from ._track import FaceTracker, TrackerOptions
 from ..calibration.calibrator import CalibrationOptions
-from ..calibration.state import AutoCalibrationOptions, CalibrationState
+from ..calibration.per_track import AutoCalibrationOptions, CalibrationState
 
 
 MIN_FACE_PX = 20
@@ -94,7 +94,7 @@ class PipelineOptions:
     classify_every: int = 4  # run the model on a tracked face at least every Nth frame; between, keep its probabilities
     reclassify_change: float = 3.0  # ... unless its crop changed by more (mean abs difference, gray levels; see above)
     alternate_views: bool = True  # refresh a stable face with one view at a time: the face, then its mirror (above)
-    auto_calibration: AutoCalibrationOptions | None = None  # per-track running baselines (off; calibration/state.py)
+    auto_calibration: AutoCalibrationOptions | None = None  # running baselines per track (off; per_track.py)
     # Faces whose box is shorter than this (pixels) are found, tracked and reported (FaceFound, boxes) but not
     # classified: their emotion is "unknown". Below it the model's accuracy falls away (models/MODEL_CARD.md,
     # "Face size"; models/small_face_curve.py measures it). 1 classifies every face the detector keeps.

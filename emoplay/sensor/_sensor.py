@@ -74,7 +74,7 @@ from .._checks import check_number
 from .._clock import Clock, monotonic_clock
 from ._dispatch import EventDispatcher
 from .._errors import ConsentRequiredError, SensorClosedError, SensorStateError, WorkerError
-from .._events import CameraState, FaceSignal, SensorFailed
+from .._events import CameraState, Event, FaceSignal, SensorFailed
 from ._exit import finish_threads_at_exit
 from ._heartbeat import Heartbeat
 from ..pipeline._pipeline import EmotionPipeline, PipelineOptions
@@ -358,7 +358,7 @@ class Sensor:
     def unsubscribe(self, name: str, callback: Callable[[Any], Any]) -> None:
         self._dispatcher.unsubscribe(name, callback)
 
-    def poll(self) -> list:
+    def poll(self) -> list[Event]:
         """Drain the events queued since the last call, write them to the sink, run subscribed callbacks.
 
         Every event reaches every callback and the sink, even when some raise; then the first error is
@@ -501,6 +501,6 @@ class Sensor:
         self.detach_sink()
 
     @property
-    def logging(self) -> bool:
+    def sink_attached(self) -> bool:
         """True while an event sink (a session log) is attached: False after stop_log(), or once its write failed."""
         return self._sink is not None

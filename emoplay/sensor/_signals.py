@@ -7,7 +7,7 @@ still gets ``signal_hz`` signals per second of video.
 
 from __future__ import annotations
 
-from .._affect import valence_arousal
+from .._valence_arousal import valence_arousal
 from .._events import UNKNOWN, FaceSignal
 
 # Stream-time slack when comparing a frame's time with the next signal's: 1/30 s steps do not add up exactly.

@@ -1,12 +1,12 @@
 """Event sinks: where a Sensor writes the events it delivers, besides the host's callbacks.
 
 A sink is any object with ``write(event)`` and ``close()`` (:class:`EventSink`); the encrypted session log
-(``emoplay.SessionLogWriter``) is one. ``poll()`` writes each event to the attached sink before the callbacks
+(``emoplay.sessionlog.SessionLogWriter``) is one. ``poll()`` writes each event to the attached sink before the callbacks
 run; ``detach_sink()`` (and ``close()``) write the events still queued, then close the sink.
 
 A sink whose ``write`` raises is detached and closed at once: ``poll()`` raises that error once (after every
 callback got the batch), and later polls deliver their events without it. A full disk therefore stops the log,
-never the game; ``Sensor.logging`` says whether a sink is still attached.
+never the game; ``Sensor.sink_attached`` says whether a sink is still attached.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Encrypted, opt-in session logs: the file format, its writer and reader, study records, and the ``emoplay log`` commands.
+"""Encrypted, opt-in session logs: the file format, its writer and reader, and study records.
 
 A session log is one new file per session, events only, never pixels. It holds a short,
 authenticated header and then one AEAD-sealed record per event (``EmotionChanged``,
@@ -26,8 +26,8 @@ The guarantees, and the tests that prove them, are listed in LOG_FORMAT.md.
 
 Modules, one concern each: ``_keys`` (passphrase and key-file keys, scrypt, HKDF), ``_format``
 (constants, the header, record framing), ``_records`` (what each record holds), ``_writer`` and
-``_reader`` (with its damage recovery), ``_file`` (the append-only file under the writer),
-``_study_records`` and ``_cli`` (``emoplay log``).
+``_reader`` (with its damage recovery), ``_append_only_file`` (the file under the writer) and
+``_study_records``; the ``emoplay log`` commands are in ``emoplay.cli.log``.
 
 ``cryptography`` is imported only when a key is used, not when emoplay is.
 """

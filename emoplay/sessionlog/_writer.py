@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from .._errors import LogError
-from ._file import AppendOnlyFile
+from ._append_only_file import AppendOnlyFile
 from ._format import (
     _END_TYPE,
     FILE_ID_SIZE,

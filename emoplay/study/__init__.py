@@ -13,9 +13,7 @@ The heavy parts (pygame, cv2, matplotlib) load only when a study runs or a repor
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
+from .._lazy import lazy_names
 from .spec import Stimulus, StudySpec, load_study
 
 _LAZY = {
@@ -27,10 +25,4 @@ _LAZY = {
 __all__ = ["AnalysisOptions", "BaselineOptions", "ComparisonOptions", "IscOptions", "OnsetRule", "ReportResult",
            "RunOptions", "RunResult", "Stimulus", "StudySpec", "build_report", "load_study", "run_study"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'emoplay.study' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _LAZY)

@@ -10,7 +10,7 @@
 
 Frames without a face carry no probabilities and are left out of every mean; a participant counts in a bin
 only if they had a face in it. Valence and arousal are a coarse linear projection of the 7 probabilities onto
-Russell's circumplex, the bridge's table (``emoplay._affect``) — a summary, not a measurement.
+Russell's circumplex, the bridge's table (``emoplay._valence_arousal``) — a summary, not a measurement.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._affect import valence_arousal
+from .._valence_arousal import valence_arousal
 from .._events import EMOTIONS
 from .logs import ParticipantLog
 from .recording import BASELINE, is_segment

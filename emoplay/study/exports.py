@@ -149,7 +149,7 @@ EVENTS_SIDECAR = {
 
 def write_bids(out: Path, participants: list[ParticipantLog], study: str, title: str, hz: float = 10.0) -> list[Path]:
     """Write the BIDS-style folder ``out``; returns the files written."""
-    from .. import __version__
+    from .._version import __version__
 
     if not hz > 0:
         raise ValueError(f"the physio sampling frequency must be above 0, got {hz}")

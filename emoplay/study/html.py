@@ -8,7 +8,7 @@ from html import escape
 from pathlib import Path
 
 from .._events import EMOTIONS
-from .._affect import VALENCE_AROUSAL
+from .._valence_arousal import VALENCE_AROUSAL
 
 
 def _table(rows: list[dict], columns: list[tuple[str, str]]) -> str:

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._optional import matplotlib_figure
-from ..sessionlog._cli import _COLOURS as EMOTION_COLOURS
+from .._plotting import EMOTION_COLOURS, matplotlib_figure
 from .._events import EMOTIONS
 from .aggregate import ALL, DominantGrid, Shares, Timeline
 

@@ -3,7 +3,7 @@
 The log is an ordinary emoplay session log (``privacy/LOG_FORMAT.md``) opened with
 the study-records flag; :class:`StudyRecorder` writes the study records through
 :meth:`SessionLogWriter.write_study_record`. Nothing here sees a pixel: the
-sensor's worker hands :class:`FrameTap` each frame's :class:`~emoplay.FrameResult`
+sensor's worker hands :class:`FrameTap` each frame's :class:`~emoplay.pipeline.FrameResult`
 (boxes, track ids, probabilities), the tap keeps the primary face's probabilities
 and its capture time, and the host thread maps that time to the stimulus's media
 time with the :class:`Playhead`.

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .._arguments import DETECTOR_RANGES
+from ..detection._detector import RANGES as DETECTOR_RANGES
 from .._errors import MissingExtraError, StudyError
 from ..pipeline._debounce import STABILITY_PRESETS
-from .calibration import UNAVAILABLE, calibration_outcome, start_calibration
+from .calibration_step import UNAVAILABLE, calibration_outcome, start_calibration
 from .media import StimulusPlayer, VideoAsCamera, player_for, probe_video
 from .recording import BASELINE, FrameTap, Playhead, StudyRecorder, pre_stimulus_id
 from .spec import POOLED_GROUP, StudySpec
@@ -258,7 +258,7 @@ class _Run:
                 return True
 
     def start_camera(self, order, seed) -> None:
-        from .. import __version__
+        from .._version import __version__
         from .._model_files import EMOTION_MODEL, expected_checksums
         from ..detection import DetectorOptions
         from ..pipeline._pipeline import PipelineOptions

@@ -162,7 +162,7 @@ class Game:
 
     def toggle_log(self) -> None:
         f = self.feelings
-        if f.logging:
+        if f.log_open:
             self.toast(f.stop_log())
         elif f.sensor is None:
             self.toast(f.start_log())  # explains why not
@@ -295,7 +295,7 @@ class Game:
         rect = f.draw_indicator(surface, (x, 10))  # every frame: the indicator is the camera's heartbeat
         if rect is not None and rect.width:
             x = rect.right + 8
-        if f.logging:
+        if f.log_open:
             self._pill(surface, "LOG ON", AMBER, (x, 10))
         self._draw_emotion(surface)
         message = f.status if f.problem or self.t >= self._toast[1] else self._toast[0]

@@ -525,7 +525,7 @@ class PauseScene(Scene):
     def items(self) -> list[tuple[str, Callable[[], None]]]:
         g = self.game
         camera = "Turn the camera off" if g.feelings.camera_wanted else "Turn the camera on"
-        log = "Stop the encrypted log" if g.feelings.logging else "Start an encrypted log"
+        log = "Stop the encrypted log" if g.feelings.log_open else "Start an encrypted log"
         sensor_items = [(camera, g.toggle_camera), (log, g.toggle_log)] if g.feelings.sensor is not None else []
         if g.feelings.sensor is not None and g.feelings.camera_wanted:
             sensor_items.append(("Relax your face again (calibrate)", g.recalibrate))

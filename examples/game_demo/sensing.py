@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 import emoplay
+import emoplay.sessionlog
 
 # Number keys 1-7, in the order players think of them (the set is emoplay.EMOTIONS).
 KEY_EMOTIONS = ("happy", "sad", "angry", "surprise", "fear", "disgust", "neutral")
@@ -281,19 +282,19 @@ class Feelings:
 
     # -- session log ------------------------------------------------------------------------------------------
     @property
-    def logging(self) -> bool:
-        return self.sensor is not None and self.sensor.logging
+    def log_open(self) -> bool:
+        return self.sensor is not None and self.sensor.sink_attached
 
     def start_log(self, passphrase: str | None = None) -> str:
         """Start an encrypted log of the sensor's events (never images) with a passphrase or --log-key-file."""
         if self.sensor is None:
             return "Nothing to log in keyboard mode: the log records the sensor's events."
         self._join_helpers()  # the camera may still be starting: a short wait, once, on a key press
-        if self.logging:
+        if self.log_open:
             return f"Already logging to {self.log_path.name}."
         try:
-            key = emoplay.LogKey.from_file(self.log_key_file) if passphrase is None else \
-                emoplay.LogKey.from_passphrase(passphrase)
+            key = emoplay.sessionlog.LogKey.from_file(self.log_key_file) if passphrase is None else \
+                emoplay.sessionlog.LogKey.from_passphrase(passphrase)
         except (emoplay.EmoplayError, ValueError) as exc:
             return f"No log: {exc}"
         self.log_path = self.log_dir / time.strftime("game_demo-%Y%m%d-%H%M%S.emolog")
@@ -308,7 +309,7 @@ class Feelings:
 
     def stop_log(self) -> str:
         self._join_helpers()
-        if not self.logging:
+        if not self.log_open:
             return "The log is off."
         self.sensor.stop_log()
         return f"Log saved (encrypted): {self.log_path.name}."

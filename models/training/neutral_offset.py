@@ -29,7 +29,7 @@ def class_probabilities(model: Path, data: Path) -> tuple[np.ndarray, np.ndarray
     from emoplay.evaluation._datasets import load_labeled_images
     from emoplay.evaluation._evaluate import _face_crops, _to_model_labels
 
-    clf = emoplay.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(model)))
+    clf = emoplay.pipeline.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(model)))
     images = load_labeled_images(data)
     crops = _face_crops(images.images, 48)
     probs = np.concatenate([clf.classify_crops(crops[i:i + 256]) for i in range(0, len(crops), 256)])

@@ -31,7 +31,7 @@ def _normalise(images: np.ndarray, meta: dict[str, str]) -> np.ndarray:
 
 def _session(path: Path):
     sys.path.insert(0, str(REPO_ROOT))
-    from emoplay.pipeline._classify import import_onnxruntime
+    from emoplay._onnxruntime import import_onnxruntime
 
     ort = import_onnxruntime()
     so = ort.SessionOptions()

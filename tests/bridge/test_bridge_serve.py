@@ -151,7 +151,7 @@ def test_a_camera_without_consent_does_not_open(tmp_path):
 
 @pytest.mark.parametrize("imports, absent", [
     ("import emoplay, emoplay.cli; emoplay.cli.build_parser()", ("websockets", "pythonosc", "asyncio")),
-    ("import emoplay.bridge, emoplay.bridge.cli", ("websockets", "pythonosc")),
+    ("import emoplay.bridge, emoplay.cli.serve", ("websockets", "pythonosc")),
 ])
 def test_importing_emoplay_and_the_bridge_loads_no_network_library(imports, absent):
     code = f"import json, sys; {imports}; print(json.dumps([m for m in {absent!r} if m in sys.modules]))"

@@ -131,7 +131,7 @@ def test_bad_calibration_options(kwargs):
 @pytest.mark.parametrize("kwargs", [{"seconds": float("nan")}, {"seconds": 0}, {"min_frames": float("nan")},
                                     {"min_frames": 0}, {"min_frames": 2.5}])
 def test_bad_automatic_calibration_options(kwargs):
-    from emoplay.calibration.state import AutoCalibrationOptions
+    from emoplay.calibration.per_track import AutoCalibrationOptions
 
     with pytest.raises((ValueError, TypeError)):
         AutoCalibrationOptions(**kwargs)

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from conftest import SHARED, require_shared
-from emoplay.evaluation._cli import register
+from emoplay.cli.eval import register
 from emoplay.evaluation._datasets import read_image_folder
 from emoplay.pipeline._classify import EmotionClassifier
 from emoplay.calibration import AutoCalibrationOptions, Baseline
-from emoplay.calibration.per_subject import calibrate_per_subject, subjects_of
+from emoplay.evaluation.per_subject import calibrate_per_subject, subjects_of
 
 CKPLUS = SHARED / "data" / "ckplus"
 PATTERN = r"^(S\d+)_"

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import emoplay
+import emoplay.pipeline
 from conftest import VIDEOS, require_shared
 from emoplay.calibration import AutoCalibrationOptions, Baseline
 
@@ -63,7 +64,7 @@ def single_face():
 def side_by_side():
     """Raw and calibrated pipelines over the same frames of single_face.mp4 (calibrated on its neutral start)."""
     frames = frames_of("single_face.mp4")
-    with emoplay.EmotionPipeline() as raw, emoplay.EmotionPipeline() as calibrated:
+    with emoplay.pipeline.EmotionPipeline() as raw, emoplay.pipeline.EmotionPipeline() as calibrated:
         calibrated.calibrate(seconds=NEUTRAL_START_S)
         raw_events, raw_results = run(raw, frames)
         events, results = run(calibrated, frames)
@@ -118,7 +119,7 @@ def test_a_neutral_baseline_takes_neutral_out_of_the_smile_and_the_events_follow
 
 
 def test_reset_and_recalibrate(single_face):
-    with emoplay.EmotionPipeline() as pipeline:
+    with emoplay.pipeline.EmotionPipeline() as pipeline:
         pipeline.calibrate(seconds=NEUTRAL_START_S)
         run(pipeline, single_face[:20])
         assert pipeline.calibration.baseline is not None
@@ -138,7 +139,7 @@ def test_reset_and_recalibrate(single_face):
 ])
 def test_failures_on_real_videos(video, tile, options, reason):
     frames = frames_of(video, tile)
-    with emoplay.EmotionPipeline() as pipeline:
+    with emoplay.pipeline.EmotionPipeline() as pipeline:
         pipeline.calibrate(options=options)
         events, _ = run(pipeline, frames)
         outcome = [e for e in calibration_events(events) if not isinstance(e, emoplay.CalibrationProgress)]
@@ -148,7 +149,7 @@ def test_failures_on_real_videos(video, tile, options, reason):
 
 
 def test_a_failed_recalibration_keeps_the_previous_baseline(side_by_side, single_face):
-    with emoplay.EmotionPipeline() as pipeline:
+    with emoplay.pipeline.EmotionPipeline() as pipeline:
         pipeline.import_calibration(side_by_side["profile"])
         pipeline.calibrate(seconds=5)  # longer than the video: fails
         events, _ = run(pipeline, single_face)
@@ -158,7 +159,7 @@ def test_a_failed_recalibration_keeps_the_previous_baseline(side_by_side, single
 
 def test_automatic_mode_calibrates_each_track_from_its_first_neutral_frames(single_face):
     auto = emoplay.PipelineOptions(auto_calibration=AutoCalibrationOptions(seconds=NEUTRAL_START_S, min_frames=5))
-    with emoplay.EmotionPipeline() as raw, emoplay.EmotionPipeline(auto) as pipeline:
+    with emoplay.pipeline.EmotionPipeline() as raw, emoplay.pipeline.EmotionPipeline(auto) as pipeline:
         _, raw_results = run(raw, single_face)
         _, results = run(pipeline, single_face)
     times = [t for _, t in single_face]

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import emoplay
-from emoplay import OcclusionOptions, SaliencyExplainer, SaliencyOptions, saliency_map
+import emoplay.explain
+from emoplay.explain import OcclusionOptions, SaliencyExplainer, SaliencyOptions, saliency_map
 
 FAST = OcclusionOptions(patch=12, stride=6)  # 7 x 7 positions: 50 model runs per face, keeps the tests quick
 
@@ -179,7 +180,8 @@ def test_bad_crops_are_a_clear_error(explainer):
 
 
 def test_public_names_load_no_heavy_library():
-    code = ("import sys, emoplay; emoplay.SaliencyExplainer, emoplay.saliency_map, emoplay.OcclusionOptions; "
+    code = ("import sys, emoplay.explain; "
+            "emoplay.explain.SaliencyExplainer, emoplay.explain.saliency_map, emoplay.explain.OcclusionOptions; "
             "print(','.join(m for m in ('cv2', 'onnxruntime', 'mediapipe') if m in sys.modules))")
     env = {**os.environ, "PYTHONWARNINGS": "error"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 import emoplay
-from emoplay import EMOTIONS, EmotionChanged, EventsDropped, FaceFound, FaceLost, LogKey, Sensor, SensorOptions
-from emoplay import read_session_log
+import emoplay.pipeline
+from emoplay import EMOTIONS, EmotionChanged, EventsDropped, FaceFound, FaceLost, Sensor, SensorOptions
+from emoplay.sessionlog import LogKey
+from emoplay.sessionlog import read_session_log
 from test_debounce import probs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -134,7 +136,8 @@ def face_kinds_named(names: list[str]) -> list[str]:
 
 LOG_ON_A_SMALL_DISK = textwrap.dedent("""
     import json, resource, signal, sys
-    from emoplay import LogError, LogKey, Sensor
+    from emoplay import LogError, Sensor
+    from emoplay.sessionlog import LogKey
     path, video, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over the limit: write() returns short, then EFBIG
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
@@ -151,7 +154,7 @@ LOG_ON_A_SMALL_DISK = textwrap.dedent("""
             batch, raised = sensor.poll(), None
         except LogError as error:
             batch, raised = error.events, str(error)
-        batches.append({"events": [type(e).__name__ for e in batch], "raised": raised, "logging": sensor.logging})
+        batches.append({"events": [type(e).__name__ for e in batch], "raised": raised, "logging": sensor.sink_attached})
     sensor.stop_log()  # the failed log is gone already: nothing to raise again
     sensor.close()
     print(json.dumps({"batches": batches, "delivered": delivered}))
@@ -185,7 +188,7 @@ def test_a_log_that_fails_is_raised_once_and_detached_while_the_events_keep_flow
 @pytest.mark.parametrize("preset", list(emoplay.STABILITY_PRESETS))
 def test_the_current_emotion_is_not_kept_below_the_confidence_floor(preset):
     options = emoplay.DebounceOptions.preset(preset)
-    debouncer = emoplay.Debouncer(EMOTIONS, options)  # floor 0.35
+    debouncer = emoplay.pipeline.Debouncer(EMOTIONS, options)  # floor 0.35
     events = [debouncer.update(1, probs(happy=0.9), k / 30) for k in range(30)]
     weak = probs(happy=0.30, sad=0.36)  # sad leads by less than any margin; happy is below the floor
     events += [debouncer.update(1, weak, 1 + k / 30) for k in range(90)]

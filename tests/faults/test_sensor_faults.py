@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import emoplay
+import emoplay.pipeline
 from emoplay import CameraSource, CameraState, CameraStateChanged, EmotionChanged, FaceFound, FaceLost, PrimaryFaceChanged, Sensor
 from emoplay import SensorFailed, SensorOptions
 
@@ -404,7 +405,7 @@ def test_a_failed_camera_keeps_no_frame_in_its_stored_failure(happy_frame):
 
 def test_the_classifier_keeps_no_crop_after_classifying_or_closing(fer_val):
     images = fer_val[0][:4]
-    with emoplay.EmotionClassifier() as classifier:
+    with emoplay.pipeline.EmotionClassifier() as classifier:
         classifier.classify_crops(images)
         assert not np.any(classifier._batch), "the input batch still holds the crops"
     assert classifier._batch.size == 0

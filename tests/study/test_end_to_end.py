@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 import emoplay
+import emoplay.sessionlog
 from conftest import VIDEOS, require, require_shared
 from emoplay.bridge import valence_arousal
 from emoplay.study import RunOptions, build_report, load_study, run_study
@@ -68,8 +69,8 @@ def study(study_dir, tmp_path_factory):
     """Run the participants; returns paths, the key and the run results."""
     folder = tmp_path_factory.mktemp("logs")
     key_file = folder / "study.key"
-    emoplay.generate_key_file(key_file)
-    key = emoplay.LogKey.from_file(key_file)
+    emoplay.sessionlog.generate_key_file(key_file)
+    key = emoplay.sessionlog.LogKey.from_file(key_file)
     spec = load_study(study_dir / "study.toml")
     results, logs = [], []
     for number, (pid, group, video, seed) in enumerate(PARTICIPANTS, start=1):
@@ -99,7 +100,7 @@ def traced_participant(study, study_dir, tmp_path_factory):
 def test_the_runs_record_every_stimulus_with_markers(study):
     spec, key = study["spec"], study["key"]
     for number, (log_path, result) in enumerate(zip(study["logs"], study["results"]), start=1):
-        log = emoplay.read_session_log(log_path, key)
+        log = emoplay.sessionlog.read_session_log(log_path, key)
         assert log.complete and log.header.study_records
         started = log.records[0]
         assert started.type == "StudyStarted" and started.data["study"] == "reactions"
@@ -145,7 +146,7 @@ def test_the_command_line_run_is_offline_and_writes_only_its_log(traced_particip
 def _side_logs(study) -> list[Path]:
     """A log under another key, a log of another study, a file that is not a log."""
     folder = study["folder"]
-    other_key = emoplay.LogKey.from_bytes(bytes(range(100, 132)))
+    other_key = emoplay.sessionlog.LogKey.from_bytes(bytes(range(100, 132)))
     paths = []
     for name, key, study_id in (("other_key.emolog", other_key, "reactions"), ("other_study.emolog", study["key"],
                                                                                  "pilot")):
@@ -199,7 +200,7 @@ def test_the_csv_holds_exactly_the_logged_frames(report, study):
     rows = _read_csv(report["out"] / "frames.csv")
     assert list(rows[0]) == ["participant", "group", "stimulus", "stimulus_title", "position", "media_time_s",
                              "face_found", *(f"p_{e}" for e in EMOTIONS), "valence", "arousal"]
-    logs = [emoplay.read_session_log(p, study["key"], allow_truncated=True) for p in report["logs"]]
+    logs = [emoplay.sessionlog.read_session_log(p, study["key"], allow_truncated=True) for p in report["logs"]]
     labels = {id(log): f"P{i:02d}" for i, log in enumerate(sorted(logs, key=lambda g: g.header.started_at), 1)}
     assert not any("id-" in cell for row in rows for cell in row.values()), "a participant id leaked into the CSV"
     for log in logs:
@@ -303,7 +304,7 @@ def test_no_output_holds_pixel_data(report, study):
             for row in csv.reader(data.decode().splitlines()):
                 assert len(row) <= 20 and all(len(cell) <= 200 for cell in row), f"{name}: an oversized row"
     for path in report["logs"]:  # the logs themselves: short members only, no arrays beyond the stimulus order
-        for record in emoplay.read_session_log(path, study["key"], allow_truncated=True).records:
+        for record in emoplay.sessionlog.read_session_log(path, study["key"], allow_truncated=True).records:
             text = json.dumps(record.to_dict())
             assert len(text) < 1500 and not _BLOB.search(text.encode())
             for value in record.to_dict().values():

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import emoplay
+import emoplay.sessionlog
 from conftest import VIDEOS, require_shared
 from emoplay import StudySpecError
 from emoplay.study import RunOptions, build_report, load_study, run_study
@@ -58,7 +59,7 @@ def test_an_image_shows_for_its_seconds_after_a_fixation_cross(still_study, tmp_
         w, h = surface.get_size()
         seen.append((state.screen, state.position, tuple(surface.get_at((w // 2, h // 2)))[:3]))
 
-    key = emoplay.LogKey.from_bytes(bytes(32))
+    key = emoplay.sessionlog.LogKey.from_bytes(bytes(32))
     log = tmp_path / "p.emolog"
     result = run_study(spec, RunOptions(participant="P1", group="g", log_path=log, window_size=(320, 180),
                                         source=str(require_shared(VIDEOS / "single_face.mp4")), autoplay=True,
@@ -71,7 +72,7 @@ def test_an_image_shows_for_its_seconds_after_a_fixation_cross(still_study, tmp_
     assert all(pixel == (235, 235, 235) for s, _, pixel in seen if s == "fixation")  # the cross's centre
     assert all(pixel == (128, 128, 128) for s, p, pixel in seen if s == "stimulus" and p == 1)  # the grey image
 
-    records = emoplay.read_session_log(log, key).records
+    records = emoplay.sessionlog.read_session_log(log, key).records
     started = {r.data["stimulus"]: r.data for r in records if r.type == "StimulusStarted"}
     assert started["_pre-still"]["duration"] == pytest.approx(0.6)  # the first: fixation only
     assert started["_pre-clip"]["duration"] == pytest.approx(1.0)  # rest and fixation

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from emoplay import LogFormatError, LogKey, SessionLogWriter, read_session_log
+from emoplay import LogFormatError
+from emoplay.sessionlog import LogKey, SessionLogWriter, read_session_log
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "sessionlog"
 MANIFEST = json.loads((VECTORS / "vectors.json").read_text())

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 import emoplay
+import emoplay.sessionlog
 from conftest import VIDEOS, require_shared
 from emoplay.study import RunOptions, load_study, run_study
 from emoplay.study.recording import FrameTap, Playhead
@@ -59,7 +60,7 @@ def test_declining_consent_records_nothing(study_dir, tmp_path):
     log = tmp_path / "p.emolog"
     result = run_study(spec, RunOptions(participant="P1", group="50+", log_path=log, window_size=(320, 180),
                                         source=str(require_shared(VIDEOS / "single_face.mp4")),
-                                        on_tick=_post("K_q")), emoplay.LogKey.from_bytes(bytes(32)))
+                                        on_tick=_post("K_q")), emoplay.sessionlog.LogKey.from_bytes(bytes(32)))
     assert not result.consented and result.log_path is None
     assert list(tmp_path.iterdir()) == []
 
@@ -81,7 +82,7 @@ def test_the_runner_refuses_bad_options_before_opening_anything(study_dir, tmp_p
     if values["log_path"] == "existing":
         values["log_path"] = tmp_path / "existing"
     with pytest.raises(emoplay.StudyError, match=message):
-        run_study(spec, RunOptions(**values), emoplay.LogKey.from_bytes(bytes(32)))
+        run_study(spec, RunOptions(**values), emoplay.sessionlog.LogKey.from_bytes(bytes(32)))
     assert (tmp_path / "existing").read_text() == "keep me" and not (tmp_path / "p.emolog").exists()
 
 
@@ -91,7 +92,7 @@ def test_a_study_open_to_any_group_refuses_the_pooled_group_all(study_dir, tmp_p
         run_study(spec, RunOptions(participant="P1", group="all", log_path=tmp_path / "p.emolog",
                                    source=str(require_shared(VIDEOS / "single_face.mp4")), window_size=(320, 180),
                                    on_tick=_post("K_q")),
-                  emoplay.LogKey.from_bytes(bytes(32)))
+                  emoplay.sessionlog.LogKey.from_bytes(bytes(32)))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -101,5 +102,5 @@ def test_an_unreadable_participant_video_fails_before_the_window_opens(study_dir
     fake.write_bytes(b"not a video at all" * 100)
     with pytest.raises(emoplay.StudyError, match="cannot decode"):
         run_study(spec, RunOptions(participant="P1", group="50+", log_path=tmp_path / "p.emolog", source=str(fake)),
-                  emoplay.LogKey.from_bytes(bytes(32)))
+                  emoplay.sessionlog.LogKey.from_bytes(bytes(32)))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["participant.mp4"]

@@ -11,6 +11,7 @@ import csv
 import pytest
 
 import emoplay
+import emoplay.sessionlog
 from conftest import VIDEOS, require_shared
 from emoplay.cli import main
 from emoplay.study import build_report
@@ -42,7 +43,7 @@ def write_log(path, key, participant, frames=20, group="50+"):
 
 @pytest.fixture
 def key_file(tmp_path):
-    return emoplay.generate_key_file(tmp_path / "study.key")
+    return emoplay.sessionlog.generate_key_file(tmp_path / "study.key")
 
 
 def test_the_shared_report_holds_no_participant_code_from_log_file_names(study_dir, tmp_path, key_file, monkeypatch,
@@ -55,7 +56,7 @@ def test_the_shared_report_holds_no_participant_code_from_log_file_names(study_d
     (anna,) = tmp_path.glob("reactions-id-anna-*.emolog")  # the default name holds the participant code
     again = tmp_path / "reactions-id-anna-20260102-090000.emolog"  # a second log of her
     again.write_bytes(anna.read_bytes())
-    key = emoplay.LogKey.from_file(key_file)
+    key = emoplay.sessionlog.LogKey.from_file(key_file)
     bert = write_log(tmp_path / "reactions-id-bert-20260102-100000.emolog", key, "id-bert")
     data = bert.read_bytes()
     bert.write_bytes(data[: len(data) * 2 // 3])  # cut short
@@ -81,7 +82,7 @@ def test_the_shared_report_holds_no_participant_code_from_log_file_names(study_d
 
 
 def test_with_keep_ids_the_report_uses_the_codes_as_typed(tmp_path, key_file):
-    key = emoplay.LogKey.from_file(key_file)
+    key = emoplay.sessionlog.LogKey.from_file(key_file)
     first = write_log(tmp_path / "a.emolog", key, "id-anna")
     second = tmp_path / "b.emolog"
     second.write_bytes(first.read_bytes())
@@ -93,7 +94,7 @@ def test_with_keep_ids_the_report_uses_the_codes_as_typed(tmp_path, key_file):
 
 
 def test_logs_without_frames_give_a_clear_error_and_write_nothing(tmp_path, key_file, capsys):
-    key = emoplay.LogKey.from_file(key_file)
+    key = emoplay.sessionlog.LogKey.from_file(key_file)
     empty = write_log(tmp_path / "quit.emolog", key, "P1", frames=0)
     out = tmp_path / "out"
     with pytest.raises(emoplay.StudyError, match="none of the usable logs holds a frame"):
@@ -110,7 +111,7 @@ def test_logs_without_frames_give_a_clear_error_and_write_nothing(tmp_path, key_
 
 
 def test_an_out_that_cannot_be_a_folder_is_a_clear_error(tmp_path, key_file):
-    key = emoplay.LogKey.from_file(key_file)
+    key = emoplay.sessionlog.LogKey.from_file(key_file)
     log = write_log(tmp_path / "p.emolog", key, "P1")
     (tmp_path / "report.txt").write_text("keep me")
     with pytest.raises(emoplay.StudyError, match="--out .*report.txt is a file; give a folder"):

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import emoplay
+import emoplay.sessionlog
 from emoplay.cli import main
 from emoplay.study import build_report
 from emoplay.study.baseline import BaselineOptions
@@ -43,7 +44,7 @@ def _number(text: str) -> float | None:
 @pytest.fixture(scope="module")
 def known(tmp_path_factory):
     folder = tmp_path_factory.mktemp("known")
-    key = emoplay.LogKey.from_bytes(bytes(range(32)))
+    key = emoplay.sessionlog.LogKey.from_bytes(bytes(range(32)))
     logs = write_study(folder, key, KNOWN, seed=1)
     out = {}
     for name, baseline in (("none", BaselineOptions()), ("pre", BaselineOptions("pre-stimulus")),
@@ -209,7 +210,7 @@ def test_a_null_study_gives_uniform_p_values():
 
 
 def test_too_few_participants_gives_a_note_instead_of_a_p_value(tmp_path):
-    key = emoplay.LogKey.from_bytes(bytes(32))
+    key = emoplay.sessionlog.LogKey.from_bytes(bytes(32))
     logs = write_study(tmp_path, key, Design(per_group=2, seconds=3.0), seed=3)
     build_report(logs, key, tmp_path / "out", plots=False)
     tests = _read(tmp_path / "out" / "group_tests.csv")
@@ -221,8 +222,8 @@ def test_too_few_participants_gives_a_note_instead_of_a_p_value(tmp_path):
 
 def test_a_missing_baseline_is_said_and_left_out(tmp_path, capsys):
     """Logs without rest screens have no pre-stimulus baseline: the rows say why and hold no values."""
-    key_file = emoplay.generate_key_file(tmp_path / "k.key")
-    key = emoplay.LogKey.from_file(key_file)
+    key_file = emoplay.sessionlog.generate_key_file(tmp_path / "k.key")
+    key = emoplay.sessionlog.LogKey.from_file(key_file)
     logs = write_study(tmp_path, key, Design(per_group=3, seconds=3.0, rest_seconds=0.0), seed=4)
     code = main(["study", "report", *map(str, logs), "--key-file", str(key_file), "--out", str(tmp_path / "out"),
                  "--no-plots", "--baseline", "pre-stimulus", "--baseline-mode", "percent", "--correction", "bh"])
@@ -236,8 +237,8 @@ def test_a_missing_baseline_is_said_and_left_out(tmp_path, capsys):
 
 
 def test_bad_statistics_options_are_clear_errors(tmp_path, capsys):
-    key_file = emoplay.generate_key_file(tmp_path / "k.key")
-    log = write_study(tmp_path, emoplay.LogKey.from_file(key_file), Design(per_group=1, seconds=2.0))[0]
+    key_file = emoplay.sessionlog.generate_key_file(tmp_path / "k.key")
+    log = write_study(tmp_path, emoplay.sessionlog.LogKey.from_file(key_file), Design(per_group=1, seconds=2.0))[0]
     base = ["study", "report", str(log), "--key-file", str(key_file), "--out", str(tmp_path / "o"), "--no-plots"]
     assert main([*base, "--onset-rise", "2"]) == 2
     assert "onset rise must be above 0 and at most 1" in capsys.readouterr().err
@@ -259,7 +260,7 @@ def test_the_bids_export_holds_each_participants_events_and_resampled_frames(kno
     assert people[0] == "participant_id\tgroup" and len(people) == 41
     assert people[1:3] == ["sub-P01\tyoung", "sub-P02\told"]
     assert not any("id-" in p.read_text(errors="replace") for p in bids.rglob("*") if p.suffix in (".tsv", ".json"))
-    logs = [emoplay.read_session_log(p, known["key"]) for p in known["logs"]]
+    logs = [emoplay.sessionlog.read_session_log(p, known["key"]) for p in known["logs"]]
     first = min(logs, key=lambda g: g.header.started_at)  # P01
     origin = first.records[0].timestamp
     beh = bids / "sub-P01" / "beh"

@@ -8,7 +8,7 @@ Per face (track) of a video run through ``EmotionPipeline`` with a preset:
 * ``unknown_changes``: changes to or from ``unknown``, and ``unknown_share``: the share of the face's time after
   its first reading spent in ``unknown``.
 
-Latency is ``emoplay._bench.measure_event_latency`` with the preset: stream time from a posed neutral -> happy
+Latency is ``bench.measure_event_latency`` with the preset: stream time from a posed neutral -> happy
 switch (FER2013 faces) to its ``EmotionChanged``.
 """
 
@@ -57,7 +57,7 @@ def face_stability(track_id: int, changes: list, first_t: float, last_t: float) 
 
 def video_results(video: Path, pipeline) -> Iterator[tuple[float, Any]]:
     """(frame timestamp, ``FrameResult``) for every frame of ``video`` through ``pipeline``, as fast as it goes."""
-    from .sensor._sources import EndOfStream, VideoFileSource
+    from emoplay.sensor._sources import EndOfStream, VideoFileSource
 
     source = VideoFileSource(video)
     source.open()
@@ -74,8 +74,8 @@ def video_results(video: Path, pipeline) -> Iterator[tuple[float, Any]]:
 
 def video_stability(video: Path, options) -> list[FaceStability]:
     """Every face of ``video`` through a pipeline with ``options`` (``PipelineOptions``)."""
-    from ._events import EmotionChanged
-    from .pipeline._pipeline import EmotionPipeline
+    from emoplay._events import EmotionChanged
+    from emoplay.pipeline._pipeline import EmotionPipeline
 
     changes: dict[int, list] = {}
     seen: dict[int, list[float]] = {}
@@ -93,9 +93,9 @@ def measure_stability(videos_dir: Path, presets=None, latency: bool = True) -> d
     """Per preset: every shared video's faces and (``latency``) the posed latency. A JSON-ready dict."""
     from dataclasses import asdict
 
-    from ._bench import BenchSettings, measure_event_latency
-    from .pipeline._debounce import STABILITY_PRESETS
-    from .pipeline._pipeline import PipelineOptions
+    from bench import BenchSettings, measure_event_latency
+    from emoplay.pipeline._debounce import STABILITY_PRESETS
+    from emoplay.pipeline._pipeline import PipelineOptions
 
     report: dict = {}
     for preset in presets or STABILITY_PRESETS:

@@ -1,14 +1,27 @@
-"""Optional dependencies: imported when a feature that needs them is used, with a clear error when absent.
+"""Plotting: matplotlib, imported when a plot is drawn (with a clear error when absent), and the colour
+each emotion has in every plot.
 
-Plots (``emoplay log plot``, ``emoplay eval --plot``) need matplotlib, which is
-not a runtime dependency: ``pip install 'emoplay[plot]'`` brings it.
+Plots (``emoplay log plot``, ``emoplay eval --plot``, study reports) need matplotlib,
+which is not a runtime dependency: ``pip install 'emoplay[plot]'`` brings it.
 """
 
 from __future__ import annotations
 
 from ._errors import MissingExtraError
+from ._events import UNKNOWN
 
 PLOT_EXTRA = "pip install 'emoplay[plot]'"
+
+EMOTION_COLOURS = {
+    "angry": "#d62728",
+    "disgust": "#6b8e23",
+    "fear": "#9467bd",
+    "happy": "#f2b701",
+    "sad": "#1f77b4",
+    "surprise": "#ff7f0e",
+    "neutral": "#7f7f7f",
+    UNKNOWN: "#c7c7c7",
+}
 
 
 def matplotlib_figure(purpose: str):

@@ -20,8 +20,9 @@ import re
 import sys
 from pathlib import Path
 
-from .._arguments import add_detector_range_argument
 from .._errors import EmoplayError, StudyError
+from ._arguments import (add_detector_range_argument, add_key_arguments, add_stability_argument,
+                         key_from_args)
 
 EXIT_OK, EXIT_DECLINED, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 2, 3
 
@@ -47,8 +48,8 @@ def _reporting(run):
 
 @_reporting
 def run_check(args: argparse.Namespace) -> int:
-    from .media import probe_image, probe_video
-    from .spec import load_study
+    from ..study.media import probe_image, probe_video
+    from ..study.spec import load_study
 
     spec = load_study(args.study)
     print(f"{spec.path}: study {spec.id!r} ({spec.title}), order {spec.order}, calibration "
@@ -67,9 +68,8 @@ def run_check(args: argparse.Namespace) -> int:
 
 @_reporting
 def run_run(args: argparse.Namespace) -> int:
-    from ..sessionlog._cli import key_from_args
-    from .runner import RunOptions, check_participant, run_study
-    from .spec import load_study
+    from ..study.runner import RunOptions, check_participant, run_study
+    from ..study.spec import load_study
 
     spec = load_study(args.study)
     check_participant(spec, args.participant, args.group)
@@ -94,12 +94,11 @@ def run_run(args: argparse.Namespace) -> int:
 
 @_reporting
 def run_report(args: argparse.Namespace) -> int:
-    from ..sessionlog._cli import key_from_args
-    from .report import build_report
+    from ..study.report import build_report
 
     study, titles = None, None
     if args.study:
-        from .spec import load_study
+        from ..study.spec import load_study
 
         spec = load_study(args.study, check_media=False)  # the videos need not be on this machine
         study, titles = spec.id, {s.id: s.title for s in spec.stimuli}
@@ -116,11 +115,11 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def _analysis(args: argparse.Namespace):
-    from .baseline import BaselineOptions
-    from .group_tests import ComparisonOptions
-    from .isc import IscOptions
-    from .report import AnalysisOptions
-    from .summaries import OnsetRule
+    from ..study.baseline import BaselineOptions
+    from ..study.group_tests import ComparisonOptions
+    from ..study.isc import IscOptions
+    from ..study.report import AnalysisOptions
+    from ..study.summaries import OnsetRule
 
     try:
         return AnalysisOptions(
@@ -134,9 +133,9 @@ def _analysis(args: argparse.Namespace):
 
 
 def _add_analysis_arguments(p: argparse.ArgumentParser) -> None:
-    from .baseline import KINDS, MODES
-    from .stats import CORRECTIONS
-    from .summaries import MEASURES
+    from ..study.baseline import KINDS, MODES
+    from ..study.stats import CORRECTIONS
+    from ..study.summaries import MEASURES
 
     g = p.add_argument_group("statistics and exports (docs/study/GUIDE.md, section 5)")
     g.add_argument("--baseline", choices=KINDS, default="none",
@@ -164,9 +163,6 @@ def _add_analysis_arguments(p: argparse.ArgumentParser) -> None:
 
 def register(subparsers) -> None:
     """Add the ``study`` command group to the ``emoplay`` parser."""
-    from ..cli import add_stability_argument
-    from ..sessionlog._cli import add_key_arguments
-
     study = subparsers.add_parser("study", help="reaction studies: check, run, report",
                                   description=__doc__.split("\n\n", 1)[1],
                                   formatter_class=argparse.RawDescriptionHelpFormatter)

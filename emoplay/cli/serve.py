@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Any
 
-from .._arguments import non_negative_float
+from ._arguments import add_source_arguments, ask_camera_consent, non_negative_float, sensor_options_from_args
 from .._errors import BridgeError, WorkerError
 
 # How often the serve loop polls the sensor, forwards events and checks client commands.
@@ -26,8 +26,6 @@ _OSC_PROBABILITY_HZ = 10.0
 
 
 def register(sub: Any) -> None:
-    from ..cli import add_source_arguments
-
     serve = sub.add_parser("serve", allow_abbrev=False,
                            help="serve emotion events on loopback: WebSocket, a browser dashboard, OSC out")
     add_source_arguments(serve)
@@ -57,7 +55,6 @@ def register(sub: Any) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     from ..sensor._sensor import Sensor
-    from ..cli import ask_camera_consent, sensor_options_from_args
 
     try:
         import pythonosc  # noqa: F401
@@ -65,9 +62,9 @@ def _serve(args: argparse.Namespace) -> int:
     except ImportError as e:
         raise BridgeError(f"emoplay serve needs the bridge extra ({e.name} is missing): "
                           "pip install 'emoplay[bridge]'") from None
-    from .osc import OscSender, parse_host_port
-    from .server import BridgeOptions, BridgeServer, is_loopback
-    from .token import load_or_create_token, new_token
+    from ..bridge.osc import OscSender, parse_host_port
+    from ..bridge.server import BridgeOptions, BridgeServer, is_loopback
+    from ..bridge.token import load_or_create_token, new_token
 
     if not is_loopback(args.host):
         if not args.allow_remote:
@@ -197,6 +194,6 @@ def _log_to_stderr() -> None:
 
 
 def _protocol_version() -> int:
-    from .protocol import PROTOCOL_VERSION
+    from ..bridge.protocol import PROTOCOL_VERSION
 
     return PROTOCOL_VERSION

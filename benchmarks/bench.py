@@ -1,4 +1,7 @@
-"""Measurements behind ``emoplay bench``: how fast, how light and how prompt emoplay is on this machine.
+"""The measurements behind ``emoplay bench``: how fast, how light and how prompt emoplay is on this machine.
+
+``emoplay bench`` loads this file from the repository checkout (the installed package does not carry it);
+the other scripts here import it as ``bench``.
 
 Every figure uses the real detector, model and pipeline. Frames are 640x480:
 the shared clip ``single_face.mp4`` (640x360) letterboxed into 640x480 when
@@ -29,9 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ._bench_ranges import ROWS as RANGE_ROWS, measure_ranges
-from ._cpu import cpuinfo_field
-from ._errors import MissingExtraError
+from bench_ranges import ROWS as RANGE_ROWS, measure_ranges
+from emoplay._cpu import cpuinfo_field
+from emoplay._errors import MissingExtraError
+from emoplay._timing import median_ms
 
 FRAME_W, FRAME_H = 640, 480
 FPS = 30.0
@@ -86,7 +90,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("soak_rss_peak_mb", "soak: RSS peak", "MB"),
     ("soak_rss_slope_mb_per_min", "soak: RSS slope", "MB/min"),
 )
-ALL_ROWS = ROWS + RANGE_ROWS  # with the detector ranges' rows (_bench_ranges.py)
+ALL_ROWS = ROWS + RANGE_ROWS  # with the detector ranges' rows (bench_ranges.py)
 
 
 @dataclass(frozen=True)
@@ -96,8 +100,8 @@ class BenchSettings:
     detector_range: str = "short"  # DetectorOptions.range of every figure but the per-range rows
 
     def pipeline_options(self):
-        from .detection import DetectorOptions
-        from .pipeline._pipeline import PipelineOptions
+        from emoplay.detection import DetectorOptions
+        from emoplay.pipeline._pipeline import PipelineOptions
 
         return PipelineOptions(detector=DetectorOptions(range=self.detector_range))
 
@@ -147,7 +151,7 @@ def _photo_frames(count: int = 32) -> list[np.ndarray]:
     try:
         from matplotlib import cbook
     except ImportError as e:
-        from ._optional import PLOT_EXTRA
+        from emoplay._plotting import PLOT_EXTRA
 
         raise MissingExtraError("emoplay bench needs frames with a face: the shared test video "
                                 "(../shared/data/videos beside the repository, or EMOPLAY_SHARED), or matplotlib's "
@@ -216,17 +220,6 @@ def write_video(frames: list[np.ndarray], path: Path) -> Path:
 
 
 # -- small helpers -----------------------------------------------------------------------------------------------
-def median_ms(fn, repeat: int = 50) -> float:
-    """Median wall time of ``fn()`` in milliseconds, after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
-
-
 def _proc_status_mb(field: str) -> float | None:
     """A memory field of /proc/self/status (``VmRSS``, ``VmHWM``) in MB; None where there is no /proc."""
     try:
@@ -268,8 +261,9 @@ def _slope_per_min(samples: list[tuple[float, float]]) -> float:
 
 def _child_env() -> dict[str, str]:
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    here = Path(__file__).resolve().parent  # the child imports this module as `bench`, and emoplay from the checkout
+    paths = [str(here.parent), str(here)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
     env.setdefault("GLOG_minloglevel", "2")  # MediaPipe's start-up chatter
     return env
 
@@ -287,9 +281,9 @@ def _run_child(code: str, timeout: float) -> dict:
 # -- the measurements --------------------------------------------------------------------------------------------
 def measure_stages(frames: list[np.ndarray], settings: BenchSettings) -> tuple[dict, np.ndarray]:
     """Detection and classification alone, median ms; also the face box of the first frame."""
-    from .pipeline._classify import EmotionClassifier
-    from .detection import DetectorOptions, FaceDetector
-    from ._frames import to_rgb_and_gray
+    from emoplay.pipeline._classify import EmotionClassifier
+    from emoplay.detection import DetectorOptions, FaceDetector
+    from emoplay._frames import to_rgb_and_gray
 
     out: dict[str, float] = {}
     rgb, gray = to_rgb_and_gray(frames[0])
@@ -309,8 +303,8 @@ def measure_stages(frames: list[np.ndarray], settings: BenchSettings) -> tuple[d
 
 def _run_video(path: Path, count: int, options) -> dict[str, float]:
     """Decode ``count`` frames of a (looping) video and push each through the pipeline on this thread."""
-    from .pipeline._pipeline import EmotionPipeline
-    from .sensor._sources import VideoFileSource
+    from emoplay.pipeline._pipeline import EmotionPipeline
+    from emoplay.sensor._sources import VideoFileSource
 
     with EmotionPipeline(options) as pipeline:
         source = VideoFileSource(path, loop=True)
@@ -331,7 +325,7 @@ def _run_video(path: Path, count: int, options) -> dict[str, float]:
 
 
 def _decode_ms(path: Path, count: int) -> float:
-    from .sensor._sources import VideoFileSource
+    from emoplay.sensor._sources import VideoFileSource
 
     source = VideoFileSource(path, loop=True)
     source.open()
@@ -347,7 +341,7 @@ def _decode_ms(path: Path, count: int) -> float:
 def measure_end_to_end(frames: list[np.ndarray], box: np.ndarray, settings: BenchSettings, workdir: Path,
                        options=None) -> dict[str, float]:
     """decode → detect → crop → classify → track → debounce → events, frames per second on one thread."""
-    from .pipeline._pipeline import PipelineOptions
+    from emoplay.pipeline._pipeline import PipelineOptions
 
     options = options or settings.pipeline_options()
     one = write_video(frames, workdir / "one_face.mp4")
@@ -375,7 +369,7 @@ def measure_event_latency(settings: BenchSettings, options=None) -> tuple[dict[s
     ``options``: the pipeline's (``PipelineOptions``; None: the defaults).
     """
     fer = shared_dir() / "data" / "fer2013" / "val.npz"
-    from .pipeline._pipeline import EmotionPipeline, PipelineOptions
+    from emoplay.pipeline._pipeline import EmotionPipeline, PipelineOptions
 
     if not fer.is_file():
         return (_debounce_only_latency((options or PipelineOptions()).debounce_options),
@@ -409,8 +403,8 @@ def _confident_fer_faces(path: Path, count: int) -> dict[str, list[np.ndarray]]:
     """Frames of FER val faces the model is sure about (like the tests' ``happy_and_neutral_frames``)."""
     import cv2
 
-    from .pipeline._classify import EmotionClassifier
-    from .detection import DetectorOptions, FaceDetector
+    from emoplay.pipeline._classify import EmotionClassifier
+    from emoplay.detection import DetectorOptions, FaceDetector
 
     with np.load(path) as data:
         images, labels, classes = data["images"], data["labels"], [str(c) for c in data["classes"]]
@@ -434,8 +428,8 @@ def _confident_fer_faces(path: Path, count: int) -> dict[str, list[np.ndarray]]:
 
 
 def _debounce_only_latency(options) -> dict[str, float]:
-    from .pipeline._debounce import Debouncer
-    from ._events import EMOTIONS
+    from emoplay.pipeline._debounce import Debouncer
+    from emoplay._events import EMOTIONS
 
     neutral = np.full(len(EMOTIONS), 0.2 / (len(EMOTIONS) - 1))
     neutral[EMOTIONS.index("neutral")] = 0.8
@@ -455,8 +449,8 @@ def _debounce_only_latency(options) -> dict[str, float]:
 
 def measure_camera_off(frames: list[np.ndarray], settings: BenchSettings) -> dict[str, float]:
     """A live memory source stands in for a camera: time from stop()/withdraw_consent() to its release."""
-    from .sensor._sensor import Sensor, SensorOptions
-    from .sensor._sources import MemorySource
+    from emoplay.sensor._sensor import Sensor, SensorOptions
+    from emoplay.sensor._sources import MemorySource
 
     class TimedSource(MemorySource):
         released_at = 0.0
@@ -525,8 +519,8 @@ class _BlockedDriver:
 
 def _measure_camera_off_blocked(frames: list[np.ndarray], settings: BenchSettings) -> dict[str, float]:
     """A real CameraSource over a driver whose read() blocks: stop()/withdraw_consent() must still return fast."""
-    from .sensor._sensor import Sensor, SensorOptions
-    from .sensor._sources import CameraSource
+    from emoplay.sensor._sensor import Sensor, SensorOptions
+    from emoplay.sensor._sources import CameraSource
 
     returned, released = [], []
     block_s = 1.0 if settings.fast else 3.0
@@ -602,7 +596,7 @@ def measure_import(settings: BenchSettings, video: Path) -> tuple[dict[str, floa
 def measure_fed_30fps(seconds: float, detect_every: int = 0, classify_every: int = 0,
                       detector_range: str = "short") -> dict[str, float]:
     """CPU share, frames processed and memory of a fresh process whose Sensor is fed 30 fps (the soak run)."""
-    code = (f"from emoplay._bench import fed_30fps_child; "
+    code = (f"from bench import fed_30fps_child; "
             f"fed_30fps_child({float(seconds)!r}, {int(detect_every)!r}, {int(classify_every)!r}, "
             f"{str(detector_range)!r})")
     return _run_child(code, seconds + 300)
@@ -625,9 +619,9 @@ def fed_30fps_child(seconds: float, detect_every: int = 0, classify_every: int =
     CPU share and memory slope are taken after a warm-up (a tenth of the run, 5 to 60 s) in which
     onnxruntime, MediaPipe and the allocator reach their working sizes.
     """
-    from .detection import DetectorOptions
-    from .pipeline._pipeline import PipelineOptions
-    from .sensor._sensor import Sensor, SensorOptions
+    from emoplay.detection import DetectorOptions
+    from emoplay.pipeline._pipeline import PipelineOptions
+    from emoplay.sensor._sensor import Sensor, SensorOptions
 
     frames, _ = bench_frames()
     frames = camera_like_loop(frames)
@@ -688,9 +682,9 @@ def machine() -> dict[str, str]:
 
 def run_bench(settings: BenchSettings, progress=None) -> dict:
     """Every measurement; a JSON-ready dict with ``results``, ``targets`` (with met flags) and ``info``."""
-    from ._stability import measure_stability
-    from .pipeline._classify import EmotionClassifier
-    from .pipeline._pipeline import PipelineOptions
+    from stability_measures import measure_stability
+    from emoplay.pipeline._classify import EmotionClassifier
+    from emoplay.pipeline._pipeline import PipelineOptions
 
     say = progress or (lambda message: None)
     results: dict[str, float] = {}
@@ -745,7 +739,7 @@ def run_bench(settings: BenchSettings, progress=None) -> dict:
         "results": ordered,
         "targets": targets,
         "all_met": all(t["met"] for t in targets.values()),
-        "stability": stability,  # per preset, shared video and face (emoplay._stability); None without the videos
+        "stability": stability,  # per preset, shared video and face (stability_measures.py); None without the videos
         "info": {
             "frames": frames_source,
             "event_latency_frames": latency_source,
@@ -780,7 +774,7 @@ def format_table(report: dict) -> str:
     met = sum(t["met"] for t in report["targets"].values())
     lines.append(f"targets met: {met} of {len(report['targets'])}")
     if report.get("stability"):
-        from ._stability import format_stability
+        from stability_measures import format_stability
 
         lines += ["", "stability presets on the shared videos (changes after the first reading; flips: undone "
                       "within 2 s)", format_stability(report["stability"])]

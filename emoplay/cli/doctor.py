@@ -13,8 +13,20 @@ from importlib import metadata
 
 import numpy as np
 
-from ._errors import EmoplayError
-from ._model_files import expected_checksums, models_dir, sha256_of
+from .._errors import EmoplayError
+from .._model_files import models_dir, runtime_checksums, sha256_of
+from .._timing import median_ms
+from ._arguments import positive_int
+
+
+def register(subparsers) -> None:
+    doctor = subparsers.add_parser("doctor", help="list cameras, check model files, time each stage on this machine")
+    doctor.add_argument("--json", action="store_true")
+    doctor.add_argument("--probe-cameras", action="store_true",
+                        help="open camera indices 0..--max-cameras-1 to list them (only with the user's consent: "
+                             "opening a camera may switch on its light); without it no camera is touched")
+    doctor.add_argument("--max-cameras", type=positive_int, default=4, help="camera indices to probe (default 4)")
+    doctor.set_defaults(func=run)
 
 
 def _versions() -> dict[str, str]:
@@ -58,7 +70,7 @@ def _probe(cv2, max_index: int) -> list[dict]:
 def _models() -> list[dict]:
     folder = models_dir()
     rows = []
-    for name, expected in sorted(expected_checksums(folder).items()):
+    for name, expected in sorted(runtime_checksums(folder).items()):
         path = folder / name
         actual = sha256_of(path) if path.exists() else None
         rows.append({"file": str(path), "ok": actual == expected,
@@ -68,10 +80,9 @@ def _models() -> list[dict]:
 
 def stage_timings() -> dict[str, float]:
     """Median milliseconds per stage on a synthetic 640x480 frame, one thread."""
-    from ._bench import median_ms
-    from .pipeline._classify import EmotionClassifier
-    from .detection import DetectorOptions, FaceDetector
-    from ._frames import to_rgb_and_gray
+    from ..pipeline._classify import EmotionClassifier
+    from ..detection import DetectorOptions, FaceDetector
+    from .._frames import to_rgb_and_gray
 
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
@@ -92,7 +103,7 @@ def _telemetry() -> str:
     import os
     import sys
 
-    from .pipeline._classify import TELEMETRY_ENV
+    from .._onnxruntime import TELEMETRY_ENV
 
     value = os.environ.get(TELEMETRY_ENV)
     if "onnxruntime" in sys.modules and value != "1":
@@ -102,7 +113,7 @@ def _telemetry() -> str:
     return f"onnxruntime telemetry off ({TELEMETRY_ENV}=1, set by emoplay before importing onnxruntime)"
 
 
-def run_doctor(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     report: dict = {"versions": _versions(), "models_dir": str(models_dir()), "telemetry": _telemetry()}
     problems = 0
     try:

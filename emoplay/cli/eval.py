@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from .._arguments import add_detector_range_argument, positive_int
+from ._arguments import add_detector_range_argument, positive_int
 from .._errors import DataError, EmoplayError
 
 
@@ -103,20 +103,20 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from ..pipeline._classify import ClassifierOptions, EmotionClassifier
-    from ._datasets import load_labeled_images
-    from ._evaluate import evaluate, plot_confusion
+    from ..evaluation._datasets import load_labeled_images
+    from ..evaluation._evaluate import evaluate, plot_confusion
 
     if args.plot and not Path(args.plot).resolve().parent.is_dir():
         raise DataError(f"--plot {args.plot}: the folder {Path(args.plot).resolve().parent} does not exist; "
                         "create it or pick another file")
     if args.plot:
-        from .._optional import matplotlib_figure
+        from .._plotting import matplotlib_figure
 
         matplotlib_figure("emoplay eval --plot")  # a missing extra fails now, not after the evaluation
     data = load_labeled_images(args.data, usage=args.usage, limit=args.limit)
     crowd = {}
     if args.labels == "ferplus":
-        from .ferplus import crowd_majority_set
+        from ..evaluation.ferplus import crowd_majority_set
 
         votes = Path(args.votes) if args.votes else Path(args.data).resolve().parent / "ferplus_votes.csv"
         data, crowd["crowd_votes"] = crowd_majority_set(data, votes)

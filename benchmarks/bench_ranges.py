@@ -43,7 +43,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
 def eight_face_frames(frames: list[np.ndarray], box: np.ndarray) -> list[np.ndarray]:
     """3x3 tiles of 320x240 crops centred on the face ``box`` (960x720), from eight moments of the clip; the
     ninth tile is grey."""
-    from ._bench import FRAME_H, FRAME_W
+    from bench import FRAME_H, FRAME_W
 
     x, y, w, h = (int(v) for v in box)
     cx = min(max(x + w // 2 - 160, 0), FRAME_W - 320)
@@ -59,7 +59,7 @@ def eight_face_frames(frames: list[np.ndarray], box: np.ndarray) -> list[np.ndar
 
 def detect_ms_interleaved(frames: list[np.ndarray], repeats: int) -> dict[str, float]:
     """Median CPU ms of one detection by each range, the two called in turn on the same frames."""
-    from .detection import DetectorOptions, FaceDetector
+    from emoplay.detection import DetectorOptions, FaceDetector
 
     detectors = {r: FaceDetector(DetectorOptions(video_mode=False, range=r)) for r in ("short", "full")}
     times: dict[str, list[float]] = {r: [] for r in detectors}
@@ -80,9 +80,9 @@ def detect_ms_interleaved(frames: list[np.ndarray], repeats: int) -> dict[str, f
 
 def measure_ranges(frames: list[np.ndarray], box: np.ndarray, settings, workdir: Path) -> tuple[dict, dict]:
     """The rows above, and per range and face count the faces found per frame (for the report's info)."""
-    from ._bench import _run_video, four_face_frames, write_video
-    from .detection import DetectorOptions
-    from .pipeline._pipeline import PipelineOptions
+    from bench import _run_video, four_face_frames, write_video
+    from emoplay.detection import DetectorOptions
+    from emoplay.pipeline._pipeline import PipelineOptions
 
     results = detect_ms_interleaved(frames, settings.repeats)
     videos = {1: write_video(frames, workdir / "ranges_1.mp4"),

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from .._arguments import add_detector_range_argument, positive_int
+from ._arguments import add_detector_range_argument, positive_int
 from .._errors import DataError, EmoplayError
 
 EXIT_NO_FACE = 1
@@ -99,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
 def _options(args: argparse.Namespace, faces: str):
     from ..detection import DetectorOptions
     from ..pipeline._classify import ClassifierOptions
-    from ._occlusion import OcclusionOptions
-    from ._saliency import SaliencyOptions
+    from ..explain._occlusion import OcclusionOptions
+    from ..explain._saliency import SaliencyOptions
 
     return SaliencyOptions(faces=faces, occlusion=OcclusionOptions(patch=args.patch, stride=args.stride),
                            target=args.target,
@@ -140,7 +140,7 @@ def _output_stems(files: list[Path]) -> dict[Path, str]:
 
 def _write(out: Path, name: str, image) -> None:
     """Write one PNG into ``out``, creating the folder on the first picture (nothing is made before)."""
-    from ._overlay import write_png
+    from ..explain._overlay import write_png
 
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -166,8 +166,8 @@ def _input_files(path: Path) -> list[Path]:
 
 def _run_images(args: argparse.Namespace) -> int:
     from ..evaluation._datasets import read_image
-    from ._overlay import contact_sheet, face_panel
-    from ._saliency import SaliencyExplainer
+    from ..explain._overlay import contact_sheet, face_panel
+    from ..explain._saliency import SaliencyExplainer
 
     if args.path is None:
         raise DataError("give an image or a folder to explain (or --class-grid --data PATH)")
@@ -241,8 +241,8 @@ def _print_face(label: str, face, shape: tuple[int, ...], as_json: bool) -> None
 def _run_class_grid(args: argparse.Namespace) -> int:
     from ..evaluation._datasets import load_labeled_images
     from ..evaluation._evaluate import _face_crops, _to_model_labels
-    from ._class_grid import class_grid_image, class_saliency
-    from ._saliency import SaliencyExplainer
+    from ..explain._class_grid import class_grid_image, class_saliency
+    from ..explain._saliency import SaliencyExplainer
 
     if not args.data:
         raise DataError("--class-grid needs --data PATH (labelled face crops, e.g. val.npz)")
@@ -273,7 +273,7 @@ def _run_class_grid(args: argparse.Namespace) -> int:
 
 def _per_class(data, per_class: int):
     from ..evaluation._datasets import LabeledImages
-    from ._class_grid import per_class_sample
+    from ..explain._class_grid import per_class_sample
 
     keep = per_class_sample(data.labels, per_class)
     images = data.images[keep] if hasattr(data.images, "shape") else [data.images[i] for i in keep]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as _dt
-import getpass
 import json
 import os
 import re
@@ -26,9 +25,9 @@ from typing import Callable
 
 from .._errors import EmoplayError, LogAuthenticationError, LogError, LogFormatError, LogTruncatedError
 from .._events import EMOTIONS, UNKNOWN
-from .._optional import matplotlib_figure
-from ._keys import LogKey, generate_key_file
-from ._reader import SessionLog, is_session_log, read_log_header, read_session_log
+from .._plotting import EMOTION_COLOURS, matplotlib_figure
+from ..sessionlog import SessionLog, generate_key_file, is_session_log, read_log_header, read_session_log
+from ._arguments import add_key_arguments, key_from_args
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -36,87 +35,7 @@ EXIT_INVALID = 2
 EXIT_TRUNCATED = 3
 
 _LANES = (*EMOTIONS, UNKNOWN)
-_COLOURS = {
-    "angry": "#d62728",
-    "disgust": "#6b8e23",
-    "fear": "#9467bd",
-    "happy": "#f2b701",
-    "sad": "#1f77b4",
-    "surprise": "#ff7f0e",
-    "neutral": "#7f7f7f",
-    UNKNOWN: "#c7c7c7",
-}
 _MAX_PLOTTED_TRACKS = 6
-
-
-# --- keys ------------------------------------------------------------------------------------
-
-
-class _RefusePassphrase(argparse.Action):
-    """``--passphrase X`` exists only to refuse it (and to stop argparse reading it as an
-    abbreviation of ``--passphrase-env``): arguments end up in shell history and ``ps``."""
-
-    def __call__(self, parser, namespace, values, option_string=None) -> None:
-        parser.error(
-            "a passphrase is never taken as an argument (it would show in shell history and the process "
-            "list); use --passphrase-env VAR, --key-file FILE, or type it at the prompt"
-        )
-
-
-def add_key_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--key-file`` / ``--passphrase-env`` (mutually exclusive) to a parser."""
-    group = parser.add_argument_group("log key (if neither is given, the passphrase is asked for on the terminal)")
-    exclusive = group.add_mutually_exclusive_group()
-    exclusive.add_argument("--key-file", metavar="FILE", type=Path, help="32-byte key file made by `emoplay log keygen`")
-    exclusive.add_argument(
-        "--passphrase-env", metavar="VAR", help="name of an environment variable that holds the passphrase"
-    )
-    parser.add_argument("--passphrase", nargs="?", action=_RefusePassphrase, help=argparse.SUPPRESS)
-
-
-def key_from_args(
-    args: argparse.Namespace,
-    *,
-    confirm: bool = False,
-    prompt: Callable[[str], str] = getpass.getpass,
-    isatty: Callable[[], bool] | None = None,
-) -> LogKey:
-    """The :class:`LogKey` the parsed key options name.
-
-    With neither option, asks for the passphrase without echo when stdin is a
-    terminal (twice when ``confirm``, as for a new log); otherwise raises
-    :class:`LogError` saying which option to pass.
-    """
-    key_file = getattr(args, "key_file", None)
-    env_name = getattr(args, "passphrase_env", None)
-    if key_file is not None:
-        return LogKey.from_file(key_file)
-    if env_name is not None:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env_name):
-            # Do not echo it: someone may have typed the passphrase itself here.
-            raise LogError("--passphrase-env takes the NAME of an environment variable, e.g. EMOPLAY_LOG_PASSPHRASE")
-        passphrase = os.environ.get(env_name, "")
-        if not passphrase:
-            raise LogError(f"environment variable {env_name} is not set or is empty; it should hold the passphrase")
-        return LogKey.from_passphrase(passphrase)
-    if not (isatty or sys.stdin.isatty)():
-        raise LogError(
-            "no log key given and stdin is not a terminal to ask for a passphrase; "
-            "pass --key-file FILE or --passphrase-env VAR"
-        )
-    passphrase = _ask(prompt, "Session log passphrase: ")
-    if not passphrase:
-        raise LogError("no passphrase entered")
-    if confirm and _ask(prompt, "Repeat the passphrase: ") != passphrase:
-        raise LogError("the two passphrases differ; nothing was written")
-    return LogKey.from_passphrase(passphrase)
-
-
-def _ask(prompt: Callable[[str], str], question: str) -> str:
-    try:
-        return prompt(question)
-    except EOFError:  # Ctrl-D at the prompt
-        return ""
 
 
 # --- formatting ------------------------------------------------------------------------------
@@ -253,7 +172,7 @@ def plot_timeline(log: SessionLog, out: str | os.PathLike) -> Path:
         ax.set_xlim(-0.02 * x_max, x_max * 1.02)
         ax.grid(axis="x", alpha=0.3)
         for tick, lane in zip(ax.get_yticklabels(), lanes):
-            tick.set_color(_COLOURS.get(lane, "black"))
+            tick.set_color(EMOTION_COLOURS.get(lane, "black"))
         if track_id is None:
             ax.text(0.5, 0.5, "no events recorded", transform=ax.transAxes, ha="center", va="center")
             continue
@@ -264,9 +183,9 @@ def plot_timeline(log: SessionLog, out: str | os.PathLike) -> Path:
             lane = lanes.index(emotion)
             alpha = 0.35 + 0.65 * max(0.0, min(1.0, confidence or 0.0))
             ax.broken_barh([(start, max(end - start, 0.0))], (lane - 0.35, 0.7),
-                           color=_COLOURS.get(emotion, "black"), alpha=alpha, lw=0)
+                           color=EMOTION_COLOURS.get(emotion, "black"), alpha=alpha, lw=0)
         for emotion, t in tr["changes"]:
-            ax.plot([t], [lanes.index(emotion)], marker="|", ms=14, color=_COLOURS.get(emotion, "black"))
+            ax.plot([t], [lanes.index(emotion)], marker="|", ms=14, color=EMOTION_COLOURS.get(emotion, "black"))
         ax.set_title(f"track {track_id}  (green shade: face in view; bar opacity: confidence)", loc="left",
                      fontsize=9)
     if len(tracks) > len(ids):

@@ -26,8 +26,8 @@ from pathlib import PurePath
 import numpy as np
 
 from .._errors import DataError
-from .baseline import DEFAULT_STRENGTH, Baseline
-from .state import AUTO_STRENGTH
+from ..calibration.baseline import DEFAULT_STRENGTH, Baseline
+from ..calibration.per_track import AUTO_STRENGTH
 
 METHODS = ("per-subject", "per-subject-auto")
 NEUTRAL = "neutral"

@@ -1,0 +1,5 @@
+"""``python -m emoplay.cli``: the ``emoplay`` command."""
+
+from . import main
+
+raise SystemExit(main())
