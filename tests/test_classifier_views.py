@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import emoplay
-from conftest import require_module
+from tests.support import require_module
 
 
 @pytest.fixture(scope="module")

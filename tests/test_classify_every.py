@@ -13,7 +13,7 @@ import pytest
 import emoplay
 from emoplay import EmotionChanged, FaceFound, FaceLost
 from emoplay._frames import to_gray
-from conftest import run_video
+from tests.support import run_video
 
 
 def noisy(frame: np.ndarray, seed: int, sigma: float = 2.0) -> np.ndarray:

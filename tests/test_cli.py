@@ -11,7 +11,7 @@ import pytest
 
 import emoplay
 from emoplay.cli import main
-from conftest import require
+from tests.support import require
 
 
 def events_of(capsys):

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import face_frame, few_faces
+from tests.support import face_frame, few_faces
 from emoplay.evaluation._cli import register
 from emoplay.pipeline._classify import EmotionClassifier
 from emoplay.evaluation._datasets import FER2013_CLASSES

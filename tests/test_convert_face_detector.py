@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 
 from emoplay._model_files import expected_checksums, sha256_of
-from conftest import REPO, require_module
+from tests.support import REPO, require_module
 
 
 def _converter():

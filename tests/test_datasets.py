@@ -7,7 +7,7 @@ import csv
 import numpy as np
 import pytest
 
-from conftest import few_faces
+from tests.support import few_faces
 from emoplay.evaluation._datasets import (
     FER2013_CLASSES,
     LabeledImages,

@@ -11,20 +11,11 @@ import numpy as np
 import pytest
 
 from emoplay import EMOTIONS, STABILITY_PRESETS, UNKNOWN, DebounceOptions, Debouncer, EmotionChanged, ManualClock
+from tests.support import probs
 
 RESPONSIVE = DebounceOptions.preset("responsive")
 
 FPS = 30.0
-
-
-def probs(**named: float) -> np.ndarray:
-    """A probability vector over EMOTIONS: the named classes as given, the rest share what is left equally."""
-    vec = np.zeros(len(EMOTIONS))
-    for name, p in named.items():
-        vec[EMOTIONS.index(name)] = p
-    rest = [i for i, name in enumerate(EMOTIONS) if name not in named]
-    vec[rest] = (1.0 - sum(named.values())) / len(rest)
-    return vec
 
 
 def feed(debouncer: Debouncer, vectors, start: float = 0.0, fps: float = FPS, track_id: int = 1) -> list[EmotionChanged]:

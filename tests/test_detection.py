@@ -127,7 +127,7 @@ def test_letterbox_gives_every_colour_order_the_same_rgb_input():
 
 
 def test_the_detectors_downscaled_copy_of_a_frame_is_zeroed_once_the_model_ran(fer_val):
-    from conftest import face_frame
+    from tests.support import face_frame
 
     images, _, _ = fer_val
     with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as detector:
@@ -141,7 +141,7 @@ def test_the_detectors_downscaled_copy_of_a_frame_is_zeroed_once_the_model_ran(f
 def test_every_pixel_format_gives_the_rgb_frames_detections(fer_val):
     import cv2
 
-    from conftest import face_frame
+    from tests.support import face_frame
 
     images, _, _ = fer_val
     bgr = face_frame(images[0])

@@ -25,7 +25,7 @@ import pytest
 
 import emoplay
 from emoplay.detection import DetectorOptions, FaceDetector
-from conftest import FER, REPO, VIDEOS, require_shared
+from tests.support import FER, REPO, VIDEOS, require_shared
 
 REFERENCE = REPO / "tests" / "data" / "detector_reference.json"
 THRESHOLD = DetectorOptions().min_confidence

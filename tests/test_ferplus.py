@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import FER, require_shared
+from tests.support import FER, require_shared
 
 from emoplay import DataError
 from emoplay.evaluation.ferplus import read_ferplus_votes

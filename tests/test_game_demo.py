@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # `examples` is a folder of the repository, not an installed package
 
-from conftest import require_module  # noqa: E402
+from tests.support import require_module  # noqa: E402
 
 pygame = require_module("pygame")
 
@@ -616,7 +616,7 @@ def frame_folder(tmp_path_factory, name: str, images: list[np.ndarray], frames: 
 @pytest.fixture(scope="module")
 def relaxed_face(tmp_path_factory):
     """The neutral start of single_face.mp4 (0.13-0.5 s) as a long image-folder stream (~70 s at 30 fps)."""
-    from conftest import VIDEOS, require_shared
+    from tests.support import VIDEOS, require_shared
     from emoplay.sensor._sources import VideoFileSource
 
     source = VideoFileSource(require_shared(VIDEOS / "single_face.mp4"))

@@ -12,7 +12,7 @@ import pytest
 
 import emoplay
 from emoplay._model_files import models_dir, shipped_model
-from conftest import REPO, require_module
+from tests.support import REPO, require_module
 
 
 def test_import_loads_no_heavy_library():

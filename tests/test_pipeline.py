@@ -7,7 +7,7 @@ import pytest
 
 import emoplay
 from emoplay import EmotionChanged, FaceFound, FaceLost
-from conftest import run_video
+from tests.support import run_video
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_fer_faces_upscaled_are_detected_and_classified(pipeline, happy_and_neut
 
 
 def test_fer_faces_upscaled_with_context_are_mostly_detected(fer_val):
-    from conftest import face_frame
+    from tests.support import face_frame
 
     images, _, _ = fer_val
     with emoplay.FaceDetector(emoplay.DetectorOptions(video_mode=False)) as det:

@@ -8,7 +8,7 @@ import pytest
 import emoplay
 from emoplay import EmotionChanged, FaceFound, FaceLost
 from emoplay._frames import to_gray, to_rgb_and_gray
-from conftest import run_video
+from tests.support import run_video
 
 
 def events_of(options, path):

@@ -10,7 +10,7 @@ import pytest
 import emoplay
 from emoplay.sensor._sources import MemorySource
 
-from conftest import require_module
+from tests.support import require_module
 
 pygame = require_module("pygame")
 

@@ -8,7 +8,7 @@ import sys
 import cv2
 import numpy as np
 
-from conftest import REPO, SHARED, require_shared
+from tests.support import REPO, SHARED, require_shared
 
 sys.path.insert(0, str(REPO / "models"))
 

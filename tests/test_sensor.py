@@ -11,17 +11,7 @@ import pytest
 import emoplay
 from emoplay import CameraState, CameraStateChanged, EmotionChanged, FaceFound, FaceLost, SensorFailed
 from emoplay.sensor._sources import MemorySource
-
-
-def drain_until(sensor, predicate, timeout=20.0):
-    """Poll like a game loop until predicate(events so far) holds; the events seen."""
-    seen, deadline = [], time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        seen += sensor.poll()
-        if predicate(seen):
-            return seen
-        time.sleep(0.005)
-    raise AssertionError(f"condition not reached; events: {seen}")
+from tests.support import drain_until
 
 
 def states(events):

@@ -126,7 +126,7 @@ def test_truncated_real_video(tmp_path, video, fraction, index_at):
     shared no_face_animation.mp4 decodes 95 of the 98 frames its index counts) or 2 % reads as a normal end;
     for this 72-frame clip a cut at 95 % is such a cut, at 90 % it loses 7 frames and must fail.
     """
-    from faults.mp4 import index_first
+    from tests.support.mp4 import index_first
 
     original = video("single_face.mp4")
     data = original.read_bytes() if index_at == "end" else index_first(original)

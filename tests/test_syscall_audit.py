@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 import emoplay
-from conftest import REPO, require, require_shared
-from syscall_audit import parse, run_traced, strace_path, violations
+from tests.support import REPO, require, require_shared
+from tests.support.syscall_audit import parse, run_traced, strace_path, violations
 
 # The console script a user runs, from the same environment as the tests.
 _SCRIPT = Path(sys.executable).with_name("emoplay")

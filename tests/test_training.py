@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import FER, REPO, require_module, require_shared
+from tests.support import FER, REPO, require_module, require_shared
 
 torch = require_module("torch", "training needs PyTorch (pip install -e '.[test]' brings torch==2.13.0)")
 require_module("onnx")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from conftest import REPO, SHARED, require_shared
+from tests.support import REPO, SHARED, require_shared
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 

@@ -12,8 +12,8 @@ import socket
 import subprocess
 import time
 
-from bridge_helpers import serve_command
-from conftest import REPO, VIDEOS, require, require_shared
+from tests.support import REPO, VIDEOS, require, require_shared
+from tests.support.bridge import serve_command
 from emoplay.bridge.token import load_or_create_token
 
 GODOT = shutil.which("godot3-server")

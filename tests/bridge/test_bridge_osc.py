@@ -7,8 +7,8 @@ import threading
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import BlockingOSCUDPServer
 
-from bridge_helpers import start_serve
-from conftest import VIDEOS, require_shared
+from tests.support import VIDEOS, require_shared
+from tests.support.bridge import start_serve
 from emoplay import EMOTIONS
 from emoplay.bridge.client import BridgeClient
 

@@ -14,8 +14,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from bridge_helpers import http_request, raw_websocket, send_text_frame, start_serve
-from conftest import VIDEOS, require_shared
+from tests.support import VIDEOS, require_shared
+from tests.support.bridge import http_request, raw_websocket, send_text_frame, start_serve
 from emoplay import BridgeError
 from emoplay.bridge.client import BridgeClient
 

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from bridge_helpers import assert_valid_message, serve_command, start_serve
-from conftest import VIDEOS, require_shared
+from tests.support import VIDEOS, require_shared
+from tests.support.bridge import assert_valid_message, serve_command, start_serve
 from emoplay import EMOTIONS
 from emoplay.bridge.client import BridgeClient
 from emoplay.bridge.protocol import VALENCE_AROUSAL, valence_arousal

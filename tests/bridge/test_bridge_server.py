@@ -68,7 +68,7 @@ def test_close_does_not_wait_for_a_stalled_client_and_the_others_get_their_close
 
     from emoplay import SensorFailed
 
-    from bridge_helpers import raw_websocket, send_text_frame
+    from tests.support.bridge import raw_websocket, send_text_frame
 
     errors = []
     hook, threading.excepthook = threading.excepthook, lambda args: errors.append(args.exc_value)

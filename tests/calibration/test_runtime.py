@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import emoplay
-from conftest import VIDEOS, require_shared
+from tests.support import VIDEOS, require_shared
 from emoplay.calibration import AutoCalibrationOptions, Baseline
 
 # single_face.mp4: a man, neutral from 0.13 s (first face) to ~0.55 s, then a broad smile.

@@ -65,7 +65,7 @@ def test_without_out_nothing_is_written_and_json_is_one_object_per_face(tmp_path
 def test_detect_finds_the_face_in_a_frame_and_names_its_png(tmp_path, fer_val, capsys):
     import cv2
 
-    from conftest import face_frame
+    from tests.support import face_frame
 
     images, labels, classes = fer_val
     frame = face_frame(images[int(np.flatnonzero(labels == classes.index("happy"))[0])])

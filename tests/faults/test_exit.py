@@ -17,11 +17,10 @@ import subprocess
 import sys
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
-from conftest import VIDEOS, require_shared
+from tests.support import REPO, VIDEOS, require_shared
 
 # The host script. An atexit hook registered before emoplay is imported runs after emoplay's own (atexit is
 # last in, first out), so it sees what the exit hook left behind and prints it for the test to check.
@@ -39,7 +38,7 @@ SCRIPT = textwrap.dedent("""
 
     import cv2
     import emoplay
-    from fakes import BlockingCamera, BlockingCapture
+    from tests.support.fakes import BlockingCamera, BlockingCapture
 
     if mode in ("stop", "close", "never-stopped", "no-wait"):
         sensor = emoplay.Sensor(source=video)
@@ -91,7 +90,7 @@ def exits(tmp_path_factory):
     video = require_shared(VIDEOS / "single_face.mp4")
     script = tmp_path_factory.mktemp("exit") / "host.py"
     script.write_text(SCRIPT)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
 
     def run(case):
         try:

@@ -13,10 +13,8 @@ import pytest
 import emoplay
 from emoplay import CameraSource, CameraState, CameraStateChanged, EmotionChanged, FaceFound, FaceLost, PrimaryFaceChanged, Sensor
 from emoplay import SensorFailed, SensorOptions
-
-from test_sensor import drain_until as poll_until
-
-from .fakes import BlockingCamera, BlockingCapture, FailingVideo, RaisingCapture, SlowOpeningCamera, poll_until_failure
+from tests.support import drain_until as poll_until
+from tests.support.fakes import BlockingCamera, BlockingCapture, FailingVideo, RaisingCapture, SlowOpeningCamera, poll_until_failure
 
 # The promise: camera-off returns to the game within 100 ms, whatever the camera driver does.
 CAMERA_OFF_S = 0.100

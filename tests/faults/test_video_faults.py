@@ -7,8 +7,8 @@ import pytest
 
 from emoplay import CameraState, EndOfStream, ManualClock, Sensor, VideoFileSource, VideoReadError
 
-from .fakes import poll_until_failure
-from .mp4 import index_first
+from tests.support.fakes import poll_until_failure
+from tests.support.mp4 import index_first
 
 
 def read_all(source, limit: int) -> int:

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 import emoplay
-from conftest import VIDEOS, require_shared
+from tests.support import VIDEOS, require_shared
 from emoplay.study import RunOptions, load_study, run_study
 from emoplay.study.recording import FrameTap, Playhead
 

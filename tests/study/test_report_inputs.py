@@ -11,7 +11,7 @@ import csv
 import pytest
 
 import emoplay
-from conftest import VIDEOS, require_shared
+from tests.support import VIDEOS, require_shared
 from emoplay.cli import main
 from emoplay.study import build_report
 from emoplay.study.recording import FrameSample, Playhead, StudyRecorder

@@ -7,7 +7,7 @@ import pytest
 from emoplay import StudySpecError
 from emoplay.study import load_study
 
-from .conftest import STUDY_TOML
+from tests.support.study import STUDY_TOML
 
 
 def test_the_example_study_loads(study_dir):

@@ -1,11 +1,11 @@
-"""The shared-data guard of tests/conftest.py: a missing dataset or tool skips locally and fails in CI."""
+"""The shared-data guards of tests/support: a missing dataset or tool skips locally and fails in CI."""
 
 from __future__ import annotations
 
 import pytest
 
-import conftest
-from conftest import require, require_module, require_shared
+from tests import support
+from tests.support import require, require_module, require_shared
 
 
 @pytest.mark.parametrize("ci", ["true", "1", "yes"])
@@ -33,6 +33,6 @@ def test_present_data_is_returned(monkeypatch, tmp_path):
     monkeypatch.setenv("CI", "true")
     (tmp_path / "x.npz").write_bytes(b"")
     assert require_shared(tmp_path / "x.npz") == tmp_path / "x.npz"
-    monkeypatch.setattr(conftest, "SHARED", tmp_path)
+    monkeypatch.setattr(support, "SHARED", tmp_path)
     assert require_shared("x.npz") == tmp_path / "x.npz"  # relative paths are taken under the shared folder
     assert require_module("json").dumps([]) == "[]"
