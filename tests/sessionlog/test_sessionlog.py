@@ -27,7 +27,7 @@ from emoplay.sessionlog._log import (
     verify_session_log,
 )
 
-VECTORS = Path(__file__).parent / "vectors" / "sessionlog"
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "sessionlog"
 MANIFEST = json.loads((VECTORS / "vectors.json").read_text())
 CHEAP = {"scrypt_log2_n": 10}  # tests use cheap scrypt; the format records the parameters
 
@@ -295,7 +295,7 @@ def test_sessionlog_module_imports_no_crypto() -> None:
     import subprocess
 
     code = "import emoplay.sessionlog._log, sys; print('cryptography' in sys.modules)"
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "False"
 
