@@ -8,7 +8,7 @@ frame; keypoints are 6 (x, y) points per face in frame pixels.
 The model is Google's ``face_detection_short_range.tflite`` (Apache-2.0),
 converted to ONNX once by ``models/convert_face_detector.py``; letterboxing,
 anchor decoding, the score threshold and weighted non-max suppression follow
-MediaPipe's face detector graph, and ``tests/test_detector_reference.py``
+MediaPipe's face detector graph, and ``tests/detection/test_detector_reference.py``
 checks the result against detections recorded with MediaPipe itself. Nothing
 here loads MediaPipe or TFLite, and nothing opens a socket.
 """
