@@ -17,11 +17,7 @@ import pytest
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))  # `examples` is a folder of the repository, not an installed package
-
-from tests.support import require_module  # noqa: E402
+from tests.support import REPO, require_module  # noqa: E402
 
 pygame = require_module("pygame")
 

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import shutil
-import sys
 
 import cv2
 import numpy as np
 
-from tests.support import REPO, SHARED, require_shared
-
-sys.path.insert(0, str(REPO / "models"))
+from tests.support import SHARED, require_shared
 
 
 def test_full_frames_from_an_image_folder_keep_the_file_names(tmp_path):
-    import make_fullframe_set
+    from models import make_fullframe_set
 
     ck = require_shared(SHARED / "data" / "ckplus")
     source = tmp_path / "src"
@@ -33,7 +30,7 @@ def test_full_frames_from_an_image_folder_keep_the_file_names(tmp_path):
 
 
 def test_summary_separates_expressive_faces_from_neutral_ones():
-    import release_figures
+    from models import release_figures
 
     names = ["angry", "happy", "neutral"]
     confusion = [[1, 0, 3], [0, 4, 0], [0, 0, 12]]  # angry mostly called neutral
@@ -48,7 +45,7 @@ def test_summary_separates_expressive_faces_from_neutral_ones():
 
 
 def test_subtle_set_blends_each_peak_with_its_own_sequence_first_frame(tmp_path):
-    import make_subtle_set
+    from models import make_subtle_set
 
     ck = require_shared(SHARED / "data" / "ckplus")
     source = tmp_path / "ck"
@@ -83,7 +80,7 @@ def test_subtle_set_blends_each_peak_with_its_own_sequence_first_frame(tmp_path)
 
 
 def test_subtle_set_refuses_to_write_into_the_data_folder(tmp_path):
-    import make_subtle_set
+    from models import make_subtle_set
     import pytest
 
     (tmp_path / "ck" / "neutral").mkdir(parents=True)

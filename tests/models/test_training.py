@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pytest
 
-from tests.support import FER, REPO, require_module, require_shared
+from tests.support import FER, require_module, require_shared
 
 torch = require_module("torch", "training needs PyTorch (pip install -e '.[test]' brings torch==2.13.0)")
 require_module("onnx")
-sys.path.insert(0, str(REPO / "models" / "training"))
 
 
 @pytest.fixture
@@ -247,8 +245,7 @@ def test_split_mirror_view_gives_the_two_view_files_numbers_through_the_runtime(
     from net import EmotionNet
     from quantize import quantize
 
-    sys.path.insert(0, str(REPO / "models"))
-    from split_mirror_view import split
+    from models.split_mirror_view import split
 
     torch.manual_seed(0)
     ckpt = tmp_path / "tiny.pt"

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-
 from tests.support import REPO, SHARED, require_shared
-
-sys.path.insert(0, str(REPO / "benchmarks"))
 
 
 def test_a_sustained_smile_is_one_change_after_the_first_neutral():
-    import video_changes
+    from benchmarks import video_changes
 
     video = require_shared(SHARED / "data" / "videos" / "single_face.mp4")
     found = video_changes.changes(REPO / "models" / "emotion_cnn.onnx", video)
