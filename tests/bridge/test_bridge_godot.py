@@ -10,7 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
-import time
+import threading
 
 from tests.support import REPO, VIDEOS, require, require_shared
 from tests.support.bridge import serve_command
@@ -32,6 +32,34 @@ def _godot(tmp_path, *args: str, env: dict[str, str] | None = None) -> subproces
                                  **(env or {})})
 
 
+class _Lines:
+    """A process's output, read line by line on a thread, so that a test can wait for a line while it runs."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self._lines: list[str] = []
+        self._added = threading.Condition()
+        self._reader = threading.Thread(target=self._read, args=(process.stdout,), daemon=True)
+        self._reader.start()
+
+    def _read(self, stream) -> None:
+        with stream:  # closed at the end of the output, when the process has ended
+            for line in stream:
+                with self._added:
+                    self._lines.append(line)
+                    self._added.notify_all()
+
+    def wait_for(self, line: str, timeout: float) -> bool:
+        """True once ``line`` was printed; False if it was not within ``timeout`` seconds."""
+        with self._added:
+            return self._added.wait_for(lambda: line + "\n" in self._lines, timeout)
+
+    def text(self, timeout: float = 0.0) -> str:
+        """Everything printed so far; after the process ended, everything (waits up to ``timeout`` for the end)."""
+        self._reader.join(timeout)
+        with self._added:
+            return "".join(self._lines)
+
+
 def _script_errors(output: str) -> list[str]:
     return [line for line in output.splitlines() if "SCRIPT ERROR" in line or "Parse Error" in line]
 
@@ -45,16 +73,19 @@ def test_the_godot_addon_reconnects_pairs_and_receives_emotion_events(tmp_path):
         port = probe.getsockname()[1]
     godot = _godot(tmp_path, "res://test/headless_test.tscn",
                    env={"EMOPLAY_URL": f"ws://127.0.0.1:{port}/ws", "EMOPLAY_TOKEN_FILE": str(token_file)})
+    lines_read = _Lines(godot)
     try:
-        time.sleep(1.0)  # the addon fails to connect and backs off meanwhile
+        # the addon failed to connect twice and backs off: only now does the server start
+        assert lines_read.wait_for("EMOPLAY_TEST reconnecting 0.50", 60), lines_read.text()[-3000:]
         serve = subprocess.run(serve_command("--source", str(video), "--port", str(port), "--token-file",
                                              str(token_file), "--wait-for-client"),
                                capture_output=True, text=True, timeout=120)
-        output, _ = godot.communicate(timeout=60)
+        godot.wait(60)
     finally:
         if godot.poll() is None:
             godot.kill()
-            godot.communicate()
+            godot.wait()
+    output = lines_read.text(timeout=10)
     lines = [line.split(" ", 1)[1] for line in output.splitlines() if line.startswith("EMOPLAY_TEST ")]
     assert serve.returncode == 0, serve.stderr[-2000:]
     assert godot.returncode == 0, output[-3000:]

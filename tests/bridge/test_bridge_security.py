@@ -17,7 +17,7 @@ from websockets.sync.client import connect
 from tests.support import VIDEOS, require_shared
 from tests.support.bridge import http_request, raw_websocket, send_text_frame, start_serve
 from emoplay import BridgeError
-from emoplay.bridge.client import BridgeClient
+from emoplay.bridge.client import BridgeClient, connect_with_retry
 
 MAX_CLIENTS = 4
 HELLO_TIMEOUT_S = 1.0
@@ -152,8 +152,8 @@ def test_more_clients_than_the_cap_are_refused_and_a_freed_slot_can_be_reused(se
         for c in clients[1:]:
             c.close()
     clients[0].close()
-    time.sleep(0.3)  # the server notices the closed connections
-    with BridgeClient.connect(served.websocket, served.token, client="after") as again:  # a reconnect
+    # The server frees the slots as its handlers see the closes; a client reconnecting with backoff gets one.
+    with connect_with_retry(served.websocket, served.token, client="after", attempts=6) as again:
         assert again.welcome["type"] == "welcome"
         assert again.receive(timeout=10) is not None
 
