@@ -61,7 +61,7 @@ def test_indicator_is_drawn_only_while_capturing_and_keeps_capture_alive(screen)
 
 
 def test_bridge_posts_emoplay_events_into_the_pygame_queue(screen, video):
-    from emoplay.pygame import CAMERA_STATE_CHANGED, EMOTION_CHANGED, FACE_FOUND, PygameEventBridge
+    from emoplay.pygame import CAMERA_STATE_CHANGED, EMOTION_CHANGED, FACE_FOUND, FACE_LOST, PygameEventBridge
 
     with emoplay.Sensor(source=str(video("single_face.mp4"))) as sensor:
         bridge = PygameEventBridge(sensor)
@@ -78,14 +78,21 @@ def test_bridge_posts_emoplay_events_into_the_pygame_queue(screen, video):
     assert CAMERA_STATE_CHANGED in types and FACE_FOUND in types and EMOTION_CHANGED in types
     emotions = [e.emoplay.current for e in got if e.type == EMOTION_CHANGED]
     assert emotions[-1] == "happy"
-    assert len({EMOTION_CHANGED, FACE_FOUND, CAMERA_STATE_CHANGED}) == 3
+    carries = {CAMERA_STATE_CHANGED: emoplay.CameraStateChanged, FACE_FOUND: emoplay.FaceFound,
+               EMOTION_CHANGED: emoplay.EmotionChanged, FACE_LOST: emoplay.FaceLost}
+    assert FACE_LOST in types and all(isinstance(e.emoplay, carries[e.type]) for e in got if e.type in carries)
 
 
 def test_pump_counts_only_the_events_pygame_accepted(screen, video):
     from emoplay.pygame import CAMERA_STATE_CHANGED, PygameEventBridge
 
+    from emoplay._events import EVENT_TYPES
+
     with emoplay.Sensor(source=str(video("single_face.mp4"))) as sensor:
         bridge = PygameEventBridge(sensor)
+        polled = []  # every event the bridge's poll() delivered, refused by pygame or not
+        for name in EVENT_TYPES:
+            sensor.subscribe(name, lambda event: polled.append(event))
         pygame.event.set_blocked(CAMERA_STATE_CHANGED)  # the host does not want these: post() refuses them
         try:
             sensor.start()  # starting, capturing: two CameraStateChanged queued, and nothing else yet or soon
@@ -93,4 +100,6 @@ def test_pump_counts_only_the_events_pygame_accepted(screen, video):
             arrived = [e for e in pygame.event.get() if bridge.process_event(e)]
         finally:
             pygame.event.set_allowed(CAMERA_STATE_CHANGED)
-    assert posted == len(arrived)
+    refused = [e for e in polled if isinstance(e, emoplay.CameraStateChanged)]
+    assert len(refused) >= 2  # there were events to refuse
+    assert posted == len(arrived) == len(polled) - len(refused)
