@@ -1,4 +1,5 @@
-"""Shared fixtures and hooks. Helpers (data paths, the require* guards, real faces) are in tests/support."""
+"""Shared fixtures, and the hooks that apply markers. Helpers (data paths, the require* guards, real faces) are in
+tests/support."""
 
 from __future__ import annotations
 
@@ -7,10 +8,33 @@ import os
 import numpy as np
 import pytest
 
+from tests import support
 from tests.support import FER, VIDEOS, face_frame, require_shared
+from tests.support.markers import reads_shared_data
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+# Markers that follow from a fixture the test uses.
+FIXTURE_MARKERS = {"browser": "browser", "godot": "godot"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects by marker
+def pytest_collection_modifyitems(items):
+    """Mark tests ``browser``/``godot`` by the fixture they use, and ``shared_data`` by what their code reads."""
+    for item in items:
+        for fixture, marker in FIXTURE_MARKERS.items():
+            if fixture in item.fixturenames:
+                item.add_marker(marker)
+        # tests.support's own tests try the guards on stand-in paths: they need no shared data
+        if not item.module.__name__.startswith("tests.support.") and reads_shared_data(item):
+            item.add_marker("shared_data")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    with support.running(item):
+        return (yield)
 
 
 @pytest.fixture

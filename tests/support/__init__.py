@@ -11,7 +11,9 @@ Import as ``from tests.support import ...`` (pyproject.toml puts the repository 
 from __future__ import annotations
 
 import os
+import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -40,13 +42,49 @@ def require(condition: bool, reason: str) -> None:
 
 
 def require_shared(path: str | os.PathLike) -> Path:
-    """The path of shared data (relative paths are taken under ../shared); skip locally, fail in CI, when absent."""
+    """The path of shared data (relative paths are taken under ../shared); skip locally, fail in CI, when absent.
+
+    A test that asks for shared data must be marked ``shared_data`` (tests/conftest.py marks the tests whose code
+    uses these helpers, see :mod:`tests.support.markers`); an unmarked one fails here, so that
+    ``-m "not shared_data"`` never runs a test that needs the data.
+    """
     path = Path(path)
     if not path.is_absolute():
         path = SHARED / path
+    if path == SHARED or SHARED in path.parents:
+        _check_marked_shared_data(path)
     require(path.exists(), f"{path} is absent: this test needs the project's shared data beside the repository "
                            "(../shared) or EMOPLAY_SHARED pointing at it")
     return path
+
+
+# The test being run (tests/conftest.py sets it), and the modules that ask for shared data at import time.
+_running: list = []
+MODULES_READING_SHARED_DATA: set[str] = set()
+
+
+@contextmanager
+def running(item):
+    """While ``item`` (a pytest test) runs, :func:`require_shared` checks that it is marked ``shared_data``."""
+    _running.append(item)
+    try:
+        yield
+    finally:
+        _running.pop()
+
+
+def _check_marked_shared_data(path: Path) -> None:
+    if _running:
+        item = _running[-1]
+        if item.get_closest_marker("shared_data") is None and not item.module.__name__.startswith("tests.support."):
+            pytest.fail(f"{item.nodeid} reads {path} but is not marked shared_data: mark it "
+                        "@pytest.mark.shared_data", pytrace=False)
+        return
+    frame = sys._getframe(1)  # no test is running: a test module is being imported (collected)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("tests.support"):
+        frame = frame.f_back
+    if frame is not None:
+        MODULES_READING_SHARED_DATA.add(frame.f_globals.get("__name__", ""))
 
 
 def require_module(name: str, reason: str = ""):
