@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import BlockingOSCUDPServer
 
@@ -13,6 +14,7 @@ from emoplay import EMOTIONS
 from emoplay.bridge.client import BridgeClient
 
 
+@pytest.mark.slow
 def test_serve_sends_emotions_probabilities_valence_arousal_and_faces_over_osc(tmp_path):
     video = require_shared(VIDEOS / "single_face.mp4")
     received: list[tuple[str, tuple]] = []

@@ -50,6 +50,7 @@ def _close_of(ws, first: str | None) -> tuple[list[str], int | None, str]:
         return received, e.rcvd.code if e.rcvd else None, e.rcvd.reason if e.rcvd else ""
 
 
+@pytest.mark.slow
 def test_a_paired_client_gets_a_welcome_with_the_current_state_then_events(served):
     with BridgeClient.connect(served.websocket, served.token) as client:
         assert client.welcome["camera_state"] == "capturing"
@@ -64,6 +65,7 @@ def test_a_wrong_token_gets_an_error_and_no_event(served):
     assert [json.loads(m)["type"] for m in received] == ["error"]
 
 
+@pytest.mark.slow
 def test_a_client_that_sends_no_hello_is_closed_after_the_timeout(served):
     with _open(served) as ws:
         start = time.monotonic()
@@ -82,6 +84,7 @@ def test_garbage_first_messages_close_the_connection_with_nothing_sent(served, g
     assert [json.loads(m)["type"] for m in received] == ["error"]
 
 
+@pytest.mark.slow
 def test_garbage_after_pairing_closes_that_connection_only(served):
     with BridgeClient.connect(served.websocket, served.token) as other, _open(served) as ws:
         ws.send(json.dumps({"type": "hello", "token": served.token}))
@@ -158,6 +161,7 @@ def test_more_clients_than_the_cap_are_refused_and_a_freed_slot_can_be_reused(se
         assert again.receive(timeout=10) is not None
 
 
+@pytest.mark.slow
 def test_a_stalled_client_is_dropped_and_the_others_keep_receiving(served):
     stalled = raw_websocket(served.port, rcvbuf=4096)
     send_text_frame(stalled, json.dumps({"type": "hello", "token": served.token, "client": "stalled",
@@ -188,6 +192,7 @@ def test_pause_and_resume_from_a_paired_client(served):
     assert states[-1] == "capturing" and "paused" in states
 
 
+@pytest.mark.slow
 def test_an_unpaired_connection_cannot_pause(served):
     with BridgeClient.connect(served.websocket, served.token, events=["CameraStateChanged"]) as watcher:
         with _open(served) as ws:

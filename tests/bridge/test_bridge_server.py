@@ -64,6 +64,7 @@ def test_publish_returns_at_once_even_with_a_client_that_never_reads():
         client.close()
 
 
+@pytest.mark.slow
 def test_close_does_not_wait_for_a_stalled_client_and_the_others_get_their_close_frame():
     """A client that stopped reading, its queue full to the brim but not yet over it (it is dropped only by the
     next message): close() drops it, cuts it off and still closes the healthy client with 1001."""
@@ -131,6 +132,7 @@ def test_timeouts_must_be_finite():
             BridgeOptions(**{name: float("nan")})
 
 
+@pytest.mark.slow
 def test_connect_with_retry_backs_off_until_the_server_is_up():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

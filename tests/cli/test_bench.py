@@ -18,6 +18,7 @@ from emoplay._bench import ROWS, TARGETS, _slope_per_min, format_table
 SIGNED = {"soak_rss_slope_mb_per_min"}
 
 
+@pytest.mark.slow
 def test_fast_bench_reports_every_figure_and_target(capsys):
     # --soak 5 instead of --fast's 20 s keeps this test short; the soak code path is the same.
     assert cli.main(["bench", "--json", "--fast", "--soak", "5"]) == 0
@@ -55,6 +56,7 @@ def test_memory_slope_is_a_least_squares_fit_in_mb_per_minute():
     assert _slope_per_min([(0.0, 100.0)]) == 0.0
 
 
+@pytest.mark.slow
 def test_without_shared_data_the_bench_uses_a_sample_photo_and_the_debouncer(monkeypatch, tmp_path):
     import emoplay
     from emoplay._bench import BenchSettings, bench_frames, measure_event_latency

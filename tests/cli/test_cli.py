@@ -196,6 +196,7 @@ def test_watch_writes_an_encrypted_log_that_log_show_reads(video, tmp_path, caps
     assert [r["type"] for r in records][0] == "FaceFound" and records[-1]["type"] == "FaceLost"
 
 
+@pytest.mark.slow
 def test_doctor_reports_models_and_timings(capsys):
     from emoplay._model_files import expected_checksums, models_dir
 

@@ -59,6 +59,7 @@ def test_json_report(npz, faces, capsys):
     assert report["robustness"] is None
 
 
+@pytest.mark.slow
 def test_text_report_and_plot(npz, tmp_path, capsys):
     import cv2
 
@@ -89,6 +90,7 @@ def test_csv_usage_and_limit(tmp_path, faces, capsys):
     assert json.loads(capsys.readouterr().out)["n"] == 3
 
 
+@pytest.mark.slow
 def test_robustness_flip_average_and_threads(npz, capsys):
     assert emoplay("eval", "--data", npz, "--robustness", "--flip-average", "--threads", 2, "--json") == 0
     report = json.loads(capsys.readouterr().out)
@@ -100,6 +102,7 @@ def test_robustness_flip_average_and_threads(npz, capsys):
     assert "robustness" in out and "occlusion_mouth" in out and "rotate_minus15" in out
 
 
+@pytest.mark.slow
 def test_faces_detect_on_a_folder_of_frames(tmp_path, fer_val, capsys):
     import cv2
 

@@ -245,6 +245,7 @@ def test_plot_of_an_empty_log(tmp_path: Path, capsys) -> None:
     assert png.read_bytes()[:8] == PNG_MAGIC
 
 
+@pytest.mark.slow
 def test_a_plot_that_cannot_be_written_is_one_clear_line(tmp_path: Path, capsys) -> None:
     key = LogKey.from_bytes(bytes(32))
     (tmp_path / "k.key").write_bytes(bytes(32))
@@ -267,6 +268,7 @@ def test_a_log_whose_clock_was_not_in_unix_seconds_still_shows(tmp_path: Path, c
     assert emoplay("log", "verify", tmp_path / "ms.emolog", "--key-file", tmp_path / "k.key") == EXIT_OK
 
 
+@pytest.mark.slow
 def test_show_into_a_pipe_that_closes_early_stops_quietly(tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import cv2
+import pytest
 
 from emoplay.cli import main
 
@@ -24,6 +25,7 @@ class RecordingCapture:
         pass
 
 
+@pytest.mark.slow
 def test_doctor_opens_no_camera_without_probe_cameras(monkeypatch, capsys):
     RecordingCapture.opened = []
     monkeypatch.setattr(cv2, "VideoCapture", RecordingCapture)
@@ -35,6 +37,7 @@ def test_doctor_opens_no_camera_without_probe_cameras(monkeypatch, capsys):
     assert "--probe-cameras" in capsys.readouterr().out and RecordingCapture.opened == []
 
 
+@pytest.mark.slow
 def test_doctor_probes_cameras_only_when_asked(monkeypatch, capsys):
     RecordingCapture.opened = []
     monkeypatch.setattr(cv2, "VideoCapture", RecordingCapture)

@@ -7,6 +7,7 @@ import sys
 import threading
 
 import numpy as np
+import pytest
 
 import emoplay
 from emoplay._cv_threads import on_this_thread
@@ -61,6 +62,7 @@ def test_overlapping_calls_on_two_threads_restore_the_setting_once_both_are_done
         cv2.setNumThreads(before)
 
 
+@pytest.mark.slow
 def test_detecting_faces_starts_no_opencv_worker_thread():
     """In a fresh process: 30 detections leave the process with the threads it had before them (OpenCV
     starts its pool on the first parallel call; the warp would have started it)."""

@@ -93,6 +93,7 @@ def _matches(compared):
             yield det, boxes[j], float(ours.scores[j]), ours.keypoints[j], (width, height)
 
 
+@pytest.mark.slow
 def test_reference_frames_decode_as_when_they_were_recorded(compared):
     off = [(f["source"], f["mean"], mean) for f, _, mean in compared if abs(mean - f["mean"]) > 0.05]
     assert not off, f"frames decode differently from when the reference was recorded (OpenCV/FFmpeg?): {off[:3]}"

@@ -199,6 +199,7 @@ def test_evaluate_resizes_other_crops_to_the_model_input(data, classifier):
     assert report.accuracy == pytest.approx(np.mean(expected == data.labels))
 
 
+@pytest.mark.slow
 def test_robustness_reports_every_perturbation_deterministically(data, classifier):
     first = evaluate(data, classifier, robustness=True)
     second = evaluate(data, classifier, robustness=True)
@@ -210,6 +211,7 @@ def test_robustness_reports_every_perturbation_deterministically(data, classifie
         assert value == pytest.approx(np.mean(expected == data.labels)), name
 
 
+@pytest.mark.slow
 def test_report_as_dict_and_text(data, classifier):
     report = evaluate(data, classifier, robustness=True)
     as_dict = json.loads(json.dumps(report.to_dict(), allow_nan=False))
@@ -260,6 +262,7 @@ def frames_with_and_without_faces(fer_val, classifier):
     return frames, np.array([labels[i] for i in picks] + [3, 6])
 
 
+@pytest.mark.slow
 def test_detect_counts_images_without_a_face_as_misses(frames_with_and_without_faces, classifier, detector):
     frames, labels = frames_with_and_without_faces
     report = evaluate(LabeledImages(frames, labels, FER2013_CLASSES, "frames"), classifier, "detect", detector)

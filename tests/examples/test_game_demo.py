@@ -225,6 +225,7 @@ def test_a_scripted_play_through_reaches_each_ending(ending, in_tmp):
     assert list(in_tmp.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_holding_a_key_emotion_answers_by_itself_but_the_default_neutral_never_does():
     game = new_game()
     try:
@@ -260,6 +261,7 @@ def test_pause_menu_restart_and_quit_leave_nothing_behind(in_tmp):
     assert list(in_tmp.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_run_headless_reports_frame_times(in_tmp):
     stats = run_headless(None, seconds=1.0)
     assert stats["frames"] >= 30
@@ -269,6 +271,7 @@ def test_run_headless_reports_frame_times(in_tmp):
     assert list(in_tmp.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_both_ways_to_launch_it(in_tmp):
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONPATH": str(REPO)}
     as_module = [sys.executable, "-m", "examples.game_demo"]
@@ -281,6 +284,7 @@ def test_both_ways_to_launch_it(in_tmp):
     assert list(in_tmp.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_script_with_letters_or_a_bad_token_prints_no_pygame_warning(in_tmp):
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy", "PYTHONPATH": str(REPO)}
     game = [sys.executable, "-m", "examples.game_demo", "--keyboard", "--mute", "--max-frames", "30", "--script"]
@@ -329,6 +333,7 @@ def test_music_never_raises_with_or_without_an_audio_device():
 
 
 # -- with a real sensor ----------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_indicator_is_drawn_while_capturing_and_gone_when_the_camera_is_off(single_face, in_tmp):
     game = new_game(source=single_face)
     try:
@@ -363,6 +368,7 @@ def test_indicator_is_drawn_while_capturing_and_gone_when_the_camera_is_off(sing
     assert list(in_tmp.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_the_face_in_the_video_answers_the_keeper(video):
     game = new_game(source=str(video("talking_smiling.mp4")))  # a woman talking, smiling more and more
     try:
@@ -554,6 +560,7 @@ def test_log_with_a_key_file_writes_one_readable_file(single_face, in_tmp, tmp_p
     assert log.complete and any(r.type == "FaceFound" for r in log.records)
 
 
+@pytest.mark.slow
 def test_log_with_a_typed_passphrase(single_face, in_tmp):
     game = new_game(source=single_face)
     try:
@@ -630,6 +637,7 @@ def empty_room(tmp_path_factory):
     return frame_folder(tmp_path_factory, "empty", [np.full((360, 640, 3), 90, np.uint8)], 2000)
 
 
+@pytest.mark.slow
 def test_after_the_title_the_player_relaxes_and_the_keeper_learns_the_face(relaxed_face):
     game = new_game(source=relaxed_face, calibrate=True, calibration_s=1.0)
     try:
@@ -662,6 +670,7 @@ def test_after_the_title_the_player_relaxes_and_the_keeper_learns_the_face(relax
         game.close()
 
 
+@pytest.mark.slow
 def test_space_skips_the_calibration_and_nothing_is_calibrated(relaxed_face):
     game = new_game(source=relaxed_face, calibrate=True, calibration_s=1.0)
     try:
@@ -677,6 +686,7 @@ def test_space_skips_the_calibration_and_nothing_is_calibrated(relaxed_face):
         game.close()
 
 
+@pytest.mark.slow
 def test_a_failed_calibration_says_why_and_can_be_skipped(empty_room):
     game = new_game(source=empty_room, calibrate=True, calibration_s=1.0)
     try:

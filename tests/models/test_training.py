@@ -9,6 +9,8 @@ import pytest
 
 from tests.support import FER, require_module, require_shared
 
+pytestmark = pytest.mark.slow  # trains, exports and quantises networks with PyTorch
+
 torch = require_module("torch", "training needs PyTorch (pip install -e '.[test]' brings torch==2.13.0)")
 require_module("onnx")
 

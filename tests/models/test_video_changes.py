@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support import REPO, SHARED, require_shared
 
 
+@pytest.mark.slow
 def test_a_sustained_smile_is_one_change_after_the_first_neutral():
     from benchmarks import video_changes
 

@@ -59,6 +59,7 @@ def test_emotion_model_carries_its_contract():
     assert (models_dir() / "emotion_cnn.onnx").stat().st_size <= 5_000_000
 
 
+@pytest.mark.slow
 def test_shipped_model_meets_the_accuracy_target_and_its_metadata_is_true(fer_val):
     images, labels, _ = fer_val
     clf = emoplay.EmotionClassifier()
@@ -91,6 +92,7 @@ def test_model_without_metadata_is_rejected(tmp_path):
         emoplay.EmotionClassifier(emoplay.ClassifierOptions(model_path=str(path)))
 
 
+@pytest.mark.slow
 def test_wheel_carries_the_model_files(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
                     str(tmp_path), str(REPO)], check=True, capture_output=True)

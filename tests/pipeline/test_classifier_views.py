@@ -25,6 +25,7 @@ def test_the_shipped_model_runs_its_mirror_view_in_the_classifier(classifier):
     assert classifier.flip_average  # ClassifierOptions.flip_average=None: as the file says
 
 
+@pytest.mark.slow
 def test_both_views_one_at_a_time_give_classify_crops_bit_for_bit(classifier, faces):
     n = len(faces)
     face = classifier.classify_views(faces, np.zeros(n, bool), raw=True)
@@ -41,6 +42,7 @@ def test_both_views_one_at_a_time_give_classify_crops_bit_for_bit(classifier, fa
     assert not np.array_equal(face, mirror)
 
 
+@pytest.mark.slow
 def test_flip_average_off_classifies_one_view_and_refuses_classify_views(faces):
     with emoplay.EmotionClassifier(emoplay.ClassifierOptions(flip_average=False)) as one:
         assert not one.flip_average

@@ -47,6 +47,7 @@ def test_a_still_face_is_classified_on_every_nth_frame(happy_and_neutral_frames,
     assert runs == [k // every + 1 for k in range(12)]
 
 
+@pytest.mark.slow
 def test_a_face_that_changed_is_classified_at_once(happy_and_neutral_frames):
     neutral, happy = happy_and_neutral_frames["neutral"][0], happy_and_neutral_frames["happy"][0]
     frames = [noisy(neutral, k) for k in range(6)] + [noisy(happy, k) for k in range(6, 12)]
@@ -83,6 +84,7 @@ def change_events(events):
             if isinstance(e, (EmotionChanged, FaceFound, FaceLost))]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["single_face.mp4", "face_then_noface.mov"])
 def test_classifying_every_second_frame_keeps_the_events_of_a_real_video(video, name):
     """Tolerance: the same events in the same order, each at most one frame (1/fps) from where it came with
@@ -141,6 +143,7 @@ class ViewSpy:
         pipeline.classifier.classify_views, pipeline.classifier.classify_crops = views, crops
 
 
+@pytest.mark.slow
 def test_a_stable_face_is_refreshed_with_one_view_at_a_time(happy_and_neutral_frames):
     frame = happy_and_neutral_frames["happy"][1]
     frames = [noisy(frame, k) for k in range(13)]

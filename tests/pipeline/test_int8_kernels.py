@@ -49,6 +49,7 @@ def test_saturation_follows_the_cpu(monkeypatch, machine, flags, saturates):
     assert _cpu.int8_sums_saturate() is saturates
 
 
+@pytest.mark.slow
 def test_the_classifier_reports_the_kernels_it_opened():
     with emoplay.EmotionClassifier() as auto:
         meta = dict(auto._session.get_modelmeta().custom_metadata_map)
@@ -59,6 +60,7 @@ def test_the_classifier_reports_the_kernels_it_opened():
             assert classifier.int8_kernels == kind
 
 
+@pytest.mark.slow
 def test_exact_kernels_agree_with_the_float_evaluation_of_the_same_model(fer_val):
     """On any CPU: the argmax of "exact" matches onnxruntime's float evaluation (Q/DQ not fused) on >= 99 % of
     real faces. (On an AMD EPYC without VNNI the fast kernels matched on 91.7 % of FER val with

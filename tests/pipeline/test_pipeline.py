@@ -32,6 +32,7 @@ def test_single_face_video_one_face_then_happy(pipeline, video):
     assert abs(sum(emotions[-1].probabilities.values()) - 1) < 1e-3
 
 
+@pytest.mark.slow
 def test_face_leaves_the_scene(pipeline, video):
     events, _, last = run_video(pipeline, video("face_then_noface.mov"))
     faces = [e for e in events if isinstance(e, (FaceFound, FaceLost))]
@@ -40,6 +41,7 @@ def test_face_leaves_the_scene(pipeline, video):
     assert 2.5 < faces[1].timestamp < last - 1.0  # lost while the video still runs, after the grace period
 
 
+@pytest.mark.slow
 def test_face_enters_the_scene(pipeline, video):
     events, _, _ = run_video(pipeline, video("noface_then_face.mov"))
     found = [e for e in events if isinstance(e, FaceFound)]
@@ -65,6 +67,7 @@ def test_fer_faces_upscaled_are_detected_and_classified(pipeline, happy_and_neut
         assert [e.current for e in changes] == [expected]
 
 
+@pytest.mark.slow
 def test_fer_faces_upscaled_with_context_are_mostly_detected(fer_val):
     from tests.support import face_frame
 

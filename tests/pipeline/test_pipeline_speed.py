@@ -41,6 +41,7 @@ def test_detect_every_must_be_a_positive_int():
             emoplay.PipelineOptions(detect_every=bad)
 
 
+@pytest.mark.slow
 def test_reusing_unchanged_crops_changes_no_result(video):
     path = video("single_face.mp4")
     # classify_every=1: the byte-equal shortcut alone (test_classify_every.py has the every-Nth-frame one)
@@ -68,6 +69,7 @@ def test_a_repeated_frame_is_classified_once(happy_and_neutral_frames):
         assert a.events == b.events
 
 
+@pytest.mark.slow
 def test_detecting_every_second_frame_keeps_the_emotion_events(video):
     path = video("single_face.mp4")
     reference, _ = events_of(emoplay.PipelineOptions(detect_every=1), path)
@@ -127,6 +129,7 @@ def test_a_held_face_that_moves_is_detected_again_at_once(happy_and_neutral_fram
             assert len(calls) == 3 and shift == 0
 
 
+@pytest.mark.slow
 def test_the_default_rates_keep_the_events_of_real_videos(video):
     """Detector and model at most every 4th frame on a stable face (the defaults) against both on every frame:
     the same events in the same order; emotion changes within 0.1 s, faces found and lost within a frame."""

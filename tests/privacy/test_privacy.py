@@ -11,6 +11,7 @@ import time
 import weakref
 from pathlib import Path
 
+import pytest
 
 import emoplay
 
@@ -30,6 +31,7 @@ def run_session(video: Path, workdir: Path) -> dict:
     return report
 
 
+@pytest.mark.slow
 def test_full_session_writes_nothing_but_its_log_and_opens_no_socket(video, tmp_path):
     report = run_session(video("single_face.mp4"), tmp_path)
     assert report["audited_open"], "the audit hook saw no file opens at all: it was not working"
@@ -43,6 +45,7 @@ def test_full_session_writes_nothing_but_its_log_and_opens_no_socket(video, tmp_
     assert b"happy" not in raw and b"neutral" not in raw  # encrypted, not merely encoded
 
 
+@pytest.mark.slow
 def test_frame_buffers_are_not_kept_after_processing(happy_and_neutral_frames):
     with emoplay.Sensor(source="memory") as sensor:
         sensor.start()

@@ -20,6 +20,8 @@ import emoplay
 from tests.support import REPO, require, require_shared
 from tests.support.syscall_audit import parse, run_traced, strace_path, violations
 
+pytestmark = pytest.mark.slow  # whole sessions under strace
+
 # The console script a user runs, from the same environment as the tests.
 _SCRIPT = Path(sys.executable).with_name("emoplay")
 EMOPLAY = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-c", "import sys; from emoplay.cli import main; sys.exit(main())"]

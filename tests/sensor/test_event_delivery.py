@@ -61,6 +61,7 @@ def test_a_raising_callback_does_not_cost_other_subscribers_or_the_log_any_event
 
 # -- dropped events are counted and announced; close() logs what is queued -----------------------------------
 
+@pytest.mark.slow
 def test_events_dropped_by_the_queue_limit_are_counted_in_an_event(video):
     unlimited = finished_run(video)
     everything = unlimited.poll()

@@ -22,6 +22,8 @@ import pytest
 
 from tests.support import REPO, VIDEOS, require_shared
 
+pytestmark = pytest.mark.slow  # a dozen Python processes, each with the real models
+
 # The host script. An atexit hook registered before emoplay is imported runs after emoplay's own (atexit is
 # last in, first out), so it sees what the exit hook left behind and prints it for the test to check.
 SCRIPT = textwrap.dedent("""

@@ -18,6 +18,7 @@ def states(events):
     return [(e.previous.value, e.current.value) for e in events if isinstance(e, CameraStateChanged)]
 
 
+@pytest.mark.slow
 def test_video_file_runs_to_the_end(video):
     with emoplay.Sensor(source=str(video("single_face.mp4"))) as sensor:
         assert sensor.camera_state is CameraState.OFF
@@ -31,6 +32,7 @@ def test_video_file_runs_to_the_end(video):
     assert [e.current for e in events if isinstance(e, EmotionChanged)][-1] == "happy"
 
 
+@pytest.mark.slow
 def test_callbacks_run_on_the_host_thread_and_bound_methods_are_weak(video):
     import gc
     import weakref
@@ -139,6 +141,7 @@ def test_pause_resume_stop_close_and_use_after_close(video):
         sensor.start()
 
 
+@pytest.mark.slow
 def test_a_paused_memory_source_refuses_frames_and_keeps_none(happy_and_neutral_frames):
     frame = happy_and_neutral_frames["happy"][0]
     with emoplay.Sensor(source="memory") as sensor:
@@ -153,6 +156,7 @@ def test_a_paused_memory_source_refuses_frames_and_keeps_none(happy_and_neutral_
         drain_until(sensor, lambda ev: sensor.frames_processed == 2)
 
 
+@pytest.mark.slow
 def test_a_new_start_is_a_new_stream_whose_timestamps_start_again():
     frame = np.zeros((120, 160, 3), np.uint8)  # no face: no track to end, only the clock
     with emoplay.Sensor(source="memory") as sensor:
@@ -207,6 +211,7 @@ def test_worker_errors_reach_the_host_as_event_and_exception(tmp_path, happy_and
     assert isinstance(info.value.__cause__, emoplay.VideoReadError)
 
 
+@pytest.mark.slow
 def test_memory_source_submit_and_primary_emotion(happy_and_neutral_frames):
     with emoplay.Sensor(source="memory") as sensor:
         with pytest.raises(emoplay.SensorStateError):

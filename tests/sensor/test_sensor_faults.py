@@ -33,6 +33,7 @@ def camera_sensor(source) -> Sensor:
 
 # -- camera-off within 100 ms while read() blocks ------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["stop", "pause", "withdraw_consent"])
 def test_camera_off_returns_within_100_ms_while_read_blocks_and_the_source_is_still_released(happy_frame, how):
     camera = BlockingCamera(happy_frame, block_s=3.0)
@@ -54,6 +55,7 @@ def test_camera_off_returns_within_100_ms_while_read_blocks_and_the_source_is_st
     sensor.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["stop", "withdraw_consent"])
 def test_camera_source_with_a_blocked_driver_read_turns_off_within_100_ms(happy_frame, how):
     capture = BlockingCapture(happy_frame, block_s=3.0)
@@ -108,6 +110,7 @@ def test_start_without_waiting_opens_on_the_worker_and_reports_capturing(happy_f
 
 # -- a camera whose read() raises --------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_camera_whose_read_raises_fails_the_sensor_and_releases_the_device(happy_frame):
     capture = RaisingCapture(happy_frame, OSError("VIDIOC_DQBUF: No such device"), fail_from=30)
     with camera_sensor(CameraSource(0, opener=lambda device: capture)) as sensor:
@@ -141,6 +144,7 @@ def test_a_failure_mid_stream_reports_every_face_lost_and_clears_the_emotion(vid
         assert "decoder crashed" in str(error) and source.closed >= 1
 
 
+@pytest.mark.slow
 def test_the_pygame_bridge_posts_the_failure_and_raises_worker_error(video):
     import pygame
 
@@ -248,6 +252,7 @@ def _hold_after(sensor: Sensor, event_type):
     return in_flight, release
 
 
+@pytest.mark.slow
 def test_a_paused_file_reports_what_the_frame_in_flight_changed(video):
     with Sensor(source=video("single_face.mp4")) as sensor:
         in_flight, release = _hold_after(sensor, FaceFound)
@@ -364,6 +369,7 @@ class _OneBadFrame:
         pass
 
 
+@pytest.mark.slow
 def test_a_failed_step_keeps_no_frame_in_the_error_the_host_gets():
     source = _OneBadFrame()
     sensor = Sensor(source=source)
@@ -378,6 +384,7 @@ def test_a_failed_step_keeps_no_frame_in_the_error_the_host_gets():
         "the failed frame's pixels live on through the error's traceback"
 
 
+@pytest.mark.slow
 def test_a_failed_camera_keeps_no_frame_in_its_stored_failure(happy_frame):
     import weakref
 

@@ -61,6 +61,7 @@ def test_a_video_with_zeroed_bytes_in_the_middle_is_an_error(index_first_clip, t
         read_all(VideoFileSource(path, loop=True), 1000)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["single_face.mp4", "no_face_animation.mp4", "face_then_noface.mov",
                                   "noface_then_face.mov"])
 def test_intact_shared_videos_still_end_normally(video, name):

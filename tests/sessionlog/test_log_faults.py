@@ -223,6 +223,7 @@ def test_full_disk_from_the_kernel_keeps_every_written_record(tmp_path, key):
     assert [r.track_id for r in log.records] == [0, 1, 2] and log.lost_bytes == 150
 
 
+@pytest.mark.slow
 def test_keygen_on_a_full_disk_says_so_and_leaves_no_partial_key(tmp_path):
     """The kernel refuses the key's bytes (RLIMIT_FSIZE of 10 bytes, as a full disk would): a clear message, and no
     10-byte file that would block the retry ("already exists") and never open a log."""
@@ -378,6 +379,7 @@ KILLED_WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["key-file", "passphrase"])
 def test_killed_writer_loses_no_record_whose_write_returned(tmp_path, kind):
     """SIGKILL a real writer process mid-session; every acknowledged record is in what it left."""

@@ -211,6 +211,7 @@ def test_writer_creates_owner_only_file(tmp_path: Path, key: LogKey) -> None:
         assert stat.S_IMODE((tmp_path / "s.emolog").stat().st_mode) & 0o077 == 0
 
 
+@pytest.mark.slow
 def test_crash_loses_only_the_record_being_written(tmp_path: Path, key: LogKey) -> None:
     """Every write reaches the file before write() returns; a cut file keeps every complete record."""
     path = tmp_path / "s.emolog"
@@ -291,6 +292,7 @@ def test_missing_file_is_a_log_error(tmp_path: Path, key: LogKey) -> None:
         read_session_log(tmp_path / "nope.emolog", key)
 
 
+@pytest.mark.slow
 def test_sessionlog_module_imports_no_crypto() -> None:
     import subprocess
 
@@ -325,6 +327,7 @@ def _mutated_logs(draw) -> bytes:
     return bytes(data)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.one_of(st.binary(max_size=300), _mutated_logs()))
 def test_reader_only_raises_log_errors(tmp_path: Path, data: bytes) -> None:

@@ -30,6 +30,8 @@ from emoplay.study import RunOptions, build_report, load_study, run_study
 from emoplay.study.recording import StudyRecorder
 from tests.support.syscall_audit import run_traced, strace_path
 
+pytestmark = pytest.mark.slow  # whole studies, one under strace
+
 EMOTIONS = emoplay.EMOTIONS
 PARTICIPANTS = [("id-anna", "18-29", "single_face.mp4", 1), ("id-bert", "50+", "talking_smiling.mp4", 2),
                 ("id-cleo", "18-29", "noface_then_face.mov", 3)]

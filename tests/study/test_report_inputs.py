@@ -16,6 +16,8 @@ from emoplay.cli import main
 from emoplay.study import build_report
 from emoplay.study.recording import FrameSample, Playhead, StudyRecorder
 
+pytestmark = pytest.mark.slow  # participants played from the shared videos
+
 HAPPY = emoplay.EMOTIONS.index("happy")
 
 

@@ -62,6 +62,7 @@ def test_not_toml_and_missing_file(tmp_path):
         load_study(tmp_path / "nope.toml")
 
 
+@pytest.mark.slow
 def test_importing_the_study_package_loads_no_heavy_library(study_dir):
     import subprocess
     import sys
