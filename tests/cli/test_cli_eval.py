@@ -159,7 +159,7 @@ def test_invalid_options_are_usage_errors(npz, argv, capsys):
 
 def test_ferplus_labels_score_against_the_crowd(tmp_path, capsys):
     """--labels ferplus: the crowd's majority, worked out here from the CSV by hand, is what is scored."""
-    from conftest import FER, require_shared
+    from tests.support import FER, require_shared
 
     votes_csv = require_shared(FER / "ferplus_votes.csv")
     with np.load(require_shared(FER / "val_original.npz")) as d:

@@ -1,7 +1,7 @@
 """Debouncer: hysteresis, dwell, flicker, confidence floor, per-track state; all on explicit timestamps.
 
 The tests of the dwell rule use the ``responsive`` preset (no evidence sum, no floor hold); the properties every
-preset keeps run for each of them; tests/test_stability.py covers evidence, floor hold and the presets."""
+preset keeps run for each of them; tests/pipeline/test_stability.py covers evidence, floor hold and the presets."""
 
 from __future__ import annotations
 
@@ -10,30 +10,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from emoplay import EMOTIONS, STABILITY_PRESETS, UNKNOWN, DebounceOptions, Debouncer, EmotionChanged, ManualClock
-from tests.support import probs
+from emoplay import EMOTIONS, STABILITY_PRESETS, UNKNOWN, DebounceOptions, Debouncer, ManualClock
+from tests.support.debounce import FPS, HAPPY, NEUTRAL, feed, probs, steady
 
 RESPONSIVE = DebounceOptions.preset("responsive")
-
-FPS = 30.0
-
-
-def feed(debouncer: Debouncer, vectors, start: float = 0.0, fps: float = FPS, track_id: int = 1) -> list[EmotionChanged]:
-    """Feed one vector per frame at ``start + i / fps``; return the events."""
-    events = []
-    for i, vec in enumerate(vectors):
-        event = debouncer.update(track_id, vec, start + i / fps)
-        if event is not None:
-            events.append(event)
-    return events
-
-
-def steady(vec: np.ndarray, seconds: float, fps: float = FPS) -> list[np.ndarray]:
-    return [vec] * int(round(seconds * fps))
-
-
-HAPPY = probs(happy=0.8)
-NEUTRAL = probs(neutral=0.8)
 
 
 # -- first event, dwell -----------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 import emoplay
 from emoplay import EMOTIONS, EmotionChanged, EventsDropped, FaceFound, FaceLost, LogKey, Sensor, SensorOptions
 from emoplay import read_session_log
-from tests.support import probs
+from tests.support.debounce import probs
 
 
 def finished_run(video, **options) -> Sensor:

@@ -19,8 +19,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emoplay import EMOTIONS
-
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("EMOPLAY_SHARED", REPO.parent / "shared"))
 VIDEOS = SHARED / "data" / "videos"
@@ -133,16 +131,6 @@ def face_frame(face48: np.ndarray, side: int = 240, context: int = 120) -> np.nd
     big = cv2.resize(face48, (side, side), interpolation=cv2.INTER_CUBIC)
     frame = cv2.copyMakeBorder(big, context, context, context, context, cv2.BORDER_REPLICATE)
     return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-
-
-def probs(**named: float) -> np.ndarray:
-    """A probability vector over EMOTIONS: the named classes as given, the rest share what is left equally."""
-    vec = np.zeros(len(EMOTIONS))
-    for name, p in named.items():
-        vec[EMOTIONS.index(name)] = p
-    rest = [i for i, name in enumerate(EMOTIONS) if name not in named]
-    vec[rest] = (1.0 - sum(named.values())) / len(rest)
-    return vec
 
 
 def drain_until(sensor, predicate, timeout=20.0):

@@ -6,7 +6,7 @@ import pytest
 
 import emoplay
 from emoplay import CameraState, EmotionChanged, FaceLost, FaceSignal
-from test_sensor import drain_until
+from tests.support import drain_until
 
 
 def run_video(path, **options):

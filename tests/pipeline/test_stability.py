@@ -7,10 +7,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from conftest import SHARED, require_shared
 from emoplay import (EMOTIONS, STABILITY_PRESETS, UNKNOWN, DebounceOptions, Debouncer, ManualClock, PipelineOptions,
                      SensorOptions)
-from test_debounce import FPS, HAPPY, NEUTRAL, feed, probs, steady
+from tests.support import SHARED, require_shared
+from tests.support.debounce import FPS, HAPPY, NEUTRAL, feed, probs, steady
 
 PRESETS = list(STABILITY_PRESETS)
 
