@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,21 +12,7 @@ import emoplay.detection
 import emoplay.pipeline
 from bench import FPS, bench_frames, four_face_frames
 from emoplay._frames import to_rgb_and_gray
-
-
-def _test_helpers():
-    """tests/conftest.py, loaded under its own name: its require* helpers (skip locally, fail in CI) serve the
-    benchmarks too. (Both files are a module called ``conftest`` to pytest, so it cannot simply be imported.)"""
-    path = Path(__file__).resolve().parents[1] / "tests" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("emoplay_tests_conftest", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_helpers = _test_helpers()
-VIDEOS, in_ci, require, require_module, require_shared = (
-    _helpers.VIDEOS, _helpers.in_ci, _helpers.require, _helpers.require_module, _helpers.require_shared)
+from tests.support import VIDEOS, in_ci, require_shared
 
 
 @pytest.fixture(scope="session")

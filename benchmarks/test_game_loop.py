@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import VIDEOS, require_module, require_shared
+from tests.support import VIDEOS, require_module, require_shared
 
 SECONDS = 10.0
 

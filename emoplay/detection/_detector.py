@@ -10,7 +10,7 @@ The models are Google's ``face_detection_short_range.tflite`` and
 by ``models/convert_face_detector.py``; :class:`DetectorOptions` ``range``
 chooses one, or lets the detector switch between them (``_auto.py``); letterboxing,
 anchor decoding, the score threshold and weighted non-max suppression follow
-MediaPipe's face detector graphs, and ``tests/test_detector_reference.py``
+MediaPipe's face detector graphs, and ``tests/detection/test_detector_reference.py``
 checks the result against detections recorded with MediaPipe itself. Nothing
 here loads MediaPipe or TFLite, and nothing opens a socket.
 """

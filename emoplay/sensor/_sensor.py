@@ -14,7 +14,7 @@ from its own loop, where subscribed callbacks run and an attached event sink
 calling :meth:`heartbeat` — which the Pygame ``CameraIndicator`` does each
 time it is drawn — so the camera cannot run without a visible indicator.
 
-Guarantees (each one is a test in ``tests/faults/``):
+Guarantees (each one is a test in ``tests/sensor/``):
 
 * **Camera off within 100 ms.** ``stop()``, ``pause()`` and ``withdraw_consent()``
   return within 100 ms even while the source's ``read()`` blocks (an unplugged

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge_helpers import start_serve
-from conftest import VIDEOS, require, require_module, require_shared
+from tests.support import VIDEOS, require, require_module, require_shared
+from tests.support.bridge import start_serve
 from emoplay import EMOTIONS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -10,54 +10,92 @@ import os
 import shutil
 import socket
 import subprocess
-import time
+import threading
 
-from bridge_helpers import serve_command
-from conftest import REPO, VIDEOS, require, require_shared
+import pytest
+
+from tests.support import REPO, VIDEOS, require, require_shared
+from tests.support.bridge import serve_command
 from emoplay.bridge.token import load_or_create_token
 
 GODOT = shutil.which("godot3-server")
 PROJECT = REPO / "examples" / "godot"
 
 
-def _godot(tmp_path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+@pytest.fixture
+def godot(tmp_path):
+    """Starts the headless engine on a copy of examples/godot: ``godot(*args, env=...)`` is the process."""
     require(GODOT is not None, "Godot 3 (headless) is not installed: apt-get install -y godot3-server")
     project = tmp_path / "project"
-    if not project.exists():
-        shutil.copytree(PROJECT, project)  # Godot writes caches into its project folder: not into the repo
-    (tmp_path / "data").mkdir(exist_ok=True)
-    return subprocess.Popen([GODOT, "--path", str(project), *args], cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"),
-                                 **(env or {})})
+    shutil.copytree(PROJECT, project)  # Godot writes caches into its project folder: not into the repo
+    (tmp_path / "data").mkdir()
+
+    def start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+        return subprocess.Popen([GODOT, "--path", str(project), *args], cwd=tmp_path, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True,
+                                env={**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"),
+                                     **(env or {})})
+
+    return start
+
+
+class _Lines:
+    """A process's output, read line by line on a thread, so that a test can wait for a line while it runs."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self._lines: list[str] = []
+        self._added = threading.Condition()
+        self._reader = threading.Thread(target=self._read, args=(process.stdout,), daemon=True)
+        self._reader.start()
+
+    def _read(self, stream) -> None:
+        with stream:  # closed at the end of the output, when the process has ended
+            for line in stream:
+                with self._added:
+                    self._lines.append(line)
+                    self._added.notify_all()
+
+    def wait_for(self, line: str, timeout: float) -> bool:
+        """True once ``line`` was printed; False if it was not within ``timeout`` seconds."""
+        with self._added:
+            return self._added.wait_for(lambda: line + "\n" in self._lines, timeout)
+
+    def text(self, timeout: float = 0.0) -> str:
+        """Everything printed so far; after the process ended, everything (waits up to ``timeout`` for the end)."""
+        self._reader.join(timeout)
+        with self._added:
+            return "".join(self._lines)
 
 
 def _script_errors(output: str) -> list[str]:
     return [line for line in output.splitlines() if "SCRIPT ERROR" in line or "Parse Error" in line]
 
 
-def test_the_godot_addon_reconnects_pairs_and_receives_emotion_events(tmp_path):
+def test_the_godot_addon_reconnects_pairs_and_receives_emotion_events(godot, tmp_path):
     video = require_shared(VIDEOS / "single_face.mp4")
     token_file = tmp_path / "token"
     load_or_create_token(token_file)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    godot = _godot(tmp_path, "res://test/headless_test.tscn",
+    engine = godot("res://test/headless_test.tscn",
                    env={"EMOPLAY_URL": f"ws://127.0.0.1:{port}/ws", "EMOPLAY_TOKEN_FILE": str(token_file)})
+    lines_read = _Lines(engine)
     try:
-        time.sleep(1.0)  # the addon fails to connect and backs off meanwhile
+        # the addon failed to connect twice and backs off: only now does the server start
+        assert lines_read.wait_for("EMOPLAY_TEST reconnecting 0.50", 60), lines_read.text()[-3000:]
         serve = subprocess.run(serve_command("--source", str(video), "--port", str(port), "--token-file",
                                              str(token_file), "--wait-for-client"),
                                capture_output=True, text=True, timeout=120)
-        output, _ = godot.communicate(timeout=60)
+        engine.wait(60)
     finally:
-        if godot.poll() is None:
-            godot.kill()
-            godot.communicate()
+        if engine.poll() is None:
+            engine.kill()
+            engine.wait()
+    output = lines_read.text(timeout=10)
     lines = [line.split(" ", 1)[1] for line in output.splitlines() if line.startswith("EMOPLAY_TEST ")]
     assert serve.returncode == 0, serve.stderr[-2000:]
-    assert godot.returncode == 0, output[-3000:]
+    assert engine.returncode == 0, output[-3000:]
     assert not _script_errors(output)
     assert "reconnecting 0.25" in lines and "reconnecting 0.50" in lines
     connected = next(line for line in lines if line.startswith("connected"))
@@ -71,17 +109,17 @@ def test_the_godot_addon_reconnects_pairs_and_receives_emotion_events(tmp_path):
     assert "client 'godot-headless-test' paired" in serve.stderr
 
 
-def test_the_demo_scene_loads_without_script_errors(tmp_path):
-    godot = _godot(tmp_path, "--quit", env={"EMOPLAY_URL": "ws://127.0.0.1:9/ws"})
-    output, _ = godot.communicate(timeout=60)
-    assert godot.returncode == 0 and not _script_errors(output), output[-3000:]
+def test_the_demo_scene_loads_without_script_errors(godot):
+    engine = godot("--quit", env={"EMOPLAY_URL": "ws://127.0.0.1:9/ws"})
+    output, _ = engine.communicate(timeout=60)
+    assert engine.returncode == 0 and not _script_errors(output), output[-3000:]
 
 
-def test_the_addon_drops_a_stale_indicator_request_and_honours_a_disconnect_from_its_handler(tmp_path):
+def test_the_addon_drops_a_stale_indicator_request_and_honours_a_disconnect_from_its_handler(godot):
     """examples/godot/test/addon_unit_test.gd: an indicator asked for before a (re)connection is not sent after its
     welcome (the indicator may be gone by then), and disconnect_from_bridge() in a `disconnected` handler is final."""
-    godot = _godot(tmp_path, "-s", "res://test/addon_unit_test.gd")
-    output, _ = godot.communicate(timeout=60)
+    engine = godot("-s", "res://test/addon_unit_test.gd")
+    output, _ = engine.communicate(timeout=60)
     checks = [line.split(" ", 1)[1] for line in output.splitlines() if line.startswith("EMOPLAY_UNIT ")]
     assert checks == ["stale_indicator ok", "disconnect_in_handler ok"], output[-3000:]
-    assert godot.returncode == 0 and not _script_errors(output), output[-3000:]
+    assert engine.returncode == 0 and not _script_errors(output), output[-3000:]

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import BlockingOSCUDPServer
 
-from bridge_helpers import start_serve
-from conftest import VIDEOS, require_shared
+from tests.support import VIDEOS, require_shared
+from tests.support.bridge import start_serve
 from emoplay import EMOTIONS
 from emoplay.bridge.client import BridgeClient
 
 
+@pytest.mark.slow
 def test_serve_sends_emotions_probabilities_valence_arousal_and_faces_over_osc(tmp_path):
     video = require_shared(VIDEOS / "single_face.mp4")
     received: list[tuple[str, tuple]] = []

@@ -11,8 +11,8 @@ import typing
 
 import pytest
 
-from bridge_helpers import assert_valid_message
-from conftest import REPO
+from tests.support import REPO
+from tests.support.bridge import assert_valid_message
 from emoplay._events import EVENT_TYPES
 from emoplay.bridge import protocol, server
 

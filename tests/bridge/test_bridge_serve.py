@@ -11,14 +11,15 @@ import time
 
 import pytest
 
-from bridge_helpers import assert_valid_message, serve_command, start_serve
-from conftest import VIDEOS, require_shared
+from tests.support import VIDEOS, require_shared
+from tests.support.bridge import assert_valid_message, serve_command, start_serve
 from emoplay import EMOTIONS
 from emoplay.bridge.client import BridgeClient
 from emoplay.bridge.protocol import VALENCE_AROUSAL, valence_arousal
 from emoplay.cli import main
 
 
+@pytest.mark.slow
 def test_a_paired_client_receives_the_events_of_a_video(tmp_path):
     video = require_shared(VIDEOS / "single_face.mp4")
     served = start_serve(tmp_path, "--source", str(video), "--wait-for-client")
@@ -48,6 +49,7 @@ def test_a_paired_client_receives_the_events_of_a_video(tmp_path):
     assert "paired" in served.stderr()
 
 
+@pytest.mark.slow
 def test_serve_forwards_face_signals_at_the_rate_with_the_chosen_stability(tmp_path):
     video = require_shared(VIDEOS / "single_face.mp4")
     served = start_serve(tmp_path, "--source", str(video), "--wait-for-client", "--stability", "dialogue",
@@ -68,6 +70,7 @@ def test_serve_forwards_face_signals_at_the_rate_with_the_chosen_stability(tmp_p
     assert {m["type"] for m in messages} == {"FaceSignal", "EmotionChanged"}  # what the client asked for
 
 
+@pytest.mark.slow
 def test_the_first_stdout_line_is_one_json_object_with_both_urls(tmp_path):
     video = require_shared(VIDEOS / "single_face.mp4")
     token_file = tmp_path / "token"
@@ -143,6 +146,7 @@ def test_a_missing_camera_is_a_clear_error(capsys):
     assert "cannot open camera" in err and "emoplay doctor" in err
 
 
+@pytest.mark.slow
 def test_a_camera_without_consent_does_not_open(tmp_path):
     out = subprocess.run(serve_command("--source", "/dev/video97", "--port", "0"), capture_output=True, text=True,
                          stdin=subprocess.DEVNULL, timeout=120)
@@ -159,6 +163,7 @@ def test_importing_emoplay_and_the_bridge_loads_no_network_library(imports, abse
     assert json.loads(out.stdout) == []
 
 
+@pytest.mark.slow
 def test_capture_runs_only_while_a_client_shows_the_indicator(tmp_path):
     video = require_shared(VIDEOS / "talking_smiling.mp4")
     served = start_serve(tmp_path, "--source", str(video), "--realtime", "--loop", "--require-indicator")

@@ -37,10 +37,13 @@ def test_a_client_whose_queue_overflows_is_dropped_and_the_others_are_not():
 
 def test_the_welcome_holds_the_state_built_from_the_events_published():
     with BridgeServer(TOKEN, source_name="test", camera_state=CameraState.OFF) as server:
-        server.publish([CameraStateChanged(CameraState.OFF, CameraState.CAPTURING, "capturing", 0.0),
-                        FaceFound(3, (1, 2, 3, 4), 0.1, is_primary=True), _changed(3, "happy", 0.2),
-                        FaceFound(4, (5, 6, 7, 8), 0.1), _changed(4, "surprise", 0.3), FaceLost(4, 0.4)])
-        time.sleep(0.2)  # publish() returns at once; the loop thread applies the batch
+        with BridgeClient.connect(server.websocket_url, TOKEN, events=["FaceLost"]) as earlier:
+            server.publish([CameraStateChanged(CameraState.OFF, CameraState.CAPTURING, "capturing", 0.0),
+                            FaceFound(3, (1, 2, 3, 4), 0.1, is_primary=True), _changed(3, "happy", 0.2),
+                            FaceFound(4, (5, 6, 7, 8), 0.1), _changed(4, "surprise", 0.3), FaceLost(4, 0.4)])
+            # publish() returns at once; the loop thread applies the batch before it sends its last event
+            last = earlier.receive(timeout=10)
+            assert last is not None and (last["type"], last["track_id"]) == ("FaceLost", 4)
         with BridgeClient.connect(server.websocket_url, TOKEN) as client:
             welcome = client.welcome
     assert welcome["camera_state"] == "capturing" and welcome["source"] == "test"
@@ -74,6 +77,7 @@ def test_publish_returns_at_once_even_with_a_client_that_never_reads():
         client.close()
 
 
+@pytest.mark.slow
 def test_close_does_not_wait_for_a_stalled_client_and_the_others_get_their_close_frame():
     """A client that stopped reading, its queue full to the brim but not yet over it (it is dropped only by the
     next message): close() drops it, cuts it off and still closes the healthy client with 1001."""
@@ -81,7 +85,7 @@ def test_close_does_not_wait_for_a_stalled_client_and_the_others_get_their_close
 
     from emoplay import SensorFailed
 
-    from bridge_helpers import raw_websocket, send_text_frame
+    from tests.support.bridge import raw_websocket, send_text_frame
 
     errors = []
     hook, threading.excepthook = threading.excepthook, lambda args: errors.append(args.exc_value)
@@ -141,20 +145,27 @@ def test_timeouts_must_be_finite():
             BridgeOptions(**{name: float("nan")})
 
 
+@pytest.mark.slow
 def test_connect_with_retry_backs_off_until_the_server_is_up():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     delays: list[float] = []
+    three_failed = threading.Event()
     result: dict = {}
 
+    def back_off(seconds: float) -> None:
+        delays.append(seconds)
+        if len(delays) == 3:
+            three_failed.set()
+        time.sleep(seconds)
+
     def retry():
-        result["client"] = connect_with_retry(f"ws://127.0.0.1:{port}/ws", TOKEN, attempts=20,
-                                              sleep=lambda s: (delays.append(s), time.sleep(s)))
+        result["client"] = connect_with_retry(f"ws://127.0.0.1:{port}/ws", TOKEN, attempts=20, sleep=back_off)
 
     thread = threading.Thread(target=retry)
     thread.start()
-    time.sleep(1.0)
+    assert three_failed.wait(30), f"three attempts did not fail in 30 s; delays {delays}"
     with BridgeServer(TOKEN, BridgeOptions(port=port)):
         thread.join(10)
         assert result["client"].welcome["type"] == "welcome"

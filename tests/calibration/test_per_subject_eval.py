@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import SHARED, require_shared
+from tests.support import SHARED, require_shared
 from emoplay.cli.eval import register
 from emoplay.evaluation._datasets import read_image_folder
 from emoplay.pipeline._classify import EmotionClassifier
@@ -152,7 +152,7 @@ def test_cli_errors_say_what_to_do(leak_sensitive_folder, argv, message, capsys)
 def test_detect_mode_calibrates_the_detected_faces(leak_sensitive_folder, tmp_path, capsys):
     import cv2
 
-    from conftest import face_frame
+    from tests.support import face_frame
 
     folder = leak_sensitive_folder[0]
     frames = tmp_path / "frames"

@@ -8,7 +8,7 @@ import pytest
 
 import emoplay
 import emoplay.pipeline
-from conftest import VIDEOS, require_shared
+from tests.support import VIDEOS, require_shared
 from emoplay.calibration import AutoCalibrationOptions, Baseline
 
 # single_face.mp4: a man, neutral from 0.13 s (first face) to ~0.55 s, then a broad smile.
@@ -72,6 +72,7 @@ def side_by_side():
                 "baseline": calibrated.calibration.baseline, "profile": calibrated.export_calibration()}
 
 
+@pytest.mark.slow
 def test_calibration_finishes_with_progress_on_a_neutral_start(side_by_side):
     events = calibration_events(side_by_side["events"])
     progress = [e for e in events if isinstance(e, emoplay.CalibrationProgress)]
@@ -137,6 +138,7 @@ def test_reset_and_recalibrate(single_face):
     ("single_face.mp4", False, emoplay.CalibrationOptions(seconds=5), "too_short"),  # the video ends at 2.4 s
     ("single_face.mp4", False, emoplay.CalibrationOptions(seconds=1), "unstable"),  # neutral, then a smile
 ])
+@pytest.mark.slow
 def test_failures_on_real_videos(video, tile, options, reason):
     frames = frames_of(video, tile)
     with emoplay.pipeline.EmotionPipeline() as pipeline:
@@ -191,6 +193,7 @@ def drain(sensor):
     raise AssertionError("the video did not end within 60 s")
 
 
+@pytest.mark.slow
 def test_sensor_calibrates_and_delivers_through_poll_and_subscribe():
     seen = []
     with emoplay.Sensor(source=str(require_shared(VIDEOS / "single_face.mp4"))) as sensor:

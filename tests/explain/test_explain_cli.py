@@ -33,6 +33,7 @@ def read_png(path):
     return image
 
 
+@pytest.mark.slow
 def test_a_folder_gives_one_png_per_face_and_a_contact_sheet(tmp_path, fer_val, capsys):
     write_faces(tmp_path / "faces", fer_val)
     out = tmp_path / "out"
@@ -65,7 +66,7 @@ def test_without_out_nothing_is_written_and_json_is_one_object_per_face(tmp_path
 def test_detect_finds_the_face_in_a_frame_and_names_its_png(tmp_path, fer_val, capsys):
     import cv2
 
-    from conftest import face_frame
+    from tests.support import face_frame
 
     images, labels, classes = fer_val
     frame = face_frame(images[int(np.flatnonzero(labels == classes.index("happy"))[0])])
@@ -77,6 +78,7 @@ def test_detect_finds_the_face_in_a_frame_and_names_its_png(tmp_path, fer_val, c
     assert "frame.png: happy" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_class_grid_writes_the_figure_and_prints_the_region_table(tmp_path, fer_val, capsys):
     images, labels, classes = fer_val
     keep = np.concatenate([np.flatnonzero(labels == c)[:1] for c in range(len(classes))])
@@ -92,6 +94,7 @@ def test_class_grid_writes_the_figure_and_prints_the_region_table(tmp_path, fer_
         assert f"\n{name} " in text
 
 
+@pytest.mark.slow
 def test_class_grid_per_class_takes_at_most_n_faces_of_each_class(tmp_path, fer_val, capsys):
     images, labels, classes = fer_val
     keep = np.concatenate([np.flatnonzero(labels == c)[:3] for c in range(len(classes))])
@@ -156,6 +159,7 @@ def test_class_grid_refuses_to_write_into_its_data_folder(tmp_path, fer_val, cap
     assert not (data / "saliency_by_class.png").exists()
 
 
+@pytest.mark.slow
 def test_inputs_whose_names_would_collide_get_distinct_pngs(tmp_path, fer_val, capsys):
     import cv2
 

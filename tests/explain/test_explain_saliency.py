@@ -32,6 +32,7 @@ def first_of(labels, classes, name):
     return int(np.flatnonzero(labels == classes.index(name))[0])
 
 
+@pytest.mark.slow
 def test_maps_have_the_crops_shape_are_finite_and_repeat_exactly(explainer, fer_val):
     images, labels, classes = fer_val
     faces = images[[first_of(labels, classes, "happy"), first_of(labels, classes, "surprise")]]
@@ -99,6 +100,7 @@ def inside(point, region) -> bool:
     return x <= point[1] < x + w and y <= point[0] < y + h
 
 
+@pytest.mark.slow
 def test_the_map_follows_the_face_when_it_moves_in_the_frame(detecting, fer_val):
     images, _, _ = fer_val
     shift = np.array([200, 400])  # rows, columns

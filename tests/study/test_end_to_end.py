@@ -25,11 +25,13 @@ import pytest
 
 import emoplay
 import emoplay.sessionlog
-from conftest import VIDEOS, require, require_shared
+from tests.support import VIDEOS, require, require_shared
 from emoplay.bridge import valence_arousal
 from emoplay.study import RunOptions, build_report, load_study, run_study
 from emoplay.study.recording import StudyRecorder
-from syscall_audit import run_traced, strace_path
+from tests.support.syscall_audit import run_traced, strace_path
+
+pytestmark = pytest.mark.slow  # whole studies, one under strace
 
 EMOTIONS = emoplay.EMOTIONS
 PARTICIPANTS = [("id-anna", "18-29", "single_face.mp4", 1), ("id-bert", "50+", "talking_smiling.mp4", 2),

@@ -13,7 +13,7 @@ import pytest
 
 import emoplay
 import emoplay.sessionlog
-from conftest import VIDEOS, require_shared
+from tests.support import VIDEOS, require_shared
 from emoplay import StudySpecError
 from emoplay.study import RunOptions, build_report, load_study, run_study
 

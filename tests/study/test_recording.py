@@ -8,7 +8,7 @@ import pytest
 
 import emoplay
 import emoplay.sessionlog
-from conftest import VIDEOS, require_shared
+from tests.support import VIDEOS, require_shared
 from emoplay.study import RunOptions, load_study, run_study
 from emoplay.study.recording import FrameTap, Playhead
 
@@ -26,6 +26,7 @@ def test_the_playhead_stops_during_pauses_and_at_its_limit():
     assert head.media_time(14.99) == pytest.approx(1.99) and head.media_time(15.0) is None
 
 
+@pytest.mark.slow
 def test_the_tap_gets_every_processed_frame_and_only_the_primary_face(video):
     tap = FrameTap()
     with emoplay.Sensor(source=str(video("single_face.mp4")), on_frame=tap) as sensor:

@@ -12,10 +12,12 @@ import pytest
 
 import emoplay
 import emoplay.sessionlog
-from conftest import VIDEOS, require_shared
+from tests.support import VIDEOS, require_shared
 from emoplay.cli import main
 from emoplay.study import build_report
 from emoplay.study.recording import FrameSample, Playhead, StudyRecorder
+
+pytestmark = pytest.mark.slow  # participants played from the shared videos
 
 HAPPY = emoplay.EMOTIONS.index("happy")
 

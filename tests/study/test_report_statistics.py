@@ -25,8 +25,8 @@ from emoplay.study.group_tests import ComparisonOptions, group_tests
 from emoplay.study.isc import IscOptions
 from emoplay.study.report import AnalysisOptions
 from emoplay.study.summaries import OnsetRule, participant_summaries
-from study.synthetic import Design, series_study, write_study
-from study.test_statistics import _t_two_sided_by_integration
+from tests.study.synthetic import Design, series_study, write_study
+from tests.study.test_statistics import _t_two_sided_by_integration
 
 EMOTIONS = emoplay.EMOTIONS
 KNOWN = Design(per_group=20, effect=0.10, level_sd=0.05)  # one group smiles more at B: true d = 0.10 / 0.05 = 2

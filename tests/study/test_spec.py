@@ -7,7 +7,7 @@ import pytest
 from emoplay import StudySpecError
 from emoplay.study import load_study
 
-from .conftest import STUDY_TOML
+from tests.support.study import STUDY_TOML
 
 
 def test_the_example_study_loads(study_dir):
@@ -62,6 +62,7 @@ def test_not_toml_and_missing_file(tmp_path):
         load_study(tmp_path / "nope.toml")
 
 
+@pytest.mark.slow
 def test_importing_the_study_package_loads_no_heavy_library(study_dir):
     import subprocess
     import sys

@@ -3,7 +3,7 @@
     python tests/vectors/make_sessionlog_vectors.py
 
 Deterministic: fixed file ids, salts, keys and clock, so the output is byte
-for byte the same on every run (tests/test_sessionlog.py checks this, which
+for byte the same on every run (tests/sessionlog/test_sessionlog.py checks this, which
 catches any unintended change to the format). scrypt uses n = 2**10 so the
 vectors are cheap to read; the format records the parameters.
 """

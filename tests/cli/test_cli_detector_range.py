@@ -1,0 +1,91 @@
+"""--detector-range on every command that finds faces: the range reaches the detector they run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from emoplay.cli import build_parser, main
+
+
+@pytest.fixture(scope="module")
+def far_frames():
+    """12 BGR 1280x720 frames: single_face.mp4's frames 30-41 at half size in the middle of a grey frame (the face
+    about 87 px tall, 7 % of the width: too small for the short-range detector, found by the full-range one)."""
+    import cv2
+
+    from tests.support import video_frames
+
+    frames = []
+    for pixels in video_frames("single_face.mp4", 30, 12):
+        frame = np.full((720, 1280, 3), 128, np.uint8)
+        frame[270:450, 480:800] = cv2.resize(pixels, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+        frames.append(frame)
+    return frames
+
+
+@pytest.fixture(scope="module")
+def far_video(far_frames, tmp_path_factory):
+    import cv2
+
+    path = tmp_path_factory.mktemp("far") / "far.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (1280, 720))
+    for frame in far_frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.mark.parametrize("detector_range, found", [("short", False), ("full", True), ("auto", True)])
+def test_watch_finds_a_far_face_with_the_full_range_only(far_video, capsys, detector_range, found):
+    assert main(["watch", "--source", str(far_video), "--json", "--detector-range", detector_range]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    faces = [e for e in events if e["event"] == "FaceFound"]
+    assert bool(faces) == found
+    if found:
+        assert len(faces) == 1 and 80 <= faces[0]["box"][3] <= 100
+
+
+def test_eval_faces_detect_uses_the_range(far_frames, tmp_path, capsys):
+    import cv2
+
+    data = tmp_path / "frames"
+    (data / "happy").mkdir(parents=True)
+    for i, frame in enumerate(far_frames[:3]):
+        cv2.imwrite(str(data / "happy" / f"{i}.png"), frame)
+    no_face = {}
+    for detector_range in ("short", "full"):
+        assert main(["eval", "--data", str(data), "--faces", "detect", "--json",
+                     "--detector-range", detector_range]) == 0
+        no_face[detector_range] = json.loads(capsys.readouterr().out)["no_face"]
+    assert no_face == {"short": 3, "full": 0}
+
+
+@pytest.mark.parametrize("argv", [
+    ["watch"], ["serve"], ["eval", "--data", "x"], ["explain", "x"], ["bench"],
+    ["study", "run", "s.toml", "--participant", "P1", "--group", "a"],
+])
+def test_every_command_that_finds_faces_takes_detector_range(argv, capsys):
+    parser = build_parser()
+    assert parser.parse_args([*argv, "--detector-range", "full"]).detector_range == "full"
+    assert parser.parse_args(argv).detector_range == "short"
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args([*argv, "--detector-range", "far"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'far'" in capsys.readouterr().err
+
+
+def test_the_range_reaches_the_options_each_command_builds():
+    from emoplay.cli import sensor_options_from_args
+    from emoplay.explain._cli import _options
+
+    parser = build_parser()
+    watch = parser.parse_args(["watch", "--detector-range", "auto"])
+    assert sensor_options_from_args(watch).pipeline.detector.range == "auto"
+    serve = parser.parse_args(["serve", "--detector-range", "full"])
+    assert sensor_options_from_args(serve).pipeline.detector.range == "full"
+    explain = parser.parse_args(["explain", "x", "--faces", "detect", "--detector-range", "full"])
+    detector = _options(explain, "detect").detector
+    assert detector.range == "full" and not detector.video_mode
