@@ -78,7 +78,7 @@ def test_every_command_that_finds_faces_takes_detector_range(argv, capsys):
 
 
 def test_the_range_reaches_the_options_each_command_builds():
-    from emoplay.cli import sensor_options_from_args
+    from emoplay.cli._arguments import sensor_options_from_args
     from emoplay.explain._cli import _options
 
     parser = build_parser()

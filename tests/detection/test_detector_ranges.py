@@ -96,7 +96,7 @@ def test_the_faces_of_a_moving_group_frame_keep_their_ids_through_the_real_pipel
     import cv2
 
     from tests.support import SHARED, VIDEOS, require_shared
-    from test_detector_reference import recorder_module
+    from tests.detection.test_detector_reference import recorder_module
 
     sources = recorder_module().face_sources(require_shared(SHARED / "data" / "ckplus"), require_shared(VIDEOS))
     rng = np.random.default_rng(3)

@@ -124,6 +124,20 @@ def run_video(pipeline, path: Path):
     return events, probs, last
 
 
+def video_frames(name: str, start: int, count: int = 1) -> list[np.ndarray]:
+    """``count`` BGR frames of a shared video from frame ``start`` on."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(require_shared(VIDEOS / name)))
+    try:
+        capture.set(cv2.CAP_PROP_POS_FRAMES, start)
+        frames = [capture.read() for _ in range(count)]
+    finally:
+        capture.release()
+    assert all(ok for ok, _ in frames), f"{name}: frames {start}-{start + count - 1} could not be read"
+    return [pixels for _, pixels in frames]
+
+
 def face_frame(face48: np.ndarray, side: int = 240, context: int = 120) -> np.ndarray:
     """A BGR frame built from a 48x48 FER face: upscaled to ``side`` px with replicated-border context."""
     import cv2
