@@ -28,6 +28,7 @@ from .._clock import Clock, monotonic_clock
 from .._errors import CameraUnavailableError, SourceError, VideoReadError
 from ._exit import finish_threads_at_exit
 from ._failures import without_frame_locals
+from .._media_files import open_video_capture, printable_name, read_image_file
 from .._frames import Frame, check_pixels
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -240,7 +241,7 @@ class VideoFileSource:
                  clock: Clock = monotonic_clock, sleep=time.sleep) -> None:
         self.path = Path(path)
         self.realtime, self.loop, self.clock, self._sleep = realtime, loop, clock, sleep
-        self.name = str(self.path)
+        self.name = printable_name(self.path)
         self._cap = None
         self._index = 0
         self._offset = 0.0
@@ -256,7 +257,7 @@ class VideoFileSource:
             return
         if not self.path.is_file():
             raise VideoReadError(f"video file {self.path} does not exist; check the path")
-        cap = cv2.VideoCapture(str(self.path))
+        cap = open_video_capture(self.path, VideoReadError)
         ok = cap.isOpened()
         first = cap.read() if ok else (False, None)
         if not first[0]:
@@ -344,7 +345,7 @@ class ImageFolderSource:
     def __init__(self, path: str | Path, fps: float = 30.0) -> None:
         self.path = Path(path)
         self.fps = fps
-        self.name = str(self.path)
+        self.name = printable_name(self.path)
         self._files: list[Path] = []
         self._index = 0
 
@@ -369,10 +370,9 @@ class ImageFolderSource:
         if self._index >= len(self._files):
             raise EndOfStream
         path = self._files[self._index]
-        pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        pixels = read_image_file(path, cv2.IMREAD_UNCHANGED, VideoReadError)  # any file name; size checked first
         if pixels is None:
-            _check_readable(path, "image")
-            raise VideoReadError(f"cannot decode image {path}; remove it or convert it to PNG/JPEG")
+            raise VideoReadError(f"cannot decode image {printable_name(path)}; remove it or convert it to PNG/JPEG")
         if pixels.dtype != np.uint8:
             pixels = (pixels / max(int(pixels.max()), 1) * 255).astype(np.uint8)
         frame = Frame(pixels, self._index / self.fps, self._index)
