@@ -37,7 +37,11 @@ def register(sub: Any) -> None:
     serve.add_argument("--token-file", metavar="FILE",
                        help="pairing token file, created (mode 0600) with a new token if missing; "
                             "default: a new token for this run only")
-    serve.add_argument("--osc", metavar="HOST:PORT", help="also send events as OSC over UDP to HOST:PORT")
+    serve.add_argument("--osc", metavar="IP:PORT",
+                       help="also send events as OSC over UDP to IP:PORT (an address on this machine, e.g. "
+                            "127.0.0.1:9000; names are not looked up)")
+    serve.add_argument("--allow-remote-osc", action="store_true",
+                       help="allow an --osc address on another machine: the emotion stream then leaves this one")
     serve.add_argument("--max-clients", type=int, default=8, help="open connections at most (default 8)")
     serve.add_argument("--keepalive", type=float, default=3.0,
                        help="seconds between pings; a client that does not answer within as long is dropped")
@@ -62,10 +66,13 @@ def _serve(args: argparse.Namespace) -> int:
     except ImportError as e:
         raise BridgeError(f"emoplay serve needs the bridge extra ({e.name} is missing): "
                           "pip install 'emoplay[bridge]'") from None
-    from ..bridge.osc import OscSender, parse_host_port
+    from ..bridge.osc import OscSender, osc_address
     from ..bridge.server import BridgeOptions, BridgeServer, is_loopback
     from ..bridge.token import load_or_create_token, new_token
 
+    if args.allow_remote_osc and args.osc is None:
+        print("emoplay: --allow-remote-osc goes with --osc IP:PORT", file=sys.stderr)
+        return 2
     if not is_loopback(args.host):
         if not args.allow_remote:
             print(f"emoplay: --host {args.host} is not loopback: other machines could read the emotion stream; "
@@ -77,10 +84,13 @@ def _serve(args: argparse.Namespace) -> int:
         bridge_options = BridgeOptions(host=args.host, port=args.port, allow_remote=args.allow_remote,
                                        max_clients=args.max_clients, keepalive_s=args.keepalive,
                                        hello_timeout_s=args.hello_timeout)
-        osc_target = parse_host_port(args.osc) if args.osc else None
+        osc_target = osc_address(args.osc, args.allow_remote_osc) if args.osc is not None else None
     except ValueError as e:
         print(f"emoplay: {e}", file=sys.stderr)
         return 2
+    if osc_target is not None and not is_loopback(osc_target[0]):
+        print(f"emoplay: warning: sending OSC to {args.osc}, another machine: the emotion stream leaves this one, "
+              "unencrypted and unauthenticated", file=sys.stderr)
     token = load_or_create_token(args.token_file) if args.token_file else new_token()
     options = sensor_options_from_args(args, loop=args.loop,
                                        require_indicator=True if args.require_indicator else None)
