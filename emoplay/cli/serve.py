@@ -42,7 +42,8 @@ def register(sub: Any) -> None:
                             "127.0.0.1:9000; names are not looked up)")
     serve.add_argument("--allow-remote-osc", action="store_true",
                        help="allow an --osc address on another machine: the emotion stream then leaves this one")
-    serve.add_argument("--max-clients", type=int, default=8, help="open connections at most (default 8)")
+    serve.add_argument("--max-clients", type=int, default=8,
+                       help="paired clients at most (default 8; connections still to send their hello do not count)")
     serve.add_argument("--keepalive", type=float, default=3.0,
                        help="seconds between pings; a client that does not answer within as long is dropped")
     serve.add_argument("--hello-timeout", type=float, default=3.0,
