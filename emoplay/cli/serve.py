@@ -136,11 +136,8 @@ def _run(sensor: Any, server: Any, osc: Any, args: argparse.Namespace, stop: thr
             if server.indicators_received != indicators_seen:
                 indicators_seen = server.indicators_received
                 sensor.heartbeat()  # a client showed the camera indicator since the last turn
-            try:
-                events = sensor.poll()
-            except WorkerError as e:
-                events, status = getattr(e, "events", []), 1
-                print(f"emoplay: {e}", file=sys.stderr)
+            events, failed = _poll(sensor)
+            status = status or failed
             server.publish(events)
             if osc is not None:
                 osc.send_events(events)
@@ -161,8 +158,11 @@ def _run(sensor: Any, server: Any, osc: Any, args: argparse.Namespace, stop: thr
             time.sleep(_POLL_S)
     finally:
         sensor.stop()
-    server.publish(_drain(sensor))
-    return status
+    # The worker may have failed after the last poll() (the loop then saw the error state and stopped): the
+    # failure is in this last batch, and is reported the same way.
+    events, failed = _poll(sensor)
+    server.publish(events)
+    return status or failed
 
 
 def _apply_commands(sensor: Any, server: Any) -> None:
@@ -179,11 +179,13 @@ def _apply_commands(sensor: Any, server: Any) -> None:
             logging.getLogger("emoplay.bridge").warning("%s refused: %s", command, e)
 
 
-def _drain(sensor: Any) -> list:
+def _poll(sensor: Any) -> tuple[list, int]:
+    """The sensor's events, and 1 if the worker failed (said on stderr), else 0."""
     try:
-        return sensor.poll()
+        return sensor.poll(), 0
     except WorkerError as e:
-        return getattr(e, "events", [])
+        print(f"emoplay: {e}", file=sys.stderr)
+        return getattr(e, "events", []), 1
 
 
 def _stop_then_default(stop: threading.Event) -> None:

@@ -187,3 +187,41 @@ def _next_state(client, done, timeout: float = 15.0):
         if message is not None and done(message):
             return message
     raise AssertionError("no such camera state change")
+
+
+def test_a_sensor_failure_right_after_a_poll_still_ends_serve_with_exit_code_1(tmp_path, capsys):
+    """The worker fails between the serve loop's poll() and its state check: forced here by a publish() that
+    returns only once the sensor is in its error state (the timing that used to end with exit code 0)."""
+    import argparse
+    import threading
+
+    from faults.mp4 import index_first
+
+    from emoplay import Sensor
+    from emoplay.cli.serve import _run
+    from emoplay.bridge.server import BridgeOptions, BridgeServer
+
+    data = index_first(require_shared(VIDEOS / "single_face.mp4"))
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: int(len(data) * 0.6)])  # decodes about 40 frames, then fails
+    with Sensor(source=str(cut)) as sensor:
+
+        class PublishUntilTheSensorFailed(BridgeServer):
+            waited = False
+
+            def publish(self, events):
+                super().publish(events)
+                if not self.waited:
+                    self.waited = True
+                    deadline = time.monotonic() + 60
+                    while sensor.camera_state.value != "error" and time.monotonic() < deadline:
+                        time.sleep(0.01)
+                    assert sensor.camera_state.value == "error", "the cut video did not fail the sensor"
+
+        with PublishUntilTheSensorFailed("t" * 43, BridgeOptions()) as server:
+            sensor.start()
+            status = _run(sensor, server, None, argparse.Namespace(max_seconds=0, wait_for_client=False),
+                          threading.Event())
+    assert server.waited
+    assert status == 1
+    assert "emoplay: the emoplay worker stopped: " in capsys.readouterr().err
