@@ -36,6 +36,22 @@ def positive_int(text: str) -> int:
     return value
 
 
+def thread_count(text: str) -> int:
+    """--threads: 1 to the number of CPUs this process may use (more only makes inference wait for itself)."""
+    value = positive_int(text)
+    cpus = available_cpus()
+    if value > cpus:
+        raise argparse.ArgumentTypeError(f"at most {cpus}, the CPUs this process may use; got {value}")
+    return value
+
+
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def positive_float(text: str) -> float:
     value = _finite(text)
     if value <= 0:
@@ -68,7 +84,7 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=positive_int, help="camera: requested frame width")
     parser.add_argument("--height", type=positive_int, help="camera: requested frame height")
     parser.add_argument("--fps", type=positive_float, help="camera: requested frame rate")
-    parser.add_argument("--threads", type=positive_int, default=1, help="onnxruntime threads (default 1)")
+    parser.add_argument("--threads", type=thread_count, default=1, help="onnxruntime threads (default 1)")
     add_stability_argument(parser)
     parser.add_argument("--signal-hz", type=_signal_hz, default=0.0, metavar="HZ",
                         help="also send each face's FaceSignal (smoothed probabilities, valence, arousal) HZ times "

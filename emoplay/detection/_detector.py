@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import check_flag, check_number
+from .._checks import MAX_THREADS, check_flag, check_number
 from .._errors import ModelError, SensorClosedError
 from .._frames import check_pixels
 from .._model_files import shipped_model
@@ -104,7 +104,7 @@ class DetectorOptions:
                      low_open=True, high_open=True)
         check_number("DetectorOptions", "min_suppression", self.min_suppression, low=0, high=1, high_open=True)
         check_number("DetectorOptions", "min_face_size", self.min_face_size, low=1, integer=True)
-        check_number("DetectorOptions", "threads", self.threads, low=1, integer=True)
+        check_number("DetectorOptions", "threads", self.threads, low=1, high=MAX_THREADS, integer=True)
         check_flag("DetectorOptions", "video_mode", self.video_mode)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import check_number
+from .._checks import MAX_THREADS, check_number
 from .._errors import ModelError, SensorClosedError
 from .._model_files import EMOTION_MODEL, shipped_model
 from .._onnxruntime import import_onnxruntime
@@ -37,7 +37,7 @@ class ClassifierOptions:
     int8_kernels: str = "auto"
 
     def __post_init__(self) -> None:
-        check_number("ClassifierOptions", "threads", self.threads, low=1, integer=True)
+        check_number("ClassifierOptions", "threads", self.threads, low=1, high=MAX_THREADS, integer=True)
         if self.flip_average not in (None, True, False):
             raise TypeError(f"ClassifierOptions.flip_average must be True, False or None, got {self.flip_average!r}")
         if self.int8_kernels not in INT8_KERNELS:
