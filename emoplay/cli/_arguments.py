@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from .._errors import LogError
+from .._private_files import readable_by_others
 from ..detection._detector import RANGES as DETECTOR_RANGES  # DetectorOptions.range
 from ..sessionlog import LogKey
 
@@ -184,6 +185,9 @@ def key_from_args(
     key_file = getattr(args, "key_file", None)
     env_name = getattr(args, "passphrase_env", None)
     if key_file is not None:
+        exposed = readable_by_others(key_file)
+        if exposed:
+            print(f"emoplay: warning: the key file {exposed}", file=sys.stderr)
         return LogKey.from_file(key_file)
     if env_name is not None:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env_name):
