@@ -20,6 +20,7 @@ import ipaddress
 import logging
 import math
 import queue
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -72,6 +73,9 @@ class BridgeOptions:
     host: str = "127.0.0.1"
     port: int = 0  # 0: the system picks a free port (see BridgeServer.port)
     allow_remote: bool = False  # a host that is not loopback needs this
+    # More names or addresses the Host header may give (without a port): those other machines use to reach this
+    # one. Listening on every address (0.0.0.0, ::) needs at least one; the first is the one the URLs show.
+    allowed_hosts: tuple[str, ...] = ()
     max_clients: int = 8  # paired clients at most
     max_unpaired: int = 8  # connections waiting for their hello; one more closes the oldest of them
     hello_timeout_s: float = 3.0  # the first message (a hello with the token) must come within this
@@ -87,6 +91,11 @@ class BridgeOptions:
         if not is_loopback(self.host) and not self.allow_remote:
             raise ValueError(f"{self.host!r} is not a loopback address: other machines could connect; pass "
                              "allow_remote=True (emoplay serve --allow-remote) if you mean it")
+        object.__setattr__(self, "allowed_hosts", tuple(_host_name(h) for h in self.allowed_hosts))
+        if _is_unspecified(self.host) and not self.allowed_hosts:
+            raise ValueError(f"{self.host} listens on every address of this machine, and a request names the one it "
+                             "used in its Host header: say which one clients use with allowed_hosts "
+                             "(emoplay serve --allowed-host 192.168.1.20), or listen on that address with --host")
         for name in ("max_clients", "max_unpaired", "client_queue", "max_message_bytes", "write_limit_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
@@ -96,7 +105,32 @@ class BridgeOptions:
 
     @property
     def url_host(self) -> str:
-        return f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
+        """The host the URLs name: the listening address, or the first allowed host when that is every address."""
+        host = self.allowed_hosts[0] if _is_unspecified(self.host) else self.host
+        return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _is_unspecified(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return False
+
+
+def _host_name(text: str) -> str:
+    """An allowed Host name as the header gives it (lower case, IPv6 in brackets); ValueError if it is not one."""
+    name = text.strip().lower()
+    try:
+        address = ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        if not re.fullmatch(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*",
+                            name):
+            raise ValueError(f"allowed host {text!r} is not a host name or an IP address (give it without a port "
+                             "or scheme, e.g. 192.168.1.20 or mypc.local)") from None
+        return name
+    if address.is_unspecified or address.is_multicast:
+        raise ValueError(f"allowed host {text!r} is not the address of one machine")
+    return f"[{address}]" if address.version == 6 else str(address)
 
 
 @dataclass(eq=False)  # compared and hashed by identity: clients live in a set
@@ -279,7 +313,9 @@ class BridgeServer:
 
     # -- HTTP: Host and Origin checks, the dashboard ----------------------------------------------------------
     def _allowed_hosts(self) -> set[str]:
-        names = set(LOOPBACK_NAMES) | {self.options.url_host}
+        names = set(LOOPBACK_NAMES) | set(self.options.allowed_hosts)
+        if not _is_unspecified(self.options.host):
+            names.add(self.options.url_host)
         return {f"{name}:{self.port}" for name in names}
 
     def _check_request(self, connection: Any, request: Any) -> Any:

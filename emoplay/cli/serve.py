@@ -34,6 +34,9 @@ def register(sub: Any) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, loopback)")
     serve.add_argument("--allow-remote", action="store_true",
                        help="allow a --host that is not loopback: other machines can then connect")
+    serve.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                       help="with --allow-remote: a name or address other machines use to reach this one, which "
+                            "their requests then may name (repeatable; needed with --host 0.0.0.0 or ::)")
     serve.add_argument("--token-file", metavar="FILE",
                        help="pairing token file, created (mode 0600) with a new token if missing; "
                             "default: a new token for this run only")
@@ -74,6 +77,10 @@ def _serve(args: argparse.Namespace) -> int:
     if args.allow_remote_osc and args.osc is None:
         print("emoplay: --allow-remote-osc goes with --osc IP:PORT", file=sys.stderr)
         return 2
+    if args.allowed_host and not args.allow_remote:
+        print("emoplay: --allowed-host goes with --allow-remote (and a --host other machines can reach)",
+              file=sys.stderr)
+        return 2
     if not is_loopback(args.host):
         if not args.allow_remote:
             print(f"emoplay: --host {args.host} is not loopback: other machines could read the emotion stream; "
@@ -83,6 +90,7 @@ def _serve(args: argparse.Namespace) -> int:
               "and has the token can read the emotion stream", file=sys.stderr)
     try:
         bridge_options = BridgeOptions(host=args.host, port=args.port, allow_remote=args.allow_remote,
+                                       allowed_hosts=tuple(args.allowed_host),
                                        max_clients=args.max_clients, keepalive_s=args.keepalive,
                                        hello_timeout_s=args.hello_timeout)
         osc_target = osc_address(args.osc, args.allow_remote_osc) if args.osc is not None else None

@@ -138,6 +138,42 @@ def test_a_host_that_is_not_loopback_needs_allow_remote(capsys):
     assert "--allow-remote" in err
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--host", "0.0.0.0", "--allow-remote"], "say which one clients use with allowed_hosts (emoplay serve "
+                                              "--allowed-host 192.168.1.20)"),
+    (["--allowed-host", "192.0.2.10"], "--allowed-host goes with --allow-remote"),
+])
+def test_remote_access_needs_both_the_opt_in_and_the_names_clients_use(capsys, args, message):
+    err = _serve_error(capsys, "--source", str(require_shared(VIDEOS / "single_face.mp4")), *args)
+    assert message in err
+
+
+def test_allow_remote_with_an_allowed_host_serves_clients_that_name_it(tmp_path):
+    """Listening on every address of the machine; a client on another machine would name 192.0.2.10 in its Host
+    header. Here it comes over loopback, which only the Host header tells apart."""
+    from websockets.sync.client import connect
+
+    from bridge_helpers import http_request
+
+    video = require_shared(VIDEOS / "single_face.mp4")
+    served = start_serve(tmp_path, "--source", str(video), "--wait-for-client", "--host", "0.0.0.0", "--allow-remote",
+                         "--allowed-host", "192.0.2.10")
+    try:
+        assert served.websocket == f"ws://192.0.2.10:{served.port}/ws"
+        assert served.dashboard.startswith(f"http://192.0.2.10:{served.port}/#token=")
+        assert http_request(served.port, "/", {"Host": f"192.0.2.10:{served.port}"})[0] == 200
+        assert http_request(served.port, "/", {"Host": f"evil.example:{served.port}"})[0] == 421
+        assert http_request(served.port, "/", {"Host": f"0.0.0.0:{served.port}"})[0] == 421
+        sock = socket.create_connection(("127.0.0.1", served.port), timeout=5)
+        with connect(served.websocket, sock=sock, open_timeout=5, close_timeout=1,
+                     origin=f"http://192.0.2.10:{served.port}") as ws:
+            ws.send(json.dumps({"type": "hello", "token": served.token}))
+            assert json.loads(ws.recv(timeout=5))["type"] == "welcome"
+    finally:
+        served.stop()
+    assert "warning: listening on 0.0.0.0, not loopback" in served.stderr()
+
+
 def test_a_missing_camera_is_a_clear_error(capsys):
     err = _serve_error(capsys, "--source", "/dev/video97", "--yes")
     assert "cannot open camera" in err and "emoplay doctor" in err

@@ -175,9 +175,22 @@ def test_connect_with_retry_gives_up_with_the_last_error():
 def test_options_refuse_a_remote_host_unless_allowed():
     with pytest.raises(ValueError, match="allow_remote"):
         BridgeOptions(host="0.0.0.0")
-    assert BridgeOptions(host="0.0.0.0", allow_remote=True).host == "0.0.0.0"
+    assert BridgeOptions(host="0.0.0.0", allow_remote=True, allowed_hosts=("192.0.2.10",)).host == "0.0.0.0"
     with pytest.raises(ValueError):
         BridgeOptions(port=70000)
+
+
+def test_listening_on_every_address_needs_the_host_names_clients_use():
+    with pytest.raises(ValueError, match=r"say which one clients use with allowed_hosts"):
+        BridgeOptions(host="0.0.0.0", allow_remote=True)
+    options = BridgeOptions(host="::", allow_remote=True, allowed_hosts=("MyPC.local", "fe80::1", "192.0.2.10"))
+    assert options.allowed_hosts == ("mypc.local", "[fe80::1]", "192.0.2.10") and options.url_host == "mypc.local"
+
+
+@pytest.mark.parametrize("name", ["mypc.local:8765", "http://mypc.local", "*.local", "0.0.0.0", "224.0.0.1", ""])
+def test_an_allowed_host_must_be_one_name_or_address_without_a_port(name):
+    with pytest.raises(ValueError, match="allowed host"):
+        BridgeOptions(host="0.0.0.0", allow_remote=True, allowed_hosts=(name,))
 
 
 def test_a_token_file_is_created_once_with_mode_0600_and_reused(tmp_path):
