@@ -25,7 +25,7 @@ import numpy as np
 from .._checks import MAX_THREADS, check_flag, check_number
 from .._errors import ModelError, SensorClosedError
 from .._frames import check_pixels
-from .._model_files import shipped_model
+from .._model_files import check_model_file, shipped_model
 from .._onnxruntime import import_onnxruntime
 from ._anchors import MODELS, BlazeFaceModel, ssd_anchor_centres
 from ._auto import RangeChooser
@@ -114,10 +114,8 @@ class _BlazeFace:
     def __init__(self, model: BlazeFaceModel, path: str | None, threads: int) -> None:
         self.model = model
         file = Path(path) if path else shipped_model(model.file)
-        if not file.is_file():
-            option = "model_path" if model.range == "short" else "full_range_model_path"
-            raise ModelError(f"{model.range}-range face detector model {file} does not exist; pass {option}=None "
-                             "for the shipped one")
+        option = "model_path" if model.range == "short" else "full_range_model_path"
+        check_model_file(file, f"{model.range}-range face detector model", option)
         self.session = _open_session(file, threads, model)
         self.anchors = ssd_anchor_centres(model.input_size, model.strides, model.anchors_per_layer)
         self.letterbox = Letterbox(model.input_size)
