@@ -120,7 +120,10 @@ def _serve(args: argparse.Namespace) -> int:
         try:
             with BridgeServer(token, bridge_options, source_name=sensor.source.name,
                               camera_state=sensor.camera_state) as server:
-                print(json.dumps({"websocket": server.websocket_url, "dashboard": server.dashboard_url,
+                # A token kept in a file is not printed: launchers and service journals keep stdout. The
+                # dashboard then asks for it (or takes #token=… added to the address by hand).
+                dashboard = server.dashboard_url.split("#", 1)[0] if args.token_file else server.dashboard_url
+                print(json.dumps({"websocket": server.websocket_url, "dashboard": dashboard,
                                   "protocol": _protocol_version(), "token_file": args.token_file}), flush=True)
                 return _run(sensor, server, osc, args, stop)
         finally:

@@ -70,15 +70,27 @@ def test_serve_forwards_face_signals_at_the_rate_with_the_chosen_stability(tmp_p
 
 def test_the_first_stdout_line_is_one_json_object_with_both_urls(tmp_path):
     video = require_shared(VIDEOS / "single_face.mp4")
-    token_file = tmp_path / "token"
-    served = start_serve(tmp_path, "--source", str(video), "--wait-for-client", "--token-file", str(token_file))
+    served = start_serve(tmp_path, "--source", str(video), "--wait-for-client")
     try:
         assert served.websocket == f"ws://127.0.0.1:{served.port}/ws"
-        assert served.dashboard.startswith(f"http://127.0.0.1:{served.port}/#token=")
-        assert token_file.read_text().strip() == served.token
-        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        assert served.dashboard.startswith(f"http://127.0.0.1:{served.port}/#token=")  # a token for this run only
     finally:
         served.stop()
+
+
+def test_a_token_kept_in_a_file_is_never_printed(tmp_path):
+    """Launchers and service journals keep stdout: with --token-file the dashboard URL has no #token=."""
+    video = require_shared(VIDEOS / "single_face.mp4")
+    token_file = tmp_path / "token"
+    done = subprocess.run(serve_command("--port", "0", "--source", str(video), "--token-file", str(token_file)),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    token = token_file.read_text().strip()
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    info = json.loads(done.stdout.splitlines()[0])
+    assert info["dashboard"] == info["websocket"].replace("ws://", "http://").replace("/ws", "/")
+    assert info["token_file"] == str(token_file)
+    assert token not in done.stdout and token not in done.stderr and "#token=" not in done.stdout
 
 
 def test_valence_arousal_table_covers_every_emotion_within_the_unit_square():
