@@ -129,6 +129,8 @@ def test_a_folder_that_cannot_be_listed_is_a_source_error(tmp_path, monkeypatch)
     (["watch", "--fps", "-1"], "must be greater than 0"), (["watch", "--fps", "nan"], "finite"),
     (["watch", "--max-seconds", "-1"], "must be 0 or more"), (["doctor", "--max-cameras", "-2"], "at least 1"),
     (["serve", "--max-seconds", "nan"], "finite"),
+    (["serve", "--keepalive", "1e308"], "must be at most 3600 seconds"), (["serve", "--keepalive", "0"], "than 0"),
+    (["serve", "--hello-timeout", "inf"], "finite"), (["serve", "--max-clients", "100000000"], "at most 1024"),
     *[([command, *required, "--threads", "100000"], "the CPUs this process may use; got 100000")
       for command, required in (("watch", []), ("serve", []), ("explain", ["face.png"]), ("eval", ["val.npz"]))],
 ])

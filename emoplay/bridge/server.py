@@ -29,6 +29,7 @@ from .._clock import Clock, monotonic_clock
 from .._errors import BridgeError
 from .._events import EVENT_TYPES, UNKNOWN, CameraState
 from . import protocol
+from ._limits import MAX_CONNECTIONS, MAX_HELLO_TIMEOUT_S, MAX_KEEPALIVE_S
 from .dashboard import DASHBOARD_FILES, dashboard_response_body
 from .token import tokens_match
 
@@ -96,18 +97,28 @@ class BridgeOptions:
             raise ValueError(f"{self.host} listens on every address of this machine, and a request names the one it "
                              "used in its Host header: say which one clients use with allowed_hosts "
                              "(emoplay serve --allowed-host 192.168.1.20), or listen on that address with --host")
-        for name in ("max_clients", "max_unpaired", "client_queue", "max_message_bytes", "write_limit_bytes"):
+        for name in ("client_queue", "max_message_bytes", "write_limit_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
-        for name in ("hello_timeout_s", "keepalive_s"):
-            if not math.isfinite(getattr(self, name)) or getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be a number of seconds > 0, got {getattr(self, name)!r}")
+        for name in ("max_clients", "max_unpaired"):
+            if not 1 <= getattr(self, name) <= MAX_CONNECTIONS:
+                raise ValueError(f"{name} must be 1..{MAX_CONNECTIONS}, got {getattr(self, name)!r}")
+        for name, high in (("hello_timeout_s", MAX_HELLO_TIMEOUT_S), ("keepalive_s", MAX_KEEPALIVE_S)):
+            if not math.isfinite(getattr(self, name)) or not 0 < getattr(self, name) <= high:
+                raise ValueError(f"{name} must be a number of seconds > 0 and <= {high:g}, got {getattr(self, name)!r}")
 
     @property
     def url_host(self) -> str:
         """The host the URLs name: the listening address, or the first allowed host when that is every address."""
         host = self.allowed_hosts[0] if _is_unspecified(self.host) else self.host
         return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _header_values(values: list[str]) -> str:
+    """The values of a header for the log, each cut to 80 characters; all of them when it came more than once."""
+    if len(values) == 1:
+        return repr(values[0][:80])
+    return "(none)" if not values else f"({len(values)} headers: {', '.join(repr(v[:80]) for v in values[:4])})"
 
 
 def _is_unspecified(host: str) -> bool:
@@ -323,13 +334,13 @@ class BridgeServer:
 
         hosts = request.headers.get_all("Host")
         if len(hosts) != 1 or hosts[0].lower() not in self._allowed_hosts():
-            log.warning("refused a request for Host %r (only this server's loopback address is served)",
-                        hosts[0][:80] if hosts else None)
+            log.warning("refused a request for Host %s (only this server's own addresses are served)",
+                        _header_values(hosts))
             return connection.respond(HTTPStatus.MISDIRECTED_REQUEST, "Wrong Host header.\n")
         origins = request.headers.get_all("Origin")
         if origins and (len(origins) != 1 or origins[0].lower() not in {f"http://{h}" for h in self._allowed_hosts()}):
-            log.warning("refused a request from Origin %r (only the dashboard's own origin may connect)",
-                        origins[0][:80])
+            log.warning("refused a request from Origin %s (only the dashboard's own origin may connect)",
+                        _header_values(origins))
             return connection.respond(HTTPStatus.FORBIDDEN, "Foreign Origin.\n")
         path = request.path.split("?", 1)[0]
         if path == WS_PATH:

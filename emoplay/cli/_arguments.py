@@ -37,6 +37,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def at_most(high: float, parse=positive_int, unit: str = ""):
+    """An argparse type: ``parse``'s value (a whole number of at least 1 by default), no more than ``high``."""
+    def parse_at_most(text: str):
+        value = parse(text)
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:g}{unit}, got {value:g}")
+        return value
+    return parse_at_most
+
+
 def thread_count(text: str) -> int:
     """--threads: 1 to the number of CPUs this process may use (more only makes inference wait for itself)."""
     value = positive_int(text)

@@ -16,7 +16,8 @@ import threading
 import time
 from typing import Any
 
-from ._arguments import add_source_arguments, ask_camera_consent, non_negative_float, sensor_options_from_args
+from ._arguments import (add_source_arguments, ask_camera_consent, at_most, non_negative_float, positive_float,
+                         sensor_options_from_args)
 from .._errors import BridgeError, WorkerError
 
 # How often the serve loop polls the sensor, forwards events and checks client commands.
@@ -26,6 +27,8 @@ _OSC_PROBABILITY_HZ = 10.0
 
 
 def register(sub: Any) -> None:
+    from ..bridge._limits import MAX_CONNECTIONS, MAX_HELLO_TIMEOUT_S, MAX_KEEPALIVE_S
+
     serve = sub.add_parser("serve", allow_abbrev=False,
                            help="serve emotion events on loopback: WebSocket, a browser dashboard, OSC out")
     add_source_arguments(serve)
@@ -45,11 +48,11 @@ def register(sub: Any) -> None:
                             "127.0.0.1:9000; names are not looked up)")
     serve.add_argument("--allow-remote-osc", action="store_true",
                        help="allow an --osc address on another machine: the emotion stream then leaves this one")
-    serve.add_argument("--max-clients", type=int, default=8,
+    serve.add_argument("--max-clients", type=at_most(MAX_CONNECTIONS), default=8,
                        help="paired clients at most (default 8; connections still to send their hello do not count)")
-    serve.add_argument("--keepalive", type=float, default=3.0,
+    serve.add_argument("--keepalive", type=at_most(MAX_KEEPALIVE_S, positive_float, " seconds"), default=3.0,
                        help="seconds between pings; a client that does not answer within as long is dropped")
-    serve.add_argument("--hello-timeout", type=float, default=3.0,
+    serve.add_argument("--hello-timeout", type=at_most(MAX_HELLO_TIMEOUT_S, positive_float, " seconds"), default=3.0,
                        help="seconds a new connection has to send its hello with the token (default 3)")
     serve.add_argument("--wait-for-client", action="store_true",
                        help="open the source only when the first client pairs (a video then plays from its start)")
