@@ -126,8 +126,16 @@ def _serve(args: argparse.Namespace) -> int:
                 # A token kept in a file is not printed: launchers and service journals keep stdout. The
                 # dashboard then asks for it (or takes #token=… added to the address by hand).
                 dashboard = server.dashboard_url.split("#", 1)[0] if args.token_file else server.dashboard_url
-                print(json.dumps({"websocket": server.websocket_url, "dashboard": dashboard,
-                                  "protocol": _protocol_version(), "token_file": args.token_file}), flush=True)
+                try:
+                    print(json.dumps({"websocket": server.websocket_url, "dashboard": dashboard,
+                                      "protocol": _protocol_version(), "token_file": args.token_file}), flush=True)
+                except BrokenPipeError:  # `emoplay serve | true`: nobody can learn the URLs, so serve nothing
+                    from . import _quiet_stdout
+
+                    _quiet_stdout()
+                    print("emoplay: stdout was closed before the URLs could be printed (the program reading it "
+                          "exited?); nothing was served", file=sys.stderr)
+                    return 1
                 return _run(sensor, server, osc, args, stop)
         finally:
             for sig, handler in previous.items():

@@ -273,3 +273,17 @@ def test_a_sensor_failure_right_after_a_poll_still_ends_serve_with_exit_code_1(t
     assert server.waited
     assert status == 1
     assert "emoplay: the emoplay worker stopped: " in capsys.readouterr().err
+
+
+def test_serve_into_a_closed_pipe_says_so_and_serves_nothing():
+    """`emoplay serve | true`: the reader is gone before the URLs are printed."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(serve_command("--port", "0", "--source", str(require_shared(VIDEOS / "single_face.mp4"))),
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 1
+    assert "stdout was closed before the URLs could be printed" in done.stderr and "nothing was served" in done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
