@@ -10,6 +10,9 @@ import math
 import numbers
 
 
+MAX_THREADS = 256  # inference threads an option may ask for: far more than any CPU offers, far fewer than would hang
+
+
 def check_number(owner: str, name: str, value: object, *, low: float | None = None, high: float | None = None,
                  low_open: bool = False, high_open: bool = False, integer: bool = False,
                  optional: bool = False) -> None:

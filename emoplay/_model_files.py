@@ -58,6 +58,15 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def check_model_file(path: Path, what: str, option: str = "model_path") -> None:
+    """ModelError unless ``path`` is a regular file: one that does not exist, and a device or folder, said apart."""
+    if not path.exists():
+        raise ModelError(f"{what} {path} does not exist; pass {option}=None for the shipped one")
+    if not path.is_file():
+        raise ModelError(f"{what} {path} is not a regular file (a folder or a device); give an ONNX model file, or "
+                         f"{option}=None for the shipped one")
+
+
 def shipped_model(name: str) -> Path:
     """Path of a shipped model file, after checking it against SHA256SUMS."""
     folder = models_dir()

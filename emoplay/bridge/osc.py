@@ -12,11 +12,16 @@ Addresses and arguments (documented in docs/bridge/PROTOCOL.md, "OSC")::
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+import socket
 from typing import Any, Iterable
 
 from .._errors import BridgeError
 from .._events import EMOTIONS
 from .protocol import valence_arousal
+
+log = logging.getLogger("emoplay.bridge")
 
 
 def parse_host_port(text: str) -> tuple[str, int]:
@@ -27,22 +32,56 @@ def parse_host_port(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def osc_address(text: str, allow_remote: bool = False) -> tuple[str, int]:
+    """The (IP address, port) to send OSC to, from "HOST:PORT"; ValueError says what is wrong.
+
+    HOST must be an IP address or ``localhost`` (no name is ever looked up: a DNS answer could point the
+    emotion stream anywhere), a single host (not a broadcast, multicast or unspecified address), and on
+    this machine unless ``allow_remote``.
+    """
+    host, port = parse_host_port(text)
+    if host.lower() == "localhost":
+        host = "127.0.0.1"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"--osc {text}: give an IP address (e.g. 127.0.0.1:{port}), not a name; emoplay does not "
+                         "look names up") from None
+    if address.is_multicast or address.is_unspecified or address == ipaddress.ip_address("255.255.255.255"):
+        raise ValueError(f"--osc {text}: a broadcast, multicast or unspecified address would send the emotion "
+                         "stream to many machines; give one receiver's address")
+    if not address.is_loopback and not allow_remote:
+        raise ValueError(f"--osc {text} is not on this machine: the emotion stream would leave it, unencrypted "
+                         "and to anyone on the path; add --allow-remote-osc if you mean it")
+    return str(address), port
+
+
 class OscSender:
-    """Sends each event to one OSC receiver. UDP: a receiver that is not running loses the messages."""
+    """Sends each event to one OSC receiver at an IP address, over a connected UDP socket.
+
+    UDP: a receiver that is not running loses the messages. Sends that fail (on loopback the system
+    reports a receiver that is not listening, on every other send; elsewhere an unreachable network)
+    are counted in ``failures``: the first is logged as a warning, and ``close()`` logs the count.
+    """
 
     def __init__(self, host: str, port: int) -> None:
         try:
-            from pythonosc.udp_client import SimpleUDPClient
+            from pythonosc.osc_message_builder import OscMessageBuilder  # noqa: F401
         except ImportError:
             raise BridgeError("OSC output needs python-osc: pip install 'emoplay[bridge]'") from None
-        self.address = (host, port)
         try:
-            self._client = SimpleUDPClient(host, port)
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            raise BridgeError(f"cannot send OSC to {host}:{port}: give an IP address; check --osc") from None
+        self.address = (str(address), port)
+        self.failures = 0  # messages that could not be sent
+        self._socket = socket.socket(socket.AF_INET6 if address.version == 6 else socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self._socket.setblocking(False)
+            self._socket.connect(self.address)  # UDP: no packet is sent; errors of later sends are reported to us
         except OSError as e:
-            raise BridgeError(f"cannot send OSC to {host}:{port}: {e.strerror or e}") from None
-        except UnicodeError as e:  # a host name that is not valid IDNA (a label over 63 characters, say)
-            raise BridgeError(f"cannot send OSC to {host}:{port}: not a valid host name ({e}); check --osc") \
-                from None
+            self._socket.close()
+            raise BridgeError(f"cannot send OSC to {host}:{port}: {e.strerror or e}; check --osc") from None
 
     def send_events(self, events: Iterable[Any]) -> None:
         for event in events:
@@ -69,13 +108,22 @@ class OscSender:
         self._send("/emoplay/valence_arousal", [int(track_id), valence, arousal])
 
     def _send(self, address: str, args: list[Any]) -> None:
+        from pythonosc.osc_message_builder import OscMessageBuilder
+
+        builder = OscMessageBuilder(address)
+        for arg in args:
+            builder.add_arg(arg)
         try:
-            self._client.send_message(address, args)
-        except OSError:
-            pass  # UDP to a receiver that is gone (ECONNREFUSED on loopback): OSC out is best effort
+            self._socket.send(builder.build().dgram)
+        except OSError as e:
+            self.failures += 1
+            if self.failures == 1:
+                log.warning("cannot send OSC to %s:%d: %s; is the receiver running?", *self.address, e.strerror or e)
 
     def close(self) -> None:
-        self._client.close()
+        if self.failures and self._socket.fileno() != -1:
+            log.warning("%d OSC messages to %s:%d could not be sent", self.failures, *self.address)
+        self._socket.close()
 
     def __enter__(self) -> "OscSender":
         return self

@@ -8,7 +8,9 @@ client whose queue fills up, or that stops answering pings, is dropped, and nobo
 Security (docs/bridge/PROTOCOL.md, "Security"): the Host header must name this server on a loopback
 address (DNS rebinding); a browser Origin must be the dashboard's own (native clients send none); the
 first message must be a hello with the token within ``hello_timeout_s``; tokens are compared in constant
-time; messages are capped at ``max_message_bytes``; at most ``max_clients`` connections are open.
+time; messages are capped at ``max_message_bytes``; at most ``max_clients`` clients are paired. Connections
+that have not sent their hello yet have a cap of their own, ``max_unpaired``: one more closes the oldest
+of them (see ``_admit_unpaired``), so connections that never pair cannot keep a client with the token out.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import ipaddress
 import logging
 import math
 import queue
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -26,6 +29,7 @@ from .._clock import Clock, monotonic_clock
 from .._errors import BridgeError
 from .._events import EVENT_TYPES, UNKNOWN, CameraState
 from . import protocol
+from ._limits import MAX_CONNECTIONS, MAX_HELLO_TIMEOUT_S, MAX_KEEPALIVE_S
 from .dashboard import DASHBOARD_FILES, dashboard_response_body
 from .token import tokens_match
 
@@ -46,6 +50,12 @@ CLOSE_GOING_AWAY = 1001
 
 # How long close() waits for queued messages to reach clients before it cuts them off.
 _FLUSH_TIMEOUT_S = 2.0
+# A connection waiting for its hello is closed to make room for a new one only once it has waited this long: a
+# client with the token sends its hello as soon as the handshake is done, well within this even on a machine
+# so busy that its processes wait for a core (on 2 cores at a load of 20, a hello can take over 0.25 s).
+_UNPAIRED_GRACE_S = 1.0
+# Connections younger than that are let in over max_unpaired up to this many times it, and closed beyond.
+_UNPAIRED_HARD_CAP = 32
 # How long a closing handshake may take before the connection is dropped (a stalled client never answers).
 _CLOSE_TIMEOUT_S = 1.0
 
@@ -64,7 +74,11 @@ class BridgeOptions:
     host: str = "127.0.0.1"
     port: int = 0  # 0: the system picks a free port (see BridgeServer.port)
     allow_remote: bool = False  # a host that is not loopback needs this
-    max_clients: int = 8  # open connections, paired or not
+    # More names or addresses the Host header may give (without a port): those other machines use to reach this
+    # one. Listening on every address (0.0.0.0, ::) needs at least one; the first is the one the URLs show.
+    allowed_hosts: tuple[str, ...] = ()
+    max_clients: int = 8  # paired clients at most
+    max_unpaired: int = 8  # connections waiting for their hello; one more closes the oldest of them
     hello_timeout_s: float = 3.0  # the first message (a hello with the token) must come within this
     max_message_bytes: int = 4096  # a bigger client message closes the connection (1009)
     client_queue: int = 256  # messages waiting for one client; a client further behind is dropped
@@ -78,16 +92,56 @@ class BridgeOptions:
         if not is_loopback(self.host) and not self.allow_remote:
             raise ValueError(f"{self.host!r} is not a loopback address: other machines could connect; pass "
                              "allow_remote=True (emoplay serve --allow-remote) if you mean it")
-        for name in ("max_clients", "client_queue", "max_message_bytes", "write_limit_bytes"):
+        object.__setattr__(self, "allowed_hosts", tuple(_host_name(h) for h in self.allowed_hosts))
+        if _is_unspecified(self.host) and not self.allowed_hosts:
+            raise ValueError(f"{self.host} listens on every address of this machine, and a request names the one it "
+                             "used in its Host header: say which one clients use with allowed_hosts "
+                             "(emoplay serve --allowed-host 192.168.1.20), or listen on that address with --host")
+        for name in ("client_queue", "max_message_bytes", "write_limit_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
-        for name in ("hello_timeout_s", "keepalive_s"):
-            if not math.isfinite(getattr(self, name)) or getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be a number of seconds > 0, got {getattr(self, name)!r}")
+        for name in ("max_clients", "max_unpaired"):
+            if not 1 <= getattr(self, name) <= MAX_CONNECTIONS:
+                raise ValueError(f"{name} must be 1..{MAX_CONNECTIONS}, got {getattr(self, name)!r}")
+        for name, high in (("hello_timeout_s", MAX_HELLO_TIMEOUT_S), ("keepalive_s", MAX_KEEPALIVE_S)):
+            if not math.isfinite(getattr(self, name)) or not 0 < getattr(self, name) <= high:
+                raise ValueError(f"{name} must be a number of seconds > 0 and <= {high:g}, got {getattr(self, name)!r}")
 
     @property
     def url_host(self) -> str:
-        return f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
+        """The host the URLs name: the listening address, or the first allowed host when that is every address."""
+        host = self.allowed_hosts[0] if _is_unspecified(self.host) else self.host
+        return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _header_values(values: list[str]) -> str:
+    """The values of a header for the log, each cut to 80 characters; all of them when it came more than once."""
+    if len(values) == 1:
+        return repr(values[0][:80])
+    return "(none)" if not values else f"({len(values)} headers: {', '.join(repr(v[:80]) for v in values[:4])})"
+
+
+def _is_unspecified(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return False
+
+
+def _host_name(text: str) -> str:
+    """An allowed Host name as the header gives it (lower case, IPv6 in brackets); ValueError if it is not one."""
+    name = text.strip().lower()
+    try:
+        address = ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        if not re.fullmatch(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*",
+                            name):
+            raise ValueError(f"allowed host {text!r} is not a host name or an IP address (give it without a port "
+                             "or scheme, e.g. 192.168.1.20 or mypc.local)") from None
+        return name
+    if address.is_unspecified or address.is_multicast:
+        raise ValueError(f"allowed host {text!r} is not the address of one machine")
+    return f"[{address}]" if address.version == 6 else str(address)
 
 
 @dataclass(eq=False)  # compared and hashed by identity: clients live in a set
@@ -121,6 +175,7 @@ class BridgeServer:
         self._clients: set[_Client] = set()
         self._closing: set[asyncio.Future] = set()
         self._connections: set[Any] = set()  # connections in the handler, paired or not
+        self._unpaired: dict[Any, float] = {}  # connections waiting for their hello: when they came, oldest first
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._indicators = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -269,7 +324,9 @@ class BridgeServer:
 
     # -- HTTP: Host and Origin checks, the dashboard ----------------------------------------------------------
     def _allowed_hosts(self) -> set[str]:
-        names = set(LOOPBACK_NAMES) | {self.options.url_host}
+        names = set(LOOPBACK_NAMES) | set(self.options.allowed_hosts)
+        if not _is_unspecified(self.options.host):
+            names.add(self.options.url_host)
         return {f"{name}:{self.port}" for name in names}
 
     def _check_request(self, connection: Any, request: Any) -> Any:
@@ -277,17 +334,17 @@ class BridgeServer:
 
         hosts = request.headers.get_all("Host")
         if len(hosts) != 1 or hosts[0].lower() not in self._allowed_hosts():
-            log.warning("refused a request for Host %r (only this server's loopback address is served)",
-                        hosts[0][:80] if hosts else None)
+            log.warning("refused a request for Host %s (only this server's own addresses are served)",
+                        _header_values(hosts))
             return connection.respond(HTTPStatus.MISDIRECTED_REQUEST, "Wrong Host header.\n")
         origins = request.headers.get_all("Origin")
         if origins and (len(origins) != 1 or origins[0].lower() not in {f"http://{h}" for h in self._allowed_hosts()}):
-            log.warning("refused a request from Origin %r (only the dashboard's own origin may connect)",
-                        origins[0][:80])
+            log.warning("refused a request from Origin %s (only the dashboard's own origin may connect)",
+                        _header_values(origins))
             return connection.respond(HTTPStatus.FORBIDDEN, "Foreign Origin.\n")
         path = request.path.split("?", 1)[0]
         if path == WS_PATH:
-            if len(self._connections) >= self.options.max_clients:
+            if len(self._clients) >= self.options.max_clients:
                 return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "Too many clients.\n")
             return None  # go on with the WebSocket handshake
         if path in DASHBOARD_FILES:
@@ -317,13 +374,16 @@ class BridgeServer:
     async def _handle(self, connection: Any) -> None:
         from websockets.exceptions import ConnectionClosed
 
-        if len(self._connections) >= self.options.max_clients:
-            await connection.close(CLOSE_TOO_MANY, "too many clients")
+        if not self._admit_unpaired(connection):
+            await connection.close(CLOSE_TOO_MANY, "too many connections waiting for their hello")
             return
         self._connections.add(connection)
         client = None
         try:
-            client = await self._pair(connection)
+            try:
+                client = await self._pair(connection)
+            finally:
+                self._unpaired.pop(connection, None)
             if client is None:
                 return
             sender = asyncio.create_task(self._send_loop(client))
@@ -341,6 +401,32 @@ class BridgeServer:
             pass
         finally:
             self._connections.discard(connection)
+
+    def _admit_unpaired(self, connection: Any) -> bool:
+        """Count a new connection as waiting for its hello; False if it was closed at once (too many waiting).
+
+        Past ``max_unpaired`` the oldest waiting connection is closed, if it has waited ``_UNPAIRED_GRACE_S``:
+        a client with the token sends its hello at once, so a connection that old is the likeliest never to
+        send one, and one younger may be a client whose hello is on its way. When none is that old, the new
+        connection is let in over the cap, up to ``_UNPAIRED_HARD_CAP`` times it, and closed beyond.
+        """
+        o = self.options
+        now = o.clock()
+        if len(self._unpaired) >= o.max_unpaired:
+            oldest, since = next(iter(self._unpaired.items()))
+            if now - since >= _UNPAIRED_GRACE_S:
+                del self._unpaired[oldest]
+                log.info("closed a connection that sent no hello: more than %d were waiting", o.max_unpaired)
+                self._close_soon(oldest, CLOSE_TOO_MANY, "too many connections waiting for their hello")
+            elif len(self._unpaired) >= o.max_unpaired * _UNPAIRED_HARD_CAP:
+                return False
+        self._unpaired[connection] = now
+        return True
+
+    def _close_soon(self, connection: Any, code: int, reason: str) -> None:
+        task = asyncio.ensure_future(connection.close(code, reason))
+        self._closing.add(task)  # asyncio holds tasks weakly: keep it until it is done
+        task.add_done_callback(self._closing.discard)
 
     async def _pair(self, connection: Any) -> _Client | None:
         o = self.options
@@ -361,6 +447,10 @@ class BridgeServer:
             log.warning("refused a client with a wrong token")
             await self._refuse(connection, CLOSE_UNAUTHORIZED, "unauthorized",
                                "wrong token: read it from the token file emoplay serve was given")
+            return None
+        if len(self._clients) >= o.max_clients:
+            await self._refuse(connection, CLOSE_TOO_MANY, "too_many_clients",
+                               f"{o.max_clients} clients are paired already; try again later")
             return None
         wanted = hello.get("events")
         client = _Client(connection, hello.get("client", "") or "client",
@@ -423,9 +513,7 @@ class BridgeServer:
             self._clients.discard(client)
             self.clients_dropped += 1
             log.warning("dropped client %r: %s", client.name, reason)
-            task = asyncio.ensure_future(client.connection.close(CLOSE_TOO_SLOW, reason))
-            self._closing.add(task)  # asyncio holds tasks weakly: keep it until it is done
-            task.add_done_callback(self._closing.discard)
+            self._close_soon(client.connection, CLOSE_TOO_SLOW, reason)
 
     def _fan_out(self, messages: list[dict[str, Any]]) -> None:
         for message in messages:

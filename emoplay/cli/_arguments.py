@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from .._errors import LogError
+from .._private_files import readable_by_others
 from ..detection._detector import RANGES as DETECTOR_RANGES  # DetectorOptions.range
 from ..sessionlog import LogKey
 
@@ -34,6 +35,32 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def at_most(high: float, parse=positive_int, unit: str = ""):
+    """An argparse type: ``parse``'s value (a whole number of at least 1 by default), no more than ``high``."""
+    def parse_at_most(text: str):
+        value = parse(text)
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:g}{unit}, got {value:g}")
+        return value
+    return parse_at_most
+
+
+def thread_count(text: str) -> int:
+    """--threads: 1 to the number of CPUs this process may use (more only makes inference wait for itself)."""
+    value = positive_int(text)
+    cpus = available_cpus()
+    if value > cpus:
+        raise argparse.ArgumentTypeError(f"at most {cpus}, the CPUs this process may use; got {value}")
+    return value
+
+
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def positive_float(text: str) -> float:
@@ -68,7 +95,7 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=positive_int, help="camera: requested frame width")
     parser.add_argument("--height", type=positive_int, help="camera: requested frame height")
     parser.add_argument("--fps", type=positive_float, help="camera: requested frame rate")
-    parser.add_argument("--threads", type=positive_int, default=1, help="onnxruntime threads (default 1)")
+    parser.add_argument("--threads", type=thread_count, default=1, help="onnxruntime threads (default 1)")
     add_stability_argument(parser)
     parser.add_argument("--signal-hz", type=_signal_hz, default=0.0, metavar="HZ",
                         help="also send each face's FaceSignal (smoothed probabilities, valence, arousal) HZ times "
@@ -168,6 +195,9 @@ def key_from_args(
     key_file = getattr(args, "key_file", None)
     env_name = getattr(args, "passphrase_env", None)
     if key_file is not None:
+        exposed = readable_by_others(key_file)
+        if exposed:
+            print(f"emoplay: warning: the key file {exposed}", file=sys.stderr)
         return LogKey.from_file(key_file)
     if env_name is not None:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env_name):

@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from ._arguments import add_detector_range_argument, positive_int
+from ._arguments import add_detector_range_argument, positive_int, thread_count
 from .._errors import DataError, EmoplayError
 
 
@@ -40,7 +40,7 @@ def register(subparsers) -> None:
     parser.add_argument("--plot", metavar="FILE", help="also write the confusion matrix as a PNG")
     parser.add_argument("--limit", type=positive_int, metavar="N",
                         help="evaluate a seeded random sample of at most N images")
-    parser.add_argument("--threads", type=positive_int, default=1, help="classifier threads (default: 1)")
+    parser.add_argument("--threads", type=thread_count, default=1, help="classifier threads (default: 1)")
     parser.add_argument("--flip-average", action=argparse.BooleanOptionalAction, default=None,
                         help="average the predictions of each face and its mirror image (2x the cost); "
                              "default: as the model file says (on for the shipped model)")

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from ._arguments import add_detector_range_argument, positive_int
+from ._arguments import add_detector_range_argument, positive_int, thread_count
 from .._errors import DataError, EmoplayError
 
 EXIT_NO_FACE = 1
@@ -69,7 +69,7 @@ def register(subparsers) -> None:
     parser.add_argument("--class", dest="target", metavar="NAME",
                         help="explain this class's probability instead of the predicted class's")
     parser.add_argument("--json", action="store_true", help="print one JSON object per face (or for the grid)")
-    parser.add_argument("--threads", type=positive_int, default=1, help="onnxruntime threads (default 1)")
+    parser.add_argument("--threads", type=thread_count, default=1, help="onnxruntime threads (default 1)")
     parser.add_argument("--model", metavar="ONNX", help="an emotion model to explain (default: the shipped one)")
     grid = parser.add_argument_group("class grid (the model card's figure)")
     grid.add_argument("--class-grid", action="store_true",

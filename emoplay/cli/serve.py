@@ -16,7 +16,8 @@ import threading
 import time
 from typing import Any
 
-from ._arguments import add_source_arguments, ask_camera_consent, non_negative_float, sensor_options_from_args
+from ._arguments import (add_source_arguments, ask_camera_consent, at_most, non_negative_float, positive_float,
+                         sensor_options_from_args)
 from .._errors import BridgeError, WorkerError
 
 # How often the serve loop polls the sensor, forwards events and checks client commands.
@@ -26,6 +27,8 @@ _OSC_PROBABILITY_HZ = 10.0
 
 
 def register(sub: Any) -> None:
+    from ..bridge._limits import MAX_CONNECTIONS, MAX_HELLO_TIMEOUT_S, MAX_KEEPALIVE_S
+
     serve = sub.add_parser("serve", allow_abbrev=False,
                            help="serve emotion events on loopback: WebSocket, a browser dashboard, OSC out")
     add_source_arguments(serve)
@@ -34,14 +37,22 @@ def register(sub: Any) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, loopback)")
     serve.add_argument("--allow-remote", action="store_true",
                        help="allow a --host that is not loopback: other machines can then connect")
+    serve.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                       help="with --allow-remote: a name or address other machines use to reach this one, which "
+                            "their requests then may name (repeatable; needed with --host 0.0.0.0 or ::)")
     serve.add_argument("--token-file", metavar="FILE",
                        help="pairing token file, created (mode 0600) with a new token if missing; "
                             "default: a new token for this run only")
-    serve.add_argument("--osc", metavar="HOST:PORT", help="also send events as OSC over UDP to HOST:PORT")
-    serve.add_argument("--max-clients", type=int, default=8, help="open connections at most (default 8)")
-    serve.add_argument("--keepalive", type=float, default=3.0,
+    serve.add_argument("--osc", metavar="IP:PORT",
+                       help="also send events as OSC over UDP to IP:PORT (an address on this machine, e.g. "
+                            "127.0.0.1:9000; names are not looked up)")
+    serve.add_argument("--allow-remote-osc", action="store_true",
+                       help="allow an --osc address on another machine: the emotion stream then leaves this one")
+    serve.add_argument("--max-clients", type=at_most(MAX_CONNECTIONS), default=8,
+                       help="paired clients at most (default 8; connections still to send their hello do not count)")
+    serve.add_argument("--keepalive", type=at_most(MAX_KEEPALIVE_S, positive_float, " seconds"), default=3.0,
                        help="seconds between pings; a client that does not answer within as long is dropped")
-    serve.add_argument("--hello-timeout", type=float, default=3.0,
+    serve.add_argument("--hello-timeout", type=at_most(MAX_HELLO_TIMEOUT_S, positive_float, " seconds"), default=3.0,
                        help="seconds a new connection has to send its hello with the token (default 3)")
     serve.add_argument("--wait-for-client", action="store_true",
                        help="open the source only when the first client pairs (a video then plays from its start)")
@@ -62,10 +73,17 @@ def _serve(args: argparse.Namespace) -> int:
     except ImportError as e:
         raise BridgeError(f"emoplay serve needs the bridge extra ({e.name} is missing): "
                           "pip install 'emoplay[bridge]'") from None
-    from ..bridge.osc import OscSender, parse_host_port
+    from ..bridge.osc import OscSender, osc_address
     from ..bridge.server import BridgeOptions, BridgeServer, is_loopback
     from ..bridge.token import load_or_create_token, new_token
 
+    if args.allow_remote_osc and args.osc is None:
+        print("emoplay: --allow-remote-osc goes with --osc IP:PORT", file=sys.stderr)
+        return 2
+    if args.allowed_host and not args.allow_remote:
+        print("emoplay: --allowed-host goes with --allow-remote (and a --host other machines can reach)",
+              file=sys.stderr)
+        return 2
     if not is_loopback(args.host):
         if not args.allow_remote:
             print(f"emoplay: --host {args.host} is not loopback: other machines could read the emotion stream; "
@@ -75,12 +93,16 @@ def _serve(args: argparse.Namespace) -> int:
               "and has the token can read the emotion stream", file=sys.stderr)
     try:
         bridge_options = BridgeOptions(host=args.host, port=args.port, allow_remote=args.allow_remote,
+                                       allowed_hosts=tuple(args.allowed_host),
                                        max_clients=args.max_clients, keepalive_s=args.keepalive,
                                        hello_timeout_s=args.hello_timeout)
-        osc_target = parse_host_port(args.osc) if args.osc else None
+        osc_target = osc_address(args.osc, args.allow_remote_osc) if args.osc is not None else None
     except ValueError as e:
         print(f"emoplay: {e}", file=sys.stderr)
         return 2
+    if osc_target is not None and not is_loopback(osc_target[0]):
+        print(f"emoplay: warning: sending OSC to {args.osc}, another machine: the emotion stream leaves this one, "
+              "unencrypted and unauthenticated", file=sys.stderr)
     token = load_or_create_token(args.token_file) if args.token_file else new_token()
     options = sensor_options_from_args(args, loop=args.loop,
                                        require_indicator=True if args.require_indicator else None)
@@ -101,8 +123,19 @@ def _serve(args: argparse.Namespace) -> int:
         try:
             with BridgeServer(token, bridge_options, source_name=sensor.source.name,
                               camera_state=sensor.camera_state) as server:
-                print(json.dumps({"websocket": server.websocket_url, "dashboard": server.dashboard_url,
-                                  "protocol": _protocol_version(), "token_file": args.token_file}), flush=True)
+                # A token kept in a file is not printed: launchers and service journals keep stdout. The
+                # dashboard then asks for it (or takes #token=… added to the address by hand).
+                dashboard = server.dashboard_url.split("#", 1)[0] if args.token_file else server.dashboard_url
+                try:
+                    print(json.dumps({"websocket": server.websocket_url, "dashboard": dashboard,
+                                      "protocol": _protocol_version(), "token_file": args.token_file}), flush=True)
+                except BrokenPipeError:  # `emoplay serve | true`: nobody can learn the URLs, so serve nothing
+                    from . import _quiet_stdout
+
+                    _quiet_stdout()
+                    print("emoplay: stdout was closed before the URLs could be printed (the program reading it "
+                          "exited?); nothing was served", file=sys.stderr)
+                    return 1
                 return _run(sensor, server, osc, args, stop)
         finally:
             for sig, handler in previous.items():
@@ -125,11 +158,8 @@ def _run(sensor: Any, server: Any, osc: Any, args: argparse.Namespace, stop: thr
             if server.indicators_received != indicators_seen:
                 indicators_seen = server.indicators_received
                 sensor.heartbeat()  # a client showed the camera indicator since the last turn
-            try:
-                events = sensor.poll()
-            except WorkerError as e:
-                events, status = getattr(e, "events", []), 1
-                print(f"emoplay: {e}", file=sys.stderr)
+            events, failed = _poll(sensor)
+            status = status or failed
             server.publish(events)
             if osc is not None:
                 osc.send_events(events)
@@ -150,8 +180,11 @@ def _run(sensor: Any, server: Any, osc: Any, args: argparse.Namespace, stop: thr
             time.sleep(_POLL_S)
     finally:
         sensor.stop()
-    server.publish(_drain(sensor))
-    return status
+    # The worker may have failed after the last poll() (the loop then saw the error state and stopped): the
+    # failure is in this last batch, and is reported the same way.
+    events, failed = _poll(sensor)
+    server.publish(events)
+    return status or failed
 
 
 def _apply_commands(sensor: Any, server: Any) -> None:
@@ -168,11 +201,13 @@ def _apply_commands(sensor: Any, server: Any) -> None:
             logging.getLogger("emoplay.bridge").warning("%s refused: %s", command, e)
 
 
-def _drain(sensor: Any) -> list:
+def _poll(sensor: Any) -> tuple[list, int]:
+    """The sensor's events, and 1 if the worker failed (said on stderr), else 0."""
     try:
-        return sensor.poll()
+        return sensor.poll(), 0
     except WorkerError as e:
-        return getattr(e, "events", [])
+        print(f"emoplay: {e}", file=sys.stderr)
+        return getattr(e, "events", []), 1
 
 
 def _stop_then_default(stop: threading.Event) -> None:

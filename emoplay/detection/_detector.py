@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import check_flag, check_number
+from .._checks import MAX_THREADS, check_flag, check_number
 from .._errors import ModelError, SensorClosedError
 from .._frames import check_pixels
-from .._model_files import shipped_model
+from .._model_files import check_model_file, shipped_model
 from .._onnxruntime import import_onnxruntime
 from ._anchors import MODELS, BlazeFaceModel, ssd_anchor_centres
 from ._auto import RangeChooser
@@ -104,7 +104,7 @@ class DetectorOptions:
                      low_open=True, high_open=True)
         check_number("DetectorOptions", "min_suppression", self.min_suppression, low=0, high=1, high_open=True)
         check_number("DetectorOptions", "min_face_size", self.min_face_size, low=1, integer=True)
-        check_number("DetectorOptions", "threads", self.threads, low=1, integer=True)
+        check_number("DetectorOptions", "threads", self.threads, low=1, high=MAX_THREADS, integer=True)
         check_flag("DetectorOptions", "video_mode", self.video_mode)
 
 
@@ -114,10 +114,8 @@ class _BlazeFace:
     def __init__(self, model: BlazeFaceModel, path: str | None, threads: int) -> None:
         self.model = model
         file = Path(path) if path else shipped_model(model.file)
-        if not file.is_file():
-            option = "model_path" if model.range == "short" else "full_range_model_path"
-            raise ModelError(f"{model.range}-range face detector model {file} does not exist; pass {option}=None "
-                             "for the shipped one")
+        option = "model_path" if model.range == "short" else "full_range_model_path"
+        check_model_file(file, f"{model.range}-range face detector model", option)
         self.session = _open_session(file, threads, model)
         self.anchors = ssd_anchor_centres(model.input_size, model.strides, model.anchors_per_layer)
         self.letterbox = Letterbox(model.input_size)

@@ -267,16 +267,13 @@ def read_image(path: Path) -> np.ndarray:
     """One image file as uint8 HxW gray or HxWx3 BGR (8 bits; alpha dropped)."""
     import cv2
 
-    # imdecode of the bytes (not imread) so non-ASCII paths work everywhere.
-    try:
-        data = np.fromfile(path, np.uint8)
-    except OSError as e:
-        raise DataError(f"{path} cannot be read ({e})") from e
-    image = cv2.imdecode(data, cv2.IMREAD_ANYCOLOR) if data.size else None
+    from .._media_files import printable_name, read_image_file
+
+    image = read_image_file(path, cv2.IMREAD_ANYCOLOR, DataError)  # any file name; size checked before decoding
     if image is None and path.suffix.lower() == ".gif":
         image = _read_gif_with_pillow(path)  # OpenCV builds without the GIF decoder
     if image is None or image.size == 0:
-        raise DataError(f"{path} is not a readable image; delete it or convert it to png")
+        raise DataError(f"{printable_name(path)} is not a readable image; delete it or convert it to png")
     if image.ndim == 3 and image.shape[2] == 4:
         image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
     elif image.ndim == 3 and image.shape[2] == 1:

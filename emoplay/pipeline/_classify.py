@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import check_number
+from .._checks import MAX_THREADS, check_number
 from .._errors import ModelError, SensorClosedError
-from .._model_files import EMOTION_MODEL, shipped_model
+from .._model_files import EMOTION_MODEL, check_model_file, shipped_model
 from .._onnxruntime import import_onnxruntime
 
 _REQUIRED_KEYS = ("emoplay.input_size", "emoplay.mean", "emoplay.std", "emoplay.class_names",
@@ -37,7 +37,7 @@ class ClassifierOptions:
     int8_kernels: str = "auto"
 
     def __post_init__(self) -> None:
-        check_number("ClassifierOptions", "threads", self.threads, low=1, integer=True)
+        check_number("ClassifierOptions", "threads", self.threads, low=1, high=MAX_THREADS, integer=True)
         if self.flip_average not in (None, True, False):
             raise TypeError(f"ClassifierOptions.flip_average must be True, False or None, got {self.flip_average!r}")
         if self.int8_kernels not in INT8_KERNELS:
@@ -133,8 +133,7 @@ class EmotionClassifier:
 
         self.options = options
         path = Path(options.model_path) if options.model_path else shipped_model(EMOTION_MODEL)
-        if not path.is_file():
-            raise ModelError(f"emotion model {path} does not exist; pass model_path=None for the shipped one")
+        check_model_file(path, "emotion model")
         so = ort.SessionOptions()
         so.intra_op_num_threads = options.threads
         so.inter_op_num_threads = 1

@@ -28,6 +28,7 @@ from .._clock import Clock, monotonic_clock
 from .._errors import CameraUnavailableError, SourceError, VideoReadError
 from ._exit import finish_threads_at_exit
 from ._failures import without_frame_locals
+from .._media_files import open_video_capture, printable_name, read_image_file
 from .._frames import Frame, check_pixels
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -222,7 +223,7 @@ class VideoFileSource:
     """A video file, frame by frame. Timestamps come from the frame index and the file's frame rate.
 
     The end of the file is told apart from damage by the frame count in the file's index: when decoding
-    stops more than ``max(3, 2 %)`` frames before it (a file cut short, or corrupt in the middle),
+    stops more than ``max(3, 0.1 %)`` frames before it (a file cut short, or corrupt in the middle),
     ``read()`` raises :class:`VideoReadError` instead of :class:`EndOfStream`, with ``loop`` too (a damaged
     file is never replayed). ``realtime=True`` delivers each frame no earlier than its own time after the
     first one (the file's rate); after a gap (a pause, a slow host) the schedule restarts at the next frame
@@ -231,8 +232,11 @@ class VideoFileSource:
 
     is_live = False
     timebase = "stream"
-    # Frames a valid file may decode short of its index's frame count (containers round the count).
+    # Frames a valid file may decode short of its index's frame count: a few (an edit list can hide the first
+    # frames; the shared no_face_animation.mp4 decodes 3 short), or 0.1 % where a container estimates the count
+    # from the duration. More is a file cut short, even when it is only the last seconds of a long video.
     _COUNT_SLACK = 3
+    _COUNT_SLACK_FRACTION = 0.001
     # How late a realtime frame may be before the schedule restarts at it instead of catching up.
     _RESYNC_AFTER_S = 0.25
 
@@ -240,7 +244,7 @@ class VideoFileSource:
                  clock: Clock = monotonic_clock, sleep=time.sleep) -> None:
         self.path = Path(path)
         self.realtime, self.loop, self.clock, self._sleep = realtime, loop, clock, sleep
-        self.name = str(self.path)
+        self.name = printable_name(self.path)
         self._cap = None
         self._index = 0
         self._offset = 0.0
@@ -256,7 +260,7 @@ class VideoFileSource:
             return
         if not self.path.is_file():
             raise VideoReadError(f"video file {self.path} does not exist; check the path")
-        cap = cv2.VideoCapture(str(self.path))
+        cap = open_video_capture(self.path, VideoReadError)
         ok = cap.isOpened()
         first = cap.read() if ok else (False, None)
         if not first[0]:
@@ -293,7 +297,7 @@ class VideoFileSource:
 
     def _check_complete(self) -> None:
         missing = self.frame_count - self._index
-        if self.frame_count and missing > max(self._COUNT_SLACK, self.frame_count // 50):
+        if self.frame_count and missing > max(self._COUNT_SLACK, int(self.frame_count * self._COUNT_SLACK_FRACTION)):
             raise VideoReadError(
                 f"{self.path} stopped decoding at frame {self._index} of {self.frame_count}: the file is cut short "
                 "or corrupt in the middle; re-encode or re-copy it")
@@ -344,7 +348,7 @@ class ImageFolderSource:
     def __init__(self, path: str | Path, fps: float = 30.0) -> None:
         self.path = Path(path)
         self.fps = fps
-        self.name = str(self.path)
+        self.name = printable_name(self.path)
         self._files: list[Path] = []
         self._index = 0
 
@@ -369,10 +373,9 @@ class ImageFolderSource:
         if self._index >= len(self._files):
             raise EndOfStream
         path = self._files[self._index]
-        pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        pixels = read_image_file(path, cv2.IMREAD_UNCHANGED, VideoReadError)  # any file name; size checked first
         if pixels is None:
-            _check_readable(path, "image")
-            raise VideoReadError(f"cannot decode image {path}; remove it or convert it to PNG/JPEG")
+            raise VideoReadError(f"cannot decode image {printable_name(path)}; remove it or convert it to PNG/JPEG")
         if pixels.dtype != np.uint8:
             pixels = (pixels / max(int(pixels.max()), 1) * 255).astype(np.uint8)
         frame = Frame(pixels, self._index / self.fps, self._index)

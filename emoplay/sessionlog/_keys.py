@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._errors import LogAuthenticationError, LogError, LogFormatError
+from .._private_files import read_regular_file
 
 __all__ = ["LogKey", "generate_key_file"]
 
@@ -102,14 +103,12 @@ class LogKey:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> LogKey:
-        """Read a key file made by :func:`generate_key_file` (exactly 32 bytes)."""
-        try:
-            data = Path(path).read_bytes()
-        except OSError as exc:
-            raise LogError(f"cannot read key file {os.fspath(path)}: {exc.strerror or exc}") from exc
+        """Read a key file made by :func:`generate_key_file` (exactly 32 bytes; a longer file is not read to its end)."""
+        data = read_regular_file(path, "key file", LogError, limit=KEY_SIZE)
         if len(data) != KEY_SIZE:
+            held = f"{len(data)} bytes" if len(data) < KEY_SIZE else f"more than {KEY_SIZE} bytes"
             raise LogFormatError(
-                f"{os.fspath(path)} is not an emoplay key file: it holds {len(data)} bytes, "
+                f"{os.fspath(path)} is not an emoplay key file: it holds {held}, "
                 f"a key file holds exactly {KEY_SIZE} (make one with `emoplay log keygen`)"
             )
         return cls(KDF_KEY_FILE, data)

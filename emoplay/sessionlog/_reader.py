@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._errors import LogAuthenticationError, LogError, LogFormatError, LogTruncatedError
+from .._private_files import read_regular_file
 from ._format import (
     _END_TYPE,
     _LENGTH,
@@ -53,10 +54,7 @@ class SessionLog:
 
 
 def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise LogError(f"cannot read session log {path}: {exc.strerror or exc}") from exc
+    return read_regular_file(path, "session log", LogError)
 
 
 def is_session_log(path: str | os.PathLike) -> bool:
@@ -70,12 +68,7 @@ def is_session_log(path: str | os.PathLike) -> bool:
 
 def read_log_header(path: str | os.PathLike, key: LogKey) -> LogHeader:
     """Authenticate and return a log's header only (records are not read)."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            data = f.read(HEADER_SIZE)
-    except OSError as exc:
-        raise LogError(f"cannot read session log {path}: {exc.strerror or exc}") from exc
+    data = read_regular_file(path, "session log", LogError, limit=HEADER_SIZE)[:HEADER_SIZE]
     return _parse_header(data, key)[0]
 
 

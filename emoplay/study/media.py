@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from .._errors import StudyError
+from .._media_files import open_video_capture
 
 
 def probe_video(path: Path) -> tuple[float, int, float]:
@@ -27,7 +28,7 @@ def probe_video(path: Path) -> tuple[float, int, float]:
 
     if not Path(path).exists():
         raise StudyError(f"{path} does not exist; check the path")
-    cap = cv2.VideoCapture(str(path))
+    cap = open_video_capture(Path(path), StudyError)
     try:
         ok = cap.isOpened() and cap.read()[0]
         fps = cap.get(cv2.CAP_PROP_FPS) if ok else 0.0
@@ -46,11 +47,9 @@ class StimulusPlayer:
     """Frames of one stimulus by media time, letterboxed to ``size``; the side-car sound if there is one."""
 
     def __init__(self, path: Path, size: tuple[int, int], audio: Path | None = None) -> None:
-        import cv2
-
         self.path, self.size, self.audio = path, size, audio
         self.fps, self.frame_count, self.duration = probe_video(path)
-        self._cap = cv2.VideoCapture(str(path))
+        self._cap = open_video_capture(Path(path), StudyError)
         self._next = 0  # index of the next frame the capture will decode
         self._surface = None
         self.sound = False

@@ -138,6 +138,31 @@ def test_a_wrong_token_in_the_link_shows_no_event(browser, served):
     assert browser.execute_script("return document.querySelectorAll('#events li').length") == 0
 
 
+def test_the_token_leaves_the_address_bar_and_history_and_a_reload_still_pairs(browser, served):
+    browser.get("about:blank")
+    browser.get(served.dashboard)
+    _wait(browser, "return document.querySelector('#connection').textContent === 'connected'", "connected")
+    assert browser.current_url == f"http://127.0.0.1:{served.port}/"
+    assert browser.execute_script("return location.hash") == ""
+    browser.refresh()
+    _wait(browser, "return document.querySelector('#connection').textContent === 'connected'", "connected again")
+    browser.back()  # the entry before the dashboard; the dashboard's own entry holds no token
+    browser.forward()
+    assert "token" not in browser.current_url
+
+
+def test_without_a_token_in_the_link_the_dashboard_asks_for_it(browser, served):
+    browser.get("about:blank")
+    browser.get(f"http://127.0.0.1:{served.port}/")
+    browser.execute_script("sessionStorage.clear(); location.reload()")
+    _wait(browser, "return !document.querySelector('#token-form').hidden && "
+                   "document.querySelector('#connection').textContent.startsWith('no token')", "the token form")
+    browser.find_element("id", "token-input").send_keys(served.token + "\n")
+    _wait(browser, "return document.querySelector('#connection').textContent === 'connected' && "
+                   "document.querySelector('#token-form').hidden", "connected after the token was pasted")
+    assert browser.current_url == f"http://127.0.0.1:{served.port}/"
+
+
 _ATTACK_PAGE = """<!doctype html><title>waiting</title><script>
 const ws = new WebSocket("ws://127.0.0.1:%d/ws");
 ws.onopen = () => { document.title = "open"; ws.send(JSON.stringify({type: "hello", token: "guess"})); };

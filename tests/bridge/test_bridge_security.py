@@ -161,6 +161,73 @@ def test_more_clients_than_the_cap_are_refused_and_a_freed_slot_can_be_reused(se
         assert again.receive(timeout=10) is not None
 
 
+SQUATTERS = """
+import socket, sys, threading, time
+port, seconds = int(sys.argv[1]), float(sys.argv[2])
+request = (f"GET /ws HTTP/1.1\\r\\nHost: 127.0.0.1:{port}\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n"
+           "Sec-WebSocket-Version: 13\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\n\\r\\n").encode()
+end, opened = time.monotonic() + seconds, [0]
+
+def squat():
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(request)
+                opened[0] += 1
+                sock.recv(4096)  # the 101; then hold the connection until the server says something more
+                sock.recv(4096)
+        except OSError:
+            pass
+
+threads = [threading.Thread(target=squat) for _ in range(int(sys.argv[3]))]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(opened[0])
+"""
+
+
+def test_connections_that_never_send_a_hello_cannot_lock_a_paired_client_out(served):
+    """The attack: 8 local loops reconnecting as fast as the server lets them, never sending a hello."""
+    import subprocess
+    import sys
+
+    seconds = 8.0
+    squatters = subprocess.Popen([sys.executable, "-c", SQUATTERS, str(served.port), str(seconds), "16"],
+                                 stdout=subprocess.PIPE, text=True)
+    paired, refused = 0, []
+    try:
+        time.sleep(1.0)  # the squatters hold every slot they can get
+        deadline = time.monotonic() + seconds - 2.0
+        while time.monotonic() < deadline:
+            try:
+                with BridgeClient.connect(served.websocket, served.token, client="player") as client:
+                    assert client.welcome["type"] == "welcome"
+                    paired += 1
+            except BridgeError as e:
+                refused.append(str(e))
+            time.sleep(0.1)
+    finally:
+        opened = int(squatters.communicate(timeout=30)[0])
+    assert opened > 3 * 16, f"the attack did not run ({opened} connections)"  # each loop came back again and again
+    assert refused == [] and paired >= 10, (opened, paired, refused[:3])
+
+
+def test_more_paired_clients_than_the_cap_are_refused_even_when_they_arrive_together(served):
+    """Two handshakes may pass the HTTP check together; the hello of the one past the cap is refused."""
+    import contextlib
+
+    with contextlib.ExitStack() as stack:
+        for i in range(MAX_CLIENTS - 1):
+            stack.enter_context(BridgeClient.connect(served.websocket, served.token, client=f"c{i}"))
+        late = [stack.enter_context(_open(served)) for _ in range(2)]
+        for ws in late:
+            ws.send(json.dumps({"type": "hello", "token": served.token}))
+        firsts = [json.loads(ws.recv(timeout=5)) for ws in late]
+    assert sorted(m["type"] if m["type"] == "welcome" else m["code"] for m in firsts) == ["too_many_clients", "welcome"]
+
+
 @pytest.mark.slow
 def test_a_stalled_client_is_dropped_and_the_others_keep_receiving(served):
     stalled = raw_websocket(served.port, rcvbuf=4096)

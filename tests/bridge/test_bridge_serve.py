@@ -73,15 +73,27 @@ def test_serve_forwards_face_signals_at_the_rate_with_the_chosen_stability(tmp_p
 @pytest.mark.slow
 def test_the_first_stdout_line_is_one_json_object_with_both_urls(tmp_path):
     video = require_shared(VIDEOS / "single_face.mp4")
-    token_file = tmp_path / "token"
-    served = start_serve(tmp_path, "--source", str(video), "--wait-for-client", "--token-file", str(token_file))
+    served = start_serve(tmp_path, "--source", str(video), "--wait-for-client")
     try:
         assert served.websocket == f"ws://127.0.0.1:{served.port}/ws"
-        assert served.dashboard.startswith(f"http://127.0.0.1:{served.port}/#token=")
-        assert token_file.read_text().strip() == served.token
-        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        assert served.dashboard.startswith(f"http://127.0.0.1:{served.port}/#token=")  # a token for this run only
     finally:
         served.stop()
+
+
+def test_a_token_kept_in_a_file_is_never_printed(tmp_path):
+    """Launchers and service journals keep stdout: with --token-file the dashboard URL has no #token=."""
+    video = require_shared(VIDEOS / "single_face.mp4")
+    token_file = tmp_path / "token"
+    done = subprocess.run(serve_command("--port", "0", "--source", str(video), "--token-file", str(token_file)),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    token = token_file.read_text().strip()
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    info = json.loads(done.stdout.splitlines()[0])
+    assert info["dashboard"] == info["websocket"].replace("ws://", "http://").replace("/ws", "/")
+    assert info["token_file"] == str(token_file)
+    assert token not in done.stdout and token not in done.stderr and "#token=" not in done.stdout
 
 
 def test_valence_arousal_table_covers_every_emotion_within_the_unit_square():
@@ -141,6 +153,42 @@ def test_a_host_that_is_not_loopback_needs_allow_remote(capsys):
     assert "--allow-remote" in err
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--host", "0.0.0.0", "--allow-remote"], "say which one clients use with allowed_hosts (emoplay serve "
+                                              "--allowed-host 192.168.1.20)"),
+    (["--allowed-host", "192.0.2.10"], "--allowed-host goes with --allow-remote"),
+])
+def test_remote_access_needs_both_the_opt_in_and_the_names_clients_use(capsys, args, message):
+    err = _serve_error(capsys, "--source", str(require_shared(VIDEOS / "single_face.mp4")), *args)
+    assert message in err
+
+
+def test_allow_remote_with_an_allowed_host_serves_clients_that_name_it(tmp_path):
+    """Listening on every address of the machine; a client on another machine would name 192.0.2.10 in its Host
+    header. Here it comes over loopback, which only the Host header tells apart."""
+    from websockets.sync.client import connect
+
+    from bridge_helpers import http_request
+
+    video = require_shared(VIDEOS / "single_face.mp4")
+    served = start_serve(tmp_path, "--source", str(video), "--wait-for-client", "--host", "0.0.0.0", "--allow-remote",
+                         "--allowed-host", "192.0.2.10")
+    try:
+        assert served.websocket == f"ws://192.0.2.10:{served.port}/ws"
+        assert served.dashboard.startswith(f"http://192.0.2.10:{served.port}/#token=")
+        assert http_request(served.port, "/", {"Host": f"192.0.2.10:{served.port}"})[0] == 200
+        assert http_request(served.port, "/", {"Host": f"evil.example:{served.port}"})[0] == 421
+        assert http_request(served.port, "/", {"Host": f"0.0.0.0:{served.port}"})[0] == 421
+        sock = socket.create_connection(("127.0.0.1", served.port), timeout=5)
+        with connect(served.websocket, sock=sock, open_timeout=5, close_timeout=1,
+                     origin=f"http://192.0.2.10:{served.port}") as ws:
+            ws.send(json.dumps({"type": "hello", "token": served.token}))
+            assert json.loads(ws.recv(timeout=5))["type"] == "welcome"
+    finally:
+        served.stop()
+    assert "warning: listening on 0.0.0.0, not loopback" in served.stderr()
+
+
 def test_a_missing_camera_is_a_clear_error(capsys):
     err = _serve_error(capsys, "--source", "/dev/video97", "--yes")
     assert "cannot open camera" in err and "emoplay doctor" in err
@@ -192,3 +240,55 @@ def _next_state(client, done, timeout: float = 15.0):
         if message is not None and done(message):
             return message
     raise AssertionError("no such camera state change")
+
+
+def test_a_sensor_failure_right_after_a_poll_still_ends_serve_with_exit_code_1(tmp_path, capsys):
+    """The worker fails between the serve loop's poll() and its state check: forced here by a publish() that
+    returns only once the sensor is in its error state (the timing that used to end with exit code 0)."""
+    import argparse
+    import threading
+
+    from faults.mp4 import index_first
+
+    from emoplay import Sensor
+    from emoplay.cli.serve import _run
+    from emoplay.bridge.server import BridgeOptions, BridgeServer
+
+    data = index_first(require_shared(VIDEOS / "single_face.mp4"))
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: int(len(data) * 0.6)])  # decodes about 40 frames, then fails
+    with Sensor(source=str(cut)) as sensor:
+
+        class PublishUntilTheSensorFailed(BridgeServer):
+            waited = False
+
+            def publish(self, events):
+                super().publish(events)
+                if not self.waited:
+                    self.waited = True
+                    deadline = time.monotonic() + 60
+                    while sensor.camera_state.value != "error" and time.monotonic() < deadline:
+                        time.sleep(0.01)
+                    assert sensor.camera_state.value == "error", "the cut video did not fail the sensor"
+
+        with PublishUntilTheSensorFailed("t" * 43, BridgeOptions()) as server:
+            sensor.start()
+            status = _run(sensor, server, None, argparse.Namespace(max_seconds=0, wait_for_client=False),
+                          threading.Event())
+    assert server.waited
+    assert status == 1
+    assert "emoplay: the emoplay worker stopped: " in capsys.readouterr().err
+
+
+def test_serve_into_a_closed_pipe_says_so_and_serves_nothing():
+    """`emoplay serve | true`: the reader is gone before the URLs are printed."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(serve_command("--port", "0", "--source", str(require_shared(VIDEOS / "single_face.mp4"))),
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 1
+    assert "stdout was closed before the URLs could be printed" in done.stderr and "nothing was served" in done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr

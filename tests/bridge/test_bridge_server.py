@@ -141,7 +141,7 @@ def test_start_reports_a_host_it_cannot_listen_on_instead_of_waiting_forever():
 
 def test_timeouts_must_be_finite():
     for name in ("hello_timeout_s", "keepalive_s"):
-        with pytest.raises(ValueError, match=f"{name} must be a number of seconds > 0, got nan"):
+        with pytest.raises(ValueError, match=f"{name} must be a number of seconds > 0 and <= [0-9]+, got nan"):
             BridgeOptions(**{name: float("nan")})
 
 
@@ -186,9 +186,45 @@ def test_connect_with_retry_gives_up_with_the_last_error():
 def test_options_refuse_a_remote_host_unless_allowed():
     with pytest.raises(ValueError, match="allow_remote"):
         BridgeOptions(host="0.0.0.0")
-    assert BridgeOptions(host="0.0.0.0", allow_remote=True).host == "0.0.0.0"
+    assert BridgeOptions(host="0.0.0.0", allow_remote=True, allowed_hosts=("192.0.2.10",)).host == "0.0.0.0"
     with pytest.raises(ValueError):
         BridgeOptions(port=70000)
+
+
+@pytest.mark.parametrize("option", [{"keepalive_s": 1e308}, {"hello_timeout_s": 61.0}, {"max_clients": 10**8},
+                                    {"max_unpaired": 0}, {"keepalive_s": float("nan")}])
+def test_options_out_of_their_bounds_are_refused(option):
+    with pytest.raises(ValueError, match=next(iter(option))):
+        BridgeOptions(**option)
+
+
+def test_the_log_names_every_value_of_a_repeated_host_or_origin_header(caplog):
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="emoplay.bridge")
+    with BridgeServer(TOKEN) as server:
+        for header, first in (("Host", f"127.0.0.1:{server.port}"), ("Origin", f"http://127.0.0.1:{server.port}")):
+            request = "GET / HTTP/1.1\r\n" + (f"Host: 127.0.0.1:{server.port}\r\n" if header == "Origin" else "")
+            request += f"{header}: {first}\r\n{header}: evil.example\r\n\r\n"
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+                sock.sendall(request.encode())
+                assert sock.recv(4096).split()[1] in (b"421", b"403")
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(f"for Host (2 headers: '127.0.0.1:{server.port}', 'evil.example')" in m for m in messages), messages
+    assert any(f"from Origin (2 headers: 'http://127.0.0.1:{server.port}', 'evil.example')" in m for m in messages)
+
+
+def test_listening_on_every_address_needs_the_host_names_clients_use():
+    with pytest.raises(ValueError, match=r"say which one clients use with allowed_hosts"):
+        BridgeOptions(host="0.0.0.0", allow_remote=True)
+    options = BridgeOptions(host="::", allow_remote=True, allowed_hosts=("MyPC.local", "fe80::1", "192.0.2.10"))
+    assert options.allowed_hosts == ("mypc.local", "[fe80::1]", "192.0.2.10") and options.url_host == "mypc.local"
+
+
+@pytest.mark.parametrize("name", ["mypc.local:8765", "http://mypc.local", "*.local", "0.0.0.0", "224.0.0.1", ""])
+def test_an_allowed_host_must_be_one_name_or_address_without_a_port(name):
+    with pytest.raises(ValueError, match="allowed host"):
+        BridgeOptions(host="0.0.0.0", allow_remote=True, allowed_hosts=(name,))
 
 
 def test_a_token_file_is_created_once_with_mode_0600_and_reused(tmp_path):

@@ -129,6 +129,10 @@ def test_a_folder_that_cannot_be_listed_is_a_source_error(tmp_path, monkeypatch)
     (["watch", "--fps", "-1"], "must be greater than 0"), (["watch", "--fps", "nan"], "finite"),
     (["watch", "--max-seconds", "-1"], "must be 0 or more"), (["doctor", "--max-cameras", "-2"], "at least 1"),
     (["serve", "--max-seconds", "nan"], "finite"),
+    (["serve", "--keepalive", "1e308"], "must be at most 3600 seconds"), (["serve", "--keepalive", "0"], "than 0"),
+    (["serve", "--hello-timeout", "inf"], "finite"), (["serve", "--max-clients", "100000000"], "at most 1024"),
+    *[([command, *required, "--threads", "100000"], "the CPUs this process may use; got 100000")
+      for command, required in (("watch", []), ("serve", []), ("explain", ["face.png"]), ("eval", ["val.npz"]))],
 ])
 def test_bad_option_values_are_usage_errors_not_tracebacks(argv, message, capsys):
     with pytest.raises(SystemExit) as exited:
@@ -224,3 +228,9 @@ def test_console_script_is_installed():
 def test_python_dash_m_runs_the_command(module):
     done = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == f"emoplay {emoplay.__version__}"
+
+
+@pytest.mark.parametrize("options", ["ClassifierOptions", "DetectorOptions"])
+def test_library_options_bound_the_thread_count(options):
+    with pytest.raises(ValueError, match=r"threads must be >= 1 and <= 256, got 100000"):
+        getattr(emoplay, options)(threads=100000)

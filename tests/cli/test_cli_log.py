@@ -7,6 +7,8 @@ import csv
 import io
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from emoplay._events import EmotionChanged, FaceFound, FaceLost
 from emoplay.sessionlog import LogKey, SessionLogWriter
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+REPO = Path(__file__).resolve().parents[1]
 
 
 def emoplay(*argv: str) -> int:
@@ -267,6 +270,7 @@ def test_show_into_a_pipe_that_closes_early_stops_quietly(tmp_path: Path) -> Non
 
     key = LogKey.from_bytes(bytes(32))
     (tmp_path / "k.key").write_bytes(bytes(32))
+    (tmp_path / "k.key").chmod(0o600)  # no warning on stderr
     with SessionLogWriter(tmp_path / "long.emolog", key) as writer:
         for i in range(3000):
             writer.write(FaceLost(i, float(i)))
@@ -309,3 +313,67 @@ def test_crashed_log_with_dropped_events_is_shown_with_what_was_lost(tmp_path: P
     png = tmp_path / "timeline.png"
     assert emoplay("log", "plot", log, "--key-file", key_file, "--out", png) == EXIT_TRUNCATED
     assert png.read_bytes()[:8] == PNG_MAGIC
+
+
+# -- key files and logs that are not what they claim ---------------------------------------------------------------
+def emoplay_limited(*argv: str | Path) -> subprocess.CompletedProcess:
+    """The real CLI in a subprocess with 1 GiB of address space: reading a file without end fails, not the machine."""
+    def limit_memory() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    return subprocess.run([sys.executable, "-m", "emoplay.cli", *map(str, argv)], capture_output=True, text=True,
+                          timeout=60, preexec_fn=limit_memory, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+@pytest.fixture
+def key_and_log(tmp_path: Path) -> tuple[Path, Path]:
+    key = tmp_path / "log.key"
+    assert emoplay("log", "keygen", key) == EXIT_OK
+    log = tmp_path / "session.emolog"
+    _write_session(log, LogKey.from_file(key), started_at=time.time())
+    return key, log
+
+
+@pytest.mark.skipif(os.name != "posix", reason="devices, named pipes and mode bits are POSIX")
+@pytest.mark.parametrize("target", ["key", "log"])
+@pytest.mark.parametrize("special", ["/dev/zero", "fifo"])
+def test_a_device_or_a_named_pipe_is_refused_without_reading_it(key_and_log, tmp_path, target, special):
+    key, log = key_and_log
+    if special == "fifo":
+        special = tmp_path / "pipe"
+        os.mkfifo(special)  # opening it for reading would wait for a writer
+    if target == "key":
+        key = special
+    else:
+        log = special
+    done = emoplay_limited("log", "show", log, "--key-file", key)
+    assert done.returncode == EXIT_ERROR, done.stderr[-2000:]
+    what = "key file" if target == "key" else "session log"
+    assert done.stderr.strip().endswith(f"{what} {special} is not a regular file; give the path of a file")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sparse files and RLIMIT_AS")
+def test_a_huge_key_file_is_not_read_to_its_end(key_and_log, tmp_path):
+    key, log = key_and_log
+    huge = tmp_path / "huge.key"
+    with open(huge, "wb") as f:
+        f.truncate(4 << 30)  # 4 GiB, sparse: reading it all would need 4 GiB of memory
+    huge.chmod(0o600)
+    done = emoplay_limited("log", "show", log, "--key-file", huge)
+    assert done.returncode == EXIT_INVALID and "is not an emoplay key file: it holds more than 32 bytes" in done.stderr
+
+
+@pytest.mark.skipif(os.name != "posix", reason="mode bits are POSIX")
+@pytest.mark.parametrize("mode", [0o640, 0o604], ids=["group", "others"])
+def test_a_key_file_others_can_read_gets_a_warning_that_says_what_to_do(key_and_log, capsys, mode):
+    key, log = key_and_log
+    key.chmod(mode)
+    capsys.readouterr()
+    assert emoplay("log", "show", log, "--key-file", key) == EXIT_OK
+    assert f"emoplay: warning: the key file {key} can be read by other users (mode {mode:o}): whoever reads it " \
+           f"reads every log it opens; run `chmod 600 {key}`" in capsys.readouterr().err
+    key.chmod(0o600)
+    assert emoplay("log", "show", log, "--key-file", key) == EXIT_OK
+    assert "warning" not in capsys.readouterr().err

@@ -123,6 +123,9 @@ def test_class_grid_per_class_takes_at_most_n_faces_of_each_class(tmp_path, fer_
     (lambda d: ["--class-grid", "--data", str(d / "missing.npz")], 2, "does not exist"),
     (lambda d: ["--class-grid", "--data", str(d / "x.npz"), "--limit", "5", "--per-class", "2"], 2, "not both"),
     (lambda d: [str(d / "gray.png"), "--per-class", "2"], 2, "go with --class-grid"),
+    (lambda d: [str(d / "gray.png"), "--model", "/dev/null"], 2, "emotion model /dev/null is not a regular file"),
+    (lambda d: [str(d / "gray.png"), "--model", str(d / "empty")], 2, "is not a regular file"),
+    (lambda d: [str(d / "gray.png"), "--model", str(d / "gone.onnx")], 2, "gone.onnx does not exist"),
 ])
 def test_bad_input_is_one_clear_line_and_an_exit_code(tmp_path, capsys, make_args, code, message):
     import cv2

@@ -49,6 +49,16 @@ def test_a_video_cut_short_in_the_middle_is_an_error_not_an_end(index_first_clip
         read_all(VideoFileSource(path, loop=loop), 1000)
 
 
+@pytest.mark.parametrize("fraction, lost", [(0.99, 6), (0.985, 9)])
+def test_a_long_video_cut_short_by_a_few_frames_is_an_error(video, tmp_path, fraction, lost):
+    """talking_smiling.mp4 has 464 frames: losing 6 or 9 of them (under 2 %) is reported, not taken for the end."""
+    data = index_first(video("talking_smiling.mp4"))
+    path = tmp_path / "cut.mp4"
+    path.write_bytes(data[: int(len(data) * fraction)])
+    with pytest.raises(VideoReadError, match=f"stopped decoding at frame {464 - lost} of 464"):
+        read_all(VideoFileSource(path), 1000)
+
+
 @pytest.mark.parametrize("fraction", [0.4, 0.7])
 def test_a_video_with_zeroed_bytes_in_the_middle_is_an_error(index_first_clip, tmp_path, fraction):
     data, _ = index_first_clip

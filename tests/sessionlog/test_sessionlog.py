@@ -253,7 +253,7 @@ def test_key_file(tmp_path: Path) -> None:
     assert path.read_bytes() == before
     assert LogKey.from_file(path).kind == "key-file"
     (tmp_path / "bad.key").write_bytes(before + b"\n")
-    with pytest.raises(LogFormatError, match="33 bytes"):
+    with pytest.raises(LogFormatError, match="more than 32 bytes"):
         LogKey.from_file(tmp_path / "bad.key")
     with pytest.raises(LogError, match="cannot read key file"):
         LogKey.from_file(tmp_path / "missing.key")

@@ -81,3 +81,20 @@ def test_a_report_can_read_the_study_file_without_its_videos(tmp_path):
         load_study(tmp_path / "study.toml")
     spec = load_study(tmp_path / "study.toml", check_media=False)
     assert [s.title for s in spec.stimuli] == ["An animation", "A man leaves the room"]
+
+
+def test_study_check_reads_media_in_a_folder_whose_name_is_not_utf8(study_dir, tmp_path):
+    """The real CLI in a subprocess: OpenCV given such a name used to crash the interpreter."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    folder = tmp_path / os.fsdecode(b"study\xff")
+    shutil.copytree(study_dir, folder)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run([sys.executable, "-m", "emoplay.cli", "study", "check", os.fsencode(folder / "study.toml")],
+                          capture_output=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    assert b"animation: 'An animation', 2.0 s" in done.stdout and b"room:" in done.stdout

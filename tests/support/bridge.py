@@ -66,8 +66,11 @@ def start_serve(tmp_path: Path, *args: str) -> Served:
         raise AssertionError(f"emoplay serve printed no URL line; stderr:\n{stderr_path.read_text()[-3000:]}")
     info = json.loads(line)
     port = int(info["websocket"].rsplit(":", 1)[1].split("/")[0])
-    return Served(proc, info["websocket"], info["dashboard"], info["dashboard"].split("#token=", 1)[1], port,
-                  stderr_path)
+    if "#token=" in info["dashboard"]:
+        token = info["dashboard"].split("#token=", 1)[1]
+    else:  # a token file: its token is not printed
+        token = Path(info["token_file"]).read_text().strip()
+    return Served(proc, info["websocket"], info["dashboard"], token, port, stderr_path)
 
 
 def _read_line(proc: subprocess.Popen, timeout: float) -> str:

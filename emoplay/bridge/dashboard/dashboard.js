@@ -1,5 +1,7 @@
 // emoplay dashboard: one WebSocket to the server that served this page, events only (never an image).
-// The token comes from the URL fragment (#token=...), which the browser never sends to any server.
+// The token comes from the URL fragment (#token=...), which the browser never sends to any server, and is
+// then removed from the address bar and the history entry; it is kept in this tab's sessionStorage (never
+// synced, gone with the tab) so that a reload still pairs. Without one, the page asks for it.
 "use strict";
 
 const HEARTBEAT_MS = 250;        // indicator heartbeat while this page is visible (the server's timeout is 1 s)
@@ -8,7 +10,8 @@ const MAX_LOG = 200;             // event lines kept
 const PALETTE = ["#4f9dff", "#ffb454", "#7bd88f", "#ff7ab2", "#c792ea", "#5ccfe6"];
 
 const $ = (id) => document.getElementById(id);
-const token = new URLSearchParams(location.hash.slice(1)).get("token") || "";
+let token = new URLSearchParams(location.hash.slice(1)).get("token") || sessionStorage.getItem("emoplay-token") || "";
+if (location.hash) history.replaceState(null, "", location.pathname + location.search);
 const faces = new Map();         // track_id -> {card, emotion, confidence, probabilities, primary}
 const samples = [];              // {t, track, valence, arousal}
 let emotions = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"];
@@ -19,11 +22,27 @@ let backoffMs = 500;
 let eventCount = 0;
 let primaryTrack = null;         // the primary face's track id: a card made after the message that named it is outlined
 
+function askForToken(message) {
+  sessionStorage.removeItem("emoplay-token");
+  setConnection(message, "bad");
+  $("token-form").hidden = false;
+  $("token-input").focus();
+}
+
+$("token-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  token = $("token-input").value.trim();
+  $("token-input").value = "";
+  $("token-form").hidden = true;
+  connect();
+});
+
 function connect() {
   if (!token) {
-    setConnection("no token: open the dashboard link that emoplay serve printed", "bad");
+    askForToken("no token: paste the one in the token file, or open the link emoplay serve printed");
     return;
   }
+  sessionStorage.setItem("emoplay-token", token);
   socket = new WebSocket(`ws://${location.host}/ws`);
   socket.onopen = () => socket.send(JSON.stringify(
     {type: "hello", token: token, client: "dashboard", probabilities_hz: 10}));
@@ -32,7 +51,8 @@ function connect() {
     socket = null;
     setButtons();
     if (e.code === 4001) {
-      setConnection("wrong token: open the dashboard link that emoplay serve printed", "bad");
+      token = "";
+      askForToken("wrong token: paste the one in the token file, or open the link emoplay serve printed");
       return;
     }
     setConnection(`disconnected (${e.code}); retrying in ${(backoffMs / 1000).toFixed(1)} s`, "bad");
