@@ -12,7 +12,7 @@ import numpy as np
 
 import emoplay
 from tests.support import VIDEOS, require_shared
-from faults.fakes import FailingVideo, poll_until_failure
+from tests.support.fakes import FailingVideo, poll_until_failure
 
 DEADLINE_S = 60.0  # not a timing: it only keeps a failing test from hanging
 

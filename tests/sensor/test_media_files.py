@@ -27,7 +27,7 @@ def odd_path(folder: Path, stem: bytes, suffix: bytes) -> Path:
 
 def emoplay(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess:
     """The real CLI in a subprocess: a crash inside OpenCV is an exit code here, not a dead test run."""
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     return subprocess.run([sys.executable, "-m", "emoplay.cli", *map(os.fsencode, args)], capture_output=True,
                           timeout=timeout, env=env)
 
@@ -70,7 +70,7 @@ def test_a_looping_video_whose_name_is_not_utf8_plays_again_from_its_start(tmp_p
             "frames = [s.read(1.0) for _ in range(2 * s.frame_count + 5)]\n"
             "print(s.frame_count, frames[-1].index, frames[-1].timestamp > s.frame_count / s.fps)\n")
     done = subprocess.run([sys.executable, "-c", code, os.fsencode(video)], capture_output=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
     count, index, later = done.stdout.split()
     assert int(index) == 4 and later == b"True"
