@@ -248,7 +248,7 @@ def test_a_sensor_failure_right_after_a_poll_still_ends_serve_with_exit_code_1(t
     import argparse
     import threading
 
-    from faults.mp4 import index_first
+    from tests.support.mp4 import index_first
 
     from emoplay import Sensor
     from emoplay.cli.serve import _run
