@@ -141,7 +141,7 @@ def test_serve_reports_an_osc_receiver_that_is_not_running(tmp_path):
     import socket
     import subprocess
 
-    from bridge_helpers import serve_command
+    from tests.support.bridge import serve_command
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))

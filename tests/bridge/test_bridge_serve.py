@@ -168,7 +168,7 @@ def test_allow_remote_with_an_allowed_host_serves_clients_that_name_it(tmp_path)
     header. Here it comes over loopback, which only the Host header tells apart."""
     from websockets.sync.client import connect
 
-    from bridge_helpers import http_request
+    from tests.support.bridge import http_request
 
     video = require_shared(VIDEOS / "single_face.mp4")
     served = start_serve(tmp_path, "--source", str(video), "--wait-for-client", "--host", "0.0.0.0", "--allow-remote",

@@ -79,7 +79,7 @@ def test_every_command_that_finds_faces_takes_detector_range(argv, capsys):
 
 def test_the_range_reaches_the_options_each_command_builds():
     from emoplay.cli._arguments import sensor_options_from_args
-    from emoplay.explain._cli import _options
+    from emoplay.cli.explain import _options
 
     parser = build_parser()
     watch = parser.parse_args(["watch", "--detector-range", "auto"])

@@ -13,7 +13,7 @@ import inspect
 from types import CodeType
 
 # The helpers and paths of tests.support through which tests reach ../shared.
-SHARED_DATA_NAMES = frozenset({"require_shared", "SHARED", "VIDEOS", "FER"})
+SHARED_DATA_NAMES = frozenset({"require_shared", "SHARED", "VIDEOS", "FER", "video_frames"})
 
 
 def reads_shared_data(item) -> bool:
