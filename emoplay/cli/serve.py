@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -61,6 +62,9 @@ def register(sub: Any) -> None:
                             "(always on for cameras)")
     serve.add_argument("--max-seconds", type=non_negative_float, default=0,
                        help="stop after this many seconds (0: never)")
+    serve.add_argument("--parent-pid", type=int, metavar="PID",
+                       help="stop (exit code 0) when the process PID ends, checked every 0.5 s: "
+                            "for a game or engine that starts the server itself")
     serve.set_defaults(func=_serve)
 
 
@@ -74,6 +78,7 @@ def _serve(args: argparse.Namespace) -> int:
         raise BridgeError(f"emoplay serve needs the bridge extra ({e.name} is missing): "
                           "pip install 'emoplay[bridge]'") from None
     from ..bridge.osc import OscSender, osc_address
+    from ..bridge.parent import ParentWatch
     from ..bridge.server import BridgeOptions, BridgeServer, is_loopback
     from ..bridge.token import load_or_create_token, new_token
 
@@ -97,6 +102,7 @@ def _serve(args: argparse.Namespace) -> int:
                                        max_clients=args.max_clients, keepalive_s=args.keepalive,
                                        hello_timeout_s=args.hello_timeout)
         osc_target = osc_address(args.osc, args.allow_remote_osc) if args.osc is not None else None
+        parent = ParentWatch(args.parent_pid) if args.parent_pid is not None else None
     except ValueError as e:
         print(f"emoplay: {e}", file=sys.stderr)
         return 2
@@ -128,7 +134,9 @@ def _serve(args: argparse.Namespace) -> int:
                 dashboard = server.dashboard_url.split("#", 1)[0] if args.token_file else server.dashboard_url
                 try:
                     print(json.dumps({"websocket": server.websocket_url, "dashboard": dashboard,
-                                      "protocol": _protocol_version(), "token_file": args.token_file}), flush=True)
+                                      "protocol": _protocol_version(),
+                                      "token_file": os.path.abspath(args.token_file) if args.token_file else None}),
+                          flush=True)
                 except BrokenPipeError:  # `emoplay serve | true`: nobody can learn the URLs, so serve nothing
                     from . import _quiet_stdout
 
@@ -136,7 +144,7 @@ def _serve(args: argparse.Namespace) -> int:
                     print("emoplay: stdout was closed before the URLs could be printed (the program reading it "
                           "exited?); nothing was served", file=sys.stderr)
                     return 1
-                return _run(sensor, server, osc, args, stop)
+                return _run(sensor, server, osc, args, stop, parent)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -144,7 +152,7 @@ def _serve(args: argparse.Namespace) -> int:
                 osc.close()
 
 
-def _run(sensor: Any, server: Any, osc: Any, args: argparse.Namespace, stop: threading.Event) -> int:
+def _run(sensor: Any, server: Any, osc: Any, args: argparse.Namespace, stop: threading.Event, parent: Any) -> int:
     """The serve loop, on this (the host's) thread: sensor events out, client commands in, until ``stop``."""
     deadline = time.monotonic() + args.max_seconds if args.max_seconds else None
     frames_seen, last_osc_probabilities = sensor.frames_processed, float("-inf")
@@ -176,6 +184,9 @@ def _run(sensor: Any, server: Any, osc: Any, args: argparse.Namespace, stop: thr
             if status or (started and not sensor.running and sensor.camera_state.value in ("off", "error")):
                 break  # the video ended, or the sensor failed
             if deadline is not None and time.monotonic() > deadline:
+                break
+            if parent is not None and parent.gone():
+                logging.getLogger("emoplay.bridge").info("parent process %d has ended: stopping", parent.pid)
                 break
             time.sleep(_POLL_S)
     finally:
