@@ -52,12 +52,12 @@ def serve_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "emoplay.cli", "serve", *args]
 
 
-def start_serve(tmp_path: Path, *args: str) -> Served:
-    """Start `emoplay serve --port 0 ARGS` and read its first stdout line (the URLs)."""
+def start_serve(tmp_path: Path, *args: str, port: int = 0) -> Served:
+    """Start `emoplay serve --port PORT ARGS` (0: any free port) and read its first stdout line (the URLs)."""
     stderr_path = tmp_path / f"serve-{len(list(tmp_path.glob('serve-*')))}.stderr"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(stderr_path, "wb") as err:
-        proc = subprocess.Popen(serve_command("--port", "0", *args), stdout=subprocess.PIPE, stderr=err, env=env)
+        proc = subprocess.Popen(serve_command("--port", str(port), *args), stdout=subprocess.PIPE, stderr=err, env=env)
     line = _read_line(proc, STARTUP_TIMEOUT_S)
     if not line:
         proc.kill()
@@ -89,6 +89,23 @@ def _read_line(proc: subprocess.Popen, timeout: float) -> str:
         buf += chunk
     sel.close()
     return buf.split(b"\n", 1)[0].decode()
+
+
+def wait_until_ended(pid: int, timeout: float) -> bool:
+    """True once process ``pid`` (not necessarily a child of this one) has ended: gone, or a zombie (Linux /proc)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
 
 
 def http_request(port: int, path: str = "/", headers: dict[str, str] | None = None,

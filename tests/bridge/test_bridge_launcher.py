@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge_helpers import STARTUP_TIMEOUT_S, _read_line, serve_command, start_serve
+from bridge_helpers import STARTUP_TIMEOUT_S, _read_line, serve_command, start_serve, wait_until_ended
 from conftest import VIDEOS, require_shared
 from emoplay.bridge.client import BridgeClient
 from emoplay.bridge.parent import ParentWatch, process_alive
@@ -27,20 +27,6 @@ serve = subprocess.Popen([*sys.argv[1:], "--parent-pid", str(os.getpid())], stdo
 print(serve.pid, serve.stdout.readline().decode().strip(), flush=True)
 time.sleep(600)
 """
-
-
-def _wait_gone(pid: int, timeout: float) -> bool:
-    """True once the process has ended (gone, or a zombie waiting for init to reap it)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, ProcessLookupError):
-            return True
-        if state in ("Z", "X"):
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc to follow an orphaned process")
@@ -66,13 +52,13 @@ def test_serve_stops_cleanly_when_the_game_that_started_it_is_killed(tmp_path):
             game.wait(10)
             list(client.messages(timeout=10))  # until the server closes the connection
             close_code = client.close_code
-        assert _wait_gone(serve_pid, 10), "emoplay serve kept running after its parent was killed"
+        assert wait_until_ended(serve_pid, 10), "emoplay serve kept running after its parent was killed"
     finally:
         if game.poll() is None:
             game.kill()
             game.wait()
         game.stdout.close()
-        if serve_pid is not None and not _wait_gone(serve_pid, 0):
+        if serve_pid is not None and not wait_until_ended(serve_pid, 0):
             os.kill(serve_pid, signal.SIGKILL)
     assert close_code == 1001  # a clean shutdown: clients told "going away", the source released
     assert f"parent process {game.pid} has ended: stopping" in stderr_path.read_text()
