@@ -49,6 +49,9 @@ def register(sub: Any) -> None:
                             "127.0.0.1:9000; names are not looked up)")
     serve.add_argument("--allow-remote-osc", action="store_true",
                        help="allow an --osc address on another machine: the emotion stream then leaves this one")
+    serve.add_argument("--vmc", metavar="IP:PORT", nargs="?", const="127.0.0.1:39539",
+                       help="also send the primary face's emotion as VRM expressions over the VMC protocol to an "
+                            "avatar app on this machine (default 127.0.0.1:39539)")
     serve.add_argument("--max-clients", type=at_most(MAX_CONNECTIONS), default=8,
                        help="paired clients at most (default 8; connections still to send their hello do not count)")
     serve.add_argument("--keepalive", type=at_most(MAX_KEEPALIVE_S, positive_float, " seconds"), default=3.0,
@@ -81,6 +84,7 @@ def _serve(args: argparse.Namespace) -> int:
     from ..bridge.parent import ParentWatch
     from ..bridge.server import BridgeOptions, BridgeServer, is_loopback
     from ..bridge.token import load_or_create_token, new_token
+    from ..bridge.vmc import VmcSender, parse_vmc_target
 
     if args.allow_remote_osc and args.osc is None:
         print("emoplay: --allow-remote-osc goes with --osc IP:PORT", file=sys.stderr)
@@ -102,6 +106,7 @@ def _serve(args: argparse.Namespace) -> int:
                                        max_clients=args.max_clients, keepalive_s=args.keepalive,
                                        hello_timeout_s=args.hello_timeout)
         osc_target = osc_address(args.osc, args.allow_remote_osc) if args.osc is not None else None
+        vmc_target = parse_vmc_target(args.vmc) if args.vmc else None
         parent = ParentWatch(args.parent_pid) if args.parent_pid is not None else None
     except ValueError as e:
         print(f"emoplay: {e}", file=sys.stderr)
@@ -120,6 +125,8 @@ def _serve(args: argparse.Namespace) -> int:
         if not args.wait_for_client:
             sensor.start()  # a missing camera fails here, before the URLs are printed
         osc = OscSender(*osc_target) if osc_target else None
+        vmc = VmcSender(*vmc_target) if vmc_target else None
+        udp_out = [sender for sender in (osc, vmc) if sender is not None]
         # Ctrl-C and SIGTERM end the serve loop at its next turn, so shutdown (flush clients, release the
         # source) always runs in full; a second signal interrupts at once. Installed before the URLs are
         # printed: a client (or a test) may signal as soon as it has read them.
@@ -144,15 +151,16 @@ def _serve(args: argparse.Namespace) -> int:
                     print("emoplay: stdout was closed before the URLs could be printed (the program reading it "
                           "exited?); nothing was served", file=sys.stderr)
                     return 1
-                return _run(sensor, server, osc, args, stop, parent)
+                return _run(sensor, server, udp_out, args, stop, parent)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            if osc is not None:
-                osc.close()
+            for sender in udp_out:
+                sender.close()
 
 
-def _run(sensor: Any, server: Any, osc: Any, args: argparse.Namespace, stop: threading.Event, parent: Any) -> int:
+def _run(sensor: Any, server: Any, udp_out: list, args: argparse.Namespace, stop: threading.Event,
+         parent: Any = None) -> int:
     """The serve loop, on this (the host's) thread: sensor events out, client commands in, until ``stop``."""
     deadline = time.monotonic() + args.max_seconds if args.max_seconds else None
     frames_seen, last_osc_probabilities = sensor.frames_processed, float("-inf")
@@ -169,8 +177,8 @@ def _run(sensor: Any, server: Any, osc: Any, args: argparse.Namespace, stop: thr
             events, failed = _poll(sensor)
             status = status or failed
             server.publish(events)
-            if osc is not None:
-                osc.send_events(events)
+            for sender in udp_out:  # OSC, VMC
+                sender.send_events(events)
             result = sensor.last_result
             # After the source ended or paused, the last frame's faces are already reported lost: no probabilities.
             if sensor.frames_processed != frames_seen and result is not None \
@@ -178,9 +186,10 @@ def _run(sensor: Any, server: Any, osc: Any, args: argparse.Namespace, stop: thr
                 frames_seen = sensor.frames_processed
                 now = time.monotonic()
                 server.publish_probabilities(result.track_ids, result.probabilities, now)
-                if osc is not None and now - last_osc_probabilities >= 1.0 / _OSC_PROBABILITY_HZ:
+                if udp_out and now - last_osc_probabilities >= 1.0 / _OSC_PROBABILITY_HZ:
                     last_osc_probabilities = now
-                    osc.send_probabilities(result.track_ids, result.probabilities)
+                    for sender in udp_out:
+                        sender.send_probabilities(result.track_ids, result.probabilities)
             if status or (started and not sensor.running and sensor.camera_state.value in ("off", "error")):
                 break  # the video ended, or the sensor failed
             if deadline is not None and time.monotonic() > deadline:
