@@ -57,6 +57,16 @@ def require_module(name: str, reason: str = ""):
         require(False, reason or f"{name} is not installed ({exc}); pip install -e '.[test]' brings it")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``build`` (they build the self-contained server: minutes) run only when ``-m`` names them."""
+    if "build" in (config.option.markexpr or ""):
+        return
+    skipped = [item for item in items if item.get_closest_marker("build")]
+    if skipped:
+        config.hook.pytest_deselected(items=skipped)
+        items[:] = [item for item in items if not item.get_closest_marker("build")]
+
+
 @pytest.fixture
 def video():
     """Path of one of the shared test videos, by file name."""

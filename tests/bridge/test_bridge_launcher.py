@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge_helpers import STARTUP_TIMEOUT_S, _read_line, serve_command, start_serve, wait_until_ended
+from bridge_helpers import STARTUP_TIMEOUT_S, _read_line, idle_process, serve_command, start_serve, wait_until_ended
 from conftest import VIDEOS, require_shared
 from emoplay.bridge.client import BridgeClient
 from emoplay.bridge.parent import ParentWatch, process_alive
@@ -67,8 +67,7 @@ def test_serve_stops_cleanly_when_the_game_that_started_it_is_killed(tmp_path):
 def test_serve_stops_when_a_process_it_was_told_to_follow_ends(tmp_path):
     """--parent-pid need not be the direct parent (a launcher script may start the server for the game)."""
     video = require_shared(VIDEOS / "single_face.mp4")
-    host = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-    try:
+    with idle_process() as host:
         served = start_serve(tmp_path, "--source", str(video), "--realtime", "--loop", "--parent-pid", str(host.pid))
         try:
             host.kill()
@@ -78,10 +77,6 @@ def test_serve_stops_when_a_process_it_was_told_to_follow_ends(tmp_path):
             waited = time.monotonic() - started
         finally:
             served.stop()
-    finally:
-        if host.poll() is None:
-            host.kill()
-            host.wait()
     assert code == 0
     assert waited < 5, f"took {waited:.1f} s to notice"  # polled every 0.5 s; generous on a busy machine
     assert f"parent process {host.pid} has ended" in served.stderr()
@@ -100,9 +95,8 @@ def test_a_parent_pid_that_is_not_running_is_a_clear_error(capsys):
 def test_the_watch_checks_at_its_interval_and_stays_gone():
     from emoplay._clock import ManualClock
 
-    host = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     clock = ManualClock()
-    try:
+    with idle_process() as host:
         watch = ParentWatch(host.pid, interval_s=0.5, clock=clock)
         assert not watch.gone()
         host.kill()
@@ -112,9 +106,5 @@ def test_the_watch_checks_at_its_interval_and_stays_gone():
         clock.advance(0.1)
         assert watch.gone()
         assert watch.gone()
-    finally:
-        if host.poll() is None:
-            host.kill()
-            host.wait()
     with pytest.raises(ValueError, match="must be a process id > 0"):
         ParentWatch(0)
