@@ -20,8 +20,14 @@ FIXTURE_MARKERS = {"browser": "browser", "godot": "godot"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m selects by marker
-def pytest_collection_modifyitems(items):
-    """Mark tests ``browser``/``godot`` by the fixture they use, and ``shared_data`` by what their code reads."""
+def pytest_collection_modifyitems(config, items):
+    """Mark tests ``browser``/``godot`` by the fixture they use, and ``shared_data`` by what their code reads.
+    Tests marked ``build`` (they build the self-contained server: minutes) run only when ``-m`` names them."""
+    if "build" not in (config.option.markexpr or ""):
+        skipped = [item for item in items if item.get_closest_marker("build")]
+        if skipped:
+            config.hook.pytest_deselected(items=skipped)
+            items[:] = [item for item in items if not item.get_closest_marker("build")]
     for item in items:
         for fixture, marker in FIXTURE_MARKERS.items():
             if fixture in item.fixturenames:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -48,6 +49,9 @@ def register(sub: Any) -> None:
                             "127.0.0.1:9000; names are not looked up)")
     serve.add_argument("--allow-remote-osc", action="store_true",
                        help="allow an --osc address on another machine: the emotion stream then leaves this one")
+    serve.add_argument("--vmc", metavar="IP:PORT", nargs="?", const="127.0.0.1:39539",
+                       help="also send the primary face's emotion as VRM expressions over the VMC protocol to an "
+                            "avatar app on this machine (default 127.0.0.1:39539)")
     serve.add_argument("--max-clients", type=at_most(MAX_CONNECTIONS), default=8,
                        help="paired clients at most (default 8; connections still to send their hello do not count)")
     serve.add_argument("--keepalive", type=at_most(MAX_KEEPALIVE_S, positive_float, " seconds"), default=3.0,
@@ -61,6 +65,9 @@ def register(sub: Any) -> None:
                             "(always on for cameras)")
     serve.add_argument("--max-seconds", type=non_negative_float, default=0,
                        help="stop after this many seconds (0: never)")
+    serve.add_argument("--parent-pid", type=int, metavar="PID",
+                       help="stop (exit code 0) when the process PID ends, checked every 0.5 s: "
+                            "for a game or engine that starts the server itself")
     serve.set_defaults(func=_serve)
 
 
@@ -74,8 +81,10 @@ def _serve(args: argparse.Namespace) -> int:
         raise BridgeError(f"emoplay serve needs the bridge extra ({e.name} is missing): "
                           "pip install 'emoplay[bridge]'") from None
     from ..bridge.osc import OscSender, osc_address
+    from ..bridge.parent import ParentWatch
     from ..bridge.server import BridgeOptions, BridgeServer, is_loopback
     from ..bridge.token import load_or_create_token, new_token
+    from ..bridge.vmc import VmcSender, parse_vmc_target
 
     if args.allow_remote_osc and args.osc is None:
         print("emoplay: --allow-remote-osc goes with --osc IP:PORT", file=sys.stderr)
@@ -97,6 +106,8 @@ def _serve(args: argparse.Namespace) -> int:
                                        max_clients=args.max_clients, keepalive_s=args.keepalive,
                                        hello_timeout_s=args.hello_timeout)
         osc_target = osc_address(args.osc, args.allow_remote_osc) if args.osc is not None else None
+        vmc_target = parse_vmc_target(args.vmc) if args.vmc else None
+        parent = ParentWatch(args.parent_pid) if args.parent_pid is not None else None
     except ValueError as e:
         print(f"emoplay: {e}", file=sys.stderr)
         return 2
@@ -114,6 +125,8 @@ def _serve(args: argparse.Namespace) -> int:
         if not args.wait_for_client:
             sensor.start()  # a missing camera fails here, before the URLs are printed
         osc = OscSender(*osc_target) if osc_target else None
+        vmc = VmcSender(*vmc_target) if vmc_target else None
+        udp_out = [sender for sender in (osc, vmc) if sender is not None]
         # Ctrl-C and SIGTERM end the serve loop at its next turn, so shutdown (flush clients, release the
         # source) always runs in full; a second signal interrupts at once. Installed before the URLs are
         # printed: a client (or a test) may signal as soon as it has read them.
@@ -128,7 +141,9 @@ def _serve(args: argparse.Namespace) -> int:
                 dashboard = server.dashboard_url.split("#", 1)[0] if args.token_file else server.dashboard_url
                 try:
                     print(json.dumps({"websocket": server.websocket_url, "dashboard": dashboard,
-                                      "protocol": _protocol_version(), "token_file": args.token_file}), flush=True)
+                                      "protocol": _protocol_version(),
+                                      "token_file": os.path.abspath(args.token_file) if args.token_file else None}),
+                          flush=True)
                 except BrokenPipeError:  # `emoplay serve | true`: nobody can learn the URLs, so serve nothing
                     from . import _quiet_stdout
 
@@ -136,15 +151,16 @@ def _serve(args: argparse.Namespace) -> int:
                     print("emoplay: stdout was closed before the URLs could be printed (the program reading it "
                           "exited?); nothing was served", file=sys.stderr)
                     return 1
-                return _run(sensor, server, osc, args, stop)
+                return _run(sensor, server, udp_out, args, stop, parent)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            if osc is not None:
-                osc.close()
+            for sender in udp_out:
+                sender.close()
 
 
-def _run(sensor: Any, server: Any, osc: Any, args: argparse.Namespace, stop: threading.Event) -> int:
+def _run(sensor: Any, server: Any, udp_out: list, args: argparse.Namespace, stop: threading.Event,
+         parent: Any = None) -> int:
     """The serve loop, on this (the host's) thread: sensor events out, client commands in, until ``stop``."""
     deadline = time.monotonic() + args.max_seconds if args.max_seconds else None
     frames_seen, last_osc_probabilities = sensor.frames_processed, float("-inf")
@@ -161,8 +177,8 @@ def _run(sensor: Any, server: Any, osc: Any, args: argparse.Namespace, stop: thr
             events, failed = _poll(sensor)
             status = status or failed
             server.publish(events)
-            if osc is not None:
-                osc.send_events(events)
+            for sender in udp_out:  # OSC, VMC
+                sender.send_events(events)
             result = sensor.last_result
             # After the source ended or paused, the last frame's faces are already reported lost: no probabilities.
             if sensor.frames_processed != frames_seen and result is not None \
@@ -170,12 +186,16 @@ def _run(sensor: Any, server: Any, osc: Any, args: argparse.Namespace, stop: thr
                 frames_seen = sensor.frames_processed
                 now = time.monotonic()
                 server.publish_probabilities(result.track_ids, result.probabilities, now)
-                if osc is not None and now - last_osc_probabilities >= 1.0 / _OSC_PROBABILITY_HZ:
+                if udp_out and now - last_osc_probabilities >= 1.0 / _OSC_PROBABILITY_HZ:
                     last_osc_probabilities = now
-                    osc.send_probabilities(result.track_ids, result.probabilities)
+                    for sender in udp_out:
+                        sender.send_probabilities(result.track_ids, result.probabilities)
             if status or (started and not sensor.running and sensor.camera_state.value in ("off", "error")):
                 break  # the video ended, or the sensor failed
             if deadline is not None and time.monotonic() > deadline:
+                break
+            if parent is not None and parent.gone():
+                logging.getLogger("emoplay.bridge").info("parent process %d has ended: stopping", parent.pid)
                 break
             time.sleep(_POLL_S)
     finally:

@@ -15,7 +15,7 @@ import threading
 import pytest
 
 from tests.support import REPO, VIDEOS, require, require_shared
-from tests.support.bridge import serve_command
+from tests.support.bridge import serve_command, wait_until_ended
 from emoplay.bridge.token import load_or_create_token
 
 GODOT = shutil.which("godot3-server")
@@ -123,3 +123,38 @@ def test_the_addon_drops_a_stale_indicator_request_and_honours_a_disconnect_from
     checks = [line.split(" ", 1)[1] for line in output.splitlines() if line.startswith("EMOPLAY_UNIT ")]
     assert checks == ["stale_indicator ok", "disconnect_in_handler ok"], output[-3000:]
     assert engine.returncode == 0 and not _script_errors(output), output[-3000:]
+
+
+def test_the_addon_starts_the_server_and_the_server_ends_with_the_game(godot, tmp_path):
+    """Emoplay.start_server (here through EMOPLAY_SERVER): a free port, the token file in user://, --parent-pid; the
+    game quits at its first emotion change without stopping the server, which must notice and stop by itself.
+    The server is EMOPLAY_SERVER_EXE (the self-contained build) when given, else this Python's `emoplay serve`."""
+    video = require_shared(VIDEOS / "single_face.mp4")
+    exe = os.environ.get("EMOPLAY_SERVER_EXE")
+    program, *args = [exe] if exe else serve_command()
+    engine = godot("res://test/headless_test.tscn",
+                   env={"EMOPLAY_SERVER": program,
+                        "EMOPLAY_SERVER_ARGS": " ".join([*args, "--source", str(video), "--realtime", "--loop"]),
+                        "EMOPLAY_TEST_QUIT_AFTER_EMOTION": "1"})
+    server_pid = None
+    try:
+        output, _ = engine.communicate(timeout=120)
+        lines = [line.split(" ", 1)[1] for line in output.splitlines() if line.startswith("EMOPLAY_TEST ")]
+        launched = next((line for line in lines if line.startswith("launched pid=")), None)
+        assert launched, output[-3000:]
+        server_pid = int(launched.split()[1].split("=")[1])
+        assert wait_until_ended(server_pid, 10), "the server kept running after the game quit"
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+            engine.communicate()
+        if server_pid is not None and not wait_until_ended(server_pid, 0):
+            os.kill(server_pid, 9)
+    assert engine.returncode == 0 and not _script_errors(output), output[-3000:]
+    port = launched.split("ws://127.0.0.1:")[1].split("/")[0]
+    assert launched.endswith(f"ws://127.0.0.1:{port}/ws") and int(port) >= 49152
+    assert any(line.startswith("connected protocol=1") for line in lines)
+    quitting = lines.index("quitting")  # quit() takes effect at the end of the frame: more may follow
+    assert lines[quitting - 1].startswith("emotion_changed 1 ")
+    token_file = tmp_path / "data" / "godot" / "app_userdata" / "emoplay Godot demo" / "emoplay-token"
+    assert token_file.exists() and (token_file.stat().st_mode & 0o077) == 0

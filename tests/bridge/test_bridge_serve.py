@@ -273,7 +273,7 @@ def test_a_sensor_failure_right_after_a_poll_still_ends_serve_with_exit_code_1(t
 
         with PublishUntilTheSensorFailed("t" * 43, BridgeOptions()) as server:
             sensor.start()
-            status = _run(sensor, server, None, argparse.Namespace(max_seconds=0, wait_for_client=False),
+            status = _run(sensor, server, [], argparse.Namespace(max_seconds=0, wait_for_client=False),
                           threading.Event())
     assert server.waited
     assert status == 1

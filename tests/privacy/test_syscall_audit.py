@@ -19,7 +19,7 @@ import pytest
 import emoplay
 import emoplay.sessionlog
 from tests.support import REPO, require, require_shared
-from tests.support.syscall_audit import parse, run_traced, strace_path, violations
+from tests.support.syscall_audit import parse, run_traced, strace_path, trace_loopback_server, violations
 
 pytestmark = pytest.mark.slow  # whole sessions under strace
 
@@ -164,9 +164,6 @@ def test_explain_writes_only_into_its_out_folder(traced, workdir, tmp_path):
 
 def test_serve_listens_on_loopback_only_and_connects_nowhere(traced, workdir, tmp_path):
     import socket
-    import threading
-
-    from emoplay.bridge.client import connect_with_retry
 
     video = require_shared("data/videos/single_face.mp4")
     token_file = tmp_path / "token"
@@ -175,21 +172,10 @@ def test_serve_listens_on_loopback_only_and_connects_nowhere(traced, workdir, tm
     with socket.socket() as probe:  # a free port, handed to serve (serve then binds it itself)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    result = {}
     command = [*EMOPLAY, "serve", "--source", str(video), "--port", str(port), "--token-file", str(token_file),
                "--yes", "--wait-for-client", "--max-seconds", "20"]
-    server = threading.Thread(target=lambda: result.update(trace=traced(command, workdir, loopback_server=True)))
-    server.start()
-    received = []
-    try:
-        with connect_with_retry(f"ws://127.0.0.1:{port}/ws", token_file.read_text().strip(), attempts=10) as bridge:
-            for message in bridge.messages(timeout=20):
-                received.append(message["type"])
-                if message["type"] == "EmotionChanged":
-                    break
-    finally:
-        server.join(timeout=60)
-    trace = result["trace"]
+    trace, received = trace_loopback_server(command, workdir, f"ws://127.0.0.1:{port}/ws",
+                                            token_file.read_text().strip(), timeout=20)
     assert "EmotionChanged" in received, received
     assert any(c.call == "bind" for c in trace.calls), "the trace saw no bind: the server was not traced"
     assert trace.violations == [], "\n".join(trace.violations[:20])

@@ -11,8 +11,10 @@ import socket
 import struct
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import jsonschema
 
@@ -52,12 +54,14 @@ def serve_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "emoplay.cli", "serve", *args]
 
 
-def start_serve(tmp_path: Path, *args: str) -> Served:
-    """Start `emoplay serve --port 0 ARGS` and read its first stdout line (the URLs)."""
+def start_serve(tmp_path: Path, *args: str, port: int = 0, command: list[str] | None = None) -> Served:
+    """Start `emoplay serve --port PORT ARGS` (0: any free port) and read its first stdout line (the URLs).
+
+    ``command``: another way to run `emoplay serve` (the self-contained executable), instead of this Python's."""
     stderr_path = tmp_path / f"serve-{len(list(tmp_path.glob('serve-*')))}.stderr"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(stderr_path, "wb") as err:
-        proc = subprocess.Popen(serve_command("--port", "0", *args), stdout=subprocess.PIPE, stderr=err, env=env)
+        proc = subprocess.Popen([*(command or serve_command()), "--port", str(port), *args], stdout=subprocess.PIPE, stderr=err, env=env)
     line = _read_line(proc, STARTUP_TIMEOUT_S)
     if not line:
         proc.kill()
@@ -89,6 +93,35 @@ def _read_line(proc: subprocess.Popen, timeout: float) -> str:
         buf += chunk
     sel.close()
     return buf.split(b"\n", 1)[0].decode()
+
+
+@contextmanager
+def idle_process() -> Iterator[subprocess.Popen]:
+    """A process that only sleeps (a stand-in for a game to follow with --parent-pid); killed at the end."""
+    host = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        yield host
+    finally:
+        if host.poll() is None:
+            host.kill()
+            host.wait()
+
+
+def wait_until_ended(pid: int, timeout: float) -> bool:
+    """True once process ``pid`` (not necessarily a child of this one) has ended: gone, or a zombie (Linux /proc)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
 
 
 def http_request(port: int, path: str = "/", headers: dict[str, str] | None = None,

@@ -153,3 +153,32 @@ def run_traced(command: list[str], cwd: Path, *, allowed_writes: set[str] = froz
     trace = Trace(command, done.returncode, done.stdout, done.stderr, calls)
     trace.violations = violations(calls, cwd, set(allowed_writes), loopback_server)
     return trace
+
+
+def trace_loopback_server(command: list[str], cwd: Path, url: str, token: str, *, until: str = "EmotionChanged",
+                          timeout: float = 30) -> tuple[Trace, list[str]]:
+    """Run a loopback server (``emoplay serve`` with ``--max-seconds``) under strace, pair with it as a client and
+    read message types until one of type ``until``: (the trace, with TCP on loopback allowed; the types read)."""
+    import threading
+
+    from emoplay import BridgeError
+    from emoplay.bridge.client import connect_with_retry
+
+    result: dict[str, Trace] = {}
+    server = threading.Thread(target=lambda: result.update(trace=run_traced(command, cwd, loopback_server=True)))
+    server.start()
+    received: list[str] = []
+    try:
+        with connect_with_retry(url, token, attempts=25) as bridge:  # strace slows a cold start down a lot
+            for message in bridge.messages(timeout=timeout):
+                received.append(message["type"])
+                if message["type"] == until:
+                    break
+    except BridgeError as e:
+        server.join(timeout=timeout + 60)
+        trace = result.get("trace")
+        raise AssertionError(f"{e}; the traced server exited with {trace and trace.returncode}, stderr:\n"
+                             f"{trace and trace.stderr[-2000:]}") from None
+    finally:
+        server.join(timeout=timeout + 60)
+    return result["trace"], received

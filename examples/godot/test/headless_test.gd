@@ -1,6 +1,8 @@
 extends Node
 # Headless check of the addon (tests/bridge/test_bridge_godot.py runs it with godot3-server): prints one
 # "EMOPLAY_TEST ..." line per signal, and quits after the server closes a paired connection, or on timeout.
+# With EMOPLAY_SERVER set, the addon starts the server itself; with EMOPLAY_TEST_QUIT_AFTER_EMOTION set, the
+# game quits at the first emotion change (the server must then stop by itself).
 
 const TIMEOUT_S = 60.0
 
@@ -20,6 +22,8 @@ func _ready():
 	Emoplay.connect("face_found", self, "_on_face_found")
 	Emoplay.connect("face_lost", self, "_on_face_lost")
 	Emoplay.connect("camera_state_changed", self, "_on_camera_state_changed")
+	if Emoplay.server_pid > 0:
+		_say("launched pid=%d %s" % [Emoplay.server_pid, Emoplay.url])
 	_say("started " + Emoplay.url)
 
 
@@ -57,6 +61,9 @@ func _on_refused(reason):
 func _on_emotion_changed(track_id, emotion, confidence):
 	_emotions += 1
 	_say("emotion_changed %d %s %.3f" % [track_id, emotion, confidence])
+	if OS.get_environment("EMOPLAY_TEST_QUIT_AFTER_EMOTION") != "":
+		_say("quitting")
+		get_tree().quit(0)
 
 
 func _on_valence_arousal(track_id, valence, arousal):

@@ -8,6 +8,12 @@ extends Node
 #   Emoplay.token = "..."                             [EMOPLAY_TOKEN] instead of a file
 # If your game shows the camera indicator, call Emoplay.indicator_drawn() each frame it is visible: with a
 # camera source, capture pauses when no client has shown the indicator for a second.
+#
+# To start the bundled server with the game instead (the emoplay-serve executable), call
+#   Emoplay.start_server("/path/to/emoplay-serve", ["--source", "camera", "--yes"])
+# or set Emoplay.server_path [EMOPLAY_SERVER] (and server_args [EMOPLAY_SERVER_ARGS, split on spaces]) before
+# the autoload starts. It runs on a free port with a token file in user://, and stops by itself when the game
+# ends, however it ends (--parent-pid). Pass --yes only after your game asked the player for camera consent.
 
 signal connected(welcome)                          # paired; welcome holds the current state
 signal disconnected(code, reason)                  # the connection closed (a retry follows unless refused)
@@ -32,6 +38,9 @@ var token_file = ""
 var client_name = "godot"
 var probabilities_hz = 0.0
 var auto_connect = true
+var server_path = ""
+var server_args = []
+var server_pid = -1         # the server start_server() started; -1: none
 
 var _client = null
 var _paired = false
@@ -48,8 +57,53 @@ func _ready():
 	url = _env_or("EMOPLAY_URL", url)
 	token = _env_or("EMOPLAY_TOKEN", token)
 	token_file = _env_or("EMOPLAY_TOKEN_FILE", token_file)
-	if auto_connect:
+	server_path = _env_or("EMOPLAY_SERVER", server_path)
+	if OS.get_environment("EMOPLAY_SERVER_ARGS") != "":
+		server_args = Array(OS.get_environment("EMOPLAY_SERVER_ARGS").split(" ", false))
+	if server_path != "":
+		start_server(server_path, server_args)
+	elif auto_connect:
 		connect_to_bridge()
+
+
+func start_server(path, args = []):
+	# Start `path ARGS --port P --token-file user://emoplay-token --parent-pid THIS_GAME` and connect to it.
+	# Returns the server's process id, or -1 (no free port, or the program could not be started).
+	var port = _free_port()
+	if port < 0:
+		return -1
+	var secret_file = ProjectSettings.globalize_path("user://emoplay-token")
+	var full_args = PoolStringArray(args)
+	for arg in ["--port", str(port), "--token-file", secret_file, "--parent-pid", str(OS.get_process_id())]:
+		full_args.append(arg)
+	server_pid = OS.execute(path, full_args, false)
+	if server_pid <= 0:
+		server_pid = -1
+		return -1
+	url = "ws://127.0.0.1:%d/ws" % port
+	token = ""
+	token_file = secret_file
+	connect_to_bridge()  # the back-off waits for the server to be up
+	return server_pid
+
+
+func stop_server():
+	# Kill the server start_server() started (when the game itself ends, the server stops by itself).
+	disconnect_from_bridge()
+	if server_pid > 0:
+		OS.kill(server_pid)
+	server_pid = -1
+
+
+func _free_port():
+	randomize()
+	var probe = TCP_Server.new()
+	for _attempt in range(32):
+		var port = 49152 + randi() % 16000
+		if probe.listen(port, "127.0.0.1") == OK:
+			probe.stop()
+			return port
+	return -1
 
 
 func connect_to_bridge():
