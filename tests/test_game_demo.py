@@ -31,7 +31,7 @@ from examples.game_demo import Game, GameOptions, StoryError, load_story, run_he
 from examples.game_demo import audio, story as story_module  # noqa: E402
 from examples.game_demo.scenes import (CalibrationScene, ConsentScene, EndingScene, PassphraseScene,  # noqa: E402
                                        PauseScene, StoryScene, TitleScene)
-from examples.game_demo.sensing import KEY_EMOTIONS, Reading  # noqa: E402
+from examples.game_demo.sensing import CALIBRATION_WORDS, KEY_EMOTIONS, Reading  # noqa: E402
 
 STORY = load_story()
 SHOTS = Path(os.environ.get("GAME_DEMO_SHOTS", "/tmp/game_demo_shots"))
@@ -682,13 +682,18 @@ def test_space_skips_the_calibration_and_nothing_is_calibrated(relaxed_face):
         game.close()
 
 
-def test_a_failed_calibration_says_why_and_can_be_skipped(empty_room):
+def test_a_failed_calibration_says_why_and_can_be_skipped(empty_room, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="examples.game_demo.sensing")
     game = new_game(source=empty_room, calibrate=True, calibration_s=1.0)
     try:
         key(game, pygame.K_RETURN)
         scene = game.stack.top
         run_until(game, lambda: scene.state == "failed", "the calibration to fail")  # no face in 5 s of frames
-        assert game.feelings.calibration_result == "no_face" and "no face" in game.feelings.calibration_message
+        assert game.feelings.calibration_result == "no_face"
+        assert game.feelings.calibration_message == CALIBRATION_WORDS["no_face"]  # words for players, no numbers
+        assert "calibration failed (no_face): no face was seen in 5 s" in caplog.text  # emoplay's, for developers
         assert scene.hints() == "R try again    SPACE skip"
         game.draw(game.screen)
         save(game, "calibration_failed")

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -423,11 +424,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=int, help="quit after N frames (automation)")
     p.add_argument("--script", help="key presses to play, space separated, e.g. 'enter n 1 space space'")
     p.add_argument("--stats", action="store_true", help="print frame-time statistics at exit")
+    p.add_argument("--verbose", action="store_true", help="print what the game logs for developers (e.g. why a "
+                                                          "calibration failed, with emoplay's measurements)")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     if args.max_frames is not None and args.max_frames < 1:
         print("error: --max-frames must be at least 1", file=sys.stderr)
         return 2

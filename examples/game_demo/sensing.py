@@ -13,6 +13,7 @@ may be called from any thread and cancel a start in progress, so a helper calls 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -29,6 +30,17 @@ SIMULATED, CAMERA, VIDEO = "simulated", "camera", "video"
 
 # The story branches on the player's emotion: the dialogue preset changes it only for sustained expressions.
 GAME_STABILITY = "dialogue"
+
+# What the player reads when the "relax your face" step fails, by CalibrationFailed.reason (emoplay's own message,
+# with its measurements, goes to this module's logger: `python -m examples.game_demo --verbose` prints it).
+CALIBRATION_WORDS = {
+    "no_face": "Maren could not see your face. Face the screen, in good light, and press R to try again.",
+    "face_lost": "Maren lost sight of your face. Stay in view, and press R to try again.",
+    "several_faces": "Maren sees more than one face. Only you in front of the camera, please, then press R.",
+    "too_short": "That was too short for Maren to learn your face. Press R to try again.",
+    "unstable": "Your face moved a lot. Relax, keep still for a few seconds, and press R to try again.",
+}
+logger = logging.getLogger(__name__)
 
 # What a helper thread does: start or resume the sensor, start the log, or pause/stop a sensor that is starting.
 STARTING, LOG, PAUSING, STOPPING = "starting", "log", "pausing", "stopping"
@@ -267,7 +279,9 @@ class Feelings:
             self.calibration_result = "finished"
             self.notices.append("Calibrated to your resting face.")
         elif isinstance(data, emoplay.CalibrationFailed):
-            self.calibration_result, self.calibration_message = data.reason, f"Not calibrated: {data.message}."
+            self.calibration_result = data.reason
+            self.calibration_message = CALIBRATION_WORDS.get(data.reason, CALIBRATION_WORDS["too_short"])
+            logger.info("calibration failed (%s): %s", data.reason, data.message)  # the numbers, for developers
         elif isinstance(data, emoplay.SensorFailed):
             self._fail(data.error or RuntimeError(data.message))
         elif isinstance(data, emoplay.CameraStateChanged):
