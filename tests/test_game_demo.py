@@ -124,9 +124,17 @@ def save(game: Game, name: str) -> None:
 
 @pytest.fixture
 def in_tmp(tmp_path, monkeypatch):
-    """Run with an empty current directory, to see any file the game leaves behind."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    """Run with an empty current directory, to see any file the game leaves behind, and a user data folder of
+    its own (XDG_DATA_HOME: the game's logs go to its emoplay/game_demo)."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return cwd
+
+
+def logs_folder(in_tmp: Path) -> Path:
+    return in_tmp.parent / "data" / "emoplay" / "game_demo"
 
 
 @pytest.fixture
@@ -553,10 +561,12 @@ def test_log_with_a_key_file_writes_one_readable_file(single_face, in_tmp, tmp_p
         run_until(game, lambda: game.feelings.reading().emotion is not None, "a face")
         key(game, pygame.K_l)  # stop: the log gets its final record
         assert not game.feelings.log_open
+        assert game._toast[0] == f"Log saved (encrypted): {game.feelings.log_path}."  # it says where
     finally:
         game.close()
-    files = list(in_tmp.iterdir())
-    assert len(files) == 1 and files[0].suffix == ".emolog"
+    assert list(in_tmp.iterdir()) == []  # nothing in the current folder: the log is in the user data folder
+    files = list(logs_folder(in_tmp).iterdir())
+    assert len(files) == 1 and files[0].suffix == ".emolog" and files[0] == game.feelings.log_path
     log = emoplay.sessionlog.read_session_log(files[0], emoplay.sessionlog.LogKey.from_file(key_file))
     assert log.complete and any(r.type == "FaceFound" for r in log.records)
 
@@ -579,7 +589,7 @@ def test_log_with_a_typed_passphrase(single_face, in_tmp):
         game.draw(game.screen)
     finally:
         game.close()  # closing the game closes the log properly
-    files = list(in_tmp.iterdir())
+    files = list(logs_folder(in_tmp).iterdir())
     assert len(files) == 1
     log = emoplay.sessionlog.read_session_log(files[0], emoplay.sessionlog.LogKey.from_passphrase("short-and-longer"))
     assert log.complete

@@ -45,7 +45,7 @@ class GameOptions:
     max_frames: int | None = None  # stop after this many frames (automation)
     script: list[str] = field(default_factory=list)  # key presses to play, one every SCRIPT_INTERVAL frames
     loop_script: bool = False
-    log_dir: Path = Path(".")
+    log_dir: Path | None = None  # where L writes session logs; None: the platform's user data folder
     log_key_file: Path | None = None
     mute: bool = False
     realtime: bool = True  # videos play at their own speed
@@ -425,7 +425,7 @@ def run_headless(source: str | None, seconds: float, *, script: Sequence[str] | 
             script = ["enter", "wait", "space"] + ["wait"] * 8 + ["space", "space"]
     options = GameOptions(source=source, story=Path(story), script=list(script), loop_script=True,
                           max_frames=max(1, int(seconds * FPS)), mute=True, consent=consent,
-                          log_dir=Path(log_dir) if log_dir else Path("."), realtime=realtime, calibrate=calibrate)
+                          log_dir=Path(log_dir) if log_dir else None, realtime=realtime, calibrate=calibrate)
     return Game(options).run()
 
 
@@ -441,7 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "faces 2-5 m away) or auto")
     p.add_argument("--story", type=Path, default=DEFAULT_STORY, help="another story file (.toml or .json)")
     p.add_argument("--log-key-file", type=Path, help="key file for the encrypted log (else L asks for a passphrase)")
-    p.add_argument("--log-dir", type=Path, default=Path("."), help="where L writes session logs (default: here)")
+    p.add_argument("--log-dir", type=Path, help="where L writes session logs (default: the user data folder, "
+                                                "e.g. ~/.local/share/emoplay/game_demo)")
     p.add_argument("--mute", action="store_true", help="no music")
     p.add_argument("--no-calibration", action="store_true", help='skip the "relax your face" step before the story')
     p.add_argument("--max-frames", type=int, help="quit after N frames (automation)")
