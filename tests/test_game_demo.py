@@ -295,6 +295,16 @@ def test_both_ways_to_launch_it(in_tmp):
     assert list(in_tmp.iterdir()) == []
 
 
+def test_the_game_starts_without_a_word_on_the_terminal(in_tmp):
+    # With music on, SDL probes the sound system: without a sound card ALSA prints nine "ALSA lib ... cannot
+    # find card '0'" lines; and pygame greets on import. Neither is the game's to print.
+    env = {key: value for key, value in os.environ.items() if key not in ("SDL_AUDIODRIVER", "PYGAME_HIDE_SUPPORT_PROMPT")}
+    env.update(SDL_VIDEODRIVER="dummy", PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-m", "examples.game_demo", "--keyboard", "--max-frames", "30", "--script",
+                           "enter"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == "" and done.stdout == ""
+
+
 def test_a_script_with_letters_or_a_bad_token_prints_no_pygame_warning(in_tmp):
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy", "PYTHONPATH": str(REPO)}
     game = [sys.executable, "-m", "examples.game_demo", "--keyboard", "--mute", "--max-frames", "30", "--script"]
