@@ -233,3 +233,14 @@ def test_python_dash_m_runs_the_command(module):
 def test_library_options_bound_the_thread_count(options):
     with pytest.raises(ValueError, match=r"threads must be >= 1 and <= 256, got 100000"):
         getattr(emoplay, options)(threads=100000)
+
+
+@pytest.mark.parametrize("argv, usage", [(["watch", "--bogus"], "usage: emoplay watch "),
+                                         (["log", "show", "x.emolog", "--bogus"], "usage: emoplay log show "),
+                                         (["--bogus", "watch"], "usage: emoplay watch ")])
+def test_an_unknown_option_is_named_with_its_commands_usage(argv, usage, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(usage) and "unrecognized arguments: --bogus" in err
