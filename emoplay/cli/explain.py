@@ -187,6 +187,7 @@ def _input_files(path: Path) -> list[Path]:
 
 
 def _run_images(args: argparse.Namespace) -> int:
+    from .._progress import Progress
     from ..evaluation._datasets import read_image
     from ..explain._overlay import contact_sheet, face_panel
     from ..explain._saliency import SaliencyExplainer
@@ -201,8 +202,10 @@ def _run_images(args: argparse.Namespace) -> int:
     stems = _output_stems(files)
     panels, skipped, seconds, n_faces, n_read = [], [], 0.0, 0, 0
     modes = {"crop": 0, "detect": 0}
-    with SaliencyExplainer(_options(args, args.faces, "rise")) as explainer:
-        for file in files:
+    with SaliencyExplainer(_options(args, args.faces, "rise")) as explainer, \
+            Progress("emoplay explain", len(files), "images", quiet=args.json or len(files) == 1) as progress:
+        for done, file in enumerate(files, start=1):
+            progress.update(done - 1)
             try:
                 image = read_image(file)
             except DataError as e:
@@ -223,6 +226,7 @@ def _run_images(args: argparse.Namespace) -> int:
             for k, face in enumerate(faces, start=1):
                 n_faces += 1
                 label = file.name if len(faces) == 1 else f"{file.name} face {k}"
+                progress.close()  # the result line replaces the counter; the next image writes it again
                 _print_face(label, face, image.shape, args.json, mode)
                 if out is not None:
                     panel = face_panel(face, label)
