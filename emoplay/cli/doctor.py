@@ -43,7 +43,7 @@ def _versions() -> dict[str, str]:
 def _cameras(max_index: int) -> list[dict]:
     import cv2
 
-    from ._quiet_opencv import quiet_opencv
+    from .._quiet_opencv import quiet_opencv
 
     with quiet_opencv():  # OpenCV logs every failed probe at WARN level
         return _probe(cv2, max_index)

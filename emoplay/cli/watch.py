@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     stills = _stills_of(args)
     if stills is not None:
-        from .._stills import print_stills
+        from .stills import print_stills
 
         return print_stills(stills, args.threads, args.json)
     options = sensor_options_from_args(args)
@@ -71,7 +71,7 @@ def _stills_of(args: argparse.Namespace):
     from pathlib import Path
 
     from .._errors import EmoplayError
-    from .._stills import image_files
+    from .stills import image_files
     from ..pipeline._track import TrackerOptions
 
     folder = Path(args.source)

@@ -23,7 +23,7 @@ class StillFace:
 
 
 def image_files(folder: Path) -> list[Path]:
-    from .evaluation._datasets import IMAGE_SUFFIXES
+    from ..evaluation._datasets import IMAGE_SUFFIXES
 
     return sorted(p for p in folder.iterdir()
                   if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES)
@@ -31,9 +31,9 @@ def image_files(folder: Path) -> list[Path]:
 
 def read_stills(files: list[Path], threads: int = 1) -> Iterator[tuple[Path, list[StillFace]]]:
     """Per image, best detection first: its faces with their emotions (DataError for an unreadable image)."""
-    from .detection import DetectorOptions, FaceDetector
-    from .evaluation._datasets import read_image
-    from .pipeline._classify import ClassifierOptions, EmotionClassifier
+    from ..detection import DetectorOptions, FaceDetector
+    from ..evaluation._datasets import read_image
+    from ..pipeline._classify import ClassifierOptions, EmotionClassifier
 
     with FaceDetector(DetectorOptions(video_mode=False)) as detector, \
             EmotionClassifier(ClassifierOptions(threads=threads)) as classifier:
