@@ -16,27 +16,41 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
+from typing import Callable
 
-_lock = threading.Lock()
-_inside = 0  # calls now running on their own thread
-_saved = 0  # the setting found by the first of them
+
+class SharedOverride:
+    """A process-wide setting changed while any caller needs it: the first caller saves what it finds and the last
+    one puts it back, so overlapping calls on several threads share one change."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inside = 0  # callers inside now
+        self._saved: object = None  # the setting the first of them found
+
+    @contextmanager
+    def applied(self, read: Callable[[], object], write: Callable[[object], None], value: object):
+        with self._lock:
+            if self._inside == 0:
+                self._saved = read()
+                if self._saved != value:
+                    write(value)
+            self._inside += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._inside -= 1
+                if self._inside == 0 and self._saved != value:
+                    write(self._saved)
+
+
+_threads = SharedOverride()
 
 
 @contextmanager
 def on_this_thread():
     import cv2
 
-    global _inside, _saved
-    with _lock:
-        if _inside == 0:
-            _saved = cv2.getNumThreads()
-            if _saved != 1:
-                cv2.setNumThreads(1)
-        _inside += 1
-    try:
+    with _threads.applied(cv2.getNumThreads, cv2.setNumThreads, 1):
         yield
-    finally:
-        with _lock:
-            _inside -= 1
-            if _inside == 0 and _saved != 1:
-                cv2.setNumThreads(_saved)

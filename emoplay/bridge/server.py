@@ -357,7 +357,9 @@ class BridgeServer:
         body, content_type = dashboard_response_body(path)
         response = connection.respond(HTTPStatus.OK, "")
         response.body = body
-        sources = " ".join(f"ws://{h}" for h in sorted(self._allowed_hosts()))
+        # 'self' covers the page's own ws:// origin (CSP 3); an IPv6 literal such as [::1] is not a valid CSP host,
+        # so only the named hosts are listed besides it.
+        sources = " ".join(["'self'", *(f"ws://{h}" for h in sorted(self._allowed_hosts()) if not h.startswith("["))])
         for name, value in (
                 ("Content-Type", content_type), ("Content-Length", str(len(body))), ("Cache-Control", "no-store"),
                 ("Content-Security-Policy", f"default-src 'none'; script-src 'self'; style-src 'self'; "

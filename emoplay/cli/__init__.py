@@ -30,7 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # say it with the usage of the command that was given (`watch --bogus`), not the top level's
+        innermost_parser(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return int(args.func(args) or 0)
     except EmoplayError as e:
@@ -41,6 +44,18 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:  # Ctrl-C before a command could take it (imports, model loading)
         return 130
+
+
+def innermost_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the deepest subcommand that ``args`` chose (``emoplay log show`` -> show's parser)."""
+    while True:
+        chosen = None
+        for action in parser._actions:  # argparse keeps its subcommands here, and nowhere public
+            if isinstance(action, argparse._SubParsersAction):
+                chosen = action.choices.get(getattr(args, action.dest, None) or "")
+        if chosen is None:
+            return parser
+        parser = chosen
 
 
 def _quiet_stdout() -> None:

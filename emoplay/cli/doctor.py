@@ -43,15 +43,10 @@ def _versions() -> dict[str, str]:
 def _cameras(max_index: int) -> list[dict]:
     import cv2
 
-    found = []
-    # OpenCV logs every failed probe at WARN level; silence it for the probe and restore it after.
-    previous = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    try:
-        found = _probe(cv2, max_index)
-    finally:
-        cv2.utils.logging.setLogLevel(previous)
-    return found
+    from .._quiet_opencv import quiet_opencv
+
+    with quiet_opencv():  # OpenCV logs every failed probe at WARN level
+        return _probe(cv2, max_index)
 
 
 def _probe(cv2, max_index: int) -> list[dict]:

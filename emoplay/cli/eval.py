@@ -123,7 +123,11 @@ def _run(args: argparse.Namespace) -> int:
     options = ClassifierOptions(model_path=args.model, threads=args.threads, flip_average=args.flip_average)
     calibration = dict(calibration=args.calibration, subject_pattern=args.subject_pattern,
                        calibration_strength=args.calibration_strength, **crowd)
-    with EmotionClassifier(options) as classifier:
+    from .._progress import Progress
+
+    with EmotionClassifier(options) as classifier, \
+            Progress("emoplay eval", len(data), "faces", quiet=args.json) as progress:
+        calibration["progress"] = progress.update  # a counter on a terminal; nothing in a pipe or with --json
         if args.faces == "detect":
             from ..detection import DetectorOptions, FaceDetector
 

@@ -66,14 +66,13 @@ def _fmt_number(value: float | None, digits: int) -> str:
 
 
 def _write_table(log: SessionLog, out) -> None:
-    t0 = log.records[0].timestamp if log.records else 0.0
     print(f"# {_summary(log)}", file=out)
     columns = ("index", "time_s", "event", "track", "emotion", "previous", "confidence")
     widths = (5, 9, 14, 5, 9, 9, 10)
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip(), file=out)
-    for r in log.records:
+    for r in log.records:  # the stream's times, as watch and csv show them
         cells = (
-            str(r.index), f"{r.timestamp - t0:.3f}", r.type, "" if r.track_id is None else str(r.track_id),
+            str(r.index), f"{r.timestamp:.3f}", r.type, "" if r.track_id is None else str(r.track_id),
             r.emotion or (f"{r.count} lost" if r.count else ""), r.previous or "", _fmt_number(r.confidence, 3),
         )
         print("  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip(), file=out)
@@ -96,12 +95,12 @@ def _write_csv(log: SessionLog, out) -> None:
                      "data", *(f"p_{n}" for n in names)])
     for r in log.records:
         probs = r.probabilities or {}
-        writer.writerow([r.index, r.type, repr(r.timestamp), "" if r.track_id is None else r.track_id,
-                         r.emotion or "", r.previous or "",
-                         "" if r.confidence is None else repr(r.confidence),
+        writer.writerow([r.index, r.type, repr(round(r.timestamp, 3)), "" if r.track_id is None else r.track_id,
+                         r.emotion or "", r.previous or "",  # times to the millisecond, probabilities to 4 places
+                         "" if r.confidence is None else repr(round(r.confidence, 4)),
                          "" if r.count is None else r.count,  # EventsDropped: how many never reached the log
                          "" if r.data is None else json.dumps(dict(r.data), sort_keys=True),  # a study record's
-                         *("" if n not in probs else repr(probs[n]) for n in names)])
+                         *("" if n not in probs else repr(round(probs[n], 4)) for n in names)])
 
 
 _FORMATS = {"table": _write_table, "jsonl": _write_jsonl, "csv": _write_csv}

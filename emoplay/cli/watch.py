@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 from ._arguments import (
@@ -24,6 +25,9 @@ def register(subparsers) -> None:
     watch.add_argument("--max-seconds", type=non_negative_float, default=0,
                        help="stop after this many seconds (0: never)")
     watch.add_argument("--log", metavar="FILE", help="also write an encrypted session log (events only) to FILE")
+    watch.add_argument("--stills", action="store_true",
+                       help="the --source folder holds separate photos, not a video's frames: print each image's "
+                            "faces and emotions (automatic for a folder of fewer than 3 images)")
     add_key_arguments(watch)
     watch.set_defaults(func=run)
 
@@ -32,6 +36,11 @@ def run(args: argparse.Namespace) -> int:
     from .._errors import WorkerError
     from ..sensor._sensor import Sensor
 
+    stills = _stills_of(args)
+    if stills is not None:
+        from .stills import print_stills
+
+        return print_stills(stills, args.threads, args.json)
     options = sensor_options_from_args(args)
     key = None
     if args.log:
@@ -54,6 +63,30 @@ def run(args: argparse.Namespace) -> int:
             for event in sensor.poll():
                 _print_event(event, args.json)
             return 0
+
+
+def _stills_of(args: argparse.Namespace):
+    """The images to read as separate photos: all of a folder's with --stills, or of a folder too small to be
+    a video's frames (a face is confirmed after a few frames in a row); else None (watch runs a stream)."""
+    from pathlib import Path
+
+    from .._errors import EmoplayError
+    from .stills import image_files
+    from ..pipeline._track import TrackerOptions
+
+    folder = Path(args.source)
+    if args.source == "camera" or not folder.is_dir():
+        if args.stills:
+            raise EmoplayError(f"--stills reads a folder of images; {args.source} is not a folder")
+        return None
+    files = image_files(folder)
+    needed = TrackerOptions().confirm_hits
+    if args.stills or 0 < len(files) < needed:
+        if not args.stills:
+            print(f"emoplay: {folder} holds {len(files)} image(s), too few to follow a face over frames (a face is "
+                  f"confirmed after {needed} in a row): reading each as a separate photo (--stills)", file=sys.stderr)
+        return files
+    return None
 
 
 def _watch_events(sensor, args: argparse.Namespace) -> int:

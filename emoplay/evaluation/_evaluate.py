@@ -334,7 +334,8 @@ class EvalReport:
 
 def evaluate(data: LabeledImages, classifier, faces: str = "crop", detector=None,
              robustness: bool = False, calibration: str | None = None, subject_pattern: str | None = None,
-             calibration_strength: float | None = None, crowd_votes: np.ndarray | None = None) -> EvalReport:
+             calibration_strength: float | None = None, crowd_votes: np.ndarray | None = None,
+             progress: Callable[[int], None] | None = None) -> EvalReport:
     """Classify every image of ``data`` and measure the results.
 
     ``classifier`` is an :class:`~emoplay.pipeline._classify.EmotionClassifier`; ``detector`` a
@@ -342,7 +343,8 @@ def evaluate(data: LabeledImages, classifier, faces: str = "crop", detector=None
     ``calibration`` ("per-subject" or "per-subject-auto", with ``subject_pattern``) calibrates each
     image on its subject's other neutral images (emoplay/evaluation/per_subject.py). ``crowd_votes``
     [N, C] (vote shares per image, in ``data.class_names`` order; see emoplay.evaluation.ferplus) marks
-    ``data``'s labels as the crowd's majority and adds the soft figures.
+    ``data``'s labels as the crowd's majority and adds the soft figures. ``progress(done)`` is called as
+    the images are classified (``done`` of ``len(data)``).
     """
     if calibration is not None and robustness:
         raise ValueError("robustness and calibration cannot be measured in one run: pick one")
@@ -358,7 +360,7 @@ def evaluate(data: LabeledImages, classifier, faces: str = "crop", detector=None
     labels = _to_model_labels(data, class_names)
     n_classes = len(class_names)
 
-    predicted, probs, seconds = _predict(data.images, classifier, faces, detector, timed=True)
+    predicted, probs, seconds = _predict(data.images, classifier, faces, detector, timed=True, progress=progress)
     calibrated = {}
     if calibration is not None:
         predicted, probs, calibrated = _calibrate(data, labels, predicted, probs, classifier, calibration,
@@ -477,7 +479,8 @@ def _face_crops(images, size: int) -> np.ndarray:
     return crops
 
 
-def _predict(images, classifier, faces: str, detector, timed: bool = False) -> tuple[np.ndarray, np.ndarray, float]:
+def _predict(images, classifier, faces: str, detector, timed: bool = False,
+             progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """Predicted class per image (NO_FACE where none was found), probabilities [N, C], seconds spent
     in the classifier (measured one face per call when ``timed``, else 0 and batched)."""
     n_classes = len(classifier.class_names)
@@ -501,10 +504,12 @@ def _predict(images, classifier, faces: str, detector, timed: bool = False) -> t
     index = np.flatnonzero(found)
     seconds = 0.0
     if timed:
-        for i in index:
+        for done, i in enumerate(index, start=1):
             start = time.perf_counter()
             probs[i] = classifier.classify_crops(crops[i:i + 1])[0]
             seconds += time.perf_counter() - start
+            if progress is not None:
+                progress(done)
     else:
         for start in range(0, len(index), _BATCH):
             chunk = index[start:start + _BATCH]

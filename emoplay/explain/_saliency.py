@@ -10,7 +10,10 @@
 
 Offline by design: it takes arrays the host hands it (a study's stored images, a screenshot the
 player chose), never hooks the camera, and writes nothing; writing PNGs is the CLI's job
-(:mod:`emoplay.explain._overlay`). Method and limits: :mod:`emoplay.explain._occlusion`.
+(:mod:`emoplay.explain._overlay`). Methods and their limits: :mod:`emoplay.explain._rise` (random
+masks, the default: meaningful for one face) and :mod:`emoplay.explain._occlusion` (a sliding grey
+square: cheaper, for averages over many faces). :mod:`emoplay.explain._faithfulness` measures how
+well a map ranks the pixels the decision depends on.
 """
 
 from __future__ import annotations
@@ -22,15 +25,19 @@ import numpy as np
 from ..pipeline._classify import ClassifierOptions, EmotionClassifier
 from ..detection import DetectorOptions
 from ._occlusion import OcclusionOptions, occlusion_maps
+from ._rise import RiseOptions, random_masks, rise_maps
 
-FACE_MODES = ("crop", "detect")
-
-METHOD = "occlusion sensitivity"
+FACE_MODES = ("crop", "detect", "auto")
+SQUARE = 1.2  # faces="auto": an image at most this much wider than tall (or taller than wide) is a face crop
+METHODS = ("rise", "occlusion")
 
 
 @dataclass(frozen=True)
 class SaliencyOptions:
-    faces: str = "crop"  # "crop": the whole image is one face crop; "detect": find faces with the detector
+    faces: str = "crop"  # "crop": the whole image is one face crop; "detect": find faces with the detector;
+    # "auto": a square image (within SQUARE) is a face crop, any other is searched with the detector
+    method: str = "rise"  # "rise": random masks (see _rise.py); "occlusion": a sliding grey square
+    rise: RiseOptions = field(default_factory=RiseOptions)
     occlusion: OcclusionOptions = field(default_factory=OcclusionOptions)
     target: str | None = None  # class to explain, e.g. "happy"; None: each face's predicted class
     classifier: ClassifierOptions = field(default_factory=ClassifierOptions)
@@ -38,8 +45,10 @@ class SaliencyOptions:
 
     def __post_init__(self) -> None:
         if self.faces not in FACE_MODES:
-            raise ValueError(f"faces must be 'crop' or 'detect', got {self.faces!r}")
-        if self.faces == "detect" and self.detector.video_mode:
+            raise ValueError(f"faces must be 'crop', 'detect' or 'auto', got {self.faces!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be 'rise' or 'occlusion', got {self.method!r}")
+        if self.faces != "crop" and self.detector.video_mode:
             raise ValueError("explain runs on single images: use DetectorOptions(video_mode=False)")
 
 
@@ -48,7 +57,8 @@ class FaceSaliency:
     """One face: what the model saw, what it said, and where its decision came from."""
 
     crop: np.ndarray  # uint8 [S, S]: the gray crop the model classified (S = the model's input size)
-    saliency: np.ndarray  # float32 [S, S] over ``crop``: drop of the explained class's probability
+    saliency: np.ndarray  # float32 [S, S] over ``crop``: how much the explained class's probability depends on
+    # each pixel, in probability (rise: seen minus hidden; occlusion: the drop when hidden); higher matters more
     probabilities: np.ndarray  # float32 [C], the unoccluded crop's class probabilities
     class_names: tuple[str, ...]
     target: str  # the class whose probability the map explains
@@ -91,8 +101,9 @@ class SaliencyExplainer:
         if options.target is not None and options.target not in names:
             self.close()
             raise ValueError(f"target {options.target!r} is not a class of the model ({', '.join(names)})")
-        try:
-            options.occlusion.positions(self.classifier.info.input_size)  # a patch larger than the input fails now
+        try:  # a patch larger than the input, or a grid finer than it, fails now
+            size = self.classifier.info.input_size
+            options.occlusion.positions(size) if options.method == "occlusion" else random_masks(options.rise, size)
         except ValueError:
             self.close()
             raise
@@ -102,11 +113,12 @@ class SaliencyExplainer:
         return self.classifier.class_names
 
     def explain(self, image: np.ndarray, color_order: str = "bgr") -> list[FaceSaliency]:
-        """One entry per face: exactly one for faces="crop", zero or more (best score first) for "detect"."""
+        """One entry per face: exactly one for faces="crop", zero or more (best score first) for "detect"
+        (``box`` is the detector's box then, None for a crop)."""
         from .._frames import check_pixels, to_gray, to_rgb_and_gray
 
         pixels = check_pixels(image)
-        if self.options.faces == "crop":
+        if self.faces_mode(pixels.shape) == "crop":
             from ..evaluation._evaluate import _face_crops
 
             height, width = pixels.shape[:2]
@@ -122,6 +134,13 @@ class SaliencyExplainer:
             regions.append((x, y, side, side))
         return self._explained(self.classifier.crop_faces(gray, boxes), regions,
                                [tuple(int(v) for v in box) for box in boxes])
+
+    def faces_mode(self, shape: tuple[int, ...]) -> str:
+        """"crop" or "detect": how an image of ``shape`` (height, width, ...) is read under the options' faces."""
+        if self.options.faces != "auto":
+            return self.options.faces
+        height, width = shape[:2]
+        return "crop" if max(height, width) <= SQUARE * min(height, width) else "detect"
 
     def explain_crops(self, crops: np.ndarray, targets: np.ndarray | None = None) -> list[FaceSaliency]:
         """Maps for gray crops [N, S, S] uint8 already framed like the model's input; ``targets`` are
@@ -148,7 +167,10 @@ class SaliencyExplainer:
         names = self.class_names
         if targets is None and self.options.target is not None:
             targets = np.full(len(crops), names.index(self.options.target))
-        maps, probs = occlusion_maps(self.classifier, crops, targets, self.options.occlusion)
+        if self.options.method == "rise":
+            maps, probs = rise_maps(self.classifier, crops, targets, self.options.rise)
+        else:
+            maps, probs = occlusion_maps(self.classifier, crops, targets, self.options.occlusion)
         chosen = probs.argmax(axis=1) if targets is None else np.asarray(targets)
         return [FaceSaliency(crop=crops[i].copy(), saliency=maps[i], probabilities=probs[i], class_names=names,
                              target=names[int(chosen[i])], region=regions[i], box=boxes[i])

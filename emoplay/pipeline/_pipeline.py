@@ -216,6 +216,8 @@ class EmotionPipeline:
         events += update.events
         for track_id in update.lost_ids:
             self.debouncer.forget(track_id)
+        for tentative, number in update.renamed:  # a confirmed face keeps what was learnt while it was tentative
+            self._reuse.rename(tentative, number)
         self._held, self._frames_since_detection = (detections, update.matches), 0
         events += self._primary_change(timestamp)
         return detections, update.matches

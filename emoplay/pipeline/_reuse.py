@@ -33,6 +33,7 @@ from typing import Protocol
 
 import numpy as np
 
+NO_TRACK = -1  # a crop that belongs to no track (tentative tracks have ids below it)
 THUMBNAIL = 12  # side of the thumbnail a crop's change is measured on
 
 
@@ -105,7 +106,7 @@ class CropReuse:
         previous, self._kept = self._kept, {}
         digests = [hashlib.blake2b(crop.tobytes(), digest_size=16).digest() for crop in crops]
         thumbs = self.thumbnails_of(crops) if thumbs is None else thumbs
-        last_of = [previous.get(t) if t >= 0 else None for t in track_ids]
+        last_of = [previous.get(t) if t != NO_TRACK else None for t in track_ids]
         # With alternating views, a face whose last run had one view (it had changed) gets the other view on
         # the next frame, however it looks then: two views of it are as good as the two-view model's.
         kept = [None if views is not None and last is not None and len(last.views) < 2
@@ -179,11 +180,16 @@ class CropReuse:
         ``change`` since the model last ran on it (a face that moved out of its box, or a new expression).
         Crops without a track or a kept thumbnail do not count."""
         for thumb, track_id in zip(thumbs, track_ids):
-            last = self._kept.get(track_id) if track_id >= 0 else None
+            last = self._kept.get(track_id) if track_id != NO_TRACK else None
             if thumb is not None and last is not None and last.thumbnail is not None \
                     and crop_change(thumb, last.thumbnail) > self.change:
                 return True
         return False
+
+    def rename(self, old: int, new: int) -> None:
+        """The track ``old`` is called ``new`` from now on (a tentative track was confirmed)."""
+        if old in self._kept:
+            self._kept[new] = self._kept.pop(old)
 
     @staticmethod
     def discard(thumbs: list[np.ndarray | None]) -> None:

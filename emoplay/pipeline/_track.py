@@ -84,11 +84,16 @@ class Track:
 
 @dataclass(frozen=True)
 class TrackUpdate:
-    """What one frame did to the tracks: ``matches[i]`` is the track id of detection i (or -1)."""
+    """What one frame did to the tracks: ``matches[i]`` is the track id of detection i.
+
+    Confirmed faces are numbered 1, 2, 3... in the order they were confirmed; a tentative track (a
+    detection not confirmed yet, which may never be) has a negative id below -1 until then, so a
+    false detection early in a stream costs no face number."""
 
     matches: tuple[int, ...]
     events: tuple[FaceFound | FaceLost, ...]
     lost_ids: tuple[int, ...] = ()
+    renamed: tuple[tuple[int, int], ...] = ()  # (tentative id, face number) of the tracks confirmed now
 
 
 def frontality(keypoints: np.ndarray) -> np.ndarray:
@@ -124,7 +129,8 @@ class FaceTracker:
 
     def __post_init__(self) -> None:
         self._tracks: dict[int, Track] = {}
-        self._next_id = 1
+        self._next_id = 1  # the next confirmed face's number
+        self._next_tentative = -2  # tentative tracks count down from here (-1 is no one's)
         self.primary_id: int | None = None
         self._challenger: tuple[int, float] | None = None  # (track id, since when) outscoring the primary
 
@@ -157,13 +163,14 @@ class FaceTracker:
                 affinity[:, t] = 0
         events: list[FaceFound | FaceLost] = []
         newly_confirmed: list[Track] = []
+        renamed: list[tuple[int, int]] = []
         for d, track_id in enumerate(matches):
             if track_id == -1:
-                track = Track(self._next_id, boxes[d].astype(np.float64), timestamp, timestamp,
+                track = Track(self._next_tentative, boxes[d].astype(np.float64), timestamp, timestamp,
                               best_score=float(scores[d]))
                 self._tracks[track.track_id] = track
                 matches[d] = track.track_id
-                self._next_id += 1
+                self._next_tentative -= 1
             else:
                 track = self._tracks[track_id]
                 track.observe(boxes[d].astype(np.float64), timestamp)
@@ -173,6 +180,11 @@ class FaceTracker:
             if (not track.confirmed and track.hits >= self.options.confirm_hits
                     and track.best_score >= self.options.confirm_score):
                 track.confirmed = True
+                del self._tracks[track.track_id]
+                renamed.append((track.track_id, self._next_id))
+                track.track_id, self._next_id = self._next_id, self._next_id + 1
+                self._tracks[track.track_id] = track
+                matches[d] = track.track_id
                 newly_confirmed.append(track)
         lost = []  # first the faces that went, so that a face found on the same frame knows if it is primary
         for track in list(self._tracks.values()):
@@ -192,7 +204,7 @@ class FaceTracker:
             x, y, w, h = (int(v) for v in track.box)
             events.append(FaceFound(track.track_id, (x, y, w, h), timestamp,
                                     is_primary=track.track_id == self.primary_id))
-        return TrackUpdate(tuple(matches), tuple(events), tuple(lost))
+        return TrackUpdate(tuple(matches), tuple(events), tuple(lost), tuple(renamed))
 
     def _affinity(self, boxes: np.ndarray, expected: np.ndarray) -> np.ndarray:
         """Detections [N] x tracks [M], 0 where they cannot match. 1 + IoU with the track's expected box where

@@ -76,6 +76,7 @@ from ._dispatch import EventDispatcher
 from .._errors import ConsentRequiredError, SensorClosedError, SensorStateError, WorkerError
 from .._events import CameraState, Event, FaceSignal, SensorFailed
 from ._exit import finish_threads_at_exit
+from ._log_times import InOrderLog
 from ._heartbeat import Heartbeat
 from ..pipeline._pipeline import EmotionPipeline, PipelineOptions
 from ._pipeline_slot import PipelineSlot
@@ -494,7 +495,8 @@ class Sensor:
         self._check_open()
         if self._sink is not None:
             raise SensorStateError("a session log is already being written; call stop_log() first")
-        self.attach_sink(SessionLogWriter(path, key, include_probabilities=include_probabilities))
+        # Its times never go back, even when a video source restarts (_log_times.py).
+        self.attach_sink(InOrderLog(SessionLogWriter(path, key, include_probabilities=include_probabilities)))
 
     def stop_log(self) -> None:
         """Write the events still queued to the log, then close it (the same as :meth:`detach_sink`)."""

@@ -29,6 +29,7 @@ from .._errors import CameraUnavailableError, SourceError, VideoReadError
 from ._exit import finish_threads_at_exit
 from ._failures import without_frame_locals
 from .._media_files import open_video_capture, printable_name, read_image_file
+from .._quiet_opencv import quiet_opencv
 from .._frames import Frame, check_pixels
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -131,7 +132,8 @@ class CameraSource:
             opener = cv2.VideoCapture
         else:
             opener = self._opener
-        cap = opener(self.device)
+        with quiet_opencv():  # our error below says what failed; OpenCV's WARN blocks would only bury it
+            cap = opener(self.device)
         if not cap.isOpened():
             cap.release()
             raise CameraUnavailableError(
@@ -260,9 +262,10 @@ class VideoFileSource:
             return
         if not self.path.is_file():
             raise VideoReadError(f"video file {self.path} does not exist; check the path")
-        cap = open_video_capture(self.path, VideoReadError)
-        ok = cap.isOpened()
-        first = cap.read() if ok else (False, None)
+        with quiet_opencv():  # no "moov atom not found" from FFmpeg before our own error
+            cap = open_video_capture(self.path, VideoReadError)
+            ok = cap.isOpened()
+            first = cap.read() if ok else (False, None)
         if not first[0]:
             cap.release()
             _check_readable(self.path, "video file")

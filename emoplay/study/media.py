@@ -20,6 +20,7 @@ from typing import Callable
 
 from .._errors import StudyError
 from .._media_files import open_video_capture
+from .._quiet_opencv import quiet_opencv
 
 
 def probe_video(path: Path) -> tuple[float, int, float]:
@@ -28,7 +29,8 @@ def probe_video(path: Path) -> tuple[float, int, float]:
 
     if not Path(path).exists():
         raise StudyError(f"{path} does not exist; check the path")
-    cap = open_video_capture(Path(path), StudyError)
+    with quiet_opencv():  # no "moov atom not found" from FFmpeg before our own error
+        cap = open_video_capture(Path(path), StudyError)
     try:
         ok = cap.isOpened() and cap.read()[0]
         fps = cap.get(cv2.CAP_PROP_FPS) if ok else 0.0

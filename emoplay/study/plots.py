@@ -37,6 +37,15 @@ def _group_colour(groups: list[str], group: str) -> str:
     return GROUP_COLOURS[groups.index(group) % len(GROUP_COLOURS)]
 
 
+def bin_middles(line: Timeline, duration: float) -> np.ndarray:
+    """Where each bin's point goes: the middle of the part of the bin inside the video (the last bin is
+    usually cut short by the video's end; its point must not lie past it). ``duration`` 0: unknown."""
+    ends = line.bin_start + line.bin_width
+    if duration > 0:
+        ends = np.maximum(np.minimum(ends, duration), line.bin_start)
+    return (line.bin_start + ends) / 2
+
+
 def timelines_png(lines: list[Timeline], title: str, duration: float, path: Path) -> Path:
     """One panel per emotion: the mean probability over media time, a band of ± 1 SEM, one line per group."""
     fig = _figure(12, 6.2)
@@ -48,7 +57,7 @@ def timelines_png(lines: list[Timeline], title: str, duration: float, path: Path
                  f"(up to {participants} participants)", fontsize=11)
     for k, (ax, emotion) in enumerate(zip(axes, EMOTIONS)):
         for t in lines:
-            x = t.bin_start + t.bin_width / 2
+            x = bin_middles(t, duration)
             colour = _group_colour(groups, t.group) if len(lines) > 1 else COLOURS[emotion]
             label = "all participants" if t.group == ALL else f"group {t.group}"
             ax.plot(x, t.mean[:, k], color=colour, lw=2 if t.group == ALL else 1.4, label=label, marker=".")

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -22,13 +23,15 @@ from .art import AMBER, DIM, EMOTION_COLOURS, HEIGHT, INK, WIDTH
 from .audio import Music
 from .scenes import (DIALOGUE, CalibrationScene, ConsentScene, EndingScene, PassphraseScene, PauseScene, SceneStack, StoryScene,
                      TitleScene)
-from .sensing import KEY_EMOTIONS, SIMULATED, Feelings
+from .sensing import KEY_EMOTIONS, SIMULATED, Feelings, Reading
 from .story import DEFAULT_STORY, Story, StoryError, load_story
 
 FPS = 60
 TOAST_S = 3.5  # how long a message stays on screen
 SCRIPT_INTERVAL = 12  # frames between two scripted key presses (0.2 s at 60 fps)
 LATE_FRAME_MS = 1000 / FPS * 1.5  # a frame this long visibly stutters
+BANNER_TOP = 96  # a message's place under the HUD's top row, unless a panel is there
+STRIP_H = 40  # the key strip along the bottom
 
 _NAMED_KEYS = {"space": pygame.K_SPACE, "enter": pygame.K_RETURN, "esc": pygame.K_ESCAPE, "up": pygame.K_UP,
                "down": pygame.K_DOWN, "backspace": pygame.K_BACKSPACE}
@@ -42,7 +45,7 @@ class GameOptions:
     max_frames: int | None = None  # stop after this many frames (automation)
     script: list[str] = field(default_factory=list)  # key presses to play, one every SCRIPT_INTERVAL frames
     loop_script: bool = False
-    log_dir: Path = Path(".")
+    log_dir: Path | None = None  # where L writes session logs; None: the platform's user data folder
     log_key_file: Path | None = None
     mute: bool = False
     realtime: bool = True  # videos play at their own speed
@@ -83,6 +86,9 @@ class Game:
         self.running = True
         self.closed = False
         self._toast = ("", 0.0)
+        self.banner_rect: pygame.Rect | None = None  # where the latest message was drawn
+        self.footer = ""  # the key strip's words as last drawn
+        self.hud_emotion = ""  # the HUD's reading as last drawn
         self._script = list(options.script)
         self._script_pos = 0
         self._hud_cache: dict[tuple, pygame.Surface] = {}
@@ -299,27 +305,33 @@ class Game:
             self._pill(surface, "LOG ON", AMBER, (x, 10))
         self._draw_emotion(surface)
         message = f.status if f.problem or self.t >= self._toast[1] else self._toast[0]
+        self.banner_rect = None
         if message:
             self._banner(surface, message, warn=f.problem)
-        surface.blit(self._cached(("strip",), lambda: _translucent((WIDTH, 40), (8, 10, 20, 170), 0)),
-                     (0, HEIGHT - 40))
+        surface.blit(self._cached(("strip",), lambda: _translucent((WIDTH, STRIP_H), (8, 10, 20, 170), 0)),
+                     (0, HEIGHT - STRIP_H))
         top = self.stack.top
         hints = top.hints() if top is not None else ""
         line = self._cached(("hint", hints), lambda: self.fonts.hint.render(hints, True, DIM))
         surface.blit(line, (24, HEIGHT - 30))
         keys = "C camera   L log   Esc menu"
         right = self._cached(("keys", keys), lambda: self.fonts.hint.render(keys, True, DIM))
+        self.footer = hints
         if top is not None and top.global_keys and line.get_width() + right.get_width() + 60 < WIDTH:
             surface.blit(right, (WIDTH - 24 - right.get_width(), HEIGHT - 30))
+            self.footer = f"{hints}    {keys}"
 
     def _draw_emotion(self, surface: pygame.Surface) -> None:
         reading = self.feelings.reading()
-        if reading.emotion is None:
+        if self.feelings.held:  # the pause menu paused the camera: no reading, and no simulated one either
+            text, reading = "camera paused", Reading(None, None, reading.origin)
+        elif reading.emotion is None:
             text = f"no face  ({reading.origin})"
         elif reading.confidence is None or reading.origin == SIMULATED:
             text = f"{reading.emotion}  (simulated)"
         else:
             text = f"{reading.emotion} {reading.confidence:.0%}  ({reading.origin})"
+        self.hud_emotion = text
         colour = EMOTION_COLOURS.get(reading.emotion or "unknown", DIM)
         image = self._cached(("emotion", text), lambda: self.fonts.hint.render(text, True, INK))
         self._pill(surface, image, colour, (WIDTH - 12 - image.get_width() - 38, 10))
@@ -348,7 +360,19 @@ class Game:
             return banner
 
         banner = self._cached(("banner", message, warn), render)
-        surface.blit(banner, ((WIDTH - banner.get_width()) // 2, 96))
+        self.banner_rect = self._banner_place(banner.get_size())
+        surface.blit(banner, self.banner_rect.topleft)
+
+    def _banner_place(self, size: tuple[int, int]) -> pygame.Rect:
+        """Below the HUD's top row, or above the key strip when that would cover the top scene's panel."""
+        top = self.stack.top
+        panels = top.layout.panels if top is not None else []
+        rect = pygame.Rect(((WIDTH - size[0]) // 2, BANNER_TOP), size)
+        for y in (BANNER_TOP, HEIGHT - STRIP_H - 8 - size[1]):
+            rect.y = y
+            if rect.collidelist(panels) < 0:
+                break
+        return rect
 
     def _cached(self, key: tuple, make) -> pygame.Surface:
         image = self._hud_cache.get(key)
@@ -401,7 +425,7 @@ def run_headless(source: str | None, seconds: float, *, script: Sequence[str] | 
             script = ["enter", "wait", "space"] + ["wait"] * 8 + ["space", "space"]
     options = GameOptions(source=source, story=Path(story), script=list(script), loop_script=True,
                           max_frames=max(1, int(seconds * FPS)), mute=True, consent=consent,
-                          log_dir=Path(log_dir) if log_dir else Path("."), realtime=realtime, calibrate=calibrate)
+                          log_dir=Path(log_dir) if log_dir else None, realtime=realtime, calibrate=calibrate)
     return Game(options).run()
 
 
@@ -417,17 +441,22 @@ def build_parser() -> argparse.ArgumentParser:
                         "faces 2-5 m away) or auto")
     p.add_argument("--story", type=Path, default=DEFAULT_STORY, help="another story file (.toml or .json)")
     p.add_argument("--log-key-file", type=Path, help="key file for the encrypted log (else L asks for a passphrase)")
-    p.add_argument("--log-dir", type=Path, default=Path("."), help="where L writes session logs (default: here)")
+    p.add_argument("--log-dir", type=Path, help="where L writes session logs (default: the user data folder, "
+                                                "e.g. ~/.local/share/emoplay/game_demo)")
     p.add_argument("--mute", action="store_true", help="no music")
     p.add_argument("--no-calibration", action="store_true", help='skip the "relax your face" step before the story')
     p.add_argument("--max-frames", type=int, help="quit after N frames (automation)")
     p.add_argument("--script", help="key presses to play, space separated, e.g. 'enter n 1 space space'")
     p.add_argument("--stats", action="store_true", help="print frame-time statistics at exit")
+    p.add_argument("--verbose", action="store_true", help="print what the game logs for developers (e.g. why a "
+                                                          "calibration failed, with emoplay's measurements)")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     if args.max_frames is not None and args.max_frames < 1:
         print("error: --max-frames must be at least 1", file=sys.stderr)
         return 2

@@ -8,7 +8,10 @@ is False and ``reason`` says why) and every call is a no-op.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -94,6 +97,31 @@ def synthesize(mood: str, sample_rate: int = SAMPLE_RATE, seed: int = 7) -> np.n
     return out.astype(np.float32)
 
 
+@contextmanager
+def native_stderr_silenced():
+    """Send what C libraries write to stderr (file descriptor 2) to the null device for the duration.
+
+    Without a sound card, ALSA prints nine ``ALSA lib ... cannot find card '0'`` lines while SDL probes
+    it; the game's own answer (``Music.reason``, silence) is all a player needs. Python's own
+    ``sys.stderr`` is left alone when it is not a real file (a test's capture, an IDE's console).
+    """
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
 class Music:
     """Mood music through pygame.mixer; silent (never raising) when there is no audio device."""
 
@@ -114,7 +142,8 @@ class Music:
             return
         try:
             if not pygame.mixer.get_init():
-                pygame.mixer.init(frequency=SAMPLE_RATE, size=-16, channels=2, buffer=1024)
+                with native_stderr_silenced():  # ALSA prints a line for every sound card it cannot find
+                    pygame.mixer.init(frequency=SAMPLE_RATE, size=-16, channels=2, buffer=1024)
                 self._owns_mixer = True
             self._format = pygame.mixer.get_init()
             self.available = self._format is not None

@@ -4,6 +4,9 @@ Each scene has ``on_enter()``, ``on_exit()``, ``handle_event(event) -> bool`` (T
 ``update(dt)`` and ``draw(surface)``. Only the top scene gets events and updates; a scene with
 ``opaque = False`` (the pause menu, the passphrase prompt) is drawn over the one below it.
 The game (``app.Game``) draws the heads-up display, camera indicator included, over every scene.
+
+Each drawing notes its panels and the text it put on them in the scene's :class:`Layout`: the game
+places its messages where they cover no panel, and the tests check that no text leaves its panel.
 """
 
 from __future__ import annotations
@@ -28,12 +31,37 @@ CALIBRATION_WAIT_S = 20.0  # give up on a calibration that has not ended by then
 THANKS_S = 1.2  # how long "thank you" shows before the story goes on
 
 
+class Layout:
+    """What one drawing of a scene put where: its panels and the rectangles of its text."""
+
+    def __init__(self) -> None:
+        self.panels: list[pygame.Rect] = []
+        self.texts: list[tuple[str, pygame.Rect]] = []  # (what it says, where)
+
+    def panel(self, surface: pygame.Surface, image: pygame.Surface, topleft: tuple[int, int]) -> pygame.Rect:
+        rect = surface.blit(image, topleft)
+        self.panels.append(pygame.Rect(topleft, image.get_size()))
+        return rect
+
+    def text(self, surface: pygame.Surface, image: pygame.Surface, topleft: tuple[int, int], words: str = ""
+             ) -> pygame.Rect:
+        surface.blit(image, topleft)
+        rect = pygame.Rect(topleft, image.get_size())
+        self.texts.append((words, rect))
+        return rect
+
+    def centered(self, surface: pygame.Surface, image: pygame.Surface, center_x: int, y: int, words: str = ""
+                 ) -> pygame.Rect:
+        return self.text(surface, image, (center_x - image.get_width() // 2, y), words)
+
+
 class Scene:
     opaque = True
     global_keys = True  # the camera/log/menu keys work here (the HUD lists them)
 
     def __init__(self, game: "Game") -> None:
         self.game = game
+        self.layout = Layout()  # of the latest drawing
 
     def on_enter(self) -> None:
         pass
@@ -101,6 +129,7 @@ class SceneStack:
                 first = i
                 break
         for scene in self._scenes[first:]:
+            scene.layout = Layout()
             scene.draw(surface)
 
 
@@ -120,8 +149,8 @@ class TextBlock:
         return self.line_height * len(self.lines)
 
     def draw(self, surface: pygame.Surface, topleft: tuple[int, int], chars: float | None = None,
-             centered: bool = False) -> int:
-        """Draw (the first ``chars`` characters); returns the y below the block."""
+             centered: bool = False, layout: Layout | None = None) -> int:
+        """Draw (the first ``chars`` characters), noting each line in ``layout``; returns the y below the block."""
         x, y = topleft
         left = self.length if chars is None else int(chars)
         for i, line in enumerate(self.lines):
@@ -134,7 +163,11 @@ class TextBlock:
                     self._partial = (i, left, self.font.render(line[:left], True, self.colour))
                 image = self._partial[2]
             left -= len(line)
-            surface.blit(image, (x - image.get_width() // 2 if centered else x, y))
+            at = (x - image.get_width() // 2 if centered else x, y)
+            if layout is None:
+                surface.blit(image, at)
+            else:
+                layout.text(surface, image, at, line)
             y += self.line_height
         return topleft[1] + self.height
 
@@ -143,10 +176,6 @@ def dim(surface: pygame.Surface, alpha: int = 150) -> None:
     shade = pygame.Surface(surface.get_size(), pygame.SRCALPHA)
     shade.fill((6, 8, 16, alpha))
     surface.blit(shade, (0, 0))
-
-
-def blit_centered(surface: pygame.Surface, image: pygame.Surface, center_x: int, y: int) -> pygame.Rect:
-    return surface.blit(image, (center_x - image.get_width() // 2, y))
 
 
 def caption(font: pygame.font.Font, text: str) -> pygame.Surface:
@@ -169,6 +198,9 @@ def name_tab(font: pygame.font.Font, name: str) -> pygame.Surface:
 
 
 DIALOGUE = pygame.Rect(24, 312, WIDTH - 48, 180)  # the keeper's words
+CONSENT_CARD = pygame.Rect(70, 56, WIDTH - 140, 384)  # leaves room for a message above the key strip
+CALIBRATION_CARD = pygame.Rect(120, 96, WIDTH - 240, 330)
+CARD_TEXT_W = CALIBRATION_CARD.width - 80  # text inside a card keeps 40 px from each side
 TEXT_X, TEXT_Y, TEXT_W = DIALOGUE.x + 24, DIALOGUE.y + 30, DIALOGUE.width - 48
 KEEPER_AT = (790, 196)
 
@@ -187,7 +219,7 @@ class TitleScene(Scene):
             how = "The keeper reads your face through the camera, if you allow it."
         else:
             how = f"The keeper reads the face in the video {g.source_label}."
-        self.how = TextBlock(f.small, how, 760, DIM)
+        self.how = TextBlock(f.small, how, 600, DIM)
         self.start = f.name.render("Press ENTER to begin", True, INK)
 
     def handle_event(self, event: pygame.event.Event) -> bool:
@@ -200,14 +232,15 @@ class TitleScene(Scene):
         g = self.game
         g.backdrop.draw(surface, "storm", g.t)
         card = pygame.Rect(150, 110, 660, 300)
-        surface.blit(art.panel(card.size), card.topleft)
-        blit_centered(surface, self.title, WIDTH // 2, card.y + 34)
-        blit_centered(surface, self.subtitle, WIDTH // 2, card.y + 110)
-        self.how.draw(surface, (WIDTH // 2, card.y + 160), centered=True)
-        blit_centered(surface, self.start, WIDTH // 2, card.y + 236)
+        layout = self.layout
+        layout.panel(surface, art.panel(card.size), card.topleft)
+        layout.centered(surface, self.title, WIDTH // 2, card.y + 34, g.story.title)
+        layout.centered(surface, self.subtitle, WIDTH // 2, card.y + 110)
+        self.how.draw(surface, (WIDTH // 2, card.y + 160), centered=True, layout=layout)
+        layout.centered(surface, self.start, WIDTH // 2, card.y + 236)
 
     def hints(self) -> str:
-        return "ENTER begin    Esc menu"
+        return "ENTER begin"  # the HUD adds the keys that work everywhere (Esc menu)
 
 
 class ConsentScene(Scene):
@@ -233,7 +266,8 @@ class ConsentScene(Scene):
     def on_enter(self) -> None:
         f = self.game.fonts
         self.heading = f.heading.render("May the keeper see your face?", True, AMBER)
-        self.blocks = [TextBlock(f.small, line, 780, INK if i == 0 else DIM) for i, line in enumerate(self.LINES)]
+        self.blocks = [TextBlock(f.small, line, CONSENT_CARD.width - 80, INK if i == 0 else DIM)
+                       for i, line in enumerate(self.LINES)]
         self.yes = f.name.render("Y  allow the camera", True, INK)
         self.no = f.name.render("N  no, play with the keyboard (or K, Esc)", True, INK)
 
@@ -256,14 +290,15 @@ class ConsentScene(Scene):
         g = self.game
         g.backdrop.draw(surface, "hearth", g.t)
         dim(surface, 120)
-        card = pygame.Rect(70, 64, WIDTH - 140, 410)
-        surface.blit(art.panel(card.size), card.topleft)
-        blit_centered(surface, self.heading, WIDTH // 2, card.y + 26)
+        card = CONSENT_CARD
+        layout = self.layout
+        layout.panel(surface, art.panel(card.size), card.topleft)
+        layout.centered(surface, self.heading, WIDTH // 2, card.y + 26)
         y = card.y + 88
         for block in self.blocks:
-            y = block.draw(surface, (card.x + 40, y)) + 8
-        surface.blit(self.yes, (card.x + 40, card.bottom - 84))
-        surface.blit(self.no, (card.x + 40, card.bottom - 46))
+            y = block.draw(surface, (card.x + 40, y), layout=layout) + 8
+        layout.text(surface, self.yes, (card.x + 40, card.bottom - 84))
+        layout.text(surface, self.no, (card.x + 40, card.bottom - 46))
 
     def hints(self) -> str:
         return "Y allow    N, K or Esc keyboard instead"
@@ -288,7 +323,7 @@ class CalibrationScene(Scene):
         self.heading = f.heading.render("Relax your face", True, AMBER)
         self.text = TextBlock(f.small, "Look at the screen with a relaxed, neutral face for a few seconds. Maren "
                                        "learns what your resting face looks like, so she reads you better. Nothing "
-                                       "is saved: it stays in this game's memory.", 760, INK)
+                                       "is saved: it stays in this game's memory.", CARD_TEXT_W, INK)
         self.since = self.game.t
 
     def update(self, dt: float) -> None:
@@ -306,7 +341,8 @@ class CalibrationScene(Scene):
             elif result is not None or self.game.t - self.since > CALIBRATION_WAIT_S:
                 self.state = "failed"
                 self.reason = TextBlock(self.game.fonts.small, feelings.calibration_message or
-                                        "The calibration did not finish.", 760, AMBER)
+                                        "Maren could not learn your resting face. Press R to try again.",
+                                        CARD_TEXT_W, AMBER)
             elif not feelings.sensing:
                 self.done()  # the camera was turned off
         elif self.state == "thanks" and self.game.t - self.since >= THANKS_S:
@@ -334,10 +370,11 @@ class CalibrationScene(Scene):
         g = self.game
         g.backdrop.draw(surface, "hearth", g.t)
         dim(surface, 120)
-        card = pygame.Rect(120, 96, WIDTH - 240, 330)
-        surface.blit(art.panel(card.size), card.topleft)
-        blit_centered(surface, self.heading, WIDTH // 2, card.y + 26)
-        self.text.draw(surface, (card.x + 40, card.y + 90))
+        card = CALIBRATION_CARD
+        layout = self.layout
+        layout.panel(surface, art.panel(card.size), card.topleft)
+        layout.centered(surface, self.heading, WIDTH // 2, card.y + 26)
+        self.text.draw(surface, (card.x + 40, card.y + 90), layout=layout)
         bar = pygame.Rect(card.x + 40, card.y + 200, card.width - 80, 22)
         progress = {"waiting": 0.0, "thanks": 1.0}.get(self.state, g.feelings.calibration_progress)
         pygame.draw.rect(surface, (40, 44, 60), bar, border_radius=10)
@@ -346,11 +383,11 @@ class CalibrationScene(Scene):
                              (bar.x, bar.y, max(20, int(bar.width * progress)), bar.height), border_radius=10)
         pygame.draw.rect(surface, DIM, bar, width=1, border_radius=10)
         if self.state == "failed":
-            self.reason.draw(surface, (card.x + 40, bar.bottom + 18))
+            self.reason.draw(surface, (card.x + 40, bar.bottom + 18), layout=layout)
         else:
             label = {"waiting": "Starting the camera...", "collecting": f"Relax... {progress:.0%}",
                      "thanks": "Thank you. Maren knows your resting face now."}[self.state]
-            surface.blit(g.fonts.small.render(label, True, INK), (card.x + 40, bar.bottom + 18))
+            layout.text(surface, g.fonts.small.render(label, True, INK), (card.x + 40, bar.bottom + 18), label)
 
     def hints(self) -> str:
         return "R try again    SPACE skip" if self.state == "failed" else "SPACE skip"
@@ -429,14 +466,16 @@ class StoryScene(Scene):
         g = self.game
         g.backdrop.draw(surface, self.node.setting, g.t)
         art.draw_keeper(surface, KEEPER_AT, self.face, g.t)
-        blit_centered(surface, self.caption, WIDTH // 2, 54)
-        surface.blit(g.dialogue_panel, DIALOGUE.topleft)
+        layout = self.layout
+        layout.panel(surface, self.caption, (WIDTH // 2 - self.caption.get_width() // 2, 54))
+        layout.panel(surface, g.dialogue_panel, DIALOGUE.topleft)
         surface.blit(self.name, (DIALOGUE.x + 20, DIALOGUE.y - 20))
         if self.phase == "reply":
-            surface.blit(self.seen, (TEXT_X, TEXT_Y - 6))
-            self.reply.draw(surface, (TEXT_X, TEXT_Y + 26), self.chars)
+            layout.text(surface, self.seen, (TEXT_X, TEXT_Y - 6))
+            self.reply.draw(surface, (TEXT_X, TEXT_Y + 26), self.chars, layout=layout)
         else:
-            bottom = self.text.draw(surface, (TEXT_X, TEXT_Y), None if self.phase == "look" else self.chars)
+            bottom = self.text.draw(surface, (TEXT_X, TEXT_Y), None if self.phase == "look" else self.chars,
+                                    layout=layout)
             if self.phase == "look":
                 self._draw_meter(surface, max(bottom + 2, DIALOGUE.bottom - 34))
 
@@ -453,8 +492,7 @@ class StoryScene(Scene):
             label = f"Maren studies your face: {reading.emotion}"
             if reading.origin == "simulated" and progress == 0.0:
                 label = "How do you look? Press a key from 1 to 7."
-        text = g.fonts.small.render(label, True, colour)
-        surface.blit(text, (TEXT_X, y))
+        self.layout.text(surface, g.fonts.small.render(label, True, colour), (TEXT_X, y), label)
         bar = pygame.Rect(DIALOGUE.right - 24 - 220, y + 2, 220, 16)
         pygame.draw.rect(surface, (40, 44, 60), bar, border_radius=8)
         if progress > 0:
@@ -500,16 +538,21 @@ class EndingScene(Scene):
         g = self.game
         g.backdrop.draw(surface, self.node.setting, g.t)
         art.draw_keeper(surface, KEEPER_AT, self.node.face, g.t)
-        surface.blit(self.card, self.card_at)
+        layout = self.layout
+        layout.panel(surface, self.card, self.card_at)
         x, y = self.card_at[0] + 28, self.card_at[1]
-        surface.blit(self.label, (x, y + 22))
-        surface.blit(self.heading, (x, y + 48))
-        y = self.text.draw(surface, (x, y + 100))
-        y = self.path.draw(surface, (x, y + 18))
-        surface.blit(self.found, (x, y + 14))
+        layout.text(surface, self.label, (x, y + 22))
+        layout.text(surface, self.heading, (x, y + 48), self.node.ending)
+        y = self.text.draw(surface, (x, y + 100), layout=layout)
+        y = self.path.draw(surface, (x, y + 18), layout=layout)
+        layout.text(surface, self.found, (x, y + 14))
 
     def hints(self) -> str:
-        return "ENTER play again    Esc menu"
+        return "ENTER play again"  # the HUD adds the keys that work everywhere (Esc menu)
+
+
+PAUSE_MARGIN = 60  # from the pause menu's sides to its items
+PAUSE_ROW = 40  # the pause menu's line spacing
 
 
 class PauseScene(Scene):
@@ -571,14 +614,16 @@ class PauseScene(Scene):
         f = self.game.fonts
         dim(surface, 170)
         items = self.items()
-        card = pygame.Rect(0, 0, 440, 110 + 44 * len(items))
-        card.center = (WIDTH // 2, HEIGHT // 2 - 10)
-        surface.blit(art.panel(card.size, opaque=True), card.topleft)
-        blit_centered(surface, f.heading.render("Paused", True, AMBER), WIDTH // 2, card.y + 22)
-        for i, (label, _) in enumerate(items):
-            colour = INK if i == self.selected else DIM
-            text = f.name.render(("> " if i == self.selected else "  ") + label, True, colour)
-            surface.blit(text, (card.x + 60, card.y + 90 + i * 44))
+        texts = [f.name.render(("> " if i == self.selected else "  ") + label, True,
+                               INK if i == self.selected else DIM) for i, (label, _) in enumerate(items)]
+        card = pygame.Rect(0, 0, max(440, max(t.get_width() for t in texts) + 2 * PAUSE_MARGIN),
+                           100 + PAUSE_ROW * len(items))
+        card.center = (WIDTH // 2, HEIGHT // 2 - 20)
+        layout = self.layout
+        layout.panel(surface, art.panel(card.size, opaque=True), card.topleft)
+        layout.centered(surface, f.heading.render("Paused", True, AMBER), WIDTH // 2, card.y + 22, "Paused")
+        for i, (text, (label, _)) in enumerate(zip(texts, items)):
+            layout.text(surface, text, (card.x + PAUSE_MARGIN, card.y + 84 + i * PAUSE_ROW), label)
 
     def hints(self) -> str:
         return "Up/Down choose    ENTER select    Esc resume    Q quit"
@@ -628,19 +673,23 @@ class PassphraseScene(Scene):
         dim(surface, 170)
         card = pygame.Rect(0, 0, 640, 250)
         card.center = (WIDTH // 2, HEIGHT // 2)
-        surface.blit(art.panel(card.size, opaque=True), card.topleft)
-        blit_centered(surface, f.heading.render("Encrypted session log", True, AMBER), WIDTH // 2, card.y + 20)
+        layout = self.layout
+        layout.panel(surface, art.panel(card.size, opaque=True), card.topleft)
+        layout.centered(surface, f.heading.render("Encrypted session log", True, AMBER), WIDTH // 2, card.y + 20)
         note = "It records emotion events only, never images. Type a passphrase:"
-        blit_centered(surface, f.small.render(note, True, DIM), WIDTH // 2, card.y + 76)
+        layout.centered(surface, f.small.render(note, True, DIM), WIDTH // 2, card.y + 76, note)
         field = pygame.Rect(card.x + 50, card.y + 112, card.width - 100, 44)
         pygame.draw.rect(surface, (30, 36, 56), field, border_radius=8)
         pygame.draw.rect(surface, AMBER, field, width=2, border_radius=8)
         caret = "_" if int(self.game.t * 2) % 2 else " "
-        surface.blit(f.name.render("*" * len(self.passphrase) + caret, True, INK), (field.x + 14, field.y + 10))
+        stars = "*" * len(self.passphrase)
+        while stars and f.name.size(stars + "_")[0] > field.width - 28:  # a long passphrase: as many as fit
+            stars = stars[:-1]
+        layout.text(surface, f.name.render(stars + caret, True, INK), (field.x + 14, field.y + 10))
         if self.error:
-            blit_centered(surface, f.small.render(self.error, True, EMOTION_COLOURS["angry"]), WIDTH // 2,
-                          card.bottom - 70)
-        blit_centered(surface, f.small.render("ENTER start    Esc cancel", True, DIM), WIDTH // 2, card.bottom - 38)
+            layout.centered(surface, f.small.render(self.error, True, EMOTION_COLOURS["angry"]), WIDTH // 2,
+                            card.bottom - 70, self.error)
+        layout.centered(surface, f.small.render("ENTER start    Esc cancel", True, DIM), WIDTH // 2, card.bottom - 38)
 
     def hints(self) -> str:
         return "ENTER start the log    Esc cancel"

@@ -13,6 +13,9 @@ may be called from any thread and cancel a start in progress, so a helper calls 
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -29,6 +32,31 @@ SIMULATED, CAMERA, VIDEO = "simulated", "camera", "video"
 
 # The story branches on the player's emotion: the dialogue preset changes it only for sustained expressions.
 GAME_STABILITY = "dialogue"
+
+# What the player reads when the "relax your face" step fails, by CalibrationFailed.reason (emoplay's own message,
+# with its measurements, goes to this module's logger: `python -m examples.game_demo --verbose` prints it).
+CALIBRATION_WORDS = {
+    "no_face": "Maren could not see your face. Face the screen, in good light, and press R to try again.",
+    "face_lost": "Maren lost sight of your face. Stay in view, and press R to try again.",
+    "several_faces": "Maren sees more than one face. Only you in front of the camera, please, then press R.",
+    "too_short": "That was too short for Maren to learn your face. Press R to try again.",
+    "unstable": "Your face moved a lot. Relax, keep still for a few seconds, and press R to try again.",
+}
+logger = logging.getLogger(__name__)
+
+
+def user_data_folder() -> Path:
+    """Where the game keeps its session logs unless told otherwise: the platform's folder for an
+    application's user data (Linux: $XDG_DATA_HOME or ~/.local/share; macOS: ~/Library/Application Support;
+    Windows: %LOCALAPPDATA%), then emoplay/game_demo. Created when the first log starts."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        xdg = os.environ.get("XDG_DATA_HOME", "")
+        base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"  # the spec ignores a relative one
+    return base / "emoplay" / "game_demo"
 
 # What a helper thread does: start or resume the sensor, start the log, or pause/stop a sensor that is starting.
 STARTING, LOG, PAUSING, STOPPING = "starting", "log", "pausing", "stopping"
@@ -71,12 +99,12 @@ class Helper:
 
 
 class Feelings:
-    def __init__(self, source: str | None, *, log_dir: str | Path = ".", log_key_file: str | Path | None = None,
+    def __init__(self, source: str | None, *, log_dir: str | Path | None = None, log_key_file: str | Path | None = None,
                  realtime: bool = True, clock: Callable[[], float] = time.monotonic,
                  detector_range: str = "short") -> None:
         self.source = source
         self.detector_range = detector_range
-        self.log_dir = Path(log_dir)
+        self.log_dir = Path(log_dir) if log_dir is not None else None  # None: user_data_folder()
         self.log_key_file = Path(log_key_file) if log_key_file else None
         self.clock = clock
         self.sensor: emoplay.Sensor | None = None
@@ -267,7 +295,9 @@ class Feelings:
             self.calibration_result = "finished"
             self.notices.append("Calibrated to your resting face.")
         elif isinstance(data, emoplay.CalibrationFailed):
-            self.calibration_result, self.calibration_message = data.reason, f"Not calibrated: {data.message}."
+            self.calibration_result = data.reason
+            self.calibration_message = CALIBRATION_WORDS.get(data.reason, CALIBRATION_WORDS["too_short"])
+            logger.info("calibration failed (%s): %s", data.reason, data.message)  # the numbers, for developers
         elif isinstance(data, emoplay.SensorFailed):
             self._fail(data.error or RuntimeError(data.message))
         elif isinstance(data, emoplay.CameraStateChanged):
@@ -297,14 +327,21 @@ class Feelings:
                 emoplay.sessionlog.LogKey.from_passphrase(passphrase)
         except (emoplay.EmoplayError, ValueError) as exc:
             return f"No log: {exc}"
-        self.log_path = self.log_dir / time.strftime("game_demo-%Y%m%d-%H%M%S.emolog")
+        folder = self.log_dir
+        if folder is None:
+            folder = user_data_folder()
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                return f"No log: cannot create {folder} ({exc.strerror}). Start the game with --log-dir DIR."
+        self.log_path = folder / time.strftime("game_demo-%Y%m%d-%H%M%S.emolog")
         n = 1
         while self.log_path.exists():
             n += 1
-            self.log_path = self.log_dir / time.strftime(f"game_demo-%Y%m%d-%H%M%S-{n}.emolog")
+            self.log_path = folder / time.strftime(f"game_demo-%Y%m%d-%H%M%S-{n}.emolog")
         # A passphrase key runs scrypt (a fraction of a second): keep it off the game thread.
         self._run_helper(lambda: self.sensor.start_log(self.log_path, key), LOG,
-                         done=f"Logging to {self.log_path.name}.")
+                         done=f"Logging to {self.log_path}.")
         return "Starting the encrypted log..."
 
     def stop_log(self) -> str:
@@ -312,7 +349,7 @@ class Feelings:
         if not self.log_open:
             return "The log is off."
         self.sensor.stop_log()
-        return f"Log saved (encrypted): {self.log_path.name}."
+        return f"Log saved (encrypted): {self.log_path}."
 
     def _abandon_log(self, error: BaseException) -> None:
         try:

@@ -36,6 +36,7 @@ def browser(tmp_path_factory):
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
                  "--window-size=1280,1000", f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for get_log("browser")
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     yield driver
     driver.quit()
@@ -72,6 +73,13 @@ def test_the_dashboard_shows_live_events_from_a_video(browser, served, tmp_path)
     emotion = browser.execute_script("return document.querySelector('.face .emotion').textContent")
     assert emotion in (*EMOTIONS, "unknown")
     assert browser.find_element("id", "indicator-label").text == "VIDEO CAPTURING"
+    # The card says which number is which: the debounced emotion above the latest frame's bars.
+    assert browser.execute_script("return document.querySelector('.face .caption').textContent") == "debounced"
+    assert browser.execute_script("return document.querySelector('.face .latest').textContent") == "latest frame"
+    assert browser.find_element("id", "source").text == "talking_smiling.mp4"  # its name, not the machine's path
+    # Nothing went wrong in the console: no invalid Content-Security-Policy source, no missing favicon.
+    problems = [entry["message"] for entry in browser.get_log("browser") if entry["level"] in ("SEVERE", "WARNING")]
+    assert problems == []
     _wait(browser, "return document.querySelectorAll('#events li').length >= 3 || "
                    "performance.now() > 4000", "a few seconds of events")
     # Every asset came from the server itself: no CDN, no web font.
@@ -136,6 +144,13 @@ def test_a_wrong_token_in_the_link_shows_no_event(browser, served):
     _wait(browser, "return document.querySelector('#connection').textContent.startsWith('wrong token')",
           "the wrong-token message")
     assert browser.execute_script("return document.querySelectorAll('#events li').length") == 0
+    # The video plays on, but this page cannot know: it must not say the camera is off.
+    assert browser.find_element("id", "indicator-label").text == "NOT CONNECTED"
+    browser.get("about:blank")
+    browser.get(served.dashboard.split("#")[0])  # no token at all
+    _wait(browser, "return document.querySelector('#connection').textContent.startsWith('no token')",
+          "the no-token message")
+    assert browser.find_element("id", "indicator-label").text == "NOT CONNECTED"
 
 
 def test_the_token_leaves_the_address_bar_and_history_and_a_reload_still_pairs(browser, served):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import emoplay
@@ -234,3 +235,47 @@ def test_python_dash_m_runs_the_command(module):
 def test_library_options_bound_the_thread_count(options):
     with pytest.raises(ValueError, match=r"threads must be >= 1 and <= 256, got 100000"):
         getattr(emoplay, options)(threads=100000)
+
+
+@pytest.mark.parametrize("argv, usage", [(["watch", "--bogus"], "usage: emoplay watch "),
+                                         (["log", "show", "x.emolog", "--bogus"], "usage: emoplay log show "),
+                                         (["--bogus", "watch"], "usage: emoplay watch ")])
+def test_an_unknown_option_is_named_with_its_commands_usage(argv, usage, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(usage) and "unrecognized arguments: --bogus" in err
+
+
+def test_a_folder_of_one_or_two_photos_gives_each_photos_faces(tmp_path, video, capsys):
+    # As a stream, two photos never confirm a face (it takes 3 frames in a row): watch printed nothing at all.
+    import cv2
+
+    from emoplay import EndOfStream, VideoFileSource
+
+    source = VideoFileSource(video("single_face.mp4"))
+    source.open()
+    frames = []
+    try:
+        while True:
+            frames.append(source.read(1.0).pixels)
+    except EndOfStream:
+        pass
+    finally:
+        source.close()
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    cv2.imwrite(str(photos / "a_smile.png"), frames[-10])
+    cv2.imwrite(str(photos / "b_wall.png"), np.full((240, 320, 3), 90, np.uint8))
+    assert main(["watch", "--source", str(photos)]) == 0
+    captured = capsys.readouterr()
+    assert "reading each as a separate photo" in captured.err
+    lines = captured.out.splitlines()
+    assert lines[0].startswith("a_smile.png: face 1 at (") and lines[0].split(": ")[-1].startswith("happy (")
+    assert lines[1] == "b_wall.png: no face found"
+    assert main(["watch", "--source", str(photos), "--stills", "--json"]) == 0  # the same, forced, as JSON
+    smile, wall = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert smile["image"] == "a_smile.png" and smile["faces"][0]["emotion"] == "happy" and wall["faces"] == []
+    assert main(["watch", "--source", str(video("single_face.mp4")), "--stills"]) == 2
+    assert "--stills reads a folder of images" in capsys.readouterr().err

@@ -22,7 +22,7 @@ from emoplay._events import EmotionChanged, FaceFound, FaceLost
 from emoplay.sessionlog import LogKey, SessionLogWriter
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def emoplay(*argv: str) -> int:
@@ -88,12 +88,13 @@ def test_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert (rows[2]["emotion"], rows[2]["p_happy"], rows[2]["p_neutral"], rows[0]["p_happy"]) == (
         "happy", "0.9", "0.1", "")
     assert list(rows[0])[7:] == ["count", "data", "p_angry", "p_fear", "p_happy", "p_sad", "p_surprise", "p_neutral"]
+    assert [row["timestamp"] for row in rows[:3]] == ["1000.0", "1000.4", "1003.0"]  # the times the table shows
 
     assert emoplay("log", "show", log, "--key-file", key_file) == EXIT_OK
     table = capsys.readouterr().out.splitlines()
     assert table[0].startswith("# session.emolog: started") and "12 records, complete" in table[0]
     assert table[1].split() == ["index", "time_s", "event", "track", "emotion", "previous", "confidence"]
-    assert table[4].split() == ["2", "3.000", "EmotionChanged", "1", "happy", "neutral", "0.900"]
+    assert table[4].split() == ["2", "1003.000", "EmotionChanged", "1", "happy", "neutral", "0.900"]  # stream time
 
     assert emoplay("log", "verify", log, "--key-file", key_file) == EXIT_OK
     assert capsys.readouterr().out.startswith("ok: session.emolog")
@@ -306,7 +307,7 @@ def test_crashed_log_with_dropped_events_is_shown_with_what_was_lost(tmp_path: P
     out, err = capsys.readouterr()
     assert f"showing the {len(session)} complete records; 4096 bytes after them could not be read" in err
     assert "CUT SHORT (no final record), 4096 bytes lost" in out
-    assert out.splitlines()[5].split() == ["3", "3.500", "EventsDropped", "17", "lost"]
+    assert out.splitlines()[5].split() == ["3", "1003.500", "EventsDropped", "17", "lost"]
     assert emoplay("log", "show", log, "--key-file", key_file, "--format", "csv") == EXIT_TRUNCATED
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert (rows[3]["type"], rows[3]["track_id"], rows[3]["count"]) == ("EventsDropped", "", "17")
@@ -377,3 +378,20 @@ def test_a_key_file_others_can_read_gets_a_warning_that_says_what_to_do(key_and_
     key.chmod(0o600)
     assert emoplay("log", "show", log, "--key-file", key) == EXIT_OK
     assert "warning" not in capsys.readouterr().err
+
+
+def test_csv_rounds_times_to_the_millisecond_and_probabilities_to_four_places(tmp_path: Path, capsys) -> None:
+    key = LogKey.from_bytes(bytes(32))
+    (tmp_path / "k.key").write_bytes(bytes(32))
+    frame_time = 2 / 29.97  # a video's frame time: 0.06673340006673341
+    with SessionLogWriter(tmp_path / "v.emolog", key, include_probabilities=True) as writer:
+        writer.write(FaceFound(1, (0, 0, 50, 50), frame_time, True))
+        writer.write(EmotionChanged(1, "unknown", "happy", 0.8500000238418579, {"happy": 0.8500000238418579,
+                                                                               "neutral": 0.14999997615814209},
+                                    frame_time))
+    assert emoplay("log", "show", tmp_path / "v.emolog", "--key-file", tmp_path / "k.key", "--format", "csv") == EXIT_OK
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [row["timestamp"] for row in rows] == ["0.067", "0.067"]
+    assert (rows[1]["confidence"], rows[1]["p_happy"], rows[1]["p_neutral"]) == ("0.85", "0.85", "0.15")
+    assert emoplay("log", "show", tmp_path / "v.emolog", "--key-file", tmp_path / "k.key") == EXIT_OK
+    assert capsys.readouterr().out.splitlines()[2].split()[:2] == ["0", "0.067"]  # the same time in the table

@@ -25,9 +25,10 @@ import emoplay  # noqa: E402
 import emoplay.sessionlog  # noqa: E402
 from examples.game_demo import Game, GameOptions, StoryError, load_story, run_headless  # noqa: E402
 from examples.game_demo import audio, story as story_module  # noqa: E402
+from examples.game_demo.art import HEIGHT  # noqa: E402
 from examples.game_demo.scenes import (CalibrationScene, ConsentScene, EndingScene, PassphraseScene,  # noqa: E402
                                        PauseScene, StoryScene, TitleScene)
-from examples.game_demo.sensing import KEY_EMOTIONS, Reading  # noqa: E402
+from examples.game_demo.sensing import CALIBRATION_WORDS, KEY_EMOTIONS, Reading  # noqa: E402
 
 STORY = load_story()
 SHOTS = Path(os.environ.get("GAME_DEMO_SHOTS", "/tmp/game_demo_shots"))
@@ -119,9 +120,17 @@ def save(game: Game, name: str) -> None:
 
 @pytest.fixture
 def in_tmp(tmp_path, monkeypatch):
-    """Run with an empty current directory, to see any file the game leaves behind."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    """Run with an empty current directory, to see any file the game leaves behind, and a user data folder of
+    its own (XDG_DATA_HOME: the game's logs go to its emoplay/game_demo)."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return cwd
+
+
+def logs_folder(in_tmp: Path) -> Path:
+    return in_tmp.parent / "data" / "emoplay" / "game_demo"
 
 
 @pytest.fixture
@@ -286,6 +295,17 @@ def test_both_ways_to_launch_it(in_tmp):
 
 
 @pytest.mark.slow
+def test_the_game_starts_without_a_word_on_the_terminal(in_tmp):
+    # With music on, SDL probes the sound system: without a sound card ALSA prints nine "ALSA lib ... cannot
+    # find card '0'" lines; and pygame greets on import. Neither is the game's to print.
+    env = {key: value for key, value in os.environ.items() if key not in ("SDL_AUDIODRIVER", "PYGAME_HIDE_SUPPORT_PROMPT")}
+    env.update(SDL_VIDEODRIVER="dummy", PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-m", "examples.game_demo", "--keyboard", "--max-frames", "30", "--script",
+                           "enter"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == "" and done.stdout == ""
+
+
+@pytest.mark.slow
 def test_a_script_with_letters_or_a_bad_token_prints_no_pygame_warning(in_tmp):
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy", "PYTHONPATH": str(REPO)}
     game = [sys.executable, "-m", "examples.game_demo", "--keyboard", "--mute", "--max-frames", "30", "--script"]
@@ -393,6 +413,7 @@ def test_pausing_the_game_pauses_capture(single_face):
         key(game, pygame.K_p)
         assert isinstance(game.stack.top, PauseScene)
         assert sensor.camera_state is emoplay.CameraState.PAUSED
+        assert game.hud_emotion == "camera paused"  # not a simulated "neutral" while nobody is read
         key(game, pygame.K_ESCAPE)
         run_until(game, lambda: sensor.camera_state is emoplay.CameraState.CAPTURING, "capture after the pause")
     finally:
@@ -553,10 +574,12 @@ def test_log_with_a_key_file_writes_one_readable_file(single_face, in_tmp, tmp_p
         run_until(game, lambda: game.feelings.reading().emotion is not None, "a face")
         key(game, pygame.K_l)  # stop: the log gets its final record
         assert not game.feelings.log_open
+        assert game._toast[0] == f"Log saved (encrypted): {game.feelings.log_path}."  # it says where
     finally:
         game.close()
-    files = list(in_tmp.iterdir())
-    assert len(files) == 1 and files[0].suffix == ".emolog"
+    assert list(in_tmp.iterdir()) == []  # nothing in the current folder: the log is in the user data folder
+    files = list(logs_folder(in_tmp).iterdir())
+    assert len(files) == 1 and files[0].suffix == ".emolog" and files[0] == game.feelings.log_path
     log = emoplay.sessionlog.read_session_log(files[0], emoplay.sessionlog.LogKey.from_file(key_file))
     assert log.complete and any(r.type == "FaceFound" for r in log.records)
 
@@ -580,7 +603,7 @@ def test_log_with_a_typed_passphrase(single_face, in_tmp):
         game.draw(game.screen)
     finally:
         game.close()  # closing the game closes the log properly
-    files = list(in_tmp.iterdir())
+    files = list(logs_folder(in_tmp).iterdir())
     assert len(files) == 1
     log = emoplay.sessionlog.read_session_log(files[0], emoplay.sessionlog.LogKey.from_passphrase("short-and-longer"))
     assert log.complete
@@ -688,13 +711,18 @@ def test_space_skips_the_calibration_and_nothing_is_calibrated(relaxed_face):
 
 
 @pytest.mark.slow
-def test_a_failed_calibration_says_why_and_can_be_skipped(empty_room):
+def test_a_failed_calibration_says_why_and_can_be_skipped(empty_room, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="examples.game_demo.sensing")
     game = new_game(source=empty_room, calibrate=True, calibration_s=1.0)
     try:
         key(game, pygame.K_RETURN)
         scene = game.stack.top
         run_until(game, lambda: scene.state == "failed", "the calibration to fail")  # no face in 5 s of frames
-        assert game.feelings.calibration_result == "no_face" and "no face" in game.feelings.calibration_message
+        assert game.feelings.calibration_result == "no_face"
+        assert game.feelings.calibration_message == CALIBRATION_WORDS["no_face"]  # words for players, no numbers
+        assert "calibration failed (no_face): no face was seen in 5 s" in caplog.text  # emoplay's, for developers
         assert scene.hints() == "R try again    SPACE skip"
         game.draw(game.screen)
         save(game, "calibration_failed")
@@ -732,3 +760,99 @@ def test_the_detector_range_option_reaches_the_sensor(video):
 
     assert build_parser().parse_args(["--detector-range", "auto"]).detector_range == "auto"
     assert build_parser().parse_args([]).detector_range == "short"
+
+
+# -- text stays inside its panels; messages cover no panel -------------------------------------------------------
+PANEL_MARGIN = 8  # text keeps this far inside a panel's edge (the border is 2 px)
+
+
+def overflowing_text(scene) -> list[str]:
+    """The text lines of the scene's latest drawing that are not inside one of its panels (with the margin)."""
+    inner = [panel.inflate(-2 * PANEL_MARGIN, -2 * PANEL_MARGIN) for panel in scene.layout.panels]
+    return [f"{words!r} at {rect} not inside any of {scene.layout.panels}"
+            for words, rect in scene.layout.texts if not any(box.contains(rect) for box in inner)]
+
+
+def check_layout(game: Game, name: str) -> None:
+    """Draw the frame with the longest message the game shows; every text line inside its panel, the message over
+    no panel of the top scene, and each key named once on the key strip."""
+    game.toast("Camera off and released. Keys 1-7 set your expression (simulated).")
+    game.draw(game.screen)
+    top = game.stack.top
+    assert top.layout.texts, f"{name}: the scene drew no text"
+    assert overflowing_text(top) == [], name
+    assert game.banner_rect is not None and game.banner_rect.collidelist(top.layout.panels) < 0, name
+    assert game.banner_rect.bottom <= HEIGHT - 40 and game.banner_rect.top >= 42, name  # clear of the HUD rows
+    words = game.footer.split()
+    assert words and len(words) == len(set(words)), f"{name}: key strip {game.footer!r}"
+
+
+def test_no_text_runs_past_its_panel_and_messages_cover_no_panel():
+    from emoplay import CalibrationFailed
+    from emoplay._events import CALIBRATION_FAILURES
+
+    from examples.game_demo.scenes import PAUSE_MARGIN
+
+    game = new_game()
+    try:
+        check_layout(game, "title")
+        game.stack.push(ConsentScene(game, then=lambda: None))
+        check_layout(game, "consent")
+        game.stack.pop()
+        calibration = CalibrationScene(game, then=lambda: None)
+        game.stack.push(calibration)
+        for state in ("waiting", "thanks"):
+            calibration.state = state
+            check_layout(game, f"calibration {state}")
+        for reason in CALIBRATION_FAILURES:  # the player's words for each way it fails
+            game.feelings.on_sensor_event(CalibrationFailed(reason, "measured details for developers", 1.0))
+            assert "instability" not in game.feelings.calibration_message
+            calibration.state = "collecting"
+            game.feelings.calibration_result = reason
+            game.stack.update(0.0)
+            assert calibration.state == "failed"
+            check_layout(game, f"calibration failed: {reason}")
+        game.stack.pop()
+        for node in STORY.scenes.values():  # every line of the story, in every phase, fits the dialogue panel
+            if node.is_ending:
+                game.history[:] = [("", emotion) for emotion in path_to(node.id)]  # the path it lists
+                game.stack.push(EndingScene(game, node.id))
+                check_layout(game, f"ending {node.id}")
+                game.stack.pop()
+                continue
+            scene = StoryScene(game, node.id)
+            game.stack.push(scene)
+            scene.phase = "look"
+            check_layout(game, f"{node.id} look")
+            for emotion in KEY_EMOTIONS:
+                scene.answer_with(emotion)
+                scene.chars = scene.reply.length
+                check_layout(game, f"{node.id} reply to {emotion}")
+            game.stack.pop()
+        game.stack.push(StoryScene(game, STORY.start))
+        game.stack.push(PauseScene(game))
+        check_layout(game, "pause")
+        game.stack.pop()
+        passphrase = PassphraseScene(game)
+        game.stack.push(passphrase)
+        passphrase.passphrase, passphrase.error = "x" * 80, "At least 8 characters, please."
+        check_layout(game, "passphrase")
+        game.stack.pop()
+    finally:
+        game.close()
+    # The pause menu with all its items: a sensor that would start on resume (it never does here).
+    game = new_game(source=str(REPO / "missing_video.mp4"))
+    try:
+        game.stack.push(StoryScene(game, STORY.start))
+        menu = PauseScene(game)
+        game.stack.push(menu)
+        game.feelings.start_on_unhold()
+        labels = [label for label, _ in menu.items()]
+        assert "Relax your face again (calibrate)" in labels
+        check_layout(game, "pause with the camera")
+        widest = max(rect.width for words, rect in menu.layout.texts if words in labels)
+        assert menu.layout.panels[0].width >= widest + 2 * PAUSE_MARGIN
+        save(game, "pause_menu")
+        game.feelings.camera_off()
+    finally:
+        game.close()

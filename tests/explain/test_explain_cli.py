@@ -9,7 +9,8 @@ import pytest
 
 from emoplay.cli import main
 
-FAST = ["--patch", "12", "--stride", "6"]  # 50 model runs per face: quick, same code path as the defaults
+FAST = ["--masks", "60"]  # random masks: 61 model runs per face, quick, same code path as the default 500
+FAST_OCCLUSION = ["--method", "occlusion", "--patch", "12", "--stride", "6"]  # 50 model runs per face
 
 
 def write_faces(folder, fer_val, names=("happy", "surprise")):
@@ -48,7 +49,9 @@ def test_a_folder_gives_one_png_per_face_and_a_contact_sheet(tmp_path, fer_val, 
     overlay = panel[28:28 + 192, 16 + 192:16 + 2 * 192].astype(int)
     assert np.abs(overlay[:, :, 2] - overlay[:, :, 0]).max() > 60
     text = capsys.readouterr().out
-    assert "happy.png: happy" in text and "surprise.png: surprise" in text and "ms per face" in text
+    assert "happy.png (whole image as a face crop): happy" in text and "ms per face" in text
+    assert "surprise.png (whole image as a face crop): surprise" in text
+    assert "2 face(s) in 2 image(s) (2 read as a face crop)" in text and "random masks: 60" in text
 
 
 def test_without_out_nothing_is_written_and_json_is_one_object_per_face(tmp_path, fer_val, capsys):
@@ -60,7 +63,8 @@ def test_without_out_nothing_is_written_and_json_is_one_object_per_face(tmp_path
     face = json.loads(line)
     assert face["predicted"] == face["explained"] == "happy"
     assert set(face["probabilities"]) == {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
-    assert 0 <= face["peak_xy"][0] < 48 and 0 <= face["peak_xy"][1] < 48 and face["peak_drop"] > 0
+    assert 0 <= face["peak_xy"][0] < 48 and 0 <= face["peak_xy"][1] < 48 and face["peak"] > 0
+    assert face["faces"] == "crop"
 
 
 def test_detect_finds_the_face_in_a_frame_and_names_its_png(tmp_path, fer_val, capsys):
@@ -75,7 +79,7 @@ def test_detect_finds_the_face_in_a_frame_and_names_its_png(tmp_path, fer_val, c
     assert main(["explain", str(tmp_path / "frame.png"), "--faces", "detect", "--out", str(out), *FAST]) == 0
     assert [p.name for p in out.iterdir()] == ["frame_face1_saliency.png"]
     read_png(out / "frame_face1_saliency.png")
-    assert "frame.png: happy" in capsys.readouterr().out
+    assert "frame.png (face found by the detector): happy" in capsys.readouterr().out
 
 
 @pytest.mark.slow
@@ -116,8 +120,9 @@ def test_class_grid_per_class_takes_at_most_n_faces_of_each_class(tmp_path, fer_
     (lambda d: [str(d / "gray.png"), "--faces", "detect", "--out", str(d / "new")], 1, "no face found"),
     (lambda d: [str(d / "gray.png"), "--out", str(d / "notes.png")], 2, "is a file, not a folder"),
     (lambda d: [str(d / "gray.png"), "--class", "bored"], 2, "not a class of the model"),
-    (lambda d: [str(d / "gray.png"), "--patch", "64"], 2, "larger than the model"),
-    (lambda d: [str(d / "gray.png"), "--patch", "4", "--stride", "8"], 2, "stride"),
+    (lambda d: [str(d / "gray.png"), *FAST_OCCLUSION, "--patch", "64"], 2, "larger than the model"),
+    (lambda d: [str(d / "gray.png"), *FAST_OCCLUSION, "--patch", "4", "--stride", "8"], 2, "stride"),
+    (lambda d: ["--class-grid", "--data", str(d / "x.npz"), "--method", "rise"], 2, "for single images"),
     (lambda d: [], 2, "give an image or a folder"),
     (lambda d: ["--class-grid"], 2, "needs --data"),
     (lambda d: ["--class-grid", "--data", str(d / "missing.npz")], 2, "does not exist"),
@@ -146,7 +151,7 @@ def test_a_folder_with_one_unreadable_file_explains_the_rest_and_says_what_it_sk
     (tmp_path / "faces" / "broken.png").write_bytes(b"\x89PNG not really")
     assert main(["explain", str(tmp_path / "faces"), *FAST]) == 0
     captured = capsys.readouterr()
-    assert "skipped broken.png" in captured.err and "happy.png: happy" in captured.out
+    assert "skipped broken.png" in captured.err and "happy.png (whole image as a face crop): happy" in captured.out
 
 
 def test_class_grid_refuses_to_write_into_its_data_folder(tmp_path, fer_val, capsys):
@@ -175,3 +180,32 @@ def test_inputs_whose_names_would_collide_get_distinct_pngs(tmp_path, fer_val, c
     assert main(["explain", str(folder), "--out", str(out), *FAST]) == 0
     written = sorted(p.name for p in out.glob("*_saliency.png"))
     assert len(written) == 3, written  # one per face: none written over another
+
+
+def test_a_video_frame_is_searched_for_faces_a_square_crop_is_read_whole(tmp_path, video, capsys):
+    # A 640x360 frame of a broadly smiling man: read whole as one "face crop" it came out sad; by default a frame
+    # that is not square is searched with the face detector, and the output says which way each image was read.
+    import cv2
+
+    from emoplay import EndOfStream, VideoFileSource
+
+    source = VideoFileSource(video("single_face.mp4"))
+    source.open()
+    try:
+        frames = []
+        while True:
+            try:
+                frames.append(source.read(1.0).pixels)
+            except EndOfStream:
+                break
+    finally:
+        source.close()
+    frame = frames[-10]  # the smile, near the end
+    assert frame.shape[:2] == (360, 640)
+    cv2.imwrite(str(tmp_path / "smile.png"), frame)
+    assert main(["explain", str(tmp_path / "smile.png"), *FAST]) == 0
+    out = capsys.readouterr().out
+    assert "smile.png (face found by the detector): happy" in out
+    assert "1 face(s) in 1 image(s) (1 searched with the face detector)" in out
+    assert main(["explain", str(tmp_path / "smile.png"), "--faces", "crop", *FAST]) == 0
+    assert "smile.png (whole image as a face crop): " in capsys.readouterr().out

@@ -11,20 +11,20 @@ import pytest
 
 import emoplay
 import emoplay.explain
-from emoplay.explain import OcclusionOptions, SaliencyExplainer, SaliencyOptions, saliency_map
+from emoplay.explain import OcclusionOptions, RiseOptions, SaliencyExplainer, SaliencyOptions, saliency_map
 
 FAST = OcclusionOptions(patch=12, stride=6)  # 7 x 7 positions: 50 model runs per face, keeps the tests quick
 
 
 @pytest.fixture(scope="module")
 def explainer():
-    with SaliencyExplainer(SaliencyOptions(occlusion=FAST)) as ex:
+    with SaliencyExplainer(SaliencyOptions(method="occlusion", occlusion=FAST)) as ex:
         yield ex
 
 
 @pytest.fixture(scope="module")
 def detecting():
-    with SaliencyExplainer(SaliencyOptions(faces="detect", occlusion=FAST)) as ex:
+    with SaliencyExplainer(SaliencyOptions(faces="detect", method="occlusion", occlusion=FAST)) as ex:
         yield ex
 
 
@@ -149,7 +149,7 @@ def test_no_face_gives_no_explanation_and_an_all_zero_map(detecting):
 def test_a_chosen_class_is_explained_instead_of_the_predicted_one(fer_val):
     images, labels, classes = fer_val
     crop = images[first_of(labels, classes, "happy")]
-    with SaliencyExplainer(SaliencyOptions(occlusion=FAST, target="sad")) as ex:
+    with SaliencyExplainer(SaliencyOptions(method="occlusion", occlusion=FAST, target="sad")) as ex:
         face = ex.explain(crop)[0]
     assert face.target == "sad" and face.predicted == "happy"
     assert face.saliency.shape == (48, 48) and np.isfinite(face.saliency).all()
@@ -158,7 +158,7 @@ def test_a_chosen_class_is_explained_instead_of_the_predicted_one(fer_val):
 def test_one_off_function_returns_the_map_and_writes_nothing(fer_val, tmp_path, monkeypatch):
     images, _, _ = fer_val
     monkeypatch.chdir(tmp_path)
-    heat = saliency_map(images[3], SaliencyOptions(occlusion=FAST))
+    heat = saliency_map(images[3], SaliencyOptions(rise=RiseOptions(masks=60)))
     assert heat.shape == (48, 48) and np.isfinite(heat).all()
     assert list(tmp_path.iterdir()) == []
 
@@ -166,10 +166,15 @@ def test_one_off_function_returns_the_map_and_writes_nothing(fer_val, tmp_path, 
 @pytest.mark.parametrize("make, match", [
     (lambda: OcclusionOptions(patch=0), "patch"),
     (lambda: OcclusionOptions(patch=4, stride=8), "stride"),
-    (lambda: SaliencyOptions(faces="auto"), "faces"),
+    (lambda: SaliencyOptions(faces="guess"), "faces"),
+    (lambda: SaliencyOptions(method="gradients"), "method"),
+    (lambda: RiseOptions(masks=0), "masks"),
+    (lambda: RiseOptions(keep=1.0), "keep"),
+    (lambda: SaliencyExplainer(SaliencyOptions(rise=RiseOptions(grid=64))), "finer"),
     (lambda: SaliencyOptions(faces="detect", detector=emoplay.DetectorOptions(video_mode=True)), "video_mode"),
     (lambda: SaliencyExplainer(SaliencyOptions(target="bored")), "not a class"),
-    (lambda: SaliencyExplainer(SaliencyOptions(occlusion=OcclusionOptions(patch=64, stride=8))), "larger"),
+    (lambda: SaliencyExplainer(SaliencyOptions(method="occlusion", occlusion=OcclusionOptions(patch=64, stride=8))),
+     "larger"),
 ])
 def test_invalid_options_are_rejected_with_a_message(make, match):
     with pytest.raises(ValueError, match=match):
@@ -183,8 +188,58 @@ def test_bad_crops_are_a_clear_error(explainer):
 
 def test_public_names_load_no_heavy_library():
     code = ("import sys, emoplay.explain; "
-            "emoplay.explain.SaliencyExplainer, emoplay.explain.saliency_map, emoplay.explain.OcclusionOptions; "
+            "emoplay.explain.SaliencyExplainer, emoplay.explain.saliency_map, emoplay.explain.OcclusionOptions, "
+            "emoplay.explain.RiseOptions; "
             "print(','.join(m for m in ('cv2', 'onnxruntime', 'mediapipe') if m in sys.modules))")
     env = {**os.environ, "PYTHONWARNINGS": "error"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == ""
+
+
+# -- random masks: the default, for single faces ------------------------------------------------------------------
+
+def ckplus_smiles(n: int) -> np.ndarray:
+    """The first ``n`` CK+ happy crops: broad, posed smiles the model is sure of."""
+    import cv2
+
+    from tests.support import SHARED, require_shared
+
+    files = sorted(require_shared(SHARED / "data" / "ckplus" / "happy").glob("*.png"))[:n]
+    return np.stack([cv2.resize(cv2.imread(str(f), cv2.IMREAD_GRAYSCALE), (48, 48), interpolation=cv2.INTER_AREA)
+                     for f in files])
+
+
+def test_random_mask_maps_repeat_exactly_and_the_default_method_is_random_masks(fer_val):
+    images, _, _ = fer_val
+    assert SaliencyOptions().method == "rise"
+    with SaliencyExplainer(SaliencyOptions(rise=RiseOptions(masks=80))) as ex:
+        first, again = ex.explain_crops(images[:2]), ex.explain_crops(images[:2])
+        plain = ex.classifier.classify_crops(images[:2])
+    for a, b in zip(first, again):
+        assert a.saliency.shape == (48, 48) and a.saliency.dtype == np.float32 and np.isfinite(a.saliency).all()
+        np.testing.assert_array_equal(a.saliency, b.saliency)  # a fixed seed: deterministic
+        assert -1 <= a.saliency.min() <= a.saliency.max() <= 1 and a.saliency.max() > 0
+    np.testing.assert_allclose([f.probabilities for f in first], plain, atol=1e-5)
+
+
+def test_on_confident_smiles_random_masks_rank_the_pixels_better_than_occlusion_and_chance():
+    # The faithfulness check (deletion curve): hiding the map's top-ranked pixels first must lower the
+    # explained class's probability faster than hiding them in a random order. On a broad smile an 8-pixel
+    # grey square barely moves the probability, and the occlusion map ranks no better than chance.
+    from emoplay.explain._faithfulness import faithfulness, random_faithfulness
+
+    smiles = ckplus_smiles(3)
+    areas = {"rise": [], "occlusion": [], "random": []}
+    with SaliencyExplainer(SaliencyOptions()) as rise, \
+            SaliencyExplainer(SaliencyOptions(method="occlusion")) as occlusion:
+        for k, crop in enumerate(smiles):
+            by_rise, by_occlusion = rise.explain_crops(crop[None])[0], occlusion.explain_crops(crop[None])[0]
+            assert by_rise.predicted == by_occlusion.predicted == "happy"
+            target = by_rise.class_names.index("happy")
+            areas["rise"].append(faithfulness(rise.classifier, crop, target, by_rise.saliency))
+            areas["occlusion"].append(faithfulness(rise.classifier, crop, target, by_occlusion.saliency))
+            areas["random"].append(random_faithfulness(rise.classifier, crop, target, seed=k))
+    deletion = {name: np.mean([a.deletion for a in got]) for name, got in areas.items()}
+    insertion = {name: np.mean([a.insertion for a in got]) for name, got in areas.items()}
+    assert deletion["rise"] < deletion["random"] and deletion["rise"] < deletion["occlusion"], deletion
+    assert insertion["rise"] > insertion["random"], insertion  # insertion does not separate the two methods

@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("emoplay._errors", "emoplay._events", "emoplay._clock", "emoplay._checks", "emoplay._cpu", "emoplay._cv_threads",
      "emoplay._frames", "emoplay._model_files", "emoplay._onnxruntime", "emoplay._plotting", "emoplay._lazy",
      "emoplay._version", "emoplay._valence_arousal", "emoplay._event_dicts", "emoplay._timing",
-     "emoplay._media_files", "emoplay._private_files"),
+     "emoplay._media_files", "emoplay._private_files", "emoplay._progress", "emoplay._quiet_opencv"),
     # the parts a frame passes through, and the encrypted log
     ("emoplay.detection", "emoplay.calibration", "emoplay.sessionlog"),
     ("emoplay.pipeline",),

@@ -112,6 +112,29 @@ def test_stop_log_writes_queued_events_once(video, tmp_path, key):
     assert read_session_log(tmp_path / "b.emolog", key).records == []
 
 
+def test_a_log_over_a_restarted_video_keeps_its_times_in_order(video, tmp_path, key):
+    # Turning a video source off and on plays it again from its start: the events' stream times begin at 0
+    # again, but the log's times go on from where the first play ended.
+    sensor = Sensor(source=str(video("single_face.mp4")))
+    sensor.start_log(tmp_path / "s.emolog", key)
+    plays = []
+    for _ in range(2):
+        sensor.start()
+        assert sensor.wait_released(60)
+        plays.append([e for e in sensor.poll() if isinstance(e, (FaceFound, FaceLost, EmotionChanged))])
+    sensor.close()
+    first, second = plays
+    assert first and second and second[0].timestamp < first[-1].timestamp  # the host sees each stream's own times
+    times = [r.timestamp for r in read_session_log(tmp_path / "s.emolog", key).records]
+    assert len(times) == len(first) + len(second)
+    assert times == sorted(times)
+    assert times[:len(first)] == [e.timestamp for e in first]  # the first play is logged as it is
+    # The second play keeps its own spacing, moved by one shift: its time 0 (the restart) lands on the last
+    # logged time, so its first face comes that face's stream time after the first play's end.
+    shifts = [t - e.timestamp for t, e in zip(times[len(first):], second)]
+    assert shifts == pytest.approx([first[-1].timestamp] * len(second))
+
+
 def test_a_stop_with_faces_in_view_is_logged_by_close(happy_and_neutral_frames, tmp_path, key):
     import time
 

@@ -375,3 +375,35 @@ def test_memory_live_stands_in_for_a_host_camera():
     source.open()
     source.close()
     assert source.released == 1
+
+
+# -- nothing from OpenCV or FFmpeg on stderr ----------------------------------------------------------------------
+
+OPEN_BROKEN_SOURCES = """
+import sys
+from emoplay import CameraSource, SourceError, VideoFileSource
+
+for source in (VideoFileSource(sys.argv[1]), CameraSource(0), CameraSource("/dev/video-emoplay-absent")):
+    try:
+        source.open()
+    except SourceError as error:
+        print(type(error).__name__)
+    source.close()
+"""
+
+
+def test_a_missing_camera_or_a_cut_video_leaves_stderr_to_emoplay(tmp_path, video):
+    # Without quieting, OpenCV prints "[ WARN] ... cap_v4l ..." blocks for a missing camera and FFmpeg prints
+    # "moov atom not found" for a cut video, in a subprocess's native stderr (which capsys never sees).
+    import os
+    import subprocess
+    import sys
+
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(video("single_face.mp4").read_bytes()[:5000])  # its index (moov) is at the end: cut off
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OPENCV_")}
+    done = subprocess.run([sys.executable, "-c", OPEN_BROKEN_SOURCES, str(cut)], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["VideoReadError", "CameraUnavailableError", "CameraUnavailableError"]
+    assert done.stderr == ""

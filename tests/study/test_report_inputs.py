@@ -121,3 +121,17 @@ def test_an_out_that_cannot_be_a_folder_is_a_clear_error(tmp_path, key_file):
     with pytest.raises(emoplay.StudyError, match="cannot create this folder \\(Not a directory\\)"):
         build_report([log], key, tmp_path / "report.txt" / "rep", plots=False)
     assert (tmp_path / "report.txt").read_text() == "keep me"
+
+
+def test_the_last_timeline_point_lies_inside_the_video():
+    # A 7.3 s video in 1 s bins: the last bin covers 7.0-7.3 s, so its point goes at 7.15 s, not at 7.5 s.
+    from emoplay.study.aggregate import timelines
+    from emoplay.study.plots import bin_middles
+
+    rows = [{"stimulus": "clip", "participant": "P1", "group": "", "face_found": True, "media_time_s": t,
+             **{f"p_{e}": (1.0 if e == "happy" else 0.0) for e in emoplay.EMOTIONS}} for t in (0.2, 3.4, 7.25)]
+    (line,) = timelines(rows, "clip", 1.0, duration=7.3)  # one group: one line
+    middles = bin_middles(line, 7.3)
+    assert len(middles) == 8 and middles.max() <= 7.3
+    assert middles[:7].tolist() == [k + 0.5 for k in range(7)] and middles[-1] == pytest.approx(7.15)
+    assert bin_middles(line, 0.0)[-1] == 7.5  # duration unknown: the bin's own middle

@@ -8,6 +8,7 @@ const HEARTBEAT_MS = 250;        // indicator heartbeat while this page is visib
 const WINDOW_S = 60;             // timeline span
 const MAX_LOG = 200;             // event lines kept
 const PALETTE = ["#4f9dff", "#ffb454", "#7bd88f", "#ff7ab2", "#c792ea", "#5ccfe6"];
+const AXIS_LEFT = 34, AXIS_BOTTOM = 18;  // timeline: room for the scale's labels
 
 const $ = (id) => document.getElementById(id);
 let token = new URLSearchParams(location.hash.slice(1)).get("token") || sessionStorage.getItem("emoplay-token") || "";
@@ -40,6 +41,7 @@ $("token-form").addEventListener("submit", (e) => {
 function connect() {
   if (!token) {
     askForToken("no token: paste the one in the token file, or open the link emoplay serve printed");
+    setCamera("unknown");
     return;
   }
   sessionStorage.setItem("emoplay-token", token);
@@ -50,6 +52,7 @@ function connect() {
   socket.onclose = (e) => {
     socket = null;
     setButtons();
+    setCamera("unknown");  // this page no longer knows what the camera does: it must not say "off"
     if (e.code === 4001) {
       token = "";
       askForToken("wrong token: paste the one in the token file, or open the link emoplay serve printed");
@@ -71,7 +74,7 @@ function onMessage(m) {
       backoffMs = 500;
       emotions = m.emotions || emotions;
       isVideo = !String(m.source || "").startsWith("camera");
-      $("source").textContent = m.source || "";
+      $("source").textContent = String(m.source || "").split(/[\\/]/).pop();  // a file's name, not its path
       setConnection("connected", "ok");
       for (const id of [...faces.keys()]) removeFace(id);
       primaryTrack = m.primary_track_id ?? null;  // it may have no card yet: found, not yet classified
@@ -130,7 +133,8 @@ function setCamera(state) {
   cameraState = state;
   const el = $("indicator");
   el.className = `indicator state-${state}`;
-  $("indicator-label").textContent = `${isVideo ? "VIDEO" : "CAMERA"} ${state.toUpperCase()}`;
+  $("indicator-label").textContent = state === "unknown" ? "NOT CONNECTED"
+    : `${isVideo ? "VIDEO" : "CAMERA"} ${state.toUpperCase()}`;
   setButtons();
 }
 
@@ -175,8 +179,14 @@ function makeCard(id) {
   emotion.className = "emotion";
   const confidence = document.createElement("span");
   confidence.className = "confidence";
-  title.append(name, emotion, confidence);
-  card.appendChild(title);
+  const caption = document.createElement("span");
+  caption.className = "caption";
+  caption.textContent = "debounced";
+  title.append(name, caption, emotion, confidence);
+  const latest = document.createElement("div");
+  latest.className = "latest";
+  latest.textContent = "latest frame";
+  card.append(title, latest);
   for (const e of emotions) {
     const row = document.createElement("div");
     row.className = "bar";
@@ -223,16 +233,31 @@ function logEvent(m, text) {
 function drawTimeline() {
   const canvas = $("timeline");
   const ctx = canvas.getContext("2d");
-  const w = canvas.width, h = canvas.height, now = performance.now() / 1000;
+  const now = performance.now() / 1000;
   while (samples.length && samples[0].t < now - WINDOW_S) samples.shift();
-  ctx.clearRect(0, 0, w, h);
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  // The plot's area, right of the value scale and above the time scale.
+  const left = AXIS_LEFT, w = canvas.width - AXIS_LEFT - 6, h = canvas.height - AXIS_BOTTOM;
+  const xOf = (ago) => left + w - (ago / WINDOW_S) * w, yOf = (v) => h / 2 - (v * h) / 2.2;
   ctx.strokeStyle = "#333843";
+  ctx.fillStyle = "#9aa0ad";
   ctx.lineWidth = 1;
+  ctx.font = "11px system-ui, sans-serif";
+  ctx.textAlign = "center";
+  ctx.textBaseline = "top";
   for (let s = 0; s <= WINDOW_S; s += 10) {
-    const x = w - (s / WINDOW_S) * w;
+    const x = xOf(s);
     ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, h); ctx.stroke();
+    ctx.fillText(s === 0 ? "now" : `-${s} s`, Math.min(x, left + w - 10), h + 4);
   }
-  ctx.beginPath(); ctx.moveTo(0, h / 2); ctx.lineTo(w, h / 2); ctx.stroke();
+  ctx.textAlign = "right";
+  ctx.textBaseline = "middle";
+  for (const v of [1, 0.5, 0, -0.5, -1]) {
+    const y = yOf(v);
+    ctx.strokeStyle = v === 0 ? "#4a5060" : "#2a2e37";
+    ctx.beginPath(); ctx.moveTo(left, y); ctx.lineTo(left + w, y); ctx.stroke();
+    ctx.fillText(v > 0 ? `+${v}` : String(v), left - 6, y);
+  }
   const byTrack = new Map();
   for (const s of samples) {
     if (!byTrack.has(s.track)) byTrack.set(s.track, []);
@@ -246,7 +271,7 @@ function drawTimeline() {
       ctx.globalAlpha = alpha;
       ctx.beginPath();
       points.forEach((p, i) => {
-        const x = w - ((now - p.t) / WINDOW_S) * w, y = h / 2 - (p[key] * h) / 2.2;
+        const x = xOf(now - p.t), y = yOf(p[key]);
         if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
       });
       ctx.stroke();
