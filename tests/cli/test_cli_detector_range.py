@@ -87,5 +87,5 @@ def test_the_range_reaches_the_options_each_command_builds():
     serve = parser.parse_args(["serve", "--detector-range", "full"])
     assert sensor_options_from_args(serve).pipeline.detector.range == "full"
     explain = parser.parse_args(["explain", "x", "--faces", "detect", "--detector-range", "full"])
-    detector = _options(explain, "detect").detector
+    detector = _options(explain, "detect", "rise").detector
     assert detector.range == "full" and not detector.video_mode
