@@ -19,6 +19,8 @@ from emoplay.bridge.client import BridgeClient
 from emoplay.bridge.parent import ParentWatch, process_alive
 from emoplay.cli import main
 
+pytestmark = pytest.mark.slow  # subprocesses, real servers or whole studies: seconds each
+
 # A stand-in for a game: starts the server with its own id as --parent-pid, passes the first line on, then idles.
 _LAUNCHER = """
 import os, subprocess, sys, time

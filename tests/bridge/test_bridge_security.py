@@ -188,6 +188,7 @@ print(opened[0])
 """
 
 
+@pytest.mark.slow
 def test_connections_that_never_send_a_hello_cannot_lock_a_paired_client_out(served):
     """The attack: 8 local loops reconnecting as fast as the server lets them, never sending a hello."""
     import subprocess

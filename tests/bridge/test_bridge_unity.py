@@ -22,6 +22,8 @@ from tests.support.bridge import serve_command, start_serve, wait_until_ended
 from tests.support import REPO, VIDEOS, require, require_shared
 from emoplay.bridge.token import load_or_create_token
 
+pytestmark = pytest.mark.slow  # subprocesses, real servers or whole studies: seconds each
+
 CORE = REPO / "clients" / "unity" / "Runtime" / "Core"
 PROBE = Path(__file__).parent / "unity" / "ClientProbe.cs"
 

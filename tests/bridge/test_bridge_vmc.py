@@ -15,6 +15,8 @@ from emoplay.bridge.client import BridgeClient
 from emoplay.bridge.vmc import VRM_EXPRESSIONS, VmcSender, vrm_expressions
 from emoplay.cli import main
 
+pytestmark = pytest.mark.slow  # subprocesses, real servers or whole studies: seconds each
+
 
 def _frames(received: list[tuple[str, tuple]]) -> list[dict[str, float]]:
     """The blendshape values of each /VMC/Ext/Blend/Apply, in order."""

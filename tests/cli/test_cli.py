@@ -38,6 +38,7 @@ def test_watch_json_on_a_video_gives_exactly_the_expected_stream(video, capsys):
     assert set(emotions[-1]["probabilities"]) == set(emoplay.EMOTIONS)
 
 
+@pytest.mark.slow
 def test_watch_stability_picks_the_preset(video, capsys):
     """The talking clip: dialogue reports a handful of changes, responsive several times more (real model)."""
     counts = {}

@@ -157,6 +157,7 @@ def test_invalid_options_are_usage_errors(npz, argv, capsys):
     assert "usage:" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_ferplus_labels_score_against_the_crowd(tmp_path, capsys):
     """--labels ferplus: the crowd's majority, worked out here from the CSV by hand, is what is scored."""
     from tests.support import FER, require_shared

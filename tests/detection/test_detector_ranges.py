@@ -88,6 +88,7 @@ def test_auto_runs_full_range_on_still_images(frames):
             assert detector.last_range == "full"
 
 
+@pytest.mark.slow
 def test_the_faces_of_a_moving_group_frame_keep_their_ids_through_the_real_pipeline():
     """Six faces (CK+ crops and faces from the shared videos, 70-90 px) on a 640x360 frame, each drifting
     1-2 px a frame for 2 s, through the whole pipeline with the full-range detector on every frame: every

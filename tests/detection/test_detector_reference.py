@@ -118,6 +118,7 @@ def differing_frames(compared, threshold: float) -> list:
     return differ
 
 
+@pytest.mark.slow
 def test_reference_frames_decode_as_when_they_were_recorded(compared):
     assert_decoded_as_recorded(compared)
     assert sum(len(f["detections"]) for f, _, _ in compared) >= 250  # the reference is not empty

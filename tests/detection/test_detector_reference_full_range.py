@@ -33,6 +33,8 @@ from tests.support import REPO, SHARED, VIDEOS, require_shared
 from tests.detection.test_detector_reference import (BORDERLINE, assert_decoded_as_recorded, compare, differing_frames, iou,
                                      recorder_module)
 
+pytestmark = pytest.mark.slow  # subprocesses, real servers or whole studies: seconds each
+
 REFERENCE = REPO / "tests" / "data" / "detector_reference_full_range.json"
 THRESHOLD = DetectorOptions().full_range_min_confidence
 MAX_BORDERLINE_FRAMES = 3

@@ -222,6 +222,7 @@ def test_random_mask_maps_repeat_exactly_and_the_default_method_is_random_masks(
     np.testing.assert_allclose([f.probabilities for f in first], plain, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_on_confident_smiles_random_masks_rank_the_pixels_better_than_occlusion_and_chance():
     # The faithfulness check (deletion curve): hiding the map's top-ranked pixels first must lower the
     # explained class's probability faster than hiding them in a random order. On a broad smile an 8-pixel

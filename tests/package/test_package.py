@@ -177,6 +177,7 @@ def test_the_wheel_carries_the_runtime_only(wheel):
     assert package - {"emoplay/_models/" + m for m in models} == modules | dashboard
 
 
+@pytest.mark.slow
 def test_the_installed_wheel_finds_its_models_and_has_no_bench(wheel, tmp_path):
     """Installed without the repository: the models resolve inside the package and pass their checksums,
     ``emoplay doctor`` runs, and ``emoplay bench`` says it needs a checkout."""

@@ -19,6 +19,8 @@ import pytest
 import emoplay
 from tests.support import REPO, require_module, require_shared
 
+pytestmark = pytest.mark.slow  # subprocesses, real servers or whole studies: seconds each
+
 CAMERA = 'source="camera"'
 VIDEO = "data/videos/single_face.mp4"  # neutral, then a broad smile from about 0.8 s
 DEADLINE_S = 60.0  # far more than the 2.4 s clip needs, even on a loaded machine

@@ -191,6 +191,7 @@ def test_new_options_reject_bad_values(field, bad):
 
 # -- a real talking face ----------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_dialogue_changes_a_real_talking_face_far_less_than_responsive():
     """talking_smiling.mp4 through the real detector and model. Measured (benchmarks/stability.py, model 2.0.0):
     responsive 14 changes after the first reading, 10 flips, none to or from unknown; dialogue 4 (happy,

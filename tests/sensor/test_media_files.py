@@ -17,6 +17,8 @@ from tests.support import VIDEOS, require_shared
 from emoplay import DataError, ImageFolderSource, VideoFileSource, VideoReadError
 from emoplay._media_files import MAX_IMAGE_PIXELS, image_size, read_image_file
 
+pytestmark = pytest.mark.slow  # subprocesses, real servers or whole studies: seconds each
+
 ODD = b"\xff"  # a byte that never appears in UTF-8
 
 

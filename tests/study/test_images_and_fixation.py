@@ -17,6 +17,8 @@ from tests.support import VIDEOS, require_shared
 from emoplay import StudySpecError
 from emoplay.study import RunOptions, build_report, load_study, run_study
 
+pytestmark = pytest.mark.slow  # subprocesses, real servers or whole studies: seconds each
+
 STILL_TOML = """\
 id = "stills"
 title = "A still and a clip"

@@ -28,6 +28,8 @@ from emoplay.study.summaries import OnsetRule, participant_summaries
 from tests.study.synthetic import Design, series_study, write_study
 from tests.study.test_statistics import _t_two_sided_by_integration
 
+pytestmark = pytest.mark.slow  # subprocesses, real servers or whole studies: seconds each
+
 EMOTIONS = emoplay.EMOTIONS
 KNOWN = Design(per_group=20, effect=0.10, level_sd=0.05)  # one group smiles more at B: true d = 0.10 / 0.05 = 2
 
