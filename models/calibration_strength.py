@@ -20,21 +20,12 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from release_figures import REPO, SUBJECT, make_sets, summarise  # noqa: E402
+from release_figures import REPO, make_sets, run_eval, summarise  # noqa: E402
 
 
 def run(model: Path, data: Path, strength: float | None) -> dict:
-    import subprocess
-
-    command = [sys.executable, "-m", "emoplay.cli", "eval", "--data", str(data), "--faces", "detect", "--json",
-               "--model", str(model)]
-    if strength is not None:
-        command += ["--calibration", "per-subject", "--subject-pattern", SUBJECT,
-                    "--calibration-strength", str(strength)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed: {done.stderr.strip()}")
-    return summarise(json.loads(done.stdout))
+    """The summary of one set's full frames through the detector, calibrated at ``strength`` (None: uncalibrated)."""
+    return summarise(run_eval(model, data, "detect", strength is not None, strength=strength))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,11 +35,16 @@ REPO = Path(__file__).resolve().parents[1]
 SUBJECT = r"^(S\d+)_"
 
 
-def run_eval(model: Path, data: Path, faces: str, calibrated: bool, labels: str = "data") -> dict:
+def run_eval(model: Path, data: Path, faces: str, calibrated: bool, labels: str = "data",
+             strength: float | None = None) -> dict:
+    """``emoplay eval --json`` on one set; ``strength`` (with ``calibrated``): the calibration strength to use
+    instead of the model's own."""
     command = [sys.executable, "-m", "emoplay.cli", "eval", "--data", str(data), "--faces", faces, "--json",
                "--model", str(model), "--labels", labels]
     if calibrated:
         command += ["--calibration", "per-subject", "--subject-pattern", SUBJECT]
+        if strength is not None:
+            command += ["--calibration-strength", str(strength)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed: {done.stderr.strip()}")
