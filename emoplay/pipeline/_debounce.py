@@ -17,6 +17,13 @@ rate). A challenger replaces the held emotion only when
   mouth read as happy, then neutral, then happy) empties the sum at each
   return, so no alternation adds up to a change.
 
+With ``min_hold_s``, an emotion reached by a change from another reading is
+held at least that long: the dwell and the evidence keep counting, and a
+challenger still proven when the hold ends takes over then. A face's first
+reading (leaving ``unknown``) is not held back, so a sustained change from a
+settled face is reported as fast as without it; a second change within the
+hold waits for its end.
+
 A held emotion ends as ``unknown`` (no guess) when its smoothed probability
 stays below the floor for ``dwell_s + floor_hold_s`` without a break and no
 challenger qualifies: a dip of a few frames does not make a readable face
@@ -27,7 +34,8 @@ lead over the floor sums to it).
 Presets (:data:`STABILITY_PRESETS`, chosen by name with ``stability=``) trade
 latency for calm. A clean, sustained change at 30 fps is reported after about
 0.25 s with ``responsive``, 0.3 s with ``balanced`` (the default) and 0.35-0.45 s
-with ``dialogue``; on a talking face the last two change far less often (the
+with ``dialogue``, which then holds the new emotion at least 4 s; on a talking face the last two
+change far less often (the
 measured trade-off: ``benchmarks/stability.py``, benchmarks/README.md).
 """
 
@@ -54,6 +62,7 @@ class DebounceOptions:
     confidence_floor: float = 0.35  # no emotion is taken, or held for long, below this
     evidence: float = 0.16  # ... and its lead beyond the margin must sum to this (probability x s); 0: off
     floor_hold_s: float = 1.0  # a held emotion below the floor ends as unknown after dwell_s + this
+    min_hold_s: float = 0.0  # after a change from one reading to another, nothing changes for this long
 
     def __post_init__(self) -> None:
         check_number("DebounceOptions", "smoothing_s", self.smoothing_s, low=0)
@@ -62,6 +71,7 @@ class DebounceOptions:
         check_number("DebounceOptions", "confidence_floor", self.confidence_floor, low=0, high=1, high_open=True)
         check_number("DebounceOptions", "evidence", self.evidence, low=0)
         check_number("DebounceOptions", "floor_hold_s", self.floor_hold_s, low=0)
+        check_number("DebounceOptions", "min_hold_s", self.min_hold_s, low=0)
 
     @classmethod
     def preset(cls, name: str) -> "DebounceOptions":
@@ -80,7 +90,8 @@ STABILITY_PRESETS: dict[str, DebounceOptions] = {
     # The default: a clean change in ~0.3 s; short dips and most alternations of a talking face are ignored.
     "balanced": DebounceOptions(),
     # Branching stories: only expressions held ~0.5 s or more change the emotion; a clean change in ~0.4 s.
-    "dialogue": DebounceOptions(margin=0.3, dwell_s=0.2, evidence=0.22, floor_hold_s=2.0),
+    # A new emotion is held at least 4 s, so a talking face's alternation does not re-branch the story.
+    "dialogue": DebounceOptions(margin=0.3, dwell_s=0.2, evidence=0.22, floor_hold_s=2.0, min_hold_s=4.0),
 }
 DEFAULT_STABILITY = "balanced"
 
@@ -104,6 +115,7 @@ class _TrackState:
     pending: str | None = None  # the challenger now leading, and since when without a break
     pending_since: float = 0.0
     below_since: float | None = None  # since when the held emotion is below the floor
+    hold_until: float = -math.inf  # no change before this time (min_hold_s after a change between readings)
 
 
 @dataclass
@@ -141,6 +153,8 @@ class Debouncer:
             return None
         previous, state.current = state.current, decided
         state.pending, state.below_since = None, None
+        if previous != UNKNOWN:
+            state.hold_until = now + self.options.min_hold_s
         state.evidence.fill(0.0)
         confidence = 0.0 if decided == UNKNOWN else float(state.smoothed[self.class_names.index(decided)])
         return EmotionChanged(
@@ -174,6 +188,8 @@ class Debouncer:
         if challenger != state.pending and not self._still_pending(state, challenger):
             state.pending, state.pending_since = challenger, now
         proven = challenger is not None and (options.evidence == 0 or state.evidence[top] >= options.evidence)
+        if now < state.hold_until:
+            return None  # the evidence and the dwell keep counting; a challenger still proven takes over after
         if proven and now - state.pending_since >= options.dwell_s:
             return challenger
         if state.below_since is not None and now - state.below_since >= options.dwell_s + options.floor_hold_s:
