@@ -320,6 +320,22 @@ def train(opts: TrainOptions, run_dir: Path, resume: bool) -> Path:
     return run_dir / "best.pt"
 
 
+def saved_options(run_dir: Path, given: TrainOptions) -> TrainOptions:
+    """The options a resumed run continues with: those it started with (history.json), not the command
+    line's, whose defaults would silently change the loss, the schedule or the data mid-run. Only the
+    thread count may differ; other differences are listed on stderr."""
+    history = run_dir / "history.json"
+    if not history.exists():
+        return given  # nothing to resume: train() starts afresh
+    saved = json.loads(history.read_text())["options"]
+    differs = [f"{k} {getattr(given, k)!r} (the run's: {v!r})" for k, v in saved.items()
+               if k != "threads" and getattr(given, k) != v]
+    if differs:
+        print("resuming with the run's own options; ignored from the command line: " + "; ".join(differs),
+              file=sys.stderr)
+    return TrainOptions(**{**saved, "threads": given.threads})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-dir", default=str(REPO_ROOT / "runs" / "emotion"),
@@ -338,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     opts = TrainOptions(**{k: getattr(args, k) for k in asdict(defaults) if k != "augment" and hasattr(args, k)},
                         augment=asdict(PRESETS[args.augment_preset]))
+    if args.resume:
+        opts = saved_options(Path(args.run_dir), opts)
     best = train(opts, Path(args.run_dir), args.resume)
     if args.export:
         from export import export_model

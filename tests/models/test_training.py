@@ -41,11 +41,13 @@ def test_one_short_epoch_trains_resumes_and_exports(tiny_fer, tmp_path):
     assert train.main(args + ["--stop-after", "1"]) == 0  # as if the run had been interrupted after epoch 1
     history = json.loads((run / "history.json").read_text())
     assert len(history["history"]) == 1 and np.isfinite(history["history"][0]["loss"])
-    # resuming continues from the checkpoint rather than starting again
-    assert train.main(args + ["--resume"]) == 0
+    # resuming continues from the checkpoint rather than starting again, with the run's own options even when
+    # the command line leaves some out (their defaults would change the loss mid-run)
+    assert train.main(args[:-2] + ["--resume"]) == 0
     resumed = json.loads((run / "history.json").read_text())
     assert [h["epoch"] for h in resumed["history"]] == [1, 2]
     assert resumed["options"]["precision"] == "fp32" and resumed["options"]["augment"]["perspective"] > 0
+    assert resumed["options"]["widths"] == "8,16,32,64"
 
     out = tmp_path / "models" / "emotion_cnn.onnx"
     export_model(run / "best.pt", out, data_dir=tiny_fer)  # float32 verified, then int8 tried
