@@ -42,7 +42,7 @@ def cpu_name() -> str:
 
 def build(logs: Path, out: Path, plots: bool) -> dict:
     """Runs in the child: the report, timed, and this process's peak memory."""
-    from emoplay import LogKey
+    from emoplay.sessionlog import LogKey
     from emoplay.study import build_report
     from emoplay.study.report import AnalysisOptions
 
@@ -69,7 +69,7 @@ def main() -> int:
         return 0
 
     sys.path.insert(0, str(ROOT / "tests"))
-    from emoplay import LogKey
+    from emoplay.sessionlog import LogKey
     from study.synthetic import Design, write_study
 
     design = Design(per_group=args.participants // 2, stimuli=tuple("ABCDEFGHIJ"[:args.videos]), seconds=args.seconds,
