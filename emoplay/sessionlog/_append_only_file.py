@@ -17,11 +17,23 @@ from pathlib import Path
 _FOLDER_SYNC_UNSUPPORTED = {errno.EINVAL, errno.ENOTSUP, errno.EBADF, errno.EISDIR}
 
 
+def _make_private_folders(folder: Path) -> None:
+    """Create ``folder`` and any missing folder above it, each readable by its owner only."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir(mode=0o700, exist_ok=True)
+
+
 class AppendOnlyFile:
-    """Create ``path`` (never an existing file) with ``mode`` and append to it."""
+    """Create ``path`` (never an existing file) with ``mode`` and append to it. Missing folders on the way are
+    created readable by their owner only."""
 
     def __init__(self, path: str | os.PathLike, mode: int = 0o600) -> None:
         self.path = Path(path)
+        _make_private_folders(self.path.parent)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
         self._fd: int | None = os.open(self.path, flags, mode)  # FileExistsError / OSError go to the caller
         self.size = 0  # bytes appended so far

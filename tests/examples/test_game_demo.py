@@ -611,7 +611,9 @@ def test_log_with_a_typed_passphrase(single_face, in_tmp):
 
 def test_a_log_that_cannot_be_written_is_reported_and_play_goes_on(single_face, tmp_path):
     key_file = emoplay.sessionlog.generate_key_file(tmp_path / "game.key")
-    game = new_game(source=single_face, log_key_file=key_file, log_dir=tmp_path / "no" / "such" / "folder")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("a file where the log folder should be")
+    game = new_game(source=single_face, log_key_file=key_file, log_dir=blocker / "logs")
     try:
         key(game, pygame.K_RETURN)
         key(game, pygame.K_l)

@@ -142,6 +142,15 @@ def test_round_trip_with_injected_clock(tmp_path: Path, key: LogKey, include_pro
     assert log.records[0].emotion is None
 
 
+def test_a_log_in_a_folder_that_does_not_exist_yet_creates_it_private(tmp_path: Path, key: LogKey) -> None:
+    path = tmp_path / "study" / "logs" / "P001.emolog"
+    with SessionLogWriter(path, key, clock=ManualClock(5.0)) as writer:
+        writer.write(_events()[0])
+    assert read_session_log(path, key).complete
+    for folder in (tmp_path / "study", tmp_path / "study" / "logs"):
+        assert stat.S_IMODE(folder.stat().st_mode) & 0o077 == 0
+
+
 def test_passphrase_round_trip_uses_a_fresh_salt_per_file(tmp_path: Path) -> None:
     key = LogKey.from_passphrase("hunter2 but longer", **CHEAP)
     paths = [tmp_path / "a.emolog", tmp_path / "b.emolog"]
