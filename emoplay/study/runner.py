@@ -16,6 +16,7 @@ creates no file.
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +95,7 @@ def _is_video_file(source: str) -> bool:
 
 class _Run:
     def __init__(self, spec: StudySpec, options: RunOptions, key) -> None:
+        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # pygame's greeting is not the study's to print
         try:
             import pygame
         except ImportError as exc:
