@@ -61,15 +61,15 @@ def isc_rows(series: dict[tuple[str, str], Series], durations: dict[str, float],
             members = mine if group == POOLED_GROUP else [s for s in mine if s.group == group]
             x, _ = _matrix(members, width, bins)
             for k, expression in enumerate(EMOTIONS):
-                row = {"stimulus": stimulus, "expression": expression, "group": group, "n": len(x),
-                       "permutations": options.permutations, "bin_seconds": width}
                 series_k = x[:, :, k]
                 varying = series_k[np.ptp(series_k, axis=1) > 1e-12] if len(x) else series_k
+                # n: the participants the correlation is over (a face in enough bins, a value that changes)
+                row = {"stimulus": stimulus, "expression": expression, "group": group, "n": len(varying),
+                       "permutations": options.permutations, "bin_seconds": width}
                 if len(varying) < MIN_PARTICIPANTS or bins < 3:
                     row["note"] = (f"too few participants: {len(varying)} with a face in at least half of the "
                                    f"{bins} bins and a changing value; at least {MIN_PARTICIPANTS} are needed")
                 else:
-                    row["n"] = len(varying)
                     seed = options.seed + 1000 * number + 10 * g_number + k
                     null = isc_null(varying, permutations=options.permutations, seed=seed)
                     row["isc"] = loo_isc(varying)

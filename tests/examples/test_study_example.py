@@ -96,6 +96,8 @@ def test_group_tests_compare_the_groups_and_say_two_participants_are_too_few(exa
     isc = read_csv(example / "report" / "isc.csv")
     assert {r["stimulus"] for r in isc} == set(STIMULI)
     assert all(r["isc"] == "" and r["note"].startswith("too few participants") for r in isc)
+    # n counts the participants the note counts: a face in enough bins and a value that changes
+    assert all(r["note"].startswith(f"too few participants: {r['n']} with") for r in isc)
 
 
 def test_the_html_report_shows_every_section_and_stimulus(example):
