@@ -54,13 +54,14 @@ def example(tmp_path_factory) -> Path:
     shutil.copytree(EXAMPLE, root / "examples" / "study",
                     ignore=shutil.ignore_patterns("stimuli", "logs", "report", "study.key", "__pycache__"))
     env = {**os.environ, "FACES": str(faces), "PATH": f"{emoplay_script.parent}{os.pathsep}{os.environ['PATH']}"}
-    for name in ("SDL_VIDEODRIVER", "SDL_AUDIODRIVER"):
-        env.pop(name, None)  # the README must set them itself
+    for name in ("SDL_VIDEODRIVER", "SDL_AUDIODRIVER", "PYGAME_HIDE_SUPPORT_PROMPT"):
+        env.pop(name, None)  # the README must set the first two itself; emoplay hides pygame's greeting
     done = subprocess.run(["bash", "-e", "-c", readme_commands()], cwd=root, env=env, capture_output=True,
                           text=True, timeout=TIMEOUT_S)
     assert done.returncode == 0, f"the README's commands failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
     assert done.stdout.count("complete: 3 of 3 stimuli shown to the end") == 2, done.stdout
     assert "wrote " in done.stdout and "for 2 participants" in done.stdout, done.stdout
+    assert "pygame community" not in done.stdout + done.stderr
     return root / "examples" / "study"
 
 
