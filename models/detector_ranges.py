@@ -96,12 +96,17 @@ def auto_table(videos: Path) -> list[str]:
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def shared_data_parser(doc: str) -> argparse.ArgumentParser:
+    """A parser described by ``doc``'s first line, with --videos and --ckplus (the shared data by default)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     shared = REPO.parent / "shared" / "data"
     parser.add_argument("--videos", type=Path, default=shared / "videos")
     parser.add_argument("--ckplus", type=Path, default=shared / "ckplus")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = shared_data_parser(__doc__).parse_args(argv)
     print("\n".join(reach_table(args.ckplus, args.videos)))
     print()
     print("\n".join(auto_table(args.videos)))
