@@ -14,6 +14,7 @@ from .._errors import EmoplayError
 from .._version import __version__
 from . import bench, doctor, explain, log, serve, study, watch
 from . import eval as eval_command
+from ._arguments import check_detector_arguments
 
 # In the order ``emoplay --help`` lists them.
 COMMANDS = (watch, doctor, eval_command, log, bench, serve, explain, study)
@@ -34,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # say it with the usage of the command that was given (`watch --bogus`), not the top level's
         innermost_parser(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
+    if hasattr(args, "detector_range") and (problem := check_detector_arguments(args)):
+        innermost_parser(parser, args).error(problem)
     try:
         return int(args.func(args) or 0)
     except EmoplayError as e:

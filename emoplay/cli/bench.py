@@ -37,7 +37,7 @@ def register(subparsers) -> None:
     bench.add_argument("--soak", type=non_negative_float, default=None, metavar="SECONDS",
                        help="how long to feed 30 fps while sampling memory (default 600, or 20 with --fast; "
                             "less than 5 runs 5)")
-    add_detector_range_argument(bench)  # the detector of every figure but the per-range rows (all three)
+    add_detector_range_argument(bench, tiles=False)  # the detector of every figure but the per-range rows (all three)
     bench.set_defaults(func=run)
 
 

@@ -131,7 +131,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.faces == "detect":
             from ..detection import DetectorOptions, FaceDetector
 
-            with FaceDetector(DetectorOptions(video_mode=False, range=args.detector_range)) as detector:
+            options = DetectorOptions(video_mode=False, range=args.detector_range, tiles=args.detector_tiles)
+            with FaceDetector(options) as detector:
                 report = evaluate(data, classifier, faces="detect", detector=detector, robustness=args.robustness,
                                   **calibration)
         else:

@@ -121,7 +121,8 @@ def _options(args: argparse.Namespace, faces: str, method: str):
     return SaliencyOptions(faces=faces, method=args.method or method, rise=RiseOptions(masks=args.masks),
                            occlusion=OcclusionOptions(patch=args.patch, stride=args.stride), target=args.target,
                            classifier=ClassifierOptions(model_path=args.model, threads=args.threads),
-                           detector=DetectorOptions(video_mode=False, range=args.detector_range))
+                           detector=DetectorOptions(video_mode=False, range=args.detector_range,
+                                                    tiles=args.detector_tiles))
 
 
 def _method_words(options) -> str:

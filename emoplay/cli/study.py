@@ -81,7 +81,7 @@ def run_run(args: argparse.Namespace) -> int:
     key = key_from_args(args, confirm=True)
     options = RunOptions(participant=args.participant, group=args.group, log_path=log, source=args.source,
                          seed=args.seed, window_size=args.window, autoplay=args.autoplay, stability=args.stability,
-                         detector_range=args.detector_range)
+                         detector_range=args.detector_range, detector_tiles=args.detector_tiles)
     result = run_study(spec, options, key)
     if not result.consented:
         print("the participant did not consent: nothing was recorded")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..detection._detector import RANGES as DETECTOR_RANGES
+from ..detection._detector import RANGES as DETECTOR_RANGES, DetectorOptions
 from .._errors import MissingExtraError, StudyError
 from ..pipeline._debounce import STABILITY_PRESETS
 from .calibration_step import UNAVAILABLE, calibration_outcome, start_calibration
@@ -58,6 +58,7 @@ class RunOptions:
     autoplay: bool = False  # screens advance by themselves; only with a video file as the source
     stability: str | None = None  # the sensor's stability preset (None: the default); see emoplay.STABILITY_PRESETS
     detector_range: str = "short"  # DetectorOptions.range: "full" or "auto" for a participant far from the camera
+    detector_tiles: str | tuple[int, int] = "off"  # DetectorOptions.tiles: "auto" or (cols, rows) for small faces
     thanks_seconds: float = 4.0
     on_tick: Callable[[RunState], None] | None = field(default=None, compare=False)
 
@@ -262,7 +263,6 @@ class _Run:
     def start_camera(self, order, seed) -> None:
         from .._version import __version__
         from .._model_files import EMOTION_MODEL, expected_checksums
-        from ..detection import DetectorOptions
         from ..pipeline._pipeline import PipelineOptions
         from ..sensor._sources import MemorySource
         from ..sensor._sensor import Sensor, SensorOptions
@@ -272,7 +272,8 @@ class _Run:
         self._text_screen("Starting the camera…", "This takes a few seconds.", "")
         self.pygame.display.flip()
         source = self.options.source
-        pipeline = PipelineOptions(detector=DetectorOptions(range=self.options.detector_range))
+        pipeline = PipelineOptions(detector=DetectorOptions(range=self.options.detector_range,
+                                                            tiles=self.options.detector_tiles))
         if _is_video_file(source):
             self.sensor = Sensor(SensorOptions(source=MemorySource(live=True), on_frame=self.tap,
                                                stability=self.options.stability, pipeline=pipeline))
@@ -461,6 +462,10 @@ def run_study(spec: StudySpec, options: RunOptions, key) -> RunResult:
         raise StudyError(f"{options.log_path} already exists; session logs are never overwritten, choose a new name")
     if options.detector_range not in DETECTOR_RANGES:
         raise StudyError(f"--detector-range {options.detector_range!r} is not one of {', '.join(DETECTOR_RANGES)}")
+    try:
+        DetectorOptions(range=options.detector_range, tiles=options.detector_tiles)
+    except (TypeError, ValueError) as e:
+        raise StudyError(f"--detector-tiles: {e}") from None
     if _is_video_file(options.source):
         probe_video(Path(options.source))  # an unreadable participant video fails before the window opens
     order, seed = spec.order_for(options.seed)

@@ -53,6 +53,7 @@ class GameOptions:
     calibrate: bool = True  # the "relax your face" step before the story (never in keyboard mode)
     calibration_s: float = 3.0  # how long the player relaxes for it
     detector_range: str = "short"  # emoplay.DetectorOptions.range: "full" or "auto" for a couch, a party
+    detector_tiles: str | tuple[int, int] = "off"  # emoplay.DetectorOptions.tiles: "auto" for faces far away
 
 
 class Game:
@@ -73,7 +74,7 @@ class Game:
         self.t = 0.0  # game time: the story's timers run on it, so a scripted play-through is deterministic
         self.feelings = Feelings(options.source, log_dir=options.log_dir, log_key_file=options.log_key_file,
                                  realtime=options.realtime, clock=lambda: self.t,
-                                 detector_range=options.detector_range)
+                                 detector_range=options.detector_range, detector_tiles=options.detector_tiles)
         if options.consent:
             self.feelings.grant_consent()
         self.source_label = Path(str(options.source)).name if options.source else ""
@@ -429,6 +430,16 @@ def run_headless(source: str | None, seconds: float, *, script: Sequence[str] | 
     return Game(options).run()
 
 
+def _tiles(text: str) -> str | tuple[int, int]:
+    """--detector-tiles: off, auto or COLSxROWS (emoplay.DetectorOptions.tiles checks the numbers)."""
+    if text in ("off", "auto"):
+        return text
+    cols, _, rows = text.partition("x")
+    if not (cols.isdigit() and rows.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected off, auto or COLSxROWS (e.g. 3x2), got {text!r}")
+    return int(cols), int(rows)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m examples.game_demo",
                                 description="The Keeper of Gull Rock: a short story game that reacts to your face.")
@@ -439,6 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detector-range", choices=("short", "full", "auto"), default="short",
                    help="face detector: short (one player near the camera; default), full (a couch, a party: "
                         "faces 2-5 m away) or auto")
+    p.add_argument("--detector-tiles", type=_tiles, default="off", metavar="off|auto|COLSxROWS",
+                   help="with --detector-range full or auto: also look for small faces on tiles of the frame (a "
+                        "group far from the camera; several times the detector's work); default off")
     p.add_argument("--story", type=Path, default=DEFAULT_STORY, help="another story file (.toml or .json)")
     p.add_argument("--log-key-file", type=Path, help="key file for the encrypted log (else L asks for a passphrase)")
     p.add_argument("--log-dir", type=Path, help="where L writes session logs (default: the user data folder, "
@@ -464,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           fullscreen=args.fullscreen, max_frames=args.max_frames,
                           script=args.script.split() if args.script else [], log_dir=args.log_dir,
                           log_key_file=args.log_key_file, mute=args.mute, calibrate=not args.no_calibration,
-                          detector_range=args.detector_range)
+                          detector_range=args.detector_range, detector_tiles=args.detector_tiles)
     try:
         game = Game(options)  # checks the story and the script first
     except (StoryError, ValueError) as exc:

@@ -101,9 +101,9 @@ class Helper:
 class Feelings:
     def __init__(self, source: str | None, *, log_dir: str | Path | None = None, log_key_file: str | Path | None = None,
                  realtime: bool = True, clock: Callable[[], float] = time.monotonic,
-                 detector_range: str = "short") -> None:
+                 detector_range: str = "short", detector_tiles: str | tuple[int, int] = "off") -> None:
         self.source = source
-        self.detector_range = detector_range
+        self.detector = emoplay.DetectorOptions(range=detector_range, tiles=detector_tiles)  # bad values: now
         self.log_dir = Path(log_dir) if log_dir is not None else None  # None: user_data_folder()
         self.log_key_file = Path(log_key_file) if log_key_file else None
         self.clock = clock
@@ -370,7 +370,7 @@ class Feelings:
         spec: object = int(source) if source.isdigit() else source
         is_file = self.origin == VIDEO
         try:
-            pipeline = emoplay.PipelineOptions(detector=emoplay.DetectorOptions(range=self.detector_range))
+            pipeline = emoplay.PipelineOptions(detector=self.detector)
             options = emoplay.SensorOptions(source=spec, realtime=is_file and realtime, loop=is_file,
                                             stability=GAME_STABILITY, pipeline=pipeline)
             self.sensor = emoplay.Sensor(options)

@@ -753,15 +753,21 @@ def test_keyboard_mode_and_a_declined_camera_skip_the_calibration():
 
 
 def test_the_detector_range_option_reaches_the_sensor(video):
-    game = new_game(source=str(video("single_face.mp4")), detector_range="full")
+    game = new_game(source=str(video("single_face.mp4")), detector_range="full", detector_tiles=(3, 2))
     try:
         assert game.feelings.sensor.options.pipeline.detector.range == "full"
+        assert game.feelings.sensor.options.pipeline.detector.tiles == (3, 2)
     finally:
         game.close()
-    from examples.game_demo.app import build_parser
+    from examples.game_demo.app import build_parser, main
 
     assert build_parser().parse_args(["--detector-range", "auto"]).detector_range == "auto"
     assert build_parser().parse_args([]).detector_range == "short"
+    assert build_parser().parse_args(["--detector-tiles", "4x2"]).detector_tiles == (4, 2)
+    assert build_parser().parse_args([]).detector_tiles == "off"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--detector-tiles", "many"])
+    assert main(["--keyboard", "--detector-tiles", "auto", "--max-frames", "1"]) == 2  # tiles need full range
 
 
 # -- text stays inside its panels; messages cover no panel -------------------------------------------------------

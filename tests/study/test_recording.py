@@ -74,6 +74,8 @@ def test_declining_consent_records_nothing(study_dir, tmp_path):
     ({"source": "participnt.mp4"}, "participnt.mp4 does not exist; check the path"),
     ({"stability": "calm"}, "--stability 'calm' is not a preset; choose one of responsive, balanced, dialogue"),
     ({"detector_range": "far"}, "--detector-range 'far' is not one of short, full, auto"),
+    ({"detector_tiles": "auto"}, "--detector-tiles: DetectorOptions.tiles runs the full-range model on tiles"),
+    ({"detector_range": "full", "detector_tiles": (0, 2)}, "cols must be a whole number from 1 to 8"),
 ])
 def test_the_runner_refuses_bad_options_before_opening_anything(study_dir, tmp_path, options, message):
     spec = load_study(study_dir / "study.toml")
