@@ -4,6 +4,9 @@
   called in turn on the same frames (interleaved, so that a busy machine slows both alike), median CPU time
   of the calling thread in ms (wall time would count the waits for a core on a shared machine);
   ``detect_full_over_short`` is their ratio.
+* ``detect_ms_full_1280`` / ``detect_ms_tiled_1280``: one full-range detection on those frames scaled to
+  1280x720, on the whole frame and with ``tiles="auto"`` (4x2 tiles plus the whole frame), called in turn;
+  ``detect_tiled_over_full`` is their ratio (what finding 50-90 px faces at that size costs).
 * ``range_<short|full|auto>_fps_<n>face[s]``: the whole pipeline (defaults, one thread, decoding included)
   on a video of frames with 1, 4 or 8 faces: the 640x480 bench frames; 2x2 tiles of 320x240 crops around
   the face (640x480); 8 such tiles in a 3x3 grid (960x720, the ninth tile grey). Each face is 174 px tall,
@@ -33,6 +36,9 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("detect_ms_short", "face detection, short range, 640x480, CPU, interleaved", "ms"),
     ("detect_ms_full", "face detection, full range, 640x480, CPU, interleaved", "ms"),
     ("detect_full_over_short", "face detection, full range / short range", "x"),
+    ("detect_ms_full_1280", "face detection, full range, 1280x720, CPU, interleaved", "ms"),
+    ("detect_ms_tiled_1280", "face detection, full range, 4x2 tiles, 1280x720, CPU", "ms"),
+    ("detect_tiled_over_full", "face detection, 4x2 tiles / whole frame, 1280x720", "x"),
     *((f"range_{r}_fps_{_label(n)}", f"end to end, {n} face{'s' if n > 1 else ''}, range={r}", "fps")
       for r in RANGES for n in FACES),
     *((f"range_{r}_cpu_share_{_label(n)}", f"CPU share at 30 fps, {n} face{'s' if n > 1 else ''}, range={r}", "%")
@@ -57,25 +63,41 @@ def eight_face_frames(frames: list[np.ndarray], box: np.ndarray) -> list[np.ndar
     return out
 
 
-def detect_ms_interleaved(frames: list[np.ndarray], repeats: int) -> dict[str, float]:
-    """Median CPU ms of one detection by each range, the two called in turn on the same frames."""
-    from emoplay.detection import DetectorOptions, FaceDetector
+def _median_ms_interleaved(frames: list[np.ndarray], repeats: int, options: dict) -> dict[str, float]:
+    """Median CPU ms of one detection by each of ``options`` (name: DetectorOptions), called in turn on the same
+    frames."""
+    from emoplay.detection import FaceDetector
 
-    detectors = {r: FaceDetector(DetectorOptions(video_mode=False, range=r)) for r in ("short", "full")}
-    times: dict[str, list[float]] = {r: [] for r in detectors}
+    detectors = {name: FaceDetector(option) for name, option in options.items()}
+    times: dict[str, list[float]] = {name: [] for name in detectors}
     try:
         for i in range(repeats + 1):
             frame = frames[i % len(frames)]
-            for model_range, detector in detectors.items():
+            for name, detector in detectors.items():
                 start = time.thread_time()
                 detector.detect(frame, color_order="bgr")
                 if i:  # the first call of each warms up
-                    times[model_range].append(time.thread_time() - start)
+                    times[name].append(time.thread_time() - start)
     finally:
         for detector in detectors.values():
             detector.close()
-    short, full = (float(np.median(times[r])) * 1000 for r in ("short", "full"))
-    return {"detect_ms_short": short, "detect_ms_full": full, "detect_full_over_short": full / short}
+    return {name: float(np.median(t)) * 1000 for name, t in times.items()}
+
+
+def detect_ms_interleaved(frames: list[np.ndarray], repeats: int) -> dict[str, float]:
+    """The detection rows: each range on the bench frames, and full range with and without tiles at 1280x720."""
+    import cv2
+
+    from emoplay.detection import DetectorOptions
+
+    ms = _median_ms_interleaved(frames, repeats, {r: DetectorOptions(video_mode=False, range=r)
+                                                  for r in ("short", "full")})
+    large = [cv2.resize(f, (1280, 720), interpolation=cv2.INTER_LINEAR) for f in frames[:8]]
+    tiled = _median_ms_interleaved(large, max(repeats // 4, 10), {
+        tiles: DetectorOptions(video_mode=False, range="full", tiles=tiles) for tiles in ("off", "auto")})
+    return {"detect_ms_short": ms["short"], "detect_ms_full": ms["full"],
+            "detect_full_over_short": ms["full"] / ms["short"], "detect_ms_full_1280": tiled["off"],
+            "detect_ms_tiled_1280": tiled["auto"], "detect_tiled_over_full": tiled["auto"] / tiled["off"]}
 
 
 def measure_ranges(frames: list[np.ndarray], box: np.ndarray, settings, workdir: Path) -> tuple[dict, dict]:
