@@ -25,7 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from net import CLASS_NAMES, INPUT_SIZE, Ensemble, FlipAverage, build  # noqa: E402
 
-MODEL_VERSION = "2.0.0"
+MODEL_VERSION = "2.1.0"
 TRAINING_DATA = {
     "fer2013": "FER2013 Training split (28,709 images), FER2013 labels; selected on PublicTest (val.npz)",
     "ferplus": "FER2013 Training split, FER+ crowd vote distributions as soft targets (faces with a "
