@@ -215,9 +215,9 @@ def test_new_options_reject_bad_values(field, bad):
 
 @pytest.mark.slow
 def test_dialogue_changes_a_real_talking_face_far_less_than_responsive():
-    """talking_smiling.mp4 through the real detector and model. Measured (benchmarks/stability.py, model 2.0.0):
-    responsive 14 changes after the first reading, 10 flips, none to or from unknown; dialogue 2 (happy,
-    neutral at 7.3 s, happy at 11.3 s when the 4 s hold ends), no flip, no unknown. The bounds leave room for
+    """talking_smiling.mp4 through the real detector and model. Measured (benchmarks/stability.py, model 2.1.0):
+    responsive 12 changes after the first reading, 7 flips, 2 to or from unknown; dialogue 2 (happy, neutral
+    at 7.4 s, happy at 11.4 s when the 4 s hold ends), no flip, no unknown. The bounds leave room for
     other machines' decoders and onnxruntime builds."""
     from emoplay.cli.bench import measurements
 
