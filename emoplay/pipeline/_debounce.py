@@ -153,7 +153,7 @@ class Debouncer:
             return None
         previous, state.current = state.current, decided
         state.pending, state.below_since = None, None
-        if previous != UNKNOWN:
+        if previous != UNKNOWN and decided != UNKNOWN:
             state.hold_until = now + self.options.min_hold_s
         state.evidence.fill(0.0)
         confidence = 0.0 if decided == UNKNOWN else float(state.smoothed[self.class_names.index(decided)])

@@ -229,3 +229,12 @@ def test_dialogue_changes_a_real_talking_face_far_less_than_responsive():
     assert responsive.changes >= 10 and responsive.changes >= 4 * dialogue.changes
     assert dialogue.changes <= 3 and dialogue.flips == 0 and dialogue.unknown_changes == 0
     assert dialogue.emotions[0] == "happy"
+
+
+def test_dialogue_does_not_hold_back_the_reading_after_unknown():
+    """A face that became unknown (unreadable for the floor's time) gets its next reading as fast as a new face."""
+    options = preset("dialogue")
+    unreadable = np.full(len(EMOTIONS), 1 / len(EMOTIONS))
+    events = feed(Debouncer(EMOTIONS, options), steady(NEUTRAL, 6.0) + steady(unreadable, 2.5) + steady(probs(sad=0.8), 2.0))
+    assert [e.current for e in events] == ["neutral", UNKNOWN, "sad"]
+    assert events[2].timestamp - 8.5 < 0.6
