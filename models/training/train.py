@@ -320,20 +320,23 @@ def train(opts: TrainOptions, run_dir: Path, resume: bool) -> Path:
     return run_dir / "best.pt"
 
 
+PER_PROCESS = ("threads", "stop_after")  # how this process runs, not what the run trains
+
+
 def saved_options(run_dir: Path, given: TrainOptions) -> TrainOptions:
     """The options a resumed run continues with: those it started with (history.json), not the command
-    line's, whose defaults would silently change the loss, the schedule or the data mid-run. Only the
-    thread count may differ; other differences are listed on stderr."""
+    line's, whose defaults would silently change the loss, the schedule or the data mid-run. Only how this
+    process runs (``PER_PROCESS``) comes from the command line; other differences are listed on stderr."""
     history = run_dir / "history.json"
     if not history.exists():
         return given  # nothing to resume: train() starts afresh
     saved = json.loads(history.read_text())["options"]
-    differs = [f"{k} {getattr(given, k)!r} (the run's: {v!r})" for k, v in saved.items()
-               if k != "threads" and getattr(given, k) != v]
+    now = json.loads(json.dumps(asdict(given)))  # tuples as the JSON's lists, so equal values compare equal
+    differs = [f"{k} {now[k]!r} (the run's: {v!r})" for k, v in saved.items() if k not in PER_PROCESS and now.get(k) != v]
     if differs:
         print("resuming with the run's own options; ignored from the command line: " + "; ".join(differs),
               file=sys.stderr)
-    return TrainOptions(**{**saved, "threads": given.threads})
+    return TrainOptions(**{**saved, **{k: getattr(given, k) for k in PER_PROCESS}})
 
 
 def main(argv: list[str] | None = None) -> int:

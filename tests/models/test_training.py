@@ -36,7 +36,7 @@ def test_one_short_epoch_trains_resumes_and_exports(tiny_fer, tmp_path):
     # float32: bf16 autocast is emulated (~10x slower) on CPUs without AVX-512 BF16; the players preset runs
     # every augmentation model 1.2's fine-tune added
     # narrow stages keep this a check of the code path (train, resume, export, load), not a training run
-    args = ["--run-dir", str(run), "--data-dir", str(tiny_fer), "--epochs", "2", "--batch-size", "64",
+    args = ["--run-dir", str(run), "--data-dir", str(tiny_fer), "--epochs", "3", "--batch-size", "64",
             "--threads", "1", "--precision", "fp32", "--augment", "players", "--widths", "8,16,32,64"]
     assert train.main(args + ["--stop-after", "1"]) == 0  # as if the run had been interrupted after epoch 1
     history = json.loads((run / "history.json").read_text())
@@ -45,7 +45,7 @@ def test_one_short_epoch_trains_resumes_and_exports(tiny_fer, tmp_path):
     # the command line leaves some out (their defaults would change the loss mid-run)
     assert train.main(args[:-2] + ["--resume"]) == 0
     resumed = json.loads((run / "history.json").read_text())
-    assert [h["epoch"] for h in resumed["history"]] == [1, 2]
+    assert [h["epoch"] for h in resumed["history"]] == [1, 2, 3]  # --stop-after is this process's, not the run's
     assert resumed["options"]["precision"] == "fp32" and resumed["options"]["augment"]["perspective"] > 0
     assert resumed["options"]["widths"] == "8,16,32,64"
 
