@@ -24,7 +24,11 @@ def _make_private_folders(folder: Path) -> None:
         missing.append(folder)
         folder = folder.parent
     for path in reversed(missing):
-        path.mkdir(mode=0o700, exist_ok=True)
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            if not path.is_dir():  # a broken link: not "the log already exists", which FileExistsError means here
+                raise NotADirectoryError(errno.ENOTDIR, "in the way of a folder (a broken link?)", str(path)) from None
 
 
 class AppendOnlyFile:

@@ -351,3 +351,9 @@ def test_reader_only_raises_log_errors(tmp_path: Path, data: bytes) -> None:
     else:
         assert data == _VALID  # a change that still reads as complete would be a forgery
         assert log.complete
+
+
+def test_a_broken_link_where_the_log_folder_goes_is_not_reported_as_an_existing_log(tmp_path: Path, key: LogKey) -> None:
+    (tmp_path / "logs").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(LogError, match="cannot create session log .*a broken link"):
+        SessionLogWriter(tmp_path / "logs" / "P001.emolog", key, clock=ManualClock(5.0))
