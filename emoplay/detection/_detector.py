@@ -33,7 +33,7 @@ from ._decode import NUM_KEYPOINTS, decode
 from ._letterbox import Letterbox
 from ._decode import Candidates
 from ._nms import weighted_nms
-from ._tiles import MIN_TILE_SHARE, auto_grid, check_tiles, tile_grid
+from ._tiles import MIN_TILE_SHARE, auto_grid, check_tiles, overlap_px, tile_grid
 
 _INPUT, _BOXES, _SCORES = "input", "regressors", "classificators"
 
@@ -161,11 +161,14 @@ class _BlazeFace:
         if not tiles:
             return whole
         size = np.array([width, height], np.float32)
+        largest = overlap_px(width, height)
         boxes, keypoints, scores = [whole.boxes], [whole.keypoints], [whole.scores]
         for tile in tiles:
             found = self.detect(pixels[tile.top:tile.bottom, tile.left:tile.right], color_order, options)
             tile_size = np.array([tile.right - tile.left, tile.bottom - tile.top], np.float32)
-            keep = found.boxes[:, 3] * tile_size[1] >= MIN_TILE_SHARE * tile_size.max()
+            face_px = found.boxes[:, 3] * tile_size[1]
+            # Faces larger than the overlap are the whole frame's: on a tile that cuts one, part of it is a "face".
+            keep = (face_px >= MIN_TILE_SHARE * tile_size.max()) & (face_px <= largest)
             # Fractions of the tile -> of the frame.
             extent, origin = tile_size / size, np.array([tile.left, tile.top], np.float32) / size
             boxes.append(np.concatenate([found.boxes[keep, :2] * extent + origin, found.boxes[keep, 2:] * extent], 1))

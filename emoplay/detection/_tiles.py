@@ -15,7 +15,9 @@ longer side up). Run on a tile, the same face is a larger share of what the mode
 * **Too small for a tile.** A face found on a tile whose height is under ``MIN_TILE_SHARE`` of the
   tile's longer side is dropped: tiles are sized for faces from ``FACE_SHARE`` up, the model finds few
   faces below 8 % and its false ones on a clip without faces were mostly 6-8 % of a tile (every face
-  found on the group frames' tiles was 9.8 % or more). Faces found on the whole frame are kept.
+  found on the group frames' tiles was 9.8 % or more). Faces found on the whole frame are kept. A face
+  found on a tile that is taller than the overlap is dropped too: such a face is the whole frame's, and a
+  tile that cuts it can see part of it (the lower half of a 400 px face) as a face of its own.
 * **Merge.** The whole frame runs too (for faces too large for a tile); its faces and every tile's, in
   frame coordinates with their keypoints, go through the detector's weighted non-max suppression once
   more, so a face found by several passes (the whole frame, the tiles that overlap where it is, a tile

@@ -62,11 +62,12 @@ def test_tiles_find_most_faces_of_a_group_in_a_1280x720_frame(face_sources):
 
 
 @pytest.mark.parametrize("face_px, dx, dy", [(60, dx, dy) for dx in (-40, -15, 0, 15, 40) for dy in (-40, 0, 40)]
-                         + [(90, -30, 0), (90, 0, 0), (90, 30, 30), (174, 0, 0)])
+                         + [(90, -30, 0), (90, 0, 0), (90, 30, 30), (174, 0, 0), (360, -75, 0), (420, 0, 0), (420, 75, 0)])
 def test_a_face_where_tiles_overlap_is_found_once(face_crop, face_px, dx, dy):
     """A face near the corner where four of the 4x2 tiles of a 1280x720 frame overlap: one detection, its box
     and keypoints on the face. (174 px is larger than the overlap: the whole frame finds it, and the tiles
-    that cut it must not add a second face.)"""
+    that cut it must not add a second face; nor may the tiles that cut a face of 360-420 px, a player near the
+    camera, add part of it as a second one.)"""
     import cv2
 
     tiles = tile_grid(1280, 720, auto_grid(1280, 720))
