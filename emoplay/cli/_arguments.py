@@ -30,22 +30,18 @@ def add_detector_range_argument(parser: argparse.ArgumentParser, tiles: bool = T
         parser.add_argument("--detector-tiles", type=detector_tiles, default="off", metavar="off|auto|COLSxROWS",
                             help="with --detector-range full or auto: also run the detector on overlapping tiles "
                                  "of the frame, for faces of 50-90 px in a large frame (a group at a table); auto "
-                                 "picks the grid (4x2 for 1280x720), at about 7 times the detector's work per "
-                                 "frame there; default off")
+                                 "picks the grid (4x2 for 1280x720, about 7 times the detector's work per frame "
+                                 "there; 6x3 for 1920x1080, about 14 times); default off")
 
 
 def detector_tiles(text: str) -> str | tuple[int, int]:
     """--detector-tiles: "off", "auto" or COLSxROWS (e.g. 3x2) -> DetectorOptions.tiles."""
-    from ..detection._tiles import MAX_TILES_PER_SIDE
+    from ..detection import parse_tiles
 
-    if text in ("off", "auto"):
-        return text
-    match = re.fullmatch(r"(\d+)x(\d+)", text.strip().lower())
-    grid = (int(match[1]), int(match[2])) if match else None
-    if grid is None or not all(1 <= n <= MAX_TILES_PER_SIDE for n in grid):
-        raise argparse.ArgumentTypeError(f"expected off, auto or COLSxROWS with 1 to {MAX_TILES_PER_SIDE} each "
-                                         f"(e.g. 3x2), got {text!r}")
-    return grid
+    try:
+        return parse_tiles(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def check_detector_arguments(args: argparse.Namespace) -> str | None:
@@ -148,9 +144,9 @@ def add_stability_argument(parser: argparse.ArgumentParser) -> None:
     from ..pipeline._debounce import DEFAULT_STABILITY, STABILITY_PRESETS
 
     parser.add_argument("--stability", choices=list(STABILITY_PRESETS), default=None,
-                        help="when a face's emotion changes: responsive (a clean change in ~0.25 s, flickers on a "
-                             "talking face), balanced, dialogue (only sustained expressions, ~0.4 s); "
-                             f"default {DEFAULT_STABILITY}")
+                        help="when a face's emotion changes: responsive (a clean change within ~0.3 s, flickers on "
+                             "a talking face), balanced (~0.4 s), dialogue (only sustained expressions, ~0.5 s, "
+                             f"then each new emotion held at least 4 s); default {DEFAULT_STABILITY}")
 
 
 def sensor_options_from_args(args: argparse.Namespace, **options: object):

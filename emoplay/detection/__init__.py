@@ -7,5 +7,6 @@ tiles of a large frame, ``tiles=...``), ``_detector`` (:class:`FaceDetector`).
 """
 
 from ._detector import DetectorOptions, Detections, FaceDetector, NormalizedDetections
+from ._tiles import parse_tiles
 
-__all__ = ["DetectorOptions", "Detections", "FaceDetector", "NormalizedDetections"]
+__all__ = ["DetectorOptions", "Detections", "FaceDetector", "NormalizedDetections", "parse_tiles"]

@@ -21,10 +21,7 @@ longer side up). Run on a tile, the same face is a larger share of what the mode
 * **Merge.** The whole frame runs too (for faces too large for a tile); its faces and every tile's, in
   frame coordinates with their keypoints, go through the detector's weighted non-max suppression once
   more, so a face found by several passes (the whole frame, the tiles that overlap where it is, a tile
-  that cuts it) becomes one, its box and keypoints the score-weighted mean of theirs. (Keeping each face
-  only from the tile whose middle part holds its centre, or dropping faces cut by a tile's edge, found
-  no fewer duplicates on the measured frames, since there were none, and missed a few faces:
-  ``models/EXPERIMENTS.md``.)
+  that cuts it) becomes one, its box and keypoints the score-weighted mean of theirs.
 """
 
 from __future__ import annotations
@@ -39,6 +36,18 @@ WHOLE_FRAME_FROM = 0.12  # of the frame's longer side: faces the whole-frame pas
 MAX_OVERLAP_PX = 200
 MAX_TILES_PER_SIDE = 8
 TILE_MODES = ("off", "auto")
+
+
+def parse_tiles(text: str) -> str | tuple[int, int]:
+    """``DetectorOptions.tiles`` from a command line's words: "off", "auto" or COLSxROWS (e.g. "3x2"), any case.
+    Raises ValueError saying what to write instead."""
+    word = text.strip().lower()
+    if word in TILE_MODES:
+        return word
+    cols, x, rows = word.partition("x")
+    if x and cols.isdigit() and rows.isdigit() and all(1 <= int(n) <= MAX_TILES_PER_SIDE for n in (cols, rows)):
+        return int(cols), int(rows)
+    raise ValueError(f"expected off, auto or COLSxROWS with 1 to {MAX_TILES_PER_SIDE} each (e.g. 3x2), got {text!r}")
 
 
 def check_tiles(tiles: object, model_range: str) -> None:

@@ -431,13 +431,13 @@ def run_headless(source: str | None, seconds: float, *, script: Sequence[str] | 
 
 
 def _tiles(text: str) -> str | tuple[int, int]:
-    """--detector-tiles: off, auto or COLSxROWS (emoplay.DetectorOptions.tiles checks the numbers)."""
-    if text in ("off", "auto"):
-        return text
-    cols, _, rows = text.partition("x")
-    if not (cols.isdigit() and rows.isdigit()):
-        raise argparse.ArgumentTypeError(f"expected off, auto or COLSxROWS (e.g. 3x2), got {text!r}")
-    return int(cols), int(rows)
+    """--detector-tiles: off, auto or COLSxROWS, as emoplay's own commands read it."""
+    from emoplay.detection import parse_tiles
+
+    try:
+        return parse_tiles(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

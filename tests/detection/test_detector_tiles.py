@@ -120,8 +120,8 @@ def test_the_drifting_groups_faces_keep_their_ids_with_tiles(face_sources):
 @pytest.mark.parametrize("size", [None, (1280, 720)])
 def test_tiles_announce_no_face_on_a_clip_without_faces(size):
     """no_face_animation.mp4 at its own 960x540 (3x2 tiles) and upscaled to 1280x720 (4x2), through the pipeline
-    with tiles on every frame: nothing the tiles pick up there is confirmed as a face. (At 960x540 a 28 px false
-    face scoring 0.76 on a tile was confirmed until tiles dropped faces under 8 % of a tile's side.)"""
+    with tiles on every frame: nothing the tiles pick up there is confirmed as a face (a false face found on a
+    tile is small, and faces under 8 % of a tile's side are dropped)."""
     import cv2
 
     module = tiles_module()
@@ -155,3 +155,18 @@ def test_tiles_need_the_full_range_model(tiles):
     with pytest.raises(ValueError, match="range='full' or 'auto'"):
         DetectorOptions(tiles=tiles)  # range="short" by default
     assert DetectorOptions(range="auto", tiles=tiles).tiles == tiles
+
+
+@pytest.mark.parametrize("text, tiles", [("off", "off"), ("Auto", "auto"), (" 3x2 ", (3, 2)), ("4X3", (4, 3))])
+def test_the_command_lines_tiles_words_are_read_alike_everywhere(text, tiles):
+    from emoplay.detection import parse_tiles
+
+    assert parse_tiles(text) == tiles
+
+
+@pytest.mark.parametrize("text", ["on", "3x", "x2", "0x2", "9x1", "3x2x1", "3 x 2"])
+def test_tiles_words_that_make_no_grid_say_what_to_write(text):
+    from emoplay.detection import parse_tiles
+
+    with pytest.raises(ValueError, match="off, auto or COLSxROWS"):
+        parse_tiles(text)
