@@ -1,6 +1,6 @@
 """What ``DetectorOptions(tiles=...)`` finds and costs: small faces in large frames, the full-range model tiled.
 
-Prints four tables, each for ``tiles="off"`` against ``tiles="auto"`` (both ``range="full"``):
+Prints six tables, each for ``tiles="off"`` against ``tiles="auto"`` (both ``range="full"``):
 
 1. faces found of group frames at 1280x720, 854x480 and 640x360 (:func:`group_frames`: 2 to 8 faces of
    50-90 px, CK+ crops and faces cut from the shared videos, each in its own cell of a plain grey

@@ -89,8 +89,10 @@ class DetectorOptions:
     * ``"off"`` (default): the whole frame only;
     * ``"auto"``: as many tiles as make a 50 px face at least 10 % of a tile's longer side: 4x2 for 1280x720
       (116 of 119 faces of 50-90 px found on group frames, against 14 on the whole frame), 2x1 for 854x480
-      and 640x360, none for a frame of up to 500 px. Each detection then runs the model once per tile plus
-      once for the whole frame: about 7 times the work at 1280x720, 2.7 times at 854x480
+      and 640x360, 6x3 for 1920x1080, none for a frame of up to 500 px; at most 8 per side, so in frames
+      wider than about 2,600 px a 50 px face is under 10 % of a tile. Each detection then runs the model once
+      per tile plus once for the whole frame: about 7 times the work at 1280x720, 2.7 times at 854x480,
+      14 times at 1920x1080
       (``models/detector_tiles.py`` measures faces found, false ones, ids and cost);
     * ``(cols, rows)``: that grid, 1-8 each.
 
