@@ -32,11 +32,13 @@ above the floor takes over after the dwell (and, with ``evidence``, once its
 lead over the floor sums to it).
 
 Presets (:data:`STABILITY_PRESETS`, chosen by name with ``stability=``) trade
-latency for calm. A clean, sustained change at 30 fps is reported after about
-0.25 s with ``responsive``, 0.3 s with ``balanced`` (the default) and 0.35-0.45 s
-with ``dialogue``, which then holds the new emotion at least 4 s; on a talking face the last two
-change far less often (the
-measured trade-off: ``benchmarks/stability.py``, benchmarks/README.md).
+latency for calm. A clean, sustained change at 30 fps is reported within about
+0.3 s with ``responsive``, 0.4 s with ``balanced`` (the default) and 0.5 s with
+``dialogue``, which then holds the new emotion at least 4 s; on a talking face the
+last two change far less often (the measured trade-off: ``benchmarks/stability.py``,
+benchmarks/README.md). The hold also delays the end of an emotion whose face
+becomes unreadable: it turns ``unknown`` after the later of ``dwell_s +
+floor_hold_s`` below the floor and the end of the hold.
 """
 
 from __future__ import annotations
@@ -87,9 +89,9 @@ class DebounceOptions:
 STABILITY_PRESETS: dict[str, DebounceOptions] = {
     # Action games and avatars: a clean change in ~0.25 s; a talking face's emotion flickers.
     "responsive": DebounceOptions(smoothing_s=0.1, margin=0.1, dwell_s=0.15, evidence=0.0, floor_hold_s=0.0),
-    # The default: a clean change in ~0.3 s; short dips and most alternations of a talking face are ignored.
+    # The default: a clean change within ~0.4 s; short dips and most alternations of a talking face are ignored.
     "balanced": DebounceOptions(),
-    # Branching stories: only expressions held ~0.5 s or more change the emotion; a clean change in ~0.4 s.
+    # Branching stories: only expressions held ~0.5 s or more change the emotion; a clean change within ~0.5 s.
     # A new emotion is held at least 4 s, so a talking face's alternation does not re-branch the story.
     "dialogue": DebounceOptions(margin=0.3, dwell_s=0.2, evidence=0.22, floor_hold_s=2.0, min_hold_s=4.0),
 }
@@ -145,6 +147,8 @@ class Debouncer:
             dt = 0.0
         else:
             dt = max(now - state.updated_at, 0.0)
+            if now < state.updated_at:  # the stream's clock went back (a restarted video): the hold goes with it
+                state.hold_until = min(state.hold_until, now + self.options.min_hold_s)
             alpha = 1.0 if self.options.smoothing_s == 0 else 1.0 - math.exp(-dt / self.options.smoothing_s)
             state.smoothed += alpha * (probs - state.smoothed)
             state.updated_at = now

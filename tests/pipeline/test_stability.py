@@ -80,6 +80,16 @@ def test_dialogue_holds_a_new_emotion_before_the_next_change():
     assert events[2].timestamp == pytest.approx(smiled_at + options.min_hold_s, abs=1.5 / FPS)
 
 
+def test_a_clock_that_goes_back_does_not_stretch_the_hold():
+    """A restarted video's timestamps start again from 0: the hold started at 3 s must not freeze the face until
+    the new clock reaches 7 s."""
+    debouncer = Debouncer(EMOTIONS, preset("dialogue"))
+    events = feed(debouncer, steady(NEUTRAL, 2.0) + steady(HAPPY, 1.0))
+    assert [e.current for e in events] == ["neutral", "happy"]
+    again = feed(debouncer, steady(HAPPY, 0.5) + steady(probs(sad=0.8), 4.0), start=0.0)
+    assert [e.current for e in again] == ["sad"] and again[0].timestamp <= 0.5 + preset("dialogue").min_hold_s
+
+
 @pytest.mark.parametrize("name", ["responsive", "balanced"])
 def test_the_other_presets_do_not_hold(name):
     assert preset(name).min_hold_s == 0
