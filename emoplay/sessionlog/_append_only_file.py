@@ -17,8 +17,23 @@ from pathlib import Path
 _FOLDER_SYNC_UNSUPPORTED = {errno.EINVAL, errno.ENOTSUP, errno.EBADF, errno.EISDIR}
 
 
+def _sync_folder(folder: Path) -> None:
+    """The entries of ``folder`` are on the storage device when this returns (where folders can be synced)."""
+    if os.name != "posix":
+        return  # NTFS journals an entry with its file's metadata; there is no folder handle to fsync
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in _FOLDER_SYNC_UNSUPPORTED:
+            raise
+    finally:
+        os.close(fd)
+
+
 def _make_private_folders(folder: Path) -> None:
-    """Create ``folder`` and any missing folder above it, each readable by its owner only."""
+    """Create ``folder`` and any missing folder above it, each readable by its owner only, each synced into
+    its parent (so that a power cut does not take a new folder, and the log in it, away)."""
     missing = []
     while not folder.exists() and folder != folder.parent:
         missing.append(folder)
@@ -29,6 +44,8 @@ def _make_private_folders(folder: Path) -> None:
         except FileExistsError:
             if not path.is_dir():  # a broken link: not "the log already exists", which FileExistsError means here
                 raise NotADirectoryError(errno.ENOTDIR, "in the way of a folder (a broken link?)", str(path)) from None
+        else:
+            _sync_folder(path.parent)
 
 
 class AppendOnlyFile:
@@ -60,16 +77,7 @@ class AppendOnlyFile:
 
     def sync_folder(self) -> None:
         """The file's folder entry is on the storage device (so the file itself survives a power cut)."""
-        if os.name != "posix":
-            return  # NTFS journals the entry with the file's metadata; there is no folder handle to fsync
-        fd = os.open(self.path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
-        try:
-            os.fsync(fd)
-        except OSError as exc:
-            if exc.errno not in _FOLDER_SYNC_UNSUPPORTED:
-                raise
-        finally:
-            os.close(fd)
+        _sync_folder(self.path.parent)
 
     def close(self) -> None:
         if self._fd is not None:

@@ -151,6 +151,21 @@ def test_a_log_in_a_folder_that_does_not_exist_yet_creates_it_private(tmp_path: 
         assert stat.S_IMODE(folder.stat().st_mode) & 0o077 == 0
 
 
+def test_new_log_folders_are_synced_into_their_parents(tmp_path: Path, key: LogKey, monkeypatch) -> None:
+    """Each folder the writer creates is fsynced into its parent, so a power cut cannot take it (and the log) away."""
+    synced, real_fsync = [], os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    path = tmp_path / "study" / "logs" / "P001.emolog"
+    with SessionLogWriter(path, key, clock=ManualClock(5.0)) as writer:
+        writer.write(_events()[0])
+    assert str(tmp_path) in synced and str(tmp_path / "study") in synced
+
+
 def test_passphrase_round_trip_uses_a_fresh_salt_per_file(tmp_path: Path) -> None:
     key = LogKey.from_passphrase("hunter2 but longer", **CHEAP)
     paths = [tmp_path / "a.emolog", tmp_path / "b.emolog"]
