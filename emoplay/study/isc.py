@@ -66,7 +66,10 @@ def isc_rows(series: dict[tuple[str, str], Series], durations: dict[str, float],
                 # n: the participants the correlation is over (a face in enough bins, a value that changes)
                 row = {"stimulus": stimulus, "expression": expression, "group": group, "n": len(varying),
                        "permutations": options.permutations, "bin_seconds": width}
-                if len(varying) < MIN_PARTICIPANTS or bins < 3:
+                if bins < 3:
+                    row["note"] = (f"too short: {bins} bins of {width:g} s; a correlation over time needs at least "
+                                   "3 (a longer stimulus or shorter bins)")
+                elif len(varying) < MIN_PARTICIPANTS:
                     row["note"] = (f"too few participants: {len(varying)} with a face in at least half of the "
                                    f"{bins} bins and a changing value; at least {MIN_PARTICIPANTS} are needed")
                 else:

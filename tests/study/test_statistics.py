@@ -163,3 +163,31 @@ def test_shared_timing_is_found_and_its_absence_is_not():
     ps = [permutation_p(loo_isc(noise), isc_null(noise, permutations=99, seed=s))
           for s, noise in enumerate(rng.normal(0, 1, (40, 8, 60)))]
     assert 0.25 < statistics.fmean(ps) < 0.75  # uniform on average under the null
+
+
+# -- isc.csv's rows: who is counted, and why a row has no correlation -------------------------------------------
+
+def _series(participant: str, stimulus: str, happy: np.ndarray, seconds: float):
+    from emoplay import EMOTIONS
+    from emoplay.study.series import Series
+
+    time = np.linspace(0, seconds, len(happy), endpoint=False)
+    p = np.full((len(happy), len(EMOTIONS)), 0.05)
+    p[:, EMOTIONS.index("happy")] = happy
+    return Series(participant, "all", stimulus, time, np.ones(len(happy), bool), p, seconds)
+
+
+def test_isc_counts_only_participants_whose_value_changes_and_says_when_a_stimulus_is_too_short():
+    from emoplay.study.isc import MIN_PARTICIPANTS, IscOptions, isc_rows
+
+    rng = np.random.default_rng(3)
+    wave = np.sin(np.linspace(0, 6, 200)) * 0.3 + 0.5
+    moving = [wave + rng.normal(0, 0.05, 200) for _ in range(MIN_PARTICIPANTS)]
+    series = {(f"P{i}", "long"): _series(f"P{i}", "long", h, 20.0) for i, h in enumerate(moving)}
+    series[("flat", "long")] = _series("flat", "long", np.full(200, 0.4), 20.0)  # a face whose value never moves
+    series.update({(f"P{i}", "short"): _series(f"P{i}", "short", h[:10], 1.0) for i, h in enumerate(moving)})
+    rows = isc_rows(series, {"long": 20.0, "short": 1.0}, width=0.5, options=IscOptions(permutations=99))
+    happy_long = next(r for r in rows if r["stimulus"] == "long" and r["expression"] == "happy")
+    assert happy_long["n"] == MIN_PARTICIPANTS and happy_long["isc"] > 0.5
+    happy_short = next(r for r in rows if r["stimulus"] == "short" and r["expression"] == "happy")
+    assert "isc" not in happy_short and happy_short["note"].startswith("too short: 2 bins")
