@@ -70,9 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--range", choices=("short", "full"), default="short", help="detector range (default short)")
     args = parser.parse_args(argv)
 
-    from emoplay import ClassifierOptions, DebounceOptions, EmotionClassifier
+    from emoplay import ClassifierOptions, DebounceOptions
     from emoplay.detection import DetectorOptions, FaceDetector
     from emoplay.evaluation._datasets import load_labeled_images
+    from emoplay.pipeline import EmotionClassifier
 
     floor = DebounceOptions().confidence_floor
     sets = [("FER2013 val", load_labeled_images(args.val, limit=args.fer)),
