@@ -29,7 +29,7 @@ class ClassifierOptions:
     model_path: str | None = None  # None: the shipped, checksum-verified model
     threads: int = 1  # onnxruntime intra-op threads; a game gives us a sliver of one core
     # Also classify the mirrored crop and average the two views' probabilities. None: as the model file says
-    # (emoplay.mirror_view = "runtime": on; the shipped model 1.1.2 is such a file). A file that mirrors
+    # (emoplay.mirror_view = "runtime": on; model 1.1.2 and later, the shipped one included). A file that mirrors
     # inside its graph (1.1.1 and before) needs none: leave it off there.
     flip_average: bool | None = None
     # onnxruntime's int8 kernels (see int8_kernels_for): "fast" u8 x s8; "exact" u8 x u8, which cannot saturate on
