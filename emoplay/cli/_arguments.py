@@ -25,7 +25,8 @@ def add_detector_range_argument(parser: argparse.ArgumentParser, tiles: bool = T
     parser.add_argument("--detector-range", choices=DETECTOR_RANGES, default="short",
                         help="face detector: short (a face near the camera; default), full (faces 2-5 m away: a "
                              "couch, a party, a group; about twice the detector's work) or auto (full range until "
-                             "only large faces are held)")
+                             "only large faces are held)" + ("; for faces of 50-90 px in a large frame add "
+                                                             "--detector-tiles auto" if tiles else ""))
     if tiles:
         parser.add_argument("--detector-tiles", type=detector_tiles, default="off", metavar="off|auto|COLSxROWS",
                             help="with --detector-range full or auto: also run the detector on overlapping tiles "
