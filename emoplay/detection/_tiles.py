@@ -103,14 +103,15 @@ def _spans(length: int, count: int, overlap: int) -> list[tuple[int, int]]:
     if count == 1:
         return [(0, length)]
     side = min(length, math.ceil((length + (count - 1) * overlap) / count))
-    return [(start, start + side) for start in (round(i * (length - side) / (count - 1)) for i in range(count))]
+    starts = dict.fromkeys(round(i * (length - side) / (count - 1)) for i in range(count))  # a small frame: once each
+    return [(start, start + side) for start in starts]
 
 
 def tile_grid(width: int, height: int, grid: tuple[int, int]) -> list[Tile]:
-    """The tiles of a ``width`` x ``height`` frame for ``grid`` (cols, rows), row by row; none for a 1x1 grid."""
+    """The tiles of a ``width`` x ``height`` frame for ``grid`` (cols, rows), row by row, no two alike; none when
+    the only tile would be the whole frame."""
     cols, rows = min(grid[0], width), min(grid[1], height)
-    if cols * rows <= 1:
-        return []
     overlap = overlap_px(width, height)
-    return [Tile(left, top, right, bottom) for top, bottom in _spans(height, rows, overlap)
-            for left, right in _spans(width, cols, overlap)]
+    tiles = [Tile(left, top, right, bottom) for top, bottom in _spans(height, rows, overlap)
+             for left, right in _spans(width, cols, overlap)]
+    return [] if len(tiles) <= 1 else tiles

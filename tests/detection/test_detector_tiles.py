@@ -170,3 +170,10 @@ def test_tiles_words_that_make_no_grid_say_what_to_write(text):
 
     with pytest.raises(ValueError, match="off, auto or COLSxROWS"):
         parse_tiles(text)
+
+
+@pytest.mark.parametrize("width, height, grid", [(4, 4, (8, 8)), (100, 100, (3, 2)), (200, 120, (8, 1))])
+def test_a_grid_larger_than_a_small_frame_gives_no_tile_twice(width, height, grid):
+    tiles = tile_grid(width, height, grid)
+    assert len(tiles) == len(set(tiles)) > 1
+    assert all(0 <= t.left < t.right <= width and 0 <= t.top < t.bottom <= height for t in tiles)
