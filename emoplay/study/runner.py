@@ -450,7 +450,9 @@ class _Run:
 
 
 def run_study(spec: StudySpec, options: RunOptions, key) -> RunResult:
-    """Run one participant through the study; returns what was recorded (the log is closed)."""
+    """Run one participant through the study; returns what was recorded (the log is closed). Sets
+    ``PYGAME_HIDE_SUPPORT_PROMPT`` in this process's environment unless it is set (pygame's greeting is not the
+    study's to print)."""
     check_participant(spec, options.participant, options.group)
     if options.autoplay and not _is_video_file(options.source):
         raise StudyError("--autoplay advances the consent screen by itself, so it works only with a video file "
