@@ -331,7 +331,9 @@ class Feelings:
         if folder is None:
             folder = user_data_folder()
             try:
-                folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # owner-only, like the logs in it
+                for level in reversed([folder, *folder.parents]):  # each missing level owner-only, like the logs
+                    if not level.exists():
+                        level.mkdir(mode=0o700)
             except OSError as exc:
                 return f"No log: cannot create {folder} ({exc.strerror}). Start the game with --log-dir DIR."
         self.log_path = folder / time.strftime("game_demo-%Y%m%d-%H%M%S.emolog")

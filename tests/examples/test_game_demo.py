@@ -580,6 +580,8 @@ def test_log_with_a_key_file_writes_one_readable_file(single_face, in_tmp, tmp_p
     assert list(in_tmp.iterdir()) == []  # nothing in the current folder: the log is in the user data folder
     files = list(logs_folder(in_tmp).iterdir())
     assert len(files) == 1 and files[0].suffix == ".emolog" and files[0] == game.feelings.log_path
+    for folder in (in_tmp.parent / "data", logs_folder(in_tmp).parent, logs_folder(in_tmp)):  # each one it made
+        assert folder.stat().st_mode & 0o077 == 0, folder
     log = emoplay.sessionlog.read_session_log(files[0], emoplay.sessionlog.LogKey.from_file(key_file))
     assert log.complete and any(r.type == "FaceFound" for r in log.records)
 
