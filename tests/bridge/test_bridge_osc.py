@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
-from pythonosc.dispatcher import Dispatcher
-from pythonosc.osc_server import BlockingOSCUDPServer
-
 from tests.support import VIDEOS, require_shared
-from tests.support.bridge import start_serve
+from tests.support.bridge import osc_receiver, start_serve
 from emoplay import EMOTIONS
 from emoplay.bridge.client import BridgeClient
 
@@ -18,13 +13,7 @@ from emoplay.bridge.client import BridgeClient
 @pytest.mark.slow
 def test_serve_sends_emotions_probabilities_valence_arousal_and_faces_over_osc(tmp_path):
     video = require_shared(VIDEOS / "single_face.mp4")
-    received: list[tuple[str, tuple]] = []
-    dispatcher = Dispatcher()
-    dispatcher.set_default_handler(lambda address, *args: received.append((address, args)))
-    with BlockingOSCUDPServer(("127.0.0.1", 0), dispatcher) as osc_server:
-        port = osc_server.server_address[1]
-        thread = threading.Thread(target=osc_server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
+    with osc_receiver() as (port, received):
         served = start_serve(tmp_path, "--source", str(video), "--wait-for-client", "--osc", f"127.0.0.1:{port}")
         try:
             with BridgeClient.connect(served.websocket, served.token) as client:  # pairing starts the video
@@ -32,8 +21,6 @@ def test_serve_sends_emotions_probabilities_valence_arousal_and_faces_over_osc(t
             assert served.proc.wait(timeout=30) == 0
         finally:
             served.stop()
-            osc_server.shutdown()
-            thread.join()
     by_address: dict[str, list[tuple]] = {}
     for address, args in received:
         by_address.setdefault(address, []).append(args)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from pythonosc.dispatcher import Dispatcher
-from pythonosc.osc_server import BlockingOSCUDPServer
 
-from tests.support.bridge import start_serve
+from tests.support.bridge import osc_receiver, start_serve
 from tests.support import VIDEOS, require_shared
 from emoplay import BridgeError
 from emoplay.bridge.client import BridgeClient
@@ -34,13 +30,7 @@ def _frames(received: list[tuple[str, tuple]]) -> list[dict[str, float]]:
 
 def test_serve_drives_the_vrm_expressions_of_the_primary_face_over_vmc(tmp_path):
     video = require_shared(VIDEOS / "single_face.mp4")
-    received: list[tuple[str, tuple]] = []
-    dispatcher = Dispatcher()
-    dispatcher.set_default_handler(lambda address, *args: received.append((address, args)))
-    with BlockingOSCUDPServer(("127.0.0.1", 0), dispatcher) as avatar_app:
-        port = avatar_app.server_address[1]
-        thread = threading.Thread(target=avatar_app.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
+    with osc_receiver() as (port, received):  # the avatar app
         served = start_serve(tmp_path, "--source", str(video), "--realtime", "--wait-for-client", "--vmc",
                              f"127.0.0.1:{port}")
         try:
@@ -49,8 +39,6 @@ def test_serve_drives_the_vrm_expressions_of_the_primary_face_over_vmc(tmp_path)
             assert served.proc.wait(timeout=30) == 0
         finally:
             served.stop()
-            avatar_app.shutdown()
-            thread.join()
     frames = _frames(received)
     assert {a for a, _ in received} == {"/VMC/Ext/Blend/Val", "/VMC/Ext/Blend/Apply"}  # nothing but VMC on this port
     assert len(frames) >= 10  # the probability stream: 10 a second over the ~2.3 s the face is in view

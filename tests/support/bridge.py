@@ -188,3 +188,25 @@ def assert_valid_message(message: dict) -> None:
     """The message matches the protocol's JSON Schema (docs/bridge/protocol.schema.json)."""
     errors = list(_VALIDATOR.iter_errors(message))
     assert not errors, f"{message} does not match the schema: {[e.message for e in errors][:3]}"
+
+
+@contextmanager
+def osc_receiver() -> Iterator[tuple[int, list[tuple[str, tuple]]]]:
+    """A real python-osc UDP server on a free loopback port, in a thread: yields (port, received), where received
+    collects (address, args) of every message in order; the server stops when the block ends."""
+    import threading
+
+    from pythonosc.dispatcher import Dispatcher
+    from pythonosc.osc_server import BlockingOSCUDPServer
+
+    received: list[tuple[str, tuple]] = []
+    dispatcher = Dispatcher()
+    dispatcher.set_default_handler(lambda address, *args: received.append((address, args)))
+    with BlockingOSCUDPServer(("127.0.0.1", 0), dispatcher) as server:
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        thread.start()
+        try:
+            yield server.server_address[1], received
+        finally:
+            server.shutdown()
+            thread.join()
