@@ -46,8 +46,13 @@ def detector_tiles(text: str) -> str | tuple[int, int]:
 
 
 def check_detector_arguments(args: argparse.Namespace) -> str | None:
-    """What is wrong with --detector-range and --detector-tiles together, or None."""
-    if getattr(args, "detector_tiles", "off") != "off" and args.detector_range == "short":
+    """What is wrong with --detector-range and --detector-tiles together, or None (DetectorOptions' own rule,
+    said in the command line's words)."""
+    from ..detection._tiles import check_tiles
+
+    try:
+        check_tiles(getattr(args, "detector_tiles", "off"), args.detector_range)
+    except ValueError:  # the values parsed already: only the pairing with short range can be wrong
         return ("--detector-tiles runs the full-range detector on tiles: add --detector-range full (or auto), or "
                 "leave --detector-tiles off")
     return None
