@@ -17,6 +17,21 @@ rate). A challenger replaces the held emotion only when
   mouth read as happy, then neutral, then happy) empties the sum at each
   return, so no alternation adds up to a change.
 
+With ``noise_gain`` > 0 (and ``evidence`` on), the evidence a challenger needs
+to replace a held emotion that is still above the floor grows with how
+unsteady the face's reading has been: it is ``evidence * (1 + noise_gain *
+returns)``, where ``returns`` counts the times the smoothed reading's leader
+went back to the class it had left less than ``noise_window_s`` before (A ->
+B -> A, each switch by at least ``margin``), each forgotten with that time
+constant.
+This scales the change detector's threshold with the noise it sees, as a
+CUSUM's decision interval is set in units of the signal's spread: a face
+whose reading keeps alternating (a talking mouth read as happy, neutral,
+surprise) changes only on a long, clear lead, while a settled face's clean
+change (one switch, no return) is as fast as without it. A held emotion that
+stays under the floor still ends after ``dwell_s + floor_hold_s``, and then
+the best challenger with the unscaled evidence takes over.
+
 With ``min_hold_s``, an emotion reached by a change from another reading is
 held at least that long: the dwell and the evidence keep counting, and a
 challenger still proven when the hold ends takes over then. A face's first
@@ -65,6 +80,8 @@ class DebounceOptions:
     evidence: float = 0.16  # ... and its lead beyond the margin must sum to this (probability x s); 0: off
     floor_hold_s: float = 1.0  # a held emotion below the floor ends as unknown after dwell_s + this
     min_hold_s: float = 0.0  # after a change from one reading to another, nothing changes for this long
+    noise_gain: float = 0.0  # the evidence needed grows by this share per recent return of the reading; 0: off
+    noise_window_s: float = 3.0  # time constant with which those returns are forgotten, seconds
 
     def __post_init__(self) -> None:
         check_number("DebounceOptions", "smoothing_s", self.smoothing_s, low=0)
@@ -74,6 +91,8 @@ class DebounceOptions:
         check_number("DebounceOptions", "evidence", self.evidence, low=0)
         check_number("DebounceOptions", "floor_hold_s", self.floor_hold_s, low=0)
         check_number("DebounceOptions", "min_hold_s", self.min_hold_s, low=0)
+        check_number("DebounceOptions", "noise_gain", self.noise_gain, low=0)
+        check_number("DebounceOptions", "noise_window_s", self.noise_window_s, low=0, low_open=True)
 
     @classmethod
     def preset(cls, name: str) -> "DebounceOptions":
@@ -92,8 +111,10 @@ STABILITY_PRESETS: dict[str, DebounceOptions] = {
     # The default: a clean change within ~0.4 s; short dips and most alternations of a talking face are ignored.
     "balanced": DebounceOptions(),
     # Branching stories: only expressions held ~0.5 s or more change the emotion; a clean change within ~0.5 s.
-    # A new emotion is held at least 4 s, so a talking face's alternation does not re-branch the story.
-    "dialogue": DebounceOptions(margin=0.3, dwell_s=0.2, evidence=0.22, floor_hold_s=2.0, min_hold_s=4.0),
+    # A face whose reading keeps alternating (talking) needs a longer, clearer lead than a settled face, and a
+    # new emotion is held at least 4 s, so talk does not re-branch the story.
+    "dialogue": DebounceOptions(margin=0.3, dwell_s=0.2, evidence=0.22, floor_hold_s=2.0, min_hold_s=4.0,
+                                noise_gain=3.0, noise_window_s=2.0),
 }
 DEFAULT_STABILITY = "balanced"
 
@@ -118,6 +139,10 @@ class _TrackState:
     pending_since: float = 0.0
     below_since: float | None = None  # since when the held emotion is below the floor
     hold_until: float = -math.inf  # no change before this time (min_hold_s after a change between readings)
+    leader: int = -1  # the class the smoothed reading favours (switching needs a lead of the margin), and
+    left: int = -1  # the one it favoured before, and
+    left_at: float = -math.inf  # when it switched
+    returns: float = 0.0  # recent switches back to ``left``, decaying with noise_window_s
 
 
 @dataclass
@@ -152,6 +177,7 @@ class Debouncer:
             alpha = 1.0 if self.options.smoothing_s == 0 else 1.0 - math.exp(-dt / self.options.smoothing_s)
             state.smoothed += alpha * (probs - state.smoothed)
             state.updated_at = now
+        self._count_returns(state, now, dt)
         decided = self._decide(state, now, dt)
         if decided is None:
             return None
@@ -165,6 +191,19 @@ class Debouncer:
             track_id=track_id, previous=previous, current=decided, confidence=confidence,
             probabilities=dict(zip(self.class_names, (float(p) for p in state.smoothed))), timestamp=now,
         )
+
+    def _count_returns(self, state: _TrackState, now: float, dt: float) -> None:
+        """Follows the smoothed reading's leader and counts its quick returns (A -> B -> A within
+        ``noise_window_s``): the face's unsteadiness. A change that lasted longer is not noise."""
+        options, smoothed = self.options, state.smoothed
+        state.returns *= math.exp(-dt / options.noise_window_s)
+        top = int(np.argmax(smoothed))
+        if state.leader < 0:
+            state.leader = top
+        elif top != state.leader and smoothed[top] - smoothed[state.leader] >= options.margin:
+            if top == state.left and now - state.left_at <= options.noise_window_s:
+                state.returns += 1.0
+            state.left, state.leader, state.left_at = state.leader, top, now
 
     def _decide(self, state: _TrackState, now: float, dt: float) -> str | None:
         """The emotion the track changes to on this frame, or None to keep the held one."""
@@ -191,15 +230,18 @@ class Debouncer:
         challenger = self.class_names[top] if leads else None
         if challenger != state.pending and not self._still_pending(state, challenger):
             state.pending, state.pending_since = challenger, now
-        proven = challenger is not None and (options.evidence == 0 or state.evidence[top] >= options.evidence)
+        needed = options.evidence if held is None else options.evidence * (1.0 + options.noise_gain * state.returns)
+        proven = challenger is not None and (options.evidence == 0 or state.evidence[top] >= needed)
         if now < state.hold_until:
             return None  # the evidence and the dwell keep counting; a challenger still proven takes over after
         if proven and now - state.pending_since >= options.dwell_s:
             return challenger
         if state.below_since is not None and now - state.below_since >= options.dwell_s + options.floor_hold_s:
-            # The held emotion's time below the floor is up: a proven challenger takes over even if it has led
-            # for less than the dwell (however the candidate flickered since the fall), else no guess.
-            return challenger if proven else UNKNOWN
+            # The held emotion's time below the floor is up: a challenger with the unscaled evidence takes over
+            # even if it has led for less than the dwell (however the candidate flickered since the fall), else
+            # no guess.
+            settled = challenger is not None and (options.evidence == 0 or state.evidence[top] >= options.evidence)
+            return challenger if settled else UNKNOWN
         return None
 
     def _still_pending(self, state: _TrackState, challenger: str | None) -> bool:

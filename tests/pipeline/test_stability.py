@@ -90,6 +90,67 @@ def test_a_clock_that_goes_back_does_not_stretch_the_hold():
     assert [e.current for e in again] == ["sad"] and again[0].timestamp <= 0.5 + preset("dialogue").min_hold_s
 
 
+# -- an unsteady reading needs a longer lead (noise_gain) --------------------------------------------------------
+
+def neutral_talk(seconds: float) -> list[np.ndarray]:
+    """Neutral talk with a smile glimpsed now and then: neutral ~0.75 for about a second, happy for 0.25 s
+    (talking_smiling.mp4 from 6.7 s to 10.3 s looks like this)."""
+    stream: list[np.ndarray] = []
+    while len(stream) < seconds * FPS:
+        stream += steady(probs(neutral=0.75, happy=0.05), 1.0) + steady(probs(happy=0.8, neutral=0.1), 0.25)
+    return stream[:int(seconds * FPS)]
+
+
+def crying(seconds: float) -> list[np.ndarray]:
+    """A crying face read as sad, then fear, then sad again, swapping every 0.5 s."""
+    stream: list[np.ndarray] = []
+    while len(stream) < seconds * FPS:
+        stream += steady(probs(sad=0.6, fear=0.25), 0.5) + steady(probs(fear=0.55, sad=0.3), 0.5)
+    return stream[:int(seconds * FPS)]
+
+
+def test_dialogue_keeps_a_talking_smile_through_seconds_of_neutral_talk():
+    """After smiling talk, 3.75 s of neutral talk with glimpses of the smile is not a new emotion for a story;
+    ``balanced`` (and ``dialogue`` without the noise scaling) report it."""
+    stream = talking(4.0, neutral_s=0.35) + neutral_talk(3.75) + talking(4.0, neutral_s=0.35)
+    assert [e.current for e in feed(Debouncer(EMOTIONS, preset("dialogue")), stream)] == ["happy"]
+    assert "neutral" in [e.current for e in feed(Debouncer(EMOTIONS, preset("balanced")), stream)]
+    unscaled = replace(preset("dialogue"), noise_gain=0.0)
+    assert "neutral" in [e.current for e in feed(Debouncer(EMOTIONS, unscaled), stream)]
+
+
+def test_dialogue_reports_a_long_stretch_of_neutral_talk():
+    """The scaling asks for a longer lead, not an endless one: 8 s of neutral talk after the smile is reported."""
+    events = feed(Debouncer(EMOTIONS, preset("dialogue")), talking(4.0, neutral_s=0.35) + neutral_talk(8.0))
+    assert [e.current for e in events] == ["happy", "neutral"]
+    assert events[1].timestamp < 4.0 + 6.0
+
+
+def test_crying_then_laughing_is_one_change():
+    """A face read as sad and fear by turns, then laughing: the story hears crying, then laughter, and the
+    laughter within 2.5 s."""
+    laughing = talking(6.0, smile_s=0.8, neutral_s=0.2)
+    events = feed(Debouncer(EMOTIONS, preset("dialogue")), crying(8.0) + laughing)
+    assert [e.current for e in events] == ["sad", "happy"]
+    assert events[1].timestamp - 8.0 <= 2.5
+
+
+def test_a_settled_face_changes_as_fast_as_without_the_noise_scaling():
+    """The returns are forgotten: 10 s after the talk stopped, a clean change is as fast as ever."""
+    stream = talking(4.0, neutral_s=0.35) + neutral_talk(8.0) + steady(NEUTRAL, 10.0) + steady(HAPPY, 2.0)
+    switch = (len(stream) - 2 * FPS) / FPS
+    scaled = feed(Debouncer(EMOTIONS, preset("dialogue")), stream)
+    unscaled = feed(Debouncer(EMOTIONS, replace(preset("dialogue"), noise_gain=0.0)), stream)
+    assert scaled[-1].current == unscaled[-1].current == "happy"
+    assert scaled[-1].timestamp - switch <= 0.6
+    assert scaled[-1].timestamp - unscaled[-1].timestamp <= 1.5 / FPS
+
+
+@pytest.mark.parametrize("name", ["responsive", "balanced"])
+def test_the_other_presets_do_not_scale_with_noise(name):
+    assert preset(name).noise_gain == 0
+
+
 @pytest.mark.parametrize("name", ["responsive", "balanced"])
 def test_the_other_presets_do_not_hold(name):
     assert preset(name).min_hold_s == 0
@@ -214,11 +275,16 @@ def test_debounce_of_the_wrong_type_is_refused():
         PipelineOptions(debounce={"dwell_s": 1.0})
 
 
-@pytest.mark.parametrize("field", ["evidence", "floor_hold_s", "min_hold_s"])
+@pytest.mark.parametrize("field", ["evidence", "floor_hold_s", "min_hold_s", "noise_gain", "noise_window_s"])
 @pytest.mark.parametrize("bad", [-0.1, float("nan")])
 def test_new_options_reject_bad_values(field, bad):
     with pytest.raises(ValueError, match=field):
         DebounceOptions(**{field: bad})
+
+
+def test_returns_are_forgotten_over_a_window_that_is_not_zero():
+    with pytest.raises(ValueError, match="noise_window_s"):
+        DebounceOptions(noise_window_s=0.0)
 
 
 # -- a real talking face ----------------------------------------------------------------------------------------
@@ -226,9 +292,9 @@ def test_new_options_reject_bad_values(field, bad):
 @pytest.mark.slow
 def test_dialogue_changes_a_real_talking_face_far_less_than_responsive():
     """talking_smiling.mp4 through the real detector and model. Measured (benchmarks/stability.py, model 2.1.0):
-    responsive 12 changes after the first reading, 7 flips, 2 to or from unknown; dialogue 2 (happy, neutral
-    at 7.4 s, happy at 11.4 s when the 4 s hold ends), no flip, no unknown. The bounds leave room for
-    other machines' decoders and onnxruntime builds."""
+    responsive 12 changes after the first reading, 7 flips, 2 to or from unknown; dialogue none (happy from
+    0.6 s: her neutral talk comes with glimpses of the smile, so its lead never sums to the scaled evidence).
+    The bounds leave room for other machines' decoders and onnxruntime builds."""
     from emoplay.cli.bench import measurements
 
     video_stability = measurements("stability_measures").video_stability
@@ -237,7 +303,7 @@ def test_dialogue_changes_a_real_talking_face_far_less_than_responsive():
     responsive, = video_stability(video, PipelineOptions(stability="responsive"))
     dialogue, = video_stability(video, PipelineOptions(stability="dialogue"))
     assert responsive.changes >= 10 and responsive.changes >= 4 * dialogue.changes
-    assert dialogue.changes <= 3 and dialogue.flips == 0 and dialogue.unknown_changes == 0
+    assert dialogue.changes <= 1 and dialogue.flips == 0 and dialogue.unknown_changes == 0
     assert dialogue.emotions[0] == "happy"
 
 
