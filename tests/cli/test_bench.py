@@ -60,6 +60,12 @@ def test_fast_bench_reports_every_figure_and_target(capsys):
     talking = {preset: entry["videos"]["talking_smiling.mp4"][0] for preset, entry in stability.items()}
     assert talking["dialogue"]["changes"] <= talking["balanced"]["changes"] < talking["responsive"]["changes"]
     assert "stability presets on the shared videos" in table and "talking_smiling.mp4" in table
+    # ... and on a minute of her talk (the clip there and back twice), counted per minute
+    minute = {preset: entry["videos"]["talking_smiling.mp4 x4 there+back"][0] for preset, entry in stability.items()}
+    assert all(face["seconds"] > 60 for face in minute.values())
+    assert minute["dialogue"]["per_min"] <= minute["balanced"]["per_min"] < minute["responsive"]["per_min"]
+    # dialogue waits longer for a change that follows talk than for a settled face's
+    assert results["event_latency_after_talk_ms_max_dialogue"] > results["event_latency_ms_max_dialogue"]
 
 
 def test_memory_slope_is_a_least_squares_fit_in_mb_per_minute():
@@ -82,6 +88,10 @@ def test_without_shared_data_the_bench_uses_a_sample_photo_and_the_debouncer(mon
     latency, how = bench.measure_event_latency(bench.BenchSettings(fast=True))
     assert "debouncer" in how
     assert 0 < latency["event_latency_ms_median"] == latency["event_latency_ms_max"]
+    dialogue = emoplay.PipelineOptions(stability="dialogue")
+    settled, _ = bench.measure_event_latency(bench.BenchSettings(fast=True), dialogue)
+    after_talk, how = bench.measure_event_latency(bench.BenchSettings(fast=True), dialogue, after_talk=True)
+    assert "debouncer" in how and after_talk["event_latency_ms_max"] > settled["event_latency_ms_max"] > 0
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-1"])
@@ -99,3 +109,32 @@ def test_without_the_repository_bench_says_it_runs_from_a_checkout(tmp_path):
 
     with pytest.raises(EmoplayError, match="runs from a repository checkout"):
         measurements(folder=tmp_path / "benchmarks")  # what an installed wheel sees: no benchmarks/
+
+
+def test_a_video_played_there_and_back_runs_on_without_a_cut(tmp_path):
+    """Each pass starts on the frame the last one ended on, and the timestamps keep the video's frame interval."""
+    import cv2
+
+    video = tmp_path / "ramp.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 20.0, (64, 48))
+    for k in range(10):
+        writer.write(np.full((48, 64, 3), 20 * k, np.uint8))
+    writer.release()
+    stability = measurements("stability_measures")
+    frames = list(stability.frames_there_and_back(video, 3))
+    assert len(frames) == 30
+    times = np.array([t for t, _ in frames])
+    assert np.allclose(np.diff(times), 1 / 20.0, atol=1e-3)
+    levels = [int(pixels.mean()) for _, pixels in frames]
+    assert levels[:10] == sorted(levels[:10]) and levels[10:20] == levels[9::-1] and levels[20:] == levels[:10]
+
+
+def test_a_video_of_one_frame_cannot_be_played_there_and_back(tmp_path):
+    import cv2
+
+    video = tmp_path / "still.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 20.0, (64, 48))
+    writer.write(np.zeros((48, 64, 3), np.uint8))
+    writer.release()
+    with pytest.raises(ValueError, match="fewer than 2 frames"):
+        list(measurements("stability_measures").frames_there_and_back(video, 2))
