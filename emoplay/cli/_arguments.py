@@ -151,8 +151,9 @@ def add_stability_argument(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--stability", choices=list(STABILITY_PRESETS), default=None,
                         help="when a face's emotion changes: responsive (a clean change within ~0.3 s, flickers on "
-                             "a talking face), balanced (~0.4 s), dialogue (only sustained expressions, ~0.5 s, "
-                             f"then each new emotion held at least 4 s); default {DEFAULT_STABILITY}")
+                             "a talking face), balanced (~0.4 s), dialogue (only sustained expressions: ~0.5 s from a "
+                             "settled face, ~1.5-2 s right after talk, then each new emotion held at least 4 s); "
+                             f"default {DEFAULT_STABILITY}")
 
 
 def sensor_options_from_args(args: argparse.Namespace, **options: object):

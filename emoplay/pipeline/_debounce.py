@@ -47,9 +47,10 @@ above the floor takes over after the dwell (and, with ``evidence``, once its
 lead over the floor sums to it).
 
 Presets (:data:`STABILITY_PRESETS`, chosen by name with ``stability=``) trade
-latency for calm. A clean, sustained change at 30 fps is reported within about
-0.3 s with ``responsive``, 0.4 s with ``balanced`` (the default) and 0.5 s with
-``dialogue``, which then holds the new emotion at least 4 s; on a talking face the
+latency for calm. A clean, sustained change of a settled face at 30 fps is
+reported within about 0.3 s with ``responsive``, 0.4 s with ``balanced`` (the
+default) and 0.5 s with ``dialogue``, which then holds the new emotion at least
+4 s and, right after talk, waits about 1.5-2 s for a change; on a talking face the
 last two change far less often (the measured trade-off: ``benchmarks/stability.py``,
 benchmarks/README.md). The hold also delays the end of an emotion whose face
 becomes unreadable: it turns ``unknown`` after the later of ``dwell_s +
