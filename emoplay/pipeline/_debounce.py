@@ -82,7 +82,7 @@ class DebounceOptions:
     floor_hold_s: float = 1.0  # a held emotion below the floor ends as unknown after dwell_s + this
     min_hold_s: float = 0.0  # after a change from one reading to another, nothing changes for this long
     noise_gain: float = 0.0  # the evidence needed grows by this share per recent return of the reading; 0: off
-    noise_window_s: float = 3.0  # time constant with which those returns are forgotten, seconds
+    noise_window_s: float = 3.0  # a return within this long of leaving counts, and fades with this time constant
 
     def __post_init__(self) -> None:
         check_number("DebounceOptions", "smoothing_s", self.smoothing_s, low=0)
@@ -173,8 +173,9 @@ class Debouncer:
             dt = 0.0
         else:
             dt = max(now - state.updated_at, 0.0)
-            if now < state.updated_at:  # the stream's clock went back (a restarted video): the hold goes with it
+            if now < state.updated_at:  # the stream's clock went back (a restarted video): the hold goes with it,
                 state.hold_until = min(state.hold_until, now + self.options.min_hold_s)
+                state.left = -1  # and the leader's last switch, whose time is now in the future
             alpha = 1.0 if self.options.smoothing_s == 0 else 1.0 - math.exp(-dt / self.options.smoothing_s)
             state.smoothed += alpha * (probs - state.smoothed)
             state.updated_at = now
@@ -241,8 +242,8 @@ class Debouncer:
             # The held emotion's time below the floor is up: a challenger with the unscaled evidence takes over
             # even if it has led for less than the dwell (however the candidate flickered since the fall), else
             # no guess.
-            settled = challenger is not None and (options.evidence == 0 or state.evidence[top] >= options.evidence)
-            return challenger if settled else UNKNOWN
+            enough = challenger is not None and (options.evidence == 0 or state.evidence[top] >= options.evidence)
+            return challenger if enough else UNKNOWN
         return None
 
     def _still_pending(self, state: _TrackState, challenger: str | None) -> bool:

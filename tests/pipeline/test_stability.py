@@ -146,6 +146,15 @@ def test_a_settled_face_changes_as_fast_as_without_the_noise_scaling():
     assert scaled[-1].timestamp - unscaled[-1].timestamp <= 1.5 / FPS
 
 
+def test_a_clock_that_goes_back_does_not_make_the_next_change_look_like_noise():
+    """After a restarted video, the leader's last switch lies in the future: a clean change from a face settled
+    on the new clock is still as fast as a settled face's."""
+    debouncer = Debouncer(EMOTIONS, preset("dialogue"))
+    feed(debouncer, steady(NEUTRAL, 2.0) + steady(HAPPY, 2.0) + steady(NEUTRAL, 5.0), start=100.0)
+    again = feed(debouncer, steady(NEUTRAL, 6.0) + steady(HAPPY, 2.0), start=0.0)
+    assert [e.current for e in again] == ["happy"] and again[0].timestamp - 6.0 <= 0.6
+
+
 @pytest.mark.parametrize("name", ["responsive", "balanced"])
 def test_the_other_presets_do_not_scale_with_noise(name):
     assert preset(name).noise_gain == 0
