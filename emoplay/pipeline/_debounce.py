@@ -17,20 +17,21 @@ rate). A challenger replaces the held emotion only when
   mouth read as happy, then neutral, then happy) empties the sum at each
   return, so no alternation adds up to a change.
 
-With ``noise_gain`` > 0 (and ``evidence`` on), the evidence a challenger needs
-to replace a held emotion that is still above the floor grows with how
-unsteady the face's reading has been: it is ``evidence * (1 + noise_gain *
-returns)``, where ``returns`` counts the times the smoothed reading's leader
-went back to the class it had left less than ``noise_window_s`` before (A ->
-B -> A, each switch by at least ``margin``), each forgotten with that time
-constant.
-This scales the change detector's threshold with the noise it sees, as a
+With ``noise_gain`` > 0 (which needs ``evidence`` on), the evidence a challenger
+needs to replace a held emotion grows with how unsteady the face's reading has
+been: it is ``evidence * (1 + noise_gain * returns)``, where ``returns`` counts
+the times the smoothed reading's leader went back to the class it had left less
+than ``noise_window_s`` before (A -> B -> A, each switch by a lead of at least
+``margin`` and at least :data:`RETURN_LEAD`), each forgotten with that time
+constant. This scales the change detector's threshold with the noise it sees, as a
 CUSUM's decision interval is set in units of the signal's spread: a face
 whose reading keeps alternating (a talking mouth read as happy, neutral,
 surprise) changes only on a long, clear lead, while a settled face's clean
-change (one switch, no return) is as fast as without it. A held emotion that
-stays under the floor still ends after ``dwell_s + floor_hold_s``, and then
-the best challenger with the unscaled evidence takes over.
+change (one switch, no return) is as fast as without it. Only the floor route
+is not scaled: a held emotion that stays under the floor still ends after
+``dwell_s + floor_hold_s``, and then the best challenger with the unscaled
+evidence takes over (else ``unknown``); a face's first reading is not scaled
+either.
 
 With ``min_hold_s``, an emotion reached by a change from another reading is
 held at least that long: the dwell and the evidence keep counting, and a
@@ -82,6 +83,7 @@ class DebounceOptions:
     floor_hold_s: float = 1.0  # a held emotion below the floor ends as unknown after dwell_s + this
     min_hold_s: float = 0.0  # after a change from one reading to another, nothing changes for this long
     noise_gain: float = 0.0  # the evidence needed grows by this share per recent return of the reading; 0: off
+    # (needs evidence > 0)
     noise_window_s: float = 3.0  # a return within this long of leaving counts, and fades with this time constant
 
     def __post_init__(self) -> None:
@@ -94,6 +96,9 @@ class DebounceOptions:
         check_number("DebounceOptions", "min_hold_s", self.min_hold_s, low=0)
         check_number("DebounceOptions", "noise_gain", self.noise_gain, low=0)
         check_number("DebounceOptions", "noise_window_s", self.noise_window_s, low=0, low_open=True)
+        if self.noise_gain > 0 and self.evidence == 0:
+            raise ValueError("DebounceOptions.noise_gain scales the evidence, which is off (evidence=0); "
+                             "set evidence > 0 or noise_gain=0")
 
     @classmethod
     def preset(cls, name: str) -> "DebounceOptions":
@@ -111,13 +116,17 @@ STABILITY_PRESETS: dict[str, DebounceOptions] = {
     "responsive": DebounceOptions(smoothing_s=0.1, margin=0.1, dwell_s=0.15, evidence=0.0, floor_hold_s=0.0),
     # The default: a clean change within ~0.4 s; short dips and most alternations of a talking face are ignored.
     "balanced": DebounceOptions(),
-    # Branching stories: only expressions held ~0.5 s or more change the emotion; a clean change within ~0.5 s.
+    # Branching stories: only sustained expressions change the emotion; a settled face's clean change within
+    # ~0.5 s.
     # A face whose reading keeps alternating (talking) needs a longer, clearer lead than a settled face, and a
     # new emotion is held at least 4 s, so talk does not re-branch the story.
     "dialogue": DebounceOptions(margin=0.3, dwell_s=0.2, evidence=0.22, floor_hold_s=2.0, min_hold_s=4.0,
                                 noise_gain=3.0, noise_window_s=2.0),
 }
 DEFAULT_STABILITY = "balanced"
+# The least lead with which the reading's leader switches, for counting returns: with a margin of 0, two tied
+# classes' jitter would otherwise count as an unsteady face.
+RETURN_LEAD = 0.1
 
 
 def resolve_debounce(debounce: DebounceOptions | None, stability: str | None) -> DebounceOptions:
@@ -202,7 +211,7 @@ class Debouncer:
         top = int(np.argmax(smoothed))
         if state.leader < 0:
             state.leader = top
-        elif top != state.leader and smoothed[top] - smoothed[state.leader] >= options.margin:
+        elif top != state.leader and smoothed[top] - smoothed[state.leader] >= max(options.margin, RETURN_LEAD):
             if top == state.left and now - state.left_at <= options.noise_window_s:
                 state.returns += 1.0
             state.left, state.leader, state.left_at = state.leader, top, now

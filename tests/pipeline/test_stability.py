@@ -105,7 +105,7 @@ def crying(seconds: float) -> list[np.ndarray]:
     """A crying face read as sad, then fear, then sad again, swapping every 0.5 s."""
     stream: list[np.ndarray] = []
     while len(stream) < seconds * FPS:
-        stream += steady(probs(sad=0.6, fear=0.25), 0.5) + steady(probs(fear=0.55, sad=0.3), 0.5)
+        stream += steady(probs(sad=0.7, fear=0.15), 0.5) + steady(probs(fear=0.7, sad=0.15), 0.5)
     return stream[:int(seconds * FPS)]
 
 
@@ -128,11 +128,36 @@ def test_dialogue_reports_a_long_stretch_of_neutral_talk():
 
 def test_crying_then_laughing_is_one_change():
     """A face read as sad and fear by turns, then laughing: the story hears crying, then laughter, and the
-    laughter within 2.5 s."""
-    laughing = talking(6.0, smile_s=0.8, neutral_s=0.2)
-    events = feed(Debouncer(EMOTIONS, preset("dialogue")), crying(8.0) + laughing)
+    laughter within 2.5 s. Without the noise scaling, the crying alone changes the emotion back and forth."""
+    stream = crying(8.0) + talking(6.0, smile_s=0.8, neutral_s=0.2)
+    events = feed(Debouncer(EMOTIONS, preset("dialogue")), stream)
     assert [e.current for e in events] == ["sad", "happy"]
     assert events[1].timestamp - 8.0 <= 2.5
+    unscaled = feed(Debouncer(EMOTIONS, replace(preset("dialogue"), noise_gain=0.0)), stream)
+    assert "fear" in [e.current for e in unscaled]
+
+
+def test_a_held_emotion_gone_under_the_floor_ends_with_the_unscaled_evidence():
+    """After talk, a smile that is gone for good (happy ~0.1 for 4 s) ends on the floor's time, and the
+    neutral face that replaced it is reported, not ``unknown``, though neutral (0.45) never reaches the
+    scaled evidence."""
+    options = preset("dialogue")
+    stream = talking(4.0, neutral_s=0.35) + steady(probs(neutral=0.45, happy=0.1), 4.0)
+    events = feed(Debouncer(EMOTIONS, options), stream)
+    assert [e.current for e in events] == ["happy", "neutral"]
+    assert events[1].timestamp <= 4.0 + 0.3 + options.dwell_s + options.floor_hold_s
+
+
+def test_two_tied_classes_with_no_margin_are_not_an_unsteady_face():
+    """With margin 0, jitter between two tied classes swaps their order every frame; that is not counted as
+    returns, so a clear change after it is as fast as after a steady face."""
+    options = replace(preset("dialogue"), margin=0.0, min_hold_s=0.0)
+    rng = np.random.default_rng(7)
+    tied = [probs(sad=0.45 + d, fear=0.45 - d) for d in rng.uniform(-0.01, 0.01, int(5 * FPS))]
+    after_tie = feed(Debouncer(EMOTIONS, options), tied + steady(HAPPY, 2.0))
+    after_steady = feed(Debouncer(EMOTIONS, options), steady(probs(sad=0.9), 5.0) + steady(HAPPY, 2.0))
+    assert after_tie[-1].current == after_steady[-1].current == "happy"
+    assert after_tie[-1].timestamp - 5.0 <= after_steady[-1].timestamp - 5.0 + 2 / FPS
 
 
 def test_a_settled_face_changes_as_fast_as_without_the_noise_scaling():
@@ -294,6 +319,11 @@ def test_new_options_reject_bad_values(field, bad):
 def test_returns_are_forgotten_over_a_window_that_is_not_zero():
     with pytest.raises(ValueError, match="noise_window_s"):
         DebounceOptions(noise_window_s=0.0)
+
+
+def test_noise_scaling_without_evidence_is_refused():
+    with pytest.raises(ValueError, match="set evidence > 0 or noise_gain=0"):
+        DebounceOptions(evidence=0.0, noise_gain=1.0)
 
 
 # -- a real talking face ----------------------------------------------------------------------------------------
