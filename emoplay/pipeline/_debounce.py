@@ -188,7 +188,6 @@ class Debouncer:
             alpha = 1.0 if self.options.smoothing_s == 0 else 1.0 - math.exp(-dt / self.options.smoothing_s)
             state.smoothed += alpha * (probs - state.smoothed)
             state.updated_at = now
-        self._count_returns(state, now, dt)
         decided = self._decide(state, now, dt)
         if decided is None:
             return None
@@ -203,12 +202,12 @@ class Debouncer:
             probabilities=dict(zip(self.class_names, (float(p) for p in state.smoothed))), timestamp=now,
         )
 
-    def _count_returns(self, state: _TrackState, now: float, dt: float) -> None:
-        """Follows the smoothed reading's leader and counts its quick returns (A -> B -> A within
-        ``noise_window_s``): the face's unsteadiness. A change that lasted longer is not noise."""
+    def _count_returns(self, state: _TrackState, top: int, now: float, dt: float) -> None:
+        """Follows the smoothed reading's leader (``top`` is its best class now) and counts its quick returns
+        (A -> B -> A within ``noise_window_s``): the face's unsteadiness. A change that lasted longer is not
+        noise."""
         options, smoothed = self.options, state.smoothed
         state.returns *= math.exp(-dt / options.noise_window_s)
-        top = int(np.argmax(smoothed))
         if state.leader < 0:
             state.leader = top
         elif top != state.leader and smoothed[top] - smoothed[state.leader] >= max(options.margin, RETURN_LEAD):
@@ -236,13 +235,19 @@ class Debouncer:
             if held is not None:
                 state.evidence[held] = 0.0
         top = int(np.argmax(smoothed))
+        if options.noise_gain > 0:  # the returns only scale the evidence
+            self._count_returns(state, top, now, dt)
         top_p = float(smoothed[top])
         leads = top != held and top_p >= floor and top_p - held_p >= margin
         challenger = self.class_names[top] if leads else None
         if challenger != state.pending and not self._still_pending(state, challenger):
             state.pending, state.pending_since = challenger, now
-        needed = options.evidence if held is None else options.evidence * (1.0 + options.noise_gain * state.returns)
-        proven = challenger is not None and (options.evidence == 0 or state.evidence[top] >= needed)
+
+        def reaches(needed: float) -> bool:
+            return challenger is not None and (options.evidence == 0 or state.evidence[top] >= needed)
+
+        proven = reaches(options.evidence if held is None
+                         else options.evidence * (1.0 + options.noise_gain * state.returns))
         if now < state.hold_until:
             return None  # the evidence and the dwell keep counting; a challenger still proven takes over after
         if proven and now - state.pending_since >= options.dwell_s:
@@ -251,8 +256,7 @@ class Debouncer:
             # The held emotion's time below the floor is up: a challenger with the unscaled evidence takes over
             # even if it has led for less than the dwell (however the candidate flickered since the fall), else
             # no guess.
-            enough = challenger is not None and (options.evidence == 0 or state.evidence[top] >= options.evidence)
-            return challenger if enough else UNKNOWN
+            return challenger if reaches(options.evidence) else UNKNOWN
         return None
 
     def _still_pending(self, state: _TrackState, challenger: str | None) -> bool:
