@@ -367,6 +367,13 @@ def measure_end_to_end(frames: list[np.ndarray], box: np.ndarray, settings: Benc
 TALK_S = 3.0  # measure_event_latency's talking lead-in: neutral, the smile glimpsed 0.4-0.6 s into each second
 
 
+def _lead_in(after_talk: bool) -> list[bool]:
+    """Per frame before the neutral -> happy change, whether it shows the happy face: none of 1 s, or the
+    glimpses of ``TALK_S`` seconds of talk."""
+    frames = int((TALK_S if after_talk else 1.0) * FPS)
+    return [after_talk and int(0.4 * FPS) <= k % int(FPS) < int(0.6 * FPS) for k in range(frames)]
+
+
 def measure_event_latency(settings: BenchSettings, options=None, after_talk: bool = False) -> tuple[dict[str, float], str]:
     """Stream time from the first frame of a sustained neutral → happy change to its ``EmotionChanged``.
 
@@ -384,7 +391,8 @@ def measure_event_latency(settings: BenchSettings, options=None, after_talk: boo
     pairs = 1 if settings.fast else 5
     faces = _confident_fer_faces(fer, pairs)
     latencies = []
-    lead_in = int((TALK_S if after_talk else 1.0) * FPS)
+    glimpses = _lead_in(after_talk)
+    lead_in = len(glimpses)
     with EmotionPipeline(options or PipelineOptions()) as pipeline:
         for neutral, happy in zip(faces["neutral"], faces["happy"]):
             pipeline.end_stream(0.0)
@@ -393,8 +401,7 @@ def measure_event_latency(settings: BenchSettings, options=None, after_talk: boo
                 t = k / FPS
                 if k == lead_in and switch_at is None:
                     switch_at = t
-                glimpse = after_talk and int(0.4 * FPS) <= k % int(FPS) < int(0.6 * FPS)
-                result = pipeline.process(happy if switch_at is not None or glimpse else neutral, t)
+                result = pipeline.process(happy if switch_at is not None or glimpses[k] else neutral, t)
                 for event in result.events:
                     if switch_at is not None and getattr(event, "current", None) == "happy" and fired is None:
                         fired = event.timestamp
@@ -446,9 +453,9 @@ def _debounce_only_latency(options, after_talk: bool = False) -> dict[str, float
     happy = np.full(len(EMOTIONS), 0.2 / (len(EMOTIONS) - 1))
     happy[EMOTIONS.index("happy")] = 0.8
     debouncer = Debouncer(EMOTIONS, options)
-    lead_in = int((TALK_S if after_talk else 1.0) * FPS)
-    for k in range(lead_in):
-        glimpse = after_talk and int(0.4 * FPS) <= k % int(FPS) < int(0.6 * FPS)
+    glimpses = _lead_in(after_talk)
+    lead_in = len(glimpses)
+    for k, glimpse in enumerate(glimpses):
         debouncer.update(1, happy if glimpse else neutral, k / FPS)
     switch_at = lead_in / FPS
     for k in range(lead_in, lead_in + int(3 * FPS)):
