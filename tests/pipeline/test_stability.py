@@ -39,13 +39,19 @@ def test_the_calmer_the_preset_the_later_a_clean_change_but_never_earlier():
 
 # -- a talking face: alternations and dips ----------------------------------------------------------------------
 
+def alternating(seconds: float, first: np.ndarray, first_s: float, second: np.ndarray,
+                second_s: float) -> list[np.ndarray]:
+    """``first`` for ``first_s``, then ``second`` for ``second_s``, again and again, ``seconds`` long."""
+    stream: list[np.ndarray] = []
+    while len(stream) < seconds * FPS:
+        stream += steady(first, first_s) + steady(second, second_s)
+    return stream[:int(seconds * FPS)]
+
+
 def talking(seconds: float, smile_s: float = 0.9, neutral_s: float = 0.35) -> list[np.ndarray]:
     """Smiling talk: happy for ``smile_s``, a neutral mouth for ``neutral_s``, again and again (talking_smiling.mp4's
     first seconds look like this: happy ~0.85 for about a second, neutral ~0.75 for 0.25-0.4 s)."""
-    stream: list[np.ndarray] = []
-    while len(stream) < seconds * FPS:
-        stream += steady(probs(happy=0.85), smile_s) + steady(probs(neutral=0.75, happy=0.1), neutral_s)
-    return stream[:int(seconds * FPS)]
+    return alternating(seconds, probs(happy=0.85), smile_s, probs(neutral=0.75, happy=0.1), neutral_s)
 
 
 def test_responsive_follows_every_alternation_of_a_talking_face():
@@ -95,18 +101,12 @@ def test_a_clock_that_goes_back_does_not_stretch_the_hold():
 def neutral_talk(seconds: float) -> list[np.ndarray]:
     """Neutral talk with a smile glimpsed now and then: neutral ~0.75 for about a second, happy for 0.25 s
     (talking_smiling.mp4 from 6.7 s to 10.3 s looks like this)."""
-    stream: list[np.ndarray] = []
-    while len(stream) < seconds * FPS:
-        stream += steady(probs(neutral=0.75, happy=0.05), 1.0) + steady(probs(happy=0.8, neutral=0.1), 0.25)
-    return stream[:int(seconds * FPS)]
+    return alternating(seconds, probs(neutral=0.75, happy=0.05), 1.0, probs(happy=0.8, neutral=0.1), 0.25)
 
 
 def crying(seconds: float) -> list[np.ndarray]:
     """A crying face read as sad, then fear, then sad again, swapping every 0.5 s."""
-    stream: list[np.ndarray] = []
-    while len(stream) < seconds * FPS:
-        stream += steady(probs(sad=0.7, fear=0.15), 0.5) + steady(probs(fear=0.7, sad=0.15), 0.5)
-    return stream[:int(seconds * FPS)]
+    return alternating(seconds, probs(sad=0.7, fear=0.15), 0.5, probs(fear=0.7, sad=0.15), 0.5)
 
 
 def test_dialogue_keeps_a_talking_smile_through_seconds_of_neutral_talk():
