@@ -13,6 +13,7 @@ import pytest
 
 from emoplay import cli
 from emoplay.cli.bench import measurements
+from tests.support import write_video
 
 bench = measurements()  # benchmarks/bench.py of this checkout
 ROWS, ALL_ROWS, TARGETS, format_table = bench.ROWS, bench.ALL_ROWS, bench.TARGETS, bench.format_table
@@ -113,13 +114,7 @@ def test_without_the_repository_bench_says_it_runs_from_a_checkout(tmp_path):
 
 def test_a_video_played_there_and_back_runs_on_without_a_cut(tmp_path):
     """Each pass starts on the frame the last one ended on, and the timestamps keep the video's frame interval."""
-    import cv2
-
-    video = tmp_path / "ramp.mp4"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 20.0, (64, 48))
-    for k in range(10):
-        writer.write(np.full((48, 64, 3), 20 * k, np.uint8))
-    writer.release()
+    video = write_video(tmp_path / "ramp.mp4", [np.full((48, 64, 3), 20 * k, np.uint8) for k in range(10)], 20.0)
     stability = measurements("stability_measures")
     frames = list(stability.frames_there_and_back(video, 3))
     assert len(frames) == 30
@@ -131,11 +126,6 @@ def test_a_video_played_there_and_back_runs_on_without_a_cut(tmp_path):
 
 
 def test_a_video_of_one_frame_cannot_be_played_there_and_back(tmp_path):
-    import cv2
-
-    video = tmp_path / "still.mp4"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 20.0, (64, 48))
-    writer.write(np.zeros((48, 64, 3), np.uint8))
-    writer.release()
+    video = write_video(tmp_path / "still.mp4", [np.zeros((48, 64, 3), np.uint8)], 20.0)
     with pytest.raises(ValueError, match="fewer than 2 frames"):
         list(measurements("stability_measures").frames_there_and_back(video, 2))

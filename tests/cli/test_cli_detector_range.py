@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from emoplay.cli import build_parser, main
+from tests.support import write_video
 
 
 @pytest.fixture(scope="module")
@@ -28,14 +29,7 @@ def far_frames():
 
 @pytest.fixture(scope="module")
 def far_video(far_frames, tmp_path_factory):
-    import cv2
-
-    path = tmp_path_factory.mktemp("far") / "far.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (1280, 720))
-    for frame in far_frames:
-        writer.write(frame)
-    writer.release()
-    return path
+    return write_video(tmp_path_factory.mktemp("far") / "far.mp4", far_frames, 30.0)
 
 
 @pytest.mark.parametrize("detector_range, found", [("short", False), ("full", True), ("auto", True)])
@@ -141,11 +135,7 @@ def test_watch_finds_a_group_of_small_faces_with_tiles(tmp_path, capsys):
         side = round(face_px * 1.5)
         frame[300:300 + side, 100 + 190 * i:100 + 190 * i + side] = cv2.resize(crop, (side, side),
                                                                                interpolation=cv2.INTER_AREA)
-    path = tmp_path / "group.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (1280, 720))
-    for _ in range(8):
-        writer.write(frame)
-    writer.release()
+    path = write_video(tmp_path / "group.mp4", [frame] * 8, 30.0)
     found = {}
     for tiles in ("off", "auto"):
         assert main(["watch", "--source", str(path), "--json", "--detector-range", "full",

@@ -19,6 +19,7 @@ from emoplay import (
     VideoReadError,
 )
 from emoplay.sensor._sources import EndOfStream, source_from_spec
+from tests.support import write_video
 
 FPS = 25.0
 N_FRAMES = 10
@@ -28,15 +29,7 @@ LEVELS = [20 * i for i in range(N_FRAMES)]  # frame i is a flat gray of LEVELS[i
 @pytest.fixture
 def video_file(tmp_path: Path) -> Path:
     """A real 64x48 'mp4v' video of N_FRAMES flat frames getting brighter."""
-    import cv2
-
-    path = tmp_path / "clip.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (64, 48))
-    assert writer.isOpened(), "this OpenCV build cannot write mp4v"
-    for level in LEVELS:
-        writer.write(np.full((48, 64, 3), level, np.uint8))
-    writer.release()
-    return path
+    return write_video(tmp_path / "clip.mp4", [np.full((48, 64, 3), level, np.uint8) for level in LEVELS], FPS)
 
 
 def read_all(source, limit: int = 1000) -> list:

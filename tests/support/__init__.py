@@ -138,6 +138,22 @@ def video_frames(name: str, start: int, count: int = 1) -> list[np.ndarray]:
     return [pixels for _, pixels in frames]
 
 
+def write_video(path: Path, frames, fps: float) -> Path:
+    """A real 'mp4v' video at ``path`` of the BGR ``frames`` (all of one size), at ``fps``."""
+    import cv2
+
+    frames = list(frames)
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    assert writer.isOpened(), "this OpenCV build cannot write mp4v"
+    try:
+        for frame in frames:
+            writer.write(frame)
+    finally:
+        writer.release()
+    return path
+
+
 def face_frame(face48: np.ndarray, side: int = 240, context: int = 120) -> np.ndarray:
     """A BGR frame built from a 48x48 FER face: upscaled to ``side`` px with replicated-border context."""
     import cv2
